@@ -1,0 +1,155 @@
+//! What is running: every known app's status, from its keeper or, when the keeper is gone, from
+//! its state file. A keeper that died without settling its app is found here, marked `lost`,
+//! and whatever it left of the app's processes is killed, once.
+
+use std::time::Duration;
+
+use crate::client::{self, ClientError};
+use crate::home::{AppDir, Home};
+use crate::keeper::{now_ms, state};
+use crate::policy::Status;
+use crate::proto::{AppStatus, Request, Response};
+
+/// How long a status request may take; a keeper answers in microseconds unless it is wedged.
+pub const STATUS_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The status of the given app instances, in the same order.
+pub fn statuses(home: &Home, ids: &[String]) -> Vec<AppStatus> {
+    let requests = ids
+        .iter()
+        .map(|id| (home.app(id), Request::Status))
+        .collect();
+    let answers = client::broadcast(requests, STATUS_TIMEOUT);
+    ids.iter()
+        .zip(answers)
+        .map(|(id, answer)| match answer {
+            Ok(Response::Status { status }) => status,
+            Ok(other) => offline(
+                home,
+                id,
+                Some(format!("unexpected answer from keeper: {other:?}")),
+            ),
+            Err(ClientError::NotRunning) => offline(home, id, None),
+            Err(e) => offline(home, id, Some(e.to_string())),
+        })
+        .collect()
+}
+
+/// The status of every known app instance.
+pub fn all(home: &Home) -> std::io::Result<Vec<AppStatus>> {
+    let ids = home.app_ids()?;
+    Ok(statuses(home, &ids))
+}
+
+/// Status of an app whose keeper did not answer.
+fn offline(home: &Home, id: &str, problem: Option<String>) -> AppStatus {
+    let dir = home.app(id);
+    let saved = state::load(&dir.state_path());
+    let mut status = match &saved {
+        Some(s) => s.status.clone(),
+        None => blank(home, id),
+    };
+    // A settled app's keeper has exited on purpose: show the final state without live figures.
+    status.pid = None;
+    status.keeper_pid = None;
+    status.cpu_percent = None;
+    status.memory_bytes = None;
+    status.uptime_ms = None;
+    if status.status.is_settled() {
+        return status;
+    }
+    if let Some(problem) = problem {
+        status.reason = Some(format!("keeper not answering: {problem}"));
+        return status;
+    }
+    recover_lost(&dir, saved).unwrap_or(status)
+}
+
+fn blank(home: &Home, id: &str) -> AppStatus {
+    let spec = super::targets::saved_spec(home, id);
+    AppStatus {
+        id: id.to_string(),
+        name: spec
+            .as_ref()
+            .map_or_else(|| id.to_string(), |s| s.name.clone()),
+        instance: spec.and_then(|s| s.instance),
+        status: Status::Stopped,
+        pid: None,
+        keeper_pid: None,
+        uptime_ms: None,
+        restarts: 0,
+        cpu_percent: None,
+        memory_bytes: None,
+        last_exit: None,
+        reason: None,
+        since_ms: 0,
+        dropped_log_bytes: 0,
+    }
+}
+
+/// The keeper is gone but its app was not settled: the keeper died (SIGKILL, OOM killer...).
+/// Under the app's lock, kill what is left of the app and record it as lost. `None` when a
+/// keeper holds the lock after all (it is starting up).
+fn recover_lost(dir: &AppDir, saved: Option<state::PersistedState>) -> Option<AppStatus> {
+    let _lock = dir.try_lock().ok()??;
+    let mut st = saved?;
+    let was = st.status.status;
+    let killed = st.session.map_or(0, |sid| kill_session(sid, &st.status.id));
+    let seen = st.status.since_ms;
+    st.status.status = Status::Lost;
+    st.status.pid = None;
+    st.status.keeper_pid = None;
+    st.status.since_ms = now_ms();
+    st.status.reason = Some(format!(
+        "keeper died while the app was {} (last keeper record at {}); the app died with it{}; `tpctl start {}` brings it back",
+        was.as_str(),
+        crate::render::timestamp(seen),
+        if killed > 0 {
+            format!(", {killed} leftover process(es) killed")
+        } else {
+            String::new()
+        },
+        st.status.id
+    ));
+    st.session = None;
+    if let Err(e) = state::save(&dir.state_path(), &st) {
+        tracing::warn!(error = %e, "cannot record the lost keeper");
+    }
+    Some(st.status)
+}
+
+/// SIGKILLs every process in session `sid` that carries this app's id in its environment (the
+/// check guards against a recycled session id). Returns how many were killed.
+fn kill_session(sid: i32, app_id: &str) -> usize {
+    let marker = format!("TPCTL_APP_ID={app_id}");
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    let mut killed = 0;
+    for entry in entries.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        // SAFETY: getsid has no memory-safety preconditions.
+        if unsafe { libc::getsid(pid) } != sid {
+            continue;
+        }
+        let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else {
+            continue;
+        };
+        if environ
+            .split(|b| *b == 0)
+            .any(|var| var == marker.as_bytes())
+        {
+            // SAFETY: kill has no memory-safety preconditions.
+            if unsafe { libc::kill(pid, libc::SIGKILL) } == 0 {
+                killed += 1;
+            }
+        }
+    }
+    killed
+}

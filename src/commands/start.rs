@@ -1,0 +1,262 @@
+//! `start` and `restart`: bring apps up wave by wave in `after` order, launching a keeper where
+//! none runs and asking the live ones otherwise. One-shots run to completion before their
+//! dependents; a failed one keeps its dependents from starting.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use super::{CommandError, Ctx, Outcome, inventory, targets};
+use crate::client::{self, ClientError};
+use crate::config::order;
+use crate::home::Home;
+use crate::policy::Status;
+use crate::proto::{AppStatus, Handshake, Request, Response};
+use crate::spec::AppSpec;
+
+/// How long to wait for a one-shot app to finish before giving up on its dependents.
+const ONE_SHOT_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verb {
+    Start,
+    Restart,
+}
+
+/// `tpctl start [FILE|NAME...]`.
+pub fn start(ctx: &Ctx, args: &[String]) -> Result<Outcome, CommandError> {
+    let specs = targets::specs(&ctx.home, args, true)?;
+    ctx.home.ensure()?;
+    Ok(bring_up(ctx, &specs, Verb::Start))
+}
+
+/// `tpctl restart FILE|NAME...|all`.
+pub fn restart(ctx: &Ctx, args: &[String]) -> Result<Outcome, CommandError> {
+    let specs = targets::specs(&ctx.home, args, false)?;
+    ctx.home.ensure()?;
+    Ok(bring_up(ctx, &specs, Verb::Restart))
+}
+
+/// What happened to one app.
+struct Report {
+    status: Option<AppStatus>,
+    note: String,
+    ok: bool,
+    one_shot: bool,
+    printed: std::cell::Cell<bool>,
+}
+
+impl Report {
+    fn failed(note: String) -> Report {
+        Report {
+            status: None,
+            note,
+            ok: false,
+            one_shot: false,
+            printed: Default::default(),
+        }
+    }
+}
+
+fn bring_up(ctx: &Ctx, specs: &[AppSpec], verb: Verb) -> Outcome {
+    let mut failed: BTreeSet<String> = BTreeSet::new();
+    let mut outcome = Outcome::Success;
+    let mut shown: Vec<AppStatus> = Vec::new();
+    for wave in order::waves(specs) {
+        let (runnable, blocked): (Vec<&AppSpec>, Vec<&AppSpec>) = wave
+            .into_iter()
+            .partition(|s| !s.after.iter().any(|d| failed.contains(d)));
+        for s in blocked {
+            let dep = s
+                .after
+                .iter()
+                .find(|d| failed.contains(*d))
+                .cloned()
+                .unwrap_or_default();
+            println!(
+                "✗ {}: not started, because {dep} did not start or complete",
+                s.id
+            );
+            failed.insert(s.name.clone());
+            outcome = Outcome::Failed;
+        }
+        let mut reports = act(&ctx.home, &runnable, verb);
+        print_reports(&runnable, &reports, |r| !waits(r));
+        wait_one_shots(&ctx.home, &runnable, &mut reports);
+        print_reports(&runnable, &reports, |_| false);
+        for (spec, report) in runnable.iter().zip(reports) {
+            if !report.ok {
+                failed.insert(spec.name.clone());
+                outcome = Outcome::Failed;
+            }
+            if let Some(status) = report.status {
+                shown.push(status);
+            }
+        }
+    }
+    if !shown.is_empty() {
+        println!("{}", crate::render::status_table(&shown, ctx.color));
+    }
+    outcome
+}
+
+/// Starts or restarts one wave in parallel, then waits for its one-shots.
+fn act(home: &Home, wave: &[&AppSpec], verb: Verb) -> Vec<Report> {
+    let requests = wave
+        .iter()
+        .map(|s| {
+            let req = match verb {
+                Verb::Start => Request::Start,
+                Verb::Restart => Request::Restart {
+                    spec: Some(Box::new((*s).clone())),
+                },
+            };
+            (home.app(&s.id), req)
+        })
+        .collect();
+    let timeout = wave
+        .iter()
+        .map(|s| s.kill_timeout)
+        .max()
+        .unwrap_or_default()
+        + Duration::from_secs(10);
+    let answers = client::broadcast(requests, timeout);
+
+    // Launch keepers for every app that has none, all at once, then read their handshakes.
+    let mut reports: Vec<Option<Report>> = Vec::with_capacity(wave.len());
+    let mut launching = Vec::new();
+    for (i, (spec, answer)) in wave.iter().zip(answers).enumerate() {
+        match answer {
+            Ok(Response::Status { status }) => {
+                let note = match verb {
+                    Verb::Start => format!(
+                        "already running ({}); `tpctl restart {}` applies changes",
+                        status.status.as_str(),
+                        spec.id
+                    ),
+                    Verb::Restart => describe_outcome(&status),
+                };
+                reports.push(Some(report(status, note)));
+            }
+            Ok(other) => reports.push(Some(Report::failed(format!(
+                "unexpected answer from keeper: {other:?}"
+            )))),
+            Err(ClientError::NotRunning) => {
+                let dir = home.app(&spec.id);
+                match dir
+                    .ensure()
+                    .map_err(|e| e.to_string())
+                    .and_then(|()| client::launch(&dir, spec).map_err(|e| e.to_string()))
+                {
+                    Ok(l) => launching.push((i, l)),
+                    Err(e) => reports.push(Some(Report::failed(format!("cannot start: {e}")))),
+                }
+                if reports.len() == i {
+                    reports.push(None);
+                }
+            }
+            Err(e) => reports.push(Some(Report::failed(format!(
+                "its keeper did not answer: {e}"
+            )))),
+        }
+    }
+    for (i, l) in launching {
+        reports[i] = Some(match l.finish() {
+            Ok(Handshake::Started { status }) => {
+                let note = describe_outcome(&status);
+                report(status, note)
+            }
+            // Another `tpctl start` launched a keeper for this app a moment before us.
+            Ok(Handshake::Locked) => {
+                match client::request(&home.app(&wave[i].id), Request::Start, timeout) {
+                    Ok(Response::Status { status }) => {
+                        report(status, "already running (started concurrently)".into())
+                    }
+                    other => Report::failed(format!(
+                        "another keeper holds this app but does not answer: {other:?}"
+                    )),
+                }
+            }
+            Ok(Handshake::Failed { message }) => {
+                Report::failed(format!("keeper failed: {message}"))
+            }
+            Err(e) => Report::failed(e.to_string()),
+        });
+    }
+    let mut reports: Vec<Report> = reports
+        .into_iter()
+        .map(|r| r.unwrap_or(Report::failed("no answer".into())))
+        .collect();
+    for (spec, r) in wave.iter().zip(reports.iter_mut()) {
+        r.one_shot = spec.is_one_shot();
+    }
+    reports
+}
+
+/// Prints a line per report that `now` selects and that was not printed yet.
+fn print_reports(wave: &[&AppSpec], reports: &[Report], now: impl Fn(&Report) -> bool) {
+    for (spec, r) in wave.iter().zip(reports) {
+        if !r.printed.get() && (now(r) || !waits(r)) {
+            let mark = if r.ok { "✓" } else { "✗" };
+            println!("{mark} {}: {}", spec.id, r.note);
+            r.printed.set(true);
+        }
+    }
+}
+
+/// True for a one-shot still running: its line waits for its end.
+fn waits(r: &Report) -> bool {
+    r.one_shot && r.ok && r.status.as_ref().is_some_and(|s| !s.status.is_settled())
+}
+
+fn report(status: AppStatus, note: String) -> Report {
+    let ok = !matches!(
+        status.status,
+        Status::Errored | Status::Failed | Status::Lost
+    );
+    Report {
+        status: Some(status),
+        note,
+        ok,
+        one_shot: false,
+        printed: Default::default(),
+    }
+}
+
+fn describe_outcome(s: &AppStatus) -> String {
+    match (s.status, s.pid, &s.reason) {
+        (Status::Online, Some(pid), _) => format!("online (pid {pid})"),
+        (st, _, Some(reason)) => format!("{}: {reason}", st.as_str()),
+        (st, _, None) => st.as_str().to_string(),
+    }
+}
+
+/// One-shot apps must complete before the next wave; wait for each that is still running.
+fn wait_one_shots(home: &Home, wave: &[&AppSpec], reports: &mut [Report]) {
+    let waiting: Vec<usize> = (0..wave.len()).filter(|i| waits(&reports[*i])).collect();
+    if waiting.is_empty() {
+        return;
+    }
+    let names: Vec<&str> = waiting.iter().map(|i| wave[*i].id.as_str()).collect();
+    println!("… waiting for one-shot {} to complete", names.join(", "));
+    let requests = waiting
+        .iter()
+        .map(|i| (home.app(&wave[*i].id), Request::WaitSettled))
+        .collect();
+    let answers = client::broadcast(requests, ONE_SHOT_TIMEOUT);
+    for (i, answer) in waiting.into_iter().zip(answers) {
+        let status = match answer {
+            Ok(Response::Status { status }) => status,
+            // It finished before we asked, and its keeper exited: the state file has the end.
+            _ => inventory::statuses(home, std::slice::from_ref(&wave[i].id)).remove(0),
+        };
+        let ok = status.status == Status::Completed;
+        let note = describe_outcome(&status);
+        reports[i] = Report {
+            status: Some(status),
+            note,
+            ok,
+            one_shot: true,
+            printed: Default::default(),
+        };
+    }
+}

@@ -1,0 +1,111 @@
+//! `stop`, `delete` and `kill`: graceful stops sent to every keeper at once.
+
+use std::time::Duration;
+
+use super::{CommandError, Ctx, Outcome, inventory, targets};
+use crate::client::{self, ClientError};
+use crate::home::Home;
+use crate::proto::{AppStatus, Request, Response};
+
+/// `tpctl stop NAME...|all|FILE`.
+pub fn stop(ctx: &Ctx, args: &[String]) -> Result<Outcome, CommandError> {
+    let ids = targets::ids(&ctx.home, args)?;
+    let (outcome, statuses) = stop_ids(&ctx.home, &ids);
+    if !statuses.is_empty() {
+        println!("{}", crate::render::status_table(&statuses, ctx.color));
+    }
+    Ok(outcome)
+}
+
+/// `tpctl delete NAME...|all|FILE`: stop, then forget the app (its logs stay).
+pub fn delete(ctx: &Ctx, args: &[String]) -> Result<Outcome, CommandError> {
+    let ids = targets::ids(&ctx.home, args)?;
+    let (mut outcome, _) = stop_ids(&ctx.home, &ids);
+    for id in &ids {
+        match forget(&ctx.home, id) {
+            Ok(true) => println!(
+                "✓ {id}: deleted (logs kept in {})",
+                ctx.home.app(id).logs_dir().display()
+            ),
+            Ok(false) => {
+                println!("✗ {id}: still has a live keeper; not deleted");
+                outcome = Outcome::Failed;
+            }
+            Err(e) => {
+                println!("✗ {id}: cannot delete: {e}");
+                outcome = Outcome::Failed;
+            }
+        }
+    }
+    Ok(outcome)
+}
+
+/// `tpctl kill`: stop every app; every keeper exits with its app.
+pub fn kill(ctx: &Ctx) -> Result<Outcome, CommandError> {
+    let ids = ctx.home.app_ids().map_err(|source| CommandError::Io {
+        what: format!("cannot list apps in {}", ctx.home.root().display()),
+        source,
+    })?;
+    let (outcome, statuses) = stop_ids(&ctx.home, &ids);
+    let stopped = statuses.iter().filter(|s| s.status.is_settled()).count();
+    println!(
+        "{stopped} of {} app(s) stopped; no keeper is left running",
+        ids.len()
+    );
+    Ok(outcome)
+}
+
+/// Stops the given apps in parallel and prints a line each.
+fn stop_ids(home: &Home, ids: &[String]) -> (Outcome, Vec<AppStatus>) {
+    let timeout = ids
+        .iter()
+        .filter_map(|id| targets::saved_spec(home, id))
+        .map(|s| s.kill_timeout)
+        .max()
+        .unwrap_or_default()
+        + Duration::from_secs(10);
+    let answers = client::broadcast(
+        ids.iter().map(|id| (home.app(id), Request::Stop)).collect(),
+        timeout,
+    );
+    let mut outcome = Outcome::Success;
+    let mut statuses = Vec::new();
+    for (id, answer) in ids.iter().zip(answers) {
+        match answer {
+            Ok(Response::Status { status }) => {
+                println!("✓ {id}: {}", status.status.as_str());
+                statuses.push(status);
+            }
+            Err(ClientError::NotRunning) => {
+                let status = inventory::statuses(home, std::slice::from_ref(id)).remove(0);
+                println!("✓ {id}: not running ({})", status.status.as_str());
+                statuses.push(status);
+            }
+            Ok(other) => {
+                println!("✗ {id}: unexpected answer from keeper: {other:?}");
+                outcome = Outcome::Failed;
+            }
+            Err(e) => {
+                println!("✗ {id}: {e}");
+                outcome = Outcome::Failed;
+            }
+        }
+    }
+    (outcome, statuses)
+}
+
+/// Removes an app's control files under its lock. `Ok(false)` if a keeper still holds it.
+fn forget(home: &Home, id: &str) -> std::io::Result<bool> {
+    let dir = home.app(id);
+    let Some(_lock) = dir.try_lock()? else {
+        return Ok(false);
+    };
+    for path in [dir.spec_path(), dir.state_path(), dir.socket_path()] {
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(true)
+}

@@ -1,0 +1,253 @@
+//! Resolving command-line targets (`all`, names, instance ids, ecosystem files) into app specs.
+//!
+//! Specs are always resolved afresh from their ecosystem file when it still exists, so that an
+//! edited file or `.env` takes effect on the next start or restart.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use super::CommandError;
+use crate::config::{self, defaults::ECOSYSTEM_FILE};
+use crate::home::Home;
+use crate::spec::AppSpec;
+
+/// One command-line target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    All,
+    File(PathBuf),
+    Name(String),
+}
+
+impl Target {
+    pub fn parse(arg: &str) -> Target {
+        let path = Path::new(arg);
+        if arg == "all" {
+            Target::All
+        } else if path.is_file() || arg.ends_with(".toml") {
+            Target::File(path.to_path_buf())
+        } else {
+            Target::Name(arg.to_string())
+        }
+    }
+}
+
+/// Reads the saved spec of a known app.
+pub fn saved_spec(home: &Home, id: &str) -> Option<AppSpec> {
+    let bytes = std::fs::read(home.app(id).spec_path()).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// Loads ecosystem files once each.
+#[derive(Default)]
+struct FileCache {
+    files: BTreeMap<PathBuf, Vec<AppSpec>>,
+}
+
+impl FileCache {
+    fn load(&mut self, path: &Path) -> Result<&Vec<AppSpec>, CommandError> {
+        let key = path.to_path_buf();
+        if !self.files.contains_key(&key) {
+            let specs = config::load(path)?;
+            self.files.insert(key.clone(), specs);
+        }
+        Ok(&self.files[&key])
+    }
+}
+
+/// Resolves targets to fresh specs, in file order, without duplicates. `default_file`: with no
+/// targets, use ./ecosystem.toml.
+pub fn specs(
+    home: &Home,
+    args: &[String],
+    default_file: bool,
+) -> Result<Vec<AppSpec>, CommandError> {
+    let mut args: Vec<String> = args.to_vec();
+    if args.is_empty() {
+        if !default_file {
+            return Err(CommandError::NoTargets);
+        }
+        args.push(ECOSYSTEM_FILE.to_string());
+    }
+    let known = home.app_ids().map_err(|source| CommandError::Io {
+        what: format!("cannot list apps in {}", home.root().display()),
+        source,
+    })?;
+    let mut cache = FileCache::default();
+    let mut out: Vec<AppSpec> = Vec::new();
+    let mut seen = BTreeSet::new();
+    for arg in &args {
+        let found: Vec<AppSpec> = match Target::parse(arg) {
+            Target::File(path) => cache.load(&path)?.clone(),
+            Target::All => known
+                .iter()
+                .filter_map(|id| fresh(home, id, &mut cache).transpose())
+                .collect::<Result<_, _>>()?,
+            Target::Name(name) => {
+                let ids: Vec<&String> = known
+                    .iter()
+                    .filter(|id| matches_app(home, id, &name))
+                    .collect();
+                if ids.is_empty() {
+                    from_default_file(&name, &mut cache, home, &known)?
+                } else {
+                    ids.into_iter()
+                        .filter_map(|id| fresh(home, id, &mut cache).transpose())
+                        .collect::<Result<_, _>>()?
+                }
+            }
+        };
+        for spec in found {
+            if seen.insert(spec.id.clone()) {
+                out.push(spec);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Resolves targets to the ids of known apps (for stop, delete): files name their apps.
+pub fn ids(home: &Home, args: &[String]) -> Result<Vec<String>, CommandError> {
+    if args.is_empty() {
+        return Err(CommandError::NoTargets);
+    }
+    let known = home.app_ids().map_err(|source| CommandError::Io {
+        what: format!("cannot list apps in {}", home.root().display()),
+        source,
+    })?;
+    let mut out = Vec::new();
+    for arg in args {
+        let found: Vec<String> = match Target::parse(arg) {
+            Target::All => known.clone(),
+            Target::File(path) => {
+                let specs = config::load(&path)?;
+                specs
+                    .into_iter()
+                    .map(|s| s.id)
+                    .filter(|id| known.contains(id))
+                    .collect()
+            }
+            Target::Name(name) => {
+                let ids: Vec<String> = known
+                    .iter()
+                    .filter(|id| matches_app(home, id, &name))
+                    .cloned()
+                    .collect();
+                if ids.is_empty() {
+                    return Err(unknown(&name, &known));
+                }
+                ids
+            }
+        };
+        for id in found {
+            if !out.contains(&id) {
+                out.push(id);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// True when `arg` is the instance id or the app name of `id`.
+fn matches_app(home: &Home, id: &str, arg: &str) -> bool {
+    id == arg || saved_spec(home, id).is_some_and(|s| s.name == arg)
+}
+
+/// The app's spec re-read from its ecosystem file, or the saved one if the file no longer has it.
+fn fresh(home: &Home, id: &str, cache: &mut FileCache) -> Result<Option<AppSpec>, CommandError> {
+    let Some(saved) = saved_spec(home, id) else {
+        return Ok(None);
+    };
+    if let Some(source) = saved.source.as_ref().filter(|p| p.exists()) {
+        if let Some(spec) = cache.load(source)?.iter().find(|s| s.id == id) {
+            return Ok(Some(spec.clone()));
+        }
+        tracing::warn!(app = id, file = %source.display(), "app no longer in its ecosystem file; using its saved settings");
+    }
+    Ok(Some(saved))
+}
+
+fn from_default_file(
+    name: &str,
+    cache: &mut FileCache,
+    home: &Home,
+    known: &[String],
+) -> Result<Vec<AppSpec>, CommandError> {
+    let default = Path::new(ECOSYSTEM_FILE);
+    let mut candidates: Vec<String> = known.to_vec();
+    if default.is_file() {
+        let specs = cache.load(default)?;
+        let found: Vec<AppSpec> = specs
+            .iter()
+            .filter(|s| s.name == name || s.id == name)
+            .cloned()
+            .collect();
+        if !found.is_empty() {
+            return Ok(found);
+        }
+        candidates.extend(specs.iter().map(|s| s.name.clone()));
+    }
+    let _ = home;
+    candidates.sort();
+    candidates.dedup();
+    Err(unknown(name, &candidates))
+}
+
+fn unknown(name: &str, known: &[String]) -> CommandError {
+    let suggestion = known
+        .iter()
+        .map(|k| (edit_distance(name, k), k))
+        .filter(|(d, k)| *d <= (k.len() / 3).max(2))
+        .min()
+        .map(|(_, k)| format!(" (did you mean {k:?}?)"))
+        .unwrap_or_default();
+    let known = if known.is_empty() {
+        "(none; start an ecosystem file first)".to_string()
+    } else {
+        known.join(", ")
+    };
+    CommandError::UnknownApp {
+        name: name.to_string(),
+        known,
+        suggestion,
+    }
+}
+
+/// Levenshtein distance, for "did you mean".
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != *cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn edit_distance_counts_edits() {
+        assert_eq!(edit_distance("email-worker", "emial-worker"), 2);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("same", "same"), 0);
+    }
+
+    #[test]
+    fn unknown_app_suggests_the_closest_name() {
+        let err = unknown(
+            "emial-worker",
+            &["email-worker".into(), "forecast-worker".into()],
+        );
+        let text = err.to_string();
+        assert!(text.contains("did you mean \"email-worker\""), "{text}");
+        assert!(text.contains("forecast-worker"), "{text}");
+    }
+}

@@ -1,0 +1,146 @@
+//! Environment resolution: caller env < `env_file` < `env` < tpctl's own variables.
+//!
+//! Re-run on every start and restart, so an edited `.env` or ecosystem file takes effect on
+//! `tpctl restart` (PM2 keeps the environment of the first start unless told `--update-env`).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Reads a `.env` file with dotenvy (quoting, `export`, comments, `${VAR}` expansion).
+pub fn read_env_file(path: &Path) -> Result<Vec<(String, String)>, String> {
+    let iter = dotenvy::from_path_iter(path).map_err(|e| match e {
+        dotenvy::Error::Io(io) => format!("cannot read env file {}: {io}", path.display()),
+        other => format!("cannot parse env file {}: {other}", path.display()),
+    })?;
+    let mut pairs = Vec::new();
+    for item in iter {
+        pairs.push(item.map_err(|e| format!("cannot parse env file {}: {e}", path.display()))?);
+    }
+    Ok(pairs)
+}
+
+/// The environment variable a worker reads its concurrency from, derived from the app name:
+/// `email-worker` → `EMAIL_CONCURRENCY`, `testmo-import-worker` → `TESTMO_IMPORT_CONCURRENCY`.
+pub fn concurrency_var(app_name: &str) -> String {
+    let base = app_name.strip_suffix("-worker").unwrap_or(app_name);
+    let mut var: String = base
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    var.push_str("_CONCURRENCY");
+    var
+}
+
+/// True for names that look like they hold a secret; their values are never printed.
+pub fn is_secret_name(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    const MARKERS: &[&str] = &[
+        "SECRET",
+        "PASSWORD",
+        "PASSWD",
+        "TOKEN",
+        "KEY",
+        "CREDENTIAL",
+        "PRIVATE",
+        "AUTH",
+    ];
+    if MARKERS.iter().any(|m| upper.contains(m)) {
+        return true;
+    }
+    // Connection URLs routinely carry a password (postgres://user:pw@host).
+    upper.ends_with("_URL") || upper.ends_with("_URI") || upper.ends_with("_DSN")
+}
+
+/// Redacts a value for display if its name looks secret, or if it embeds credentials.
+pub fn redact(name: &str, value: &str) -> String {
+    if is_secret_name(name) {
+        if let Some(redacted) = redact_url_password(value) {
+            return redacted;
+        }
+        if name.to_ascii_uppercase().ends_with("_URL")
+            || name.to_ascii_uppercase().ends_with("_URI")
+        {
+            return value.to_string();
+        }
+        return "<redacted>".to_string();
+    }
+    value.to_string()
+}
+
+/// `scheme://user:pw@host/...` → `scheme://user:<redacted>@host/...`; `None` if no password.
+fn redact_url_password(value: &str) -> Option<String> {
+    let (scheme, rest) = value.split_once("://")?;
+    let (auth, host) = rest.split_once('@')?;
+    let (user, _pw) = auth.split_once(':')?;
+    Some(format!("{scheme}://{user}:<redacted>@{host}"))
+}
+
+/// Layers the environment: caller, then each env file, then the table, then tpctl's variables.
+pub fn layer(
+    caller: &BTreeMap<String, String>,
+    files: &[Vec<(String, String)>],
+    table: &BTreeMap<String, String>,
+    own: &[(String, String)],
+) -> BTreeMap<String, String> {
+    let mut env = caller.clone();
+    for file in files {
+        env.extend(file.iter().cloned());
+    }
+    env.extend(table.iter().map(|(k, v)| (k.clone(), v.clone())));
+    env.extend(own.iter().cloned());
+    env
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn concurrency_var_follows_testplanit_names() {
+        assert_eq!(concurrency_var("email-worker"), "EMAIL_CONCURRENCY");
+        assert_eq!(
+            concurrency_var("testmo-import-worker"),
+            "TESTMO_IMPORT_CONCURRENCY"
+        );
+        assert_eq!(
+            concurrency_var("elasticsearch-reindex-worker"),
+            "ELASTICSEARCH_REINDEX_CONCURRENCY"
+        );
+        assert_eq!(concurrency_var("sync"), "SYNC_CONCURRENCY");
+    }
+
+    #[test]
+    fn later_layers_win() {
+        let caller = BTreeMap::from([
+            ("A".into(), "caller".into()),
+            ("B".into(), "caller".into()),
+            ("C".into(), "caller".into()),
+        ]);
+        let file = vec![("B".into(), "file".into()), ("C".into(), "file".into())];
+        let table = BTreeMap::from([("C".into(), "table".into())]);
+        let env = layer(&caller, &[file], &table, &[]);
+        assert_eq!(env["A"], "caller");
+        assert_eq!(env["B"], "file");
+        assert_eq!(env["C"], "table");
+    }
+
+    #[test]
+    fn secrets_are_redacted_and_urls_keep_their_shape() {
+        assert_eq!(redact("EMAIL_SERVER_PASSWORD", "hunter2"), "<redacted>");
+        assert_eq!(
+            redact("DATABASE_URL", "postgres://tp:pw@db:5432/tp"),
+            "postgres://tp:<redacted>@db:5432/tp"
+        );
+        assert_eq!(
+            redact("VALKEY_URL", "redis://localhost:6379"),
+            "redis://localhost:6379"
+        );
+        assert_eq!(redact("NODE_ENV", "production"), "production");
+    }
+}

@@ -1,0 +1,76 @@
+//! ecosystem.toml: reading, validating and resolving it into `AppSpec`s.
+//!
+//! `raw` is the serde model, `resolve` the semantic checks and defaults, `env` the env layering,
+//! `units` the value syntaxes, `order` the start order. `load` is the one entry point.
+
+pub mod defaults;
+pub mod env;
+pub mod error;
+pub mod order;
+pub mod raw;
+pub mod resolve;
+pub mod units;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+pub use error::ConfigError;
+
+use crate::spec::AppSpec;
+
+/// Reads and resolves an ecosystem file with the current process environment as the caller env.
+pub fn load(path: &Path) -> Result<Vec<AppSpec>, ConfigError> {
+    let caller: BTreeMap<String, String> = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect();
+    load_with_env(path, &caller)
+}
+
+/// Reads and resolves an ecosystem file with an explicit caller environment.
+pub fn load_with_env(
+    path: &Path,
+    caller_env: &BTreeMap<String, String>,
+) -> Result<Vec<AppSpec>, ConfigError> {
+    let path = absolute_path(path);
+    let source = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+        path: path.clone(),
+        source,
+    })?;
+    parse(&path, &source, caller_env)
+}
+
+/// Resolves ecosystem text that was read from `path`.
+pub fn parse(
+    path: &Path,
+    source: &str,
+    caller_env: &BTreeMap<String, String>,
+) -> Result<Vec<AppSpec>, ConfigError> {
+    let locator = error::Locator::new(source);
+    let raw: raw::RawFile = toml::from_str(source).map_err(|e| ConfigError::Invalid {
+        path: path.to_path_buf(),
+        diagnostics: vec![
+            locator.diagnostic(e.span().unwrap_or(0..0), e.message().trim_end().to_string()),
+        ],
+    })?;
+    let base_dir = path
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    let cx = resolve::Context {
+        path,
+        base_dir: &base_dir,
+        locator: &locator,
+        caller_env,
+    };
+    resolve::resolve(raw, &cx).map_err(|diagnostics| ConfigError::Invalid {
+        path: path.to_path_buf(),
+        diagnostics,
+    })
+}
+
+fn absolute_path(path: &Path) -> PathBuf {
+    if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir().map_or_else(|_| path.to_path_buf(), |cwd| cwd.join(path))
+    }
+}

@@ -1,0 +1,148 @@
+//! The raw serde model of ecosystem.toml: exactly what the file may say, nothing resolved.
+//!
+//! `deny_unknown_fields` everywhere, so a typo is an error at its line instead of a silently
+//! ignored setting (PM2 ignores unknown keys). Semantic checks live in `resolve.rs`.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::units::{ByteSize, DurationValue, SignalValue, de_size};
+
+/// The whole file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFile {
+    /// Settings every app inherits unless it sets its own.
+    #[serde(default)]
+    pub defaults: Option<RawSettings>,
+    /// The apps, in file order.
+    #[serde(default)]
+    pub apps: Vec<RawApp>,
+}
+
+/// A value that may be written as one string or as an array of strings; array items keep their
+/// own spans so a bad item is reported where it stands.
+#[derive(Debug)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<Spanned<String>>),
+}
+
+impl OneOrMany {
+    /// The values in order; a single string takes the span of the whole field.
+    pub fn into_vec(field: Spanned<OneOrMany>) -> Vec<Spanned<String>> {
+        let span = field.span();
+        match field.into_inner() {
+            OneOrMany::One(s) => vec![Spanned::new(span, s)],
+            OneOrMany::Many(v) => v,
+        }
+    }
+
+    /// The values without spans.
+    pub fn strings(field: Spanned<OneOrMany>) -> Vec<String> {
+        Self::into_vec(field)
+            .into_iter()
+            .map(Spanned::into_inner)
+            .collect()
+    }
+}
+
+impl<'de> Deserialize<'de> for OneOrMany {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = OneOrMany;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string or an array of strings")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<OneOrMany, E> {
+                Ok(OneOrMany::One(v.to_string()))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<OneOrMany, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element::<Spanned<String>>()? {
+                    items.push(item);
+                }
+                Ok(OneOrMany::Many(items))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// An env value: TOML strings, integers, floats and booleans are all passed as their text.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum EnvValue {
+    Text(String),
+    Integer(i64),
+    Float(f64),
+    Bool(bool),
+}
+
+impl EnvValue {
+    /// The text the app sees in its environment.
+    pub fn into_text(self) -> String {
+        match self {
+            EnvValue::Text(s) => s,
+            EnvValue::Integer(i) => i.to_string(),
+            EnvValue::Float(f) => f.to_string(),
+            EnvValue::Bool(b) => b.to_string(),
+        }
+    }
+}
+
+/// Keys allowed both in `[defaults]` and in an app.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSettings {
+    pub cwd: Option<Spanned<String>>,
+    pub env: Option<BTreeMap<String, EnvValue>>,
+    pub env_file: Option<Spanned<String>>,
+    pub autorestart: Option<bool>,
+    pub max_restarts: Option<u32>,
+    pub min_uptime: Option<DurationValue>,
+    pub restart_delay: Option<DurationValue>,
+    pub exp_backoff_restart_delay: Option<DurationValue>,
+    #[serde(default, deserialize_with = "de_opt_size")]
+    pub max_memory_restart: Option<ByteSize>,
+    pub kill_timeout: Option<DurationValue>,
+    pub kill_signal: Option<SignalValue>,
+    pub stop_exit_codes: Option<Vec<i32>>,
+}
+
+/// One `[[apps]]` table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawApp {
+    pub name: Spanned<String>,
+    pub script: Spanned<String>,
+    pub args: Option<Spanned<OneOrMany>>,
+    pub instances: Option<Spanned<u32>>,
+    pub after: Option<Spanned<OneOrMany>>,
+    pub queue: Option<Spanned<OneOrMany>>,
+    pub concurrency: Option<Spanned<u32>>,
+    pub concurrency_env: Option<Spanned<String>>,
+    pub cwd: Option<Spanned<String>>,
+    pub env: Option<BTreeMap<String, EnvValue>>,
+    pub env_file: Option<Spanned<String>>,
+    pub autorestart: Option<bool>,
+    pub max_restarts: Option<u32>,
+    pub min_uptime: Option<DurationValue>,
+    pub restart_delay: Option<DurationValue>,
+    pub exp_backoff_restart_delay: Option<DurationValue>,
+    #[serde(default, deserialize_with = "de_opt_size")]
+    pub max_memory_restart: Option<ByteSize>,
+    pub kill_timeout: Option<DurationValue>,
+    pub kill_signal: Option<SignalValue>,
+    pub stop_exit_codes: Option<Vec<i32>>,
+}
+
+fn de_opt_size<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<ByteSize>, D::Error> {
+    de_size(d).map(Some)
+}

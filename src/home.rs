@@ -1,0 +1,172 @@
+//! The run directory (`TPCTL_HOME`, default `~/.tpctl`) and the layout of each app's directory.
+//!
+//! ```text
+//! $TPCTL_HOME/            0700
+//!   apps/<id>/            one directory per app instance
+//!     lock                held (flock) by the keeper for its whole life
+//!     control.sock        the keeper's control socket, 0600
+//!     spec.json           the resolved spec the keeper runs
+//!     state.json          status and ledger, replaced atomically on every change
+//!     keeper.log          the keeper's own diagnostics
+//!     logs/out.log, logs/err.log
+//! ```
+
+use std::fs::{self, DirBuilder, File, OpenOptions};
+use std::io;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use nix::fcntl::{Flock, FlockArg};
+
+/// Why the run directory cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum HomeError {
+    #[error("cannot use {path} as TPCTL_HOME: {source}; set TPCTL_HOME to a writable directory")]
+    Unusable {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("cannot find a home directory for TPCTL_HOME: set HOME or TPCTL_HOME")]
+    NoHome,
+}
+
+/// The run directory.
+#[derive(Debug, Clone)]
+pub struct Home {
+    root: PathBuf,
+}
+
+impl Home {
+    /// `TPCTL_HOME`, or `~/.tpctl`.
+    pub fn from_env() -> Result<Home, HomeError> {
+        if let Some(dir) = std::env::var_os("TPCTL_HOME").filter(|d| !d.is_empty()) {
+            return Ok(Home {
+                root: PathBuf::from(dir),
+            });
+        }
+        let home = std::env::var_os("HOME")
+            .filter(|d| !d.is_empty())
+            .ok_or(HomeError::NoHome)?;
+        Ok(Home {
+            root: PathBuf::from(home).join(".tpctl"),
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Creates the run directory (0700) and `apps/`, and checks they are writable.
+    pub fn ensure(&self) -> Result<(), HomeError> {
+        let unusable = |source| HomeError::Unusable {
+            path: self.root.clone(),
+            source,
+        };
+        DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(self.apps_dir())
+            .map_err(unusable)?;
+        let meta = fs::metadata(&self.root).map_err(unusable)?;
+        if meta.permissions().mode() & 0o077 != 0 {
+            fs::set_permissions(&self.root, fs::Permissions::from_mode(0o700)).map_err(unusable)?;
+        }
+        // Creating a directory can succeed where writing files does not (a read-only bind mount).
+        let probe = self
+            .apps_dir()
+            .join(format!(".probe.{}", std::process::id()));
+        File::create(&probe).map_err(unusable)?;
+        let _ = fs::remove_file(probe);
+        Ok(())
+    }
+
+    pub fn apps_dir(&self) -> PathBuf {
+        self.root.join("apps")
+    }
+
+    pub fn app(&self, id: &str) -> AppDir {
+        AppDir {
+            dir: self.apps_dir().join(id),
+        }
+    }
+
+    /// Every app instance that has a directory, sorted by id.
+    pub fn app_ids(&self) -> io::Result<Vec<String>> {
+        let mut ids = Vec::new();
+        match fs::read_dir(self.apps_dir()) {
+            Ok(entries) => {
+                for entry in entries {
+                    let entry = entry?;
+                    if entry.path().join("spec.json").exists()
+                        && let Ok(name) = entry.file_name().into_string()
+                    {
+                        ids.push(name);
+                    }
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        ids.sort();
+        Ok(ids)
+    }
+}
+
+/// One app instance's directory.
+#[derive(Debug, Clone)]
+pub struct AppDir {
+    dir: PathBuf,
+}
+
+impl AppDir {
+    pub fn at(dir: impl Into<PathBuf>) -> AppDir {
+        AppDir { dir: dir.into() }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+    pub fn lock_path(&self) -> PathBuf {
+        self.dir.join("lock")
+    }
+    pub fn socket_path(&self) -> PathBuf {
+        self.dir.join("control.sock")
+    }
+    pub fn spec_path(&self) -> PathBuf {
+        self.dir.join("spec.json")
+    }
+    pub fn state_path(&self) -> PathBuf {
+        self.dir.join("state.json")
+    }
+    pub fn keeper_log_path(&self) -> PathBuf {
+        self.dir.join("keeper.log")
+    }
+    pub fn logs_dir(&self) -> PathBuf {
+        self.dir.join("logs")
+    }
+
+    /// Creates the directory and its `logs/`, private to the user.
+    pub fn ensure(&self) -> io::Result<()> {
+        DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(self.logs_dir())
+    }
+
+    /// Takes the app's lock without waiting. `Ok(None)`: another process (a live keeper) holds it.
+    pub fn try_lock(&self) -> io::Result<Option<Flock<File>>> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(self.lock_path())?;
+        match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+            Ok(lock) => Ok(Some(lock)),
+            Err((_, nix::errno::Errno::EWOULDBLOCK)) => Ok(None),
+            Err((_, e)) => Err(io::Error::from(e)),
+        }
+    }
+}

@@ -1,0 +1,189 @@
+//! The `tpctl keeper` process entry: take the lock, set up the run directory and socket, start
+//! the app, tell the launching client how it went (one handshake line), then supervise.
+
+use std::collections::VecDeque;
+use std::fs::OpenOptions;
+use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::net::UnixListener;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use super::{Keeper, Mode, state, write_spec};
+use crate::home::AppDir;
+use crate::policy::Status;
+use crate::proto::Handshake;
+use crate::spec::AppSpec;
+
+/// How long a new keeper waits for a previous keeper of the same app that is on its way out.
+const LOCK_WAIT: Duration = Duration::from_millis(300);
+
+/// Runs a detached keeper for the app directory `dir`, reading the spec from stdin. Returns the
+/// process exit code.
+pub fn background(dir: PathBuf) -> i32 {
+    let spec = match read_spec() {
+        Ok(spec) => spec,
+        Err(message) => return handshake(&Handshake::Failed { message }, 2),
+    };
+    let dir = AppDir::at(dir);
+    if let Err(e) = dir.ensure() {
+        return handshake(
+            &Handshake::Failed {
+                message: format!("cannot create {}: {e}", dir.path().display()),
+            },
+            1,
+        );
+    }
+    let deadline = Instant::now() + LOCK_WAIT;
+    let _lock = loop {
+        match dir.try_lock() {
+            Ok(Some(lock)) => break lock,
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
+            Ok(None) => return handshake(&Handshake::Locked, 3),
+            Err(e) => {
+                return handshake(
+                    &Handshake::Failed {
+                        message: format!("cannot lock {}: {e}", dir.lock_path().display()),
+                    },
+                    1,
+                );
+            }
+        }
+    };
+    if let Err(message) = log_to_file(&dir) {
+        return handshake(&Handshake::Failed { message }, 1);
+    }
+    if let Err(e) = write_spec(&dir, &spec) {
+        return handshake(
+            &Handshake::Failed {
+                message: format!("cannot write {}: {e}", dir.spec_path().display()),
+            },
+            1,
+        );
+    }
+    let ledger = state::load(&dir.state_path())
+        .map(|s| s.ledger)
+        .unwrap_or_default();
+    let listener = match bind(&dir) {
+        Ok(l) => l,
+        Err(message) => return handshake(&Handshake::Failed { message }, 1),
+    };
+    tracing::info!(app = %spec.id, keeper = std::process::id(), "keeper started");
+    let mut keeper = match Keeper::new(spec, Mode::Background { dir, listener }, ledger) {
+        Ok(k) => k,
+        Err(e) => {
+            return handshake(
+                &Handshake::Failed {
+                    message: format!("cannot set up signal handling: {e}"),
+                },
+                1,
+            );
+        }
+    };
+    let status = keeper.start();
+    handshake(&Handshake::Started { status }, 0);
+    detach_stdio();
+    let last = keeper.run();
+    tracing::info!(status = last.status.as_str(), "keeper exiting");
+    0
+}
+
+/// Runs the app in the foreground for `tpctl run`: output to the terminal, prefixed; Ctrl-C stops it.
+pub fn foreground(prefix: String) -> i32 {
+    let spec = match read_spec() {
+        Ok(spec) => spec,
+        Err(message) => {
+            eprintln!("tpctl keeper: {message}");
+            return 2;
+        }
+    };
+    let mut keeper = match Keeper::new(
+        spec,
+        Mode::Foreground {
+            prefix: prefix.into_bytes(),
+        },
+        VecDeque::new(),
+    ) {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("tpctl keeper: cannot set up signal handling: {e}");
+            return 1;
+        }
+    };
+    keeper.start();
+    let last = keeper.run();
+    match last.status {
+        Status::Stopped | Status::Completed => 0,
+        _ => {
+            if let Some(reason) = &last.reason {
+                eprintln!("{}: {} ({reason})", last.id, last.status.as_str());
+            }
+            1
+        }
+    }
+}
+
+fn read_spec() -> Result<AppSpec, String> {
+    let mut input = Vec::new();
+    std::io::stdin()
+        .read_to_end(&mut input)
+        .map_err(|e| format!("cannot read the app spec from stdin: {e}"))?;
+    serde_json::from_slice(&input).map_err(|e| format!("malformed app spec on stdin: {e}"))
+}
+
+fn handshake(h: &Handshake, code: i32) -> i32 {
+    let mut line = serde_json::to_vec(h)
+        .unwrap_or_else(|_| b"{\"result\":\"failed\",\"message\":\"handshake\"}".to_vec());
+    line.push(b'\n');
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(&line);
+    let _ = out.flush();
+    code
+}
+
+/// The keeper's own diagnostics go to keeper.log, never into the app's logs.
+fn log_to_file(dir: &AppDir) -> Result<(), String> {
+    let path = dir.keeper_log_path();
+    let file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(&path)
+        .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    // SAFETY: dup2 onto stderr, a descriptor we own for the process's life.
+    if unsafe { libc::dup2(file.as_raw_fd(), libc::STDERR_FILENO) } < 0 {
+        return Err(format!("cannot redirect diagnostics to {}", path.display()));
+    }
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .with_target(false)
+        .try_init();
+    Ok(())
+}
+
+fn bind(dir: &AppDir) -> Result<UnixListener, String> {
+    let path = dir.socket_path();
+    // We hold the lock, so any socket file left here belongs to a dead keeper.
+    let _ = std::fs::remove_file(&path);
+    let listener = UnixListener::bind(&path)
+        .map_err(|e| format!("cannot bind control socket {}: {e}", path.display()))?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| format!("cannot restrict {}: {e}", path.display()))?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| format!("cannot configure {}: {e}", path.display()))?;
+    Ok(listener)
+}
+
+/// After the handshake nothing reads our stdout: point stdin and stdout at /dev/null.
+fn detach_stdio() {
+    if let Ok(null) = OpenOptions::new().read(true).write(true).open("/dev/null") {
+        // SAFETY: dup2 onto the standard descriptors.
+        unsafe {
+            libc::dup2(null.as_raw_fd(), libc::STDIN_FILENO);
+            libc::dup2(null.as_raw_fd(), libc::STDOUT_FILENO);
+        }
+    }
+}

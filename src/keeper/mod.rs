@@ -1,0 +1,645 @@
+//! The keeper: one small process per app instance that runs it and keeps it running.
+//!
+//! A single-threaded `poll` loop turns child exits, pipe data, control requests, timers and
+//! memory samples into `policy::Event`s and carries out the `Effect`s the policy returns. It
+//! holds the app's lock for its whole life, answers on the app's control socket and writes
+//! `state.json`. When the app settles (stopped, errored, completed, failed) the keeper exits.
+
+pub mod child;
+pub mod control;
+pub mod launch;
+pub mod output;
+pub mod sampler;
+pub mod state;
+
+use std::collections::{HashMap, VecDeque};
+use std::io::Read;
+use std::os::fd::AsRawFd;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::Pid;
+
+use crate::home::AppDir;
+use crate::policy::{Effect, Event, Exit, Limits, Policy, Status, Timer};
+use crate::proto::{AppStatus, LedgerEntry, Request, Response};
+use crate::spec::AppSpec;
+use control::{Conn, Until};
+use output::{Drained, Sink, Stream};
+use sampler::{Sample, Sampler};
+
+/// Sampling period when the app has a memory limit: the limit reacts within this.
+const SAMPLE_FAST: Duration = Duration::from_millis(250);
+/// Sampling period for display only.
+const SAMPLE_SLOW: Duration = Duration::from_secs(1);
+/// How often to look whether leftover processes of an exited app are gone.
+const GROUP_POLL: Duration = Duration::from_millis(20);
+/// Pipe reads per stream per loop turn, so one chatty app cannot starve the control socket.
+const READS_PER_TURN: usize = 16;
+
+/// Where the keeper keeps its files and how it reports; absent in `tpctl run`'s foreground mode.
+pub enum Mode {
+    /// Detached keeper with a run directory, lock, control socket and log files.
+    Background { dir: AppDir, listener: UnixListener },
+    /// `tpctl run`: output to the terminal with a prefix, no files.
+    Foreground { prefix: Vec<u8> },
+}
+
+/// The running app's pid and the start of its run.
+struct Run {
+    pid: Pid,
+}
+
+/// The keeper's whole state; one owner, the event loop.
+pub struct Keeper {
+    spec: AppSpec,
+    mode: Mode,
+    policy: Policy,
+    sampler: Sampler,
+    run: Option<Run>,
+    /// The pid of the last run, kept as the process group to watch after the main process exits.
+    group: Option<Pid>,
+    out: Option<Stream>,
+    err: Option<Stream>,
+    main_exit: Option<Exit>,
+    leftovers_reported: bool,
+    timers: HashMap<Timer, Instant>,
+    next_sample: Option<Instant>,
+    next_group_check: Option<Instant>,
+    last_sample: Option<Sample>,
+    ledger: VecDeque<LedgerEntry>,
+    conns: Vec<Conn>,
+    wake: UnixStream,
+    terminate: Arc<AtomicBool>,
+    since_ms: u64,
+    last_status: Status,
+    dirty: bool,
+    /// Output bytes that could not be written, across runs.
+    dropped_bytes: u64,
+    /// The last stderr lines of the run that just ended, for its ledger entry.
+    err_tail: Vec<String>,
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+fn limits(spec: &AppSpec) -> Limits {
+    Limits {
+        restart: spec.restart.clone(),
+        max_memory_bytes: spec.max_memory_restart,
+        kill_signal: spec.kill_signal,
+        kill_timeout: spec.kill_timeout,
+    }
+}
+
+impl Keeper {
+    /// Sets up signal handling; the app is not started until `start`.
+    pub fn new(
+        spec: AppSpec,
+        mode: Mode,
+        ledger: VecDeque<LedgerEntry>,
+    ) -> std::io::Result<Keeper> {
+        let (wake, wake_tx) = UnixStream::pair()?;
+        wake.set_nonblocking(true)?;
+        wake_tx.set_nonblocking(true)?;
+        let terminate = Arc::new(AtomicBool::new(false));
+        for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
+            signal_hook::flag::register(sig, Arc::clone(&terminate))?;
+        }
+        for sig in [libc::SIGCHLD, libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
+            signal_hook::low_level::pipe::register(sig, wake_tx.try_clone()?)?;
+        }
+        // Orphaned grandchildren of the app are re-parented to us, so we can reap and kill them.
+        // SAFETY: prctl with integer arguments.
+        unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+        let policy = Policy::new(limits(&spec));
+        Ok(Keeper {
+            spec,
+            mode,
+            policy,
+            sampler: Sampler::new(),
+            run: None,
+            group: None,
+            out: None,
+            err: None,
+            main_exit: None,
+            leftovers_reported: false,
+            timers: HashMap::new(),
+            next_sample: None,
+            next_group_check: None,
+            last_sample: None,
+            ledger,
+            conns: Vec::new(),
+            wake,
+            terminate,
+            since_ms: now_ms(),
+            last_status: Status::Stopped,
+            dirty: true,
+            dropped_bytes: 0,
+            err_tail: Vec::new(),
+        })
+    }
+
+    /// Starts the app; returns its status after the first spawn attempt.
+    pub fn start(&mut self) -> AppStatus {
+        self.feed(Event::Start);
+        self.after_events();
+        self.status()
+    }
+
+    /// Runs the event loop until the app settles; returns the final status.
+    pub fn run(mut self) -> AppStatus {
+        while !self.policy.status().is_settled() || self.conns.iter().any(|c| c.wants_write()) {
+            self.turn();
+        }
+        self.finish()
+    }
+
+    fn turn(&mut self) {
+        let timeout = self.poll_timeout();
+        let mut fds: Vec<libc::pollfd> = Vec::with_capacity(4 + self.conns.len());
+        let pfd = |fd: i32, events: i16| libc::pollfd {
+            fd,
+            events,
+            revents: 0,
+        };
+        fds.push(pfd(self.wake.as_raw_fd(), libc::POLLIN));
+        let listener_fd = match &self.mode {
+            Mode::Background { listener, .. } => listener.as_raw_fd(),
+            Mode::Foreground { .. } => -1,
+        };
+        fds.push(pfd(listener_fd, libc::POLLIN));
+        fds.push(pfd(
+            self.out.as_ref().map_or(-1, Stream::raw_fd),
+            libc::POLLIN,
+        ));
+        fds.push(pfd(
+            self.err.as_ref().map_or(-1, Stream::raw_fd),
+            libc::POLLIN,
+        ));
+        for c in &self.conns {
+            let ev = if c.wants_write() {
+                libc::POLLOUT
+            } else {
+                libc::POLLIN
+            };
+            fds.push(pfd(c.raw_fd(), ev));
+        }
+        let ms = timeout.map_or(-1, |d| d.as_millis().min(i32::MAX as u128) as i32);
+        // SAFETY: fds is a valid, exclusively borrowed array of pollfd for the call's duration.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
+        if n < 0 {
+            return; // EINTR: a signal; the wake pipe tells which work is due
+        }
+        let ready = |i: usize| fds[i].revents != 0;
+
+        if ready(0) {
+            let mut sink = [0u8; 64];
+            while matches!((&self.wake).read(&mut sink), Ok(n) if n > 0) {}
+            self.reap();
+            if self.terminate.swap(false, Ordering::SeqCst) {
+                tracing::info!("keeper asked to terminate; stopping the app");
+                self.feed(Event::Stop);
+            }
+        }
+        if ready(2)
+            && let Some(s) = &mut self.out
+            && s.drain(READS_PER_TURN) == Drained::Eof
+        {
+            self.close_stream(true);
+        }
+        if ready(3)
+            && let Some(s) = &mut self.err
+            && s.drain(READS_PER_TURN) == Drained::Eof
+        {
+            self.close_stream(false);
+        }
+        for (i, c) in self.conns.iter_mut().enumerate() {
+            if fds.get(4 + i).is_some_and(|f| f.revents != 0) {
+                if c.wants_write() {
+                    c.on_writable();
+                } else if let Some(req) = c.on_readable() {
+                    c.request = Some(req);
+                }
+            }
+        }
+        if ready(1)
+            && let Mode::Background { listener, .. } = &self.mode
+        {
+            control::accept_all(listener, &mut self.conns);
+            // New connections usually carry their request already: read it now.
+            for c in self
+                .conns
+                .iter_mut()
+                .filter(|c| c.request.is_none() && !c.done)
+            {
+                if let Some(req) = c.on_readable() {
+                    c.request = Some(req);
+                }
+            }
+        }
+        self.handle_requests();
+        self.check_exit();
+        self.fire_timers();
+        self.sample_if_due();
+        self.after_events();
+    }
+
+    fn poll_timeout(&self) -> Option<Duration> {
+        let now = Instant::now();
+        self.timers
+            .values()
+            .copied()
+            .chain(self.next_sample)
+            .chain(self.next_group_check)
+            .min()
+            .map(|t| t.saturating_duration_since(now))
+    }
+
+    /// Reaps every exited child: the app's main process and re-parented descendants.
+    fn reap(&mut self) {
+        loop {
+            match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::Exited(pid, code)) => self.on_reaped(pid, Exit::Code(code)),
+                Ok(WaitStatus::Signaled(pid, sig, _)) => {
+                    self.on_reaped(pid, Exit::Signal(sig as i32))
+                }
+                Ok(WaitStatus::StillAlive) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+        self.check_exit();
+    }
+
+    fn on_reaped(&mut self, pid: Pid, exit: Exit) {
+        if self.run.as_ref().is_some_and(|r| r.pid == pid) {
+            tracing::info!(pid = pid.as_raw(), %exit, "app exited");
+            self.run = None;
+            self.main_exit = Some(exit);
+        }
+    }
+
+    /// Once the main process has exited: wait for the rest of its group, then report the end.
+    fn check_exit(&mut self) {
+        let Some(exit) = self.main_exit else { return };
+        let group = self.group;
+        if let Some(g) = group
+            && child::group_alive(g)
+        {
+            if !self.leftovers_reported && self.policy.status() != Status::Stopping {
+                self.leftovers_reported = true;
+                tracing::warn!(
+                    pgid = g.as_raw(),
+                    "the app exited but left processes in its group; stopping them"
+                );
+                self.feed(Event::Leftovers { exit });
+            }
+            self.next_group_check = Some(Instant::now() + GROUP_POLL);
+            return;
+        }
+        self.next_group_check = None;
+        self.main_exit = None;
+        self.leftovers_reported = false;
+        self.group = None;
+        // Everything the app wrote is in the pipes now: put it on disk before any restart.
+        for is_out in [true, false] {
+            let stream = if is_out { &mut self.out } else { &mut self.err };
+            if let Some(s) = stream {
+                let _ = s.drain(usize::MAX);
+            }
+        }
+        self.close_stream(true);
+        self.close_stream(false);
+        self.feed(Event::Ended { exit });
+    }
+
+    fn close_stream(&mut self, is_out: bool) {
+        let stream = if is_out {
+            self.out.take()
+        } else {
+            self.err.take()
+        };
+        if let Some(s) = stream {
+            self.dropped_bytes += s.dropped_bytes;
+            if !is_out {
+                // Keep the tail for the ledger entry that may follow.
+                self.err_tail = s.tail();
+            }
+        }
+    }
+
+    fn fire_timers(&mut self) {
+        let now = Instant::now();
+        let due: Vec<Timer> = self
+            .timers
+            .iter()
+            .filter(|(_, at)| **at <= now)
+            .map(|(t, _)| *t)
+            .collect();
+        for t in due {
+            self.timers.remove(&t);
+            self.feed(Event::Timer(t));
+        }
+    }
+
+    fn sample_if_due(&mut self) {
+        let now = Instant::now();
+        if self.next_sample.is_none_or(|t| t > now) {
+            return;
+        }
+        let Some(run) = &self.run else {
+            self.next_sample = None;
+            return;
+        };
+        self.last_sample = self.sampler.sample(run.pid.as_raw(), now);
+        self.next_sample = Some(now + self.sample_period());
+        if let Some(s) = self.last_sample {
+            self.feed(Event::Memory {
+                rss_bytes: s.rss_bytes,
+            });
+        }
+    }
+
+    fn sample_period(&self) -> Duration {
+        if self.spec.max_memory_restart.is_some() {
+            SAMPLE_FAST
+        } else {
+            SAMPLE_SLOW
+        }
+    }
+
+    /// Applies one event to the policy and carries out its effects (which may feed more events).
+    fn feed(&mut self, event: Event) {
+        let now = Instant::now();
+        let effects = self.policy.on(now, event);
+        for effect in effects {
+            self.apply(effect);
+        }
+        if self.policy.status() != self.last_status {
+            self.last_status = self.policy.status();
+            self.since_ms = now_ms();
+            self.dirty = true;
+            tracing::info!(
+                status = self.last_status.as_str(),
+                reason = self.policy.reason(),
+                "status changed"
+            );
+        }
+    }
+
+    fn apply(&mut self, effect: Effect) {
+        match effect {
+            Effect::Spawn => self.spawn(),
+            Effect::Signal(sig) => {
+                if let Some(g) = self.group {
+                    tracing::info!(
+                        signal = sig,
+                        pgid = g.as_raw(),
+                        "signalling the app's process group"
+                    );
+                    let _ = child::signal_group(g, sig);
+                }
+            }
+            Effect::KillGroup => {
+                if let Some(g) = self.group {
+                    tracing::warn!(
+                        pgid = g.as_raw(),
+                        "kill_timeout passed; sending SIGKILL to the group"
+                    );
+                    let _ = child::signal_group(g, libc::SIGKILL);
+                }
+                kill_own_children();
+            }
+            Effect::Arm(t, after) => {
+                self.timers.insert(t, Instant::now() + after);
+            }
+            Effect::Disarm(t) => {
+                self.timers.remove(&t);
+            }
+            Effect::Record { cause, uptime } => {
+                tracing::warn!(%cause, uptime_ms = uptime.as_millis() as u64, "restarting");
+                self.ledger.push_back(LedgerEntry {
+                    at_ms: now_ms(),
+                    cause,
+                    uptime_ms: uptime.as_millis() as u64,
+                    stderr_tail: std::mem::take(&mut self.err_tail),
+                });
+                while self.ledger.len() > state::LEDGER_LEN {
+                    self.ledger.pop_front();
+                }
+                self.dirty = true;
+            }
+        }
+    }
+
+    fn spawn(&mut self) {
+        match child::spawn(&self.spec) {
+            Ok(running) => {
+                tracing::info!(pid = running.pid.as_raw(), "app started");
+                let (out_sink, err_sink) = self.sinks();
+                self.out = Stream::new(running.stdout, out_sink, false).ok();
+                self.err = Stream::new(running.stderr, err_sink, true).ok();
+                self.run = Some(Run { pid: running.pid });
+                self.group = Some(running.pid);
+                self.sampler.reset();
+                self.last_sample = None;
+                self.next_sample =
+                    Some(Instant::now() + self.sample_period().min(Duration::from_millis(100)));
+                self.feed(Event::Spawned);
+            }
+            Err(reason) => {
+                tracing::error!(%reason, "cannot start the app");
+                self.feed(Event::SpawnFailed { reason });
+            }
+        }
+    }
+
+    fn sinks(&self) -> (Sink, Sink) {
+        match &self.mode {
+            Mode::Background { dir, .. } => {
+                let open = |name: &str| {
+                    Sink::file(&dir.logs_dir().join(name)).unwrap_or_else(|e| {
+                        tracing::error!(error = %e, file = name, "cannot open log file; output is dropped and counted");
+                        Sink::Discard
+                    })
+                };
+                (open("out.log"), open("err.log"))
+            }
+            Mode::Foreground { prefix } => (
+                Sink::Prefixed {
+                    prefix: prefix.clone(),
+                },
+                Sink::Prefixed {
+                    prefix: prefix.clone(),
+                },
+            ),
+        }
+    }
+
+    fn handle_requests(&mut self) {
+        let mut i = 0;
+        while i < self.conns.len() {
+            if let Some(req) = self.conns[i].request.take() {
+                self.handle(i, req);
+            }
+            i += 1;
+        }
+    }
+
+    fn handle(&mut self, i: usize, req: Request) {
+        match req {
+            Request::Status => {
+                let status = self.status();
+                self.conns[i].respond(&Response::Status { status });
+            }
+            Request::Describe => {
+                let response = Response::Describe {
+                    status: self.status(),
+                    spec: Box::new(self.spec.clone()),
+                    ledger: self.ledger.iter().cloned().collect(),
+                };
+                self.conns[i].respond(&response);
+            }
+            Request::Start => {
+                self.conns[i].parked = Some(Until::Running);
+                self.feed(Event::Start);
+            }
+            Request::Stop => {
+                self.conns[i].parked = Some(Until::Settled);
+                self.feed(Event::Stop);
+            }
+            Request::Restart { spec } => {
+                if let Some(spec) = spec {
+                    self.replace_spec(*spec);
+                }
+                self.conns[i].parked = Some(Until::Running);
+                self.feed(Event::Restart);
+            }
+            Request::WaitSettled => {
+                self.conns[i].parked = Some(Until::Settled);
+            }
+        }
+    }
+
+    fn replace_spec(&mut self, spec: AppSpec) {
+        self.policy.set_limits(limits(&spec));
+        self.spec = spec;
+        if let Mode::Background { dir, .. } = &self.mode
+            && let Err(e) = write_spec(dir, &self.spec)
+        {
+            tracing::error!(error = %e, "cannot save the new spec");
+        }
+    }
+
+    /// Persists a changed state and answers parked requests whose condition now holds.
+    fn after_events(&mut self) {
+        let status = self.policy.status();
+        let settled = status.is_settled();
+        let running = status == Status::Online || settled;
+        let mut answer = Vec::new();
+        for (i, c) in self.conns.iter().enumerate() {
+            match c.parked {
+                Some(Until::Running) if running => answer.push(i),
+                Some(Until::Settled) if settled => answer.push(i),
+                _ => {}
+            }
+        }
+        if self.dirty || !answer.is_empty() {
+            self.persist();
+        }
+        if !answer.is_empty() {
+            let response = Response::Status {
+                status: self.status(),
+            };
+            for i in answer {
+                self.conns[i].respond(&response);
+            }
+        }
+        self.conns.retain(|c| !c.done || c.wants_write());
+    }
+
+    fn persist(&mut self) {
+        self.dirty = false;
+        let Mode::Background { dir, .. } = &self.mode else {
+            return;
+        };
+        let st = state::PersistedState {
+            format: state::FORMAT,
+            status: self.status(),
+            session: self.group.map(Pid::as_raw),
+            ledger: self.ledger.clone(),
+        };
+        if let Err(e) = state::save(&dir.state_path(), &st) {
+            tracing::error!(error = %e, "cannot write state.json");
+        }
+    }
+
+    /// The app's status right now.
+    pub fn status(&self) -> AppStatus {
+        let run = self.run.as_ref();
+        let sample = run.and(self.last_sample);
+        AppStatus {
+            id: self.spec.id.clone(),
+            name: self.spec.name.clone(),
+            instance: self.spec.instance,
+            status: self.policy.status(),
+            pid: run.map(|r| r.pid.as_raw() as u32),
+            keeper_pid: (!self.policy.status().is_settled()).then(std::process::id),
+            uptime_ms: self
+                .policy
+                .started_at()
+                .map(|t| t.elapsed().as_millis() as u64),
+            restarts: self.policy.restarts(),
+            cpu_percent: sample.and_then(|s| s.cpu_percent),
+            memory_bytes: sample.map(|s| s.rss_bytes),
+            last_exit: self.policy.last_exit(),
+            reason: self.policy.reason().map(str::to_string),
+            since_ms: self.since_ms,
+            dropped_log_bytes: self.dropped_bytes
+                + self.out.as_ref().map_or(0, |s| s.dropped_bytes)
+                + self.err.as_ref().map_or(0, |s| s.dropped_bytes),
+        }
+    }
+
+    /// Final bookkeeping once the app is settled: last state, socket removed.
+    fn finish(mut self) -> AppStatus {
+        self.persist();
+        if let Mode::Background { dir, .. } = &self.mode {
+            let _ = std::fs::remove_file(dir.socket_path());
+        }
+        self.status()
+    }
+}
+
+/// Writes spec.json (owned by the keeper once it runs).
+pub fn write_spec(dir: &AppDir, spec: &AppSpec) -> std::io::Result<()> {
+    let bytes = serde_json::to_vec_pretty(spec).map_err(std::io::Error::other)?;
+    crate::persist::write_atomic(&dir.spec_path(), &bytes, 0o600, false)
+}
+
+/// SIGKILLs every child of this keeper: after the group is killed, the only ones left are the
+/// app's descendants that moved to another group and were re-parented to us.
+fn kill_own_children() {
+    let me = std::process::id();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{me}/task")) else {
+        return;
+    };
+    for task in tasks.flatten() {
+        if let Ok(children) = std::fs::read_to_string(task.path().join("children")) {
+            for pid in children
+                .split_ascii_whitespace()
+                .filter_map(|p| p.parse::<i32>().ok())
+            {
+                let _ =
+                    nix::sys::signal::kill(Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+            }
+        }
+    }
+}

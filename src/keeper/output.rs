@@ -1,0 +1,260 @@
+//! The app's stdout and stderr: read from the pipes as fast as they fill, written whole-line.
+//!
+//! A partial line waits for its newline, so lines from a crash-restarted app never interleave
+//! mid-line; a line longer than `MAX_LINE` is cut into pieces rather than held forever. The last
+//! stderr lines are kept for the restart ledger.
+
+use std::collections::VecDeque;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+/// A line longer than this is written in pieces of this size.
+pub const MAX_LINE: usize = 64 * 1024;
+const READ_CHUNK: usize = 64 * 1024;
+/// Stderr lines kept for the ledger, and the length each is cut to.
+const TAIL_LINES: usize = 20;
+const TAIL_LINE_BYTES: usize = 512;
+
+/// Where a stream's lines go.
+pub enum Sink {
+    /// A log file opened for appending.
+    File(File),
+    /// The terminal of `tpctl run`, each line prefixed (`name | `).
+    Prefixed { prefix: Vec<u8> },
+    /// The log file could not be opened: everything counts as dropped.
+    Discard,
+}
+
+impl Sink {
+    /// Opens (creating, 0640) a log file for appending.
+    pub fn file(path: &Path) -> io::Result<Sink> {
+        Ok(Sink::File(
+            OpenOptions::new()
+                .create(true)
+                .append(true)
+                .mode(0o640)
+                .open(path)?,
+        ))
+    }
+
+    fn write_lines(&mut self, bytes: &[u8]) -> io::Result<()> {
+        match self {
+            Sink::File(f) => f.write_all(bytes),
+            Sink::Prefixed { prefix } => {
+                let mut out = Vec::with_capacity(bytes.len() + 16);
+                for line in bytes.split_inclusive(|b| *b == b'\n') {
+                    out.extend_from_slice(prefix);
+                    out.extend_from_slice(line);
+                }
+                io::stdout().lock().write_all(&out)
+            }
+            Sink::Discard => Err(io::Error::other("no log file")),
+        }
+    }
+}
+
+/// What a read pass found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Drained {
+    /// The pipe is empty for now.
+    WouldBlock,
+    /// Every writer closed the pipe.
+    Eof,
+}
+
+/// One output pipe of the app and where its lines go.
+pub struct Stream {
+    pipe: File,
+    pending: Vec<u8>,
+    sink: Sink,
+    tail: Option<VecDeque<String>>,
+    buf: Box<[u8]>,
+    /// Bytes that could not be written to the sink (disk full, file too large...).
+    pub dropped_bytes: u64,
+}
+
+impl Stream {
+    /// Wraps a pipe, making it non-blocking. `keep_tail` keeps the last lines (for stderr).
+    pub fn new(pipe: File, sink: Sink, keep_tail: bool) -> io::Result<Stream> {
+        set_nonblocking(&pipe)?;
+        Ok(Stream {
+            pipe,
+            pending: Vec::new(),
+            sink,
+            tail: keep_tail.then(VecDeque::new),
+            buf: vec![0u8; READ_CHUNK].into_boxed_slice(),
+            dropped_bytes: 0,
+        })
+    }
+
+    pub fn raw_fd(&self) -> i32 {
+        self.pipe.as_raw_fd()
+    }
+
+    /// The last stderr lines, oldest first.
+    pub fn tail(&self) -> Vec<String> {
+        self.tail
+            .as_ref()
+            .map(|t| t.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Reads until the pipe would block or closes, at most `max_reads` chunks (fairness between
+    /// streams and the control socket). On EOF any partial last line is written with a newline.
+    pub fn drain(&mut self, max_reads: usize) -> Drained {
+        let mut buf = std::mem::take(&mut self.buf);
+        let outcome = self.drain_into(&mut buf, max_reads);
+        self.buf = buf;
+        outcome
+    }
+
+    fn drain_into(&mut self, buf: &mut [u8], max_reads: usize) -> Drained {
+        for _ in 0..max_reads {
+            match self.pipe.read(buf) {
+                Ok(0) => {
+                    self.flush_partial();
+                    return Drained::Eof;
+                }
+                Ok(n) => self.accept(&buf[..n]),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Drained::WouldBlock,
+                Err(_) => {
+                    self.flush_partial();
+                    return Drained::Eof;
+                }
+            }
+        }
+        Drained::WouldBlock
+    }
+
+    /// Splits a chunk into whole lines for the sink and a remainder that waits for its newline.
+    fn accept(&mut self, mut chunk: &[u8]) {
+        if !self.pending.is_empty() {
+            match memchr(b'\n', chunk) {
+                Some(nl) => {
+                    let mut line = std::mem::take(&mut self.pending);
+                    line.extend_from_slice(&chunk[..=nl]);
+                    self.emit(&line);
+                    chunk = &chunk[nl + 1..];
+                }
+                None => {
+                    self.pending.extend_from_slice(chunk);
+                    self.cut_long_pending();
+                    return;
+                }
+            }
+        }
+        match chunk.iter().rposition(|b| *b == b'\n') {
+            Some(last) => {
+                self.emit(&chunk[..=last]);
+                self.pending.extend_from_slice(&chunk[last + 1..]);
+            }
+            None => self.pending.extend_from_slice(chunk),
+        }
+        self.cut_long_pending();
+    }
+
+    fn cut_long_pending(&mut self) {
+        while self.pending.len() >= MAX_LINE {
+            let mut piece: Vec<u8> = self.pending.drain(..MAX_LINE).collect();
+            piece.push(b'\n');
+            self.emit(&piece);
+        }
+    }
+
+    fn flush_partial(&mut self) {
+        if !self.pending.is_empty() {
+            let mut line = std::mem::take(&mut self.pending);
+            line.push(b'\n');
+            self.emit(&line);
+        }
+    }
+
+    fn emit(&mut self, lines: &[u8]) {
+        if let Some(tail) = &mut self.tail {
+            // Only the last few lines of a chunk can survive in the tail: look at no more.
+            let mut newest: Vec<&[u8]> = lines
+                .strip_suffix(b"\n")
+                .unwrap_or(lines)
+                .rsplit(|b| *b == b'\n')
+                .take(TAIL_LINES)
+                .collect();
+            newest.reverse();
+            for line in newest {
+                let cut = &line[..line.len().min(TAIL_LINE_BYTES)];
+                tail.push_back(String::from_utf8_lossy(cut).into_owned());
+                if tail.len() > TAIL_LINES {
+                    tail.pop_front();
+                }
+            }
+        }
+        if self.sink.write_lines(lines).is_err() {
+            self.dropped_bytes += lines.len() as u64;
+        }
+    }
+}
+
+fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
+    hay.iter().position(|b| *b == needle)
+}
+
+fn set_nonblocking(f: &File) -> io::Result<()> {
+    let fd = f.as_raw_fd();
+    // SAFETY: fcntl on a file descriptor we own.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    if flags < 0 || unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stream_to(path: &Path) -> (Stream, File) {
+        let (r, w) = nix::unistd::pipe().expect("pipe");
+        let s = Stream::new(File::from(r), Sink::file(path).expect("sink"), true).expect("stream");
+        (s, File::from(w))
+    }
+
+    #[test]
+    fn partial_lines_wait_for_their_newline() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = dir.path().join("out.log");
+        let (mut s, mut w) = stream_to(&log);
+        w.write_all(b"one\ntw").expect("write");
+        assert_eq!(s.drain(8), Drained::WouldBlock);
+        assert_eq!(std::fs::read(&log).expect("read"), b"one\n");
+        w.write_all(b"o\nthree").expect("write");
+        s.drain(8);
+        assert_eq!(std::fs::read(&log).expect("read"), b"one\ntwo\n");
+        drop(w);
+        assert_eq!(s.drain(8), Drained::Eof);
+        assert_eq!(std::fs::read(&log).expect("read"), b"one\ntwo\nthree\n");
+        assert_eq!(s.tail(), vec!["one", "two", "three"]);
+    }
+
+    #[test]
+    fn long_lines_are_cut_not_dropped_and_bytes_kept_as_they_are() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = dir.path().join("out.log");
+        let (mut s, w) = stream_to(&log);
+        let mut data = vec![b'x'; MAX_LINE + 10];
+        data.extend_from_slice(b"\n\xff\xfe\n");
+        let writer = std::thread::spawn(move || {
+            let mut w = w;
+            w.write_all(&data).expect("write");
+        });
+        while s.drain(8) != Drained::Eof {
+            std::thread::yield_now();
+        }
+        writer.join().expect("writer");
+        let got = std::fs::read(&log).expect("read");
+        assert_eq!(got.len(), MAX_LINE + 10 + 2 + 3);
+        assert_eq!(&got[got.len() - 3..], b"\xff\xfe\n");
+    }
+}

@@ -1,0 +1,431 @@
+//! The supervision decisions for one app instance, as a pure state machine.
+//!
+//! `Policy::on(now, event)` returns the effects the keeper must carry out. No clock, no I/O, no
+//! tokio: every rule (restart or not, delay, back-off, crash-loop limit, memory limit, stop
+//! escalation) is tested as a table with `now` as an argument.
+
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::defaults::EXP_BACKOFF_CAP;
+use crate::spec::RestartSpec;
+
+/// Where an app instance is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    /// Being spawned.
+    Launching,
+    /// Its program was executed and is running.
+    Online,
+    /// Told to stop; waiting for its process group to exit.
+    Stopping,
+    /// Not running, on purpose.
+    Stopped,
+    /// Exited; will be started again when the restart delay ends.
+    WaitingRestart,
+    /// Gave up: crash loop, or the program cannot be executed.
+    Errored,
+    /// A one-shot app that exited 0.
+    Completed,
+    /// A one-shot app that exited non-zero or was killed.
+    Failed,
+    /// Its keeper died without settling the app (killed with SIGKILL, say). Never produced by
+    /// the policy: the client finds it, and the app died with its keeper.
+    Lost,
+}
+
+impl Status {
+    /// True when nothing more will happen without an operator.
+    pub fn is_settled(self) -> bool {
+        matches!(
+            self,
+            Status::Stopped | Status::Errored | Status::Completed | Status::Failed | Status::Lost
+        )
+    }
+
+    /// The word shown in status listings.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Launching => "launching",
+            Status::Online => "online",
+            Status::Stopping => "stopping",
+            Status::Stopped => "stopped",
+            Status::WaitingRestart => "waiting-restart",
+            Status::Errored => "errored",
+            Status::Completed => "completed",
+            Status::Failed => "failed",
+            Status::Lost => "lost",
+        }
+    }
+}
+
+/// How the app's main process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Exit {
+    Code(i32),
+    Signal(i32),
+}
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Exit::Code(c) => write!(f, "exit code {c}"),
+            Exit::Signal(s) => write!(f, "killed by {}", crate::config::units::signal_name(*s)),
+        }
+    }
+}
+
+/// Why a run ended and another began.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Cause {
+    /// The app exited by itself.
+    Exit { exit: Exit },
+    /// Its process tree used more memory than `max_memory_restart`.
+    Memory { rss_bytes: u64, limit_bytes: u64 },
+    /// An operator asked (`tpctl restart`).
+    Manual,
+}
+
+impl std::fmt::Display for Cause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Cause::Exit { exit } => write!(f, "{exit}"),
+            Cause::Memory {
+                rss_bytes,
+                limit_bytes,
+            } => {
+                write!(
+                    f,
+                    "memory {} MiB over limit {} MiB",
+                    rss_bytes >> 20,
+                    limit_bytes >> 20
+                )
+            }
+            Cause::Manual => f.write_str("manual restart"),
+        }
+    }
+}
+
+/// Something that happened to the app or was asked of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// The operator wants it running.
+    Start,
+    /// The operator wants it stopped.
+    Stop,
+    /// The operator wants a fresh run.
+    Restart,
+    /// The program was executed.
+    Spawned,
+    /// The program could not be executed (missing, not executable, bad cwd...).
+    SpawnFailed { reason: String },
+    /// The main process exited but other processes of its group are still alive.
+    Leftovers { exit: Exit },
+    /// The main process exited and every process of its group is gone.
+    Ended { exit: Exit },
+    /// A sample of the whole process tree's resident memory.
+    Memory { rss_bytes: u64 },
+    /// A timer armed by an earlier effect fired.
+    Timer(Timer),
+}
+
+/// The timers the policy arms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Timer {
+    /// The restart delay is over.
+    Restart,
+    /// `kill_timeout` after the stop signal: escalate to SIGKILL.
+    Kill,
+}
+
+/// What the keeper must do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// Start a new run of the program.
+    Spawn,
+    /// Send this signal to the app's process group.
+    Signal(i32),
+    /// SIGKILL the whole process group.
+    KillGroup,
+    Arm(Timer, Duration),
+    Disarm(Timer),
+    /// A run ended and a new one follows (or is scheduled): record it in the ledger.
+    Record {
+        cause: Cause,
+        uptime: Duration,
+    },
+}
+
+/// The limits the policy works with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    pub restart: RestartSpec,
+    pub max_memory_bytes: Option<u64>,
+    pub kill_signal: i32,
+    pub kill_timeout: Duration,
+}
+
+/// What to do once a stopping app's group is gone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum AfterStop {
+    Stay,
+    Restart(Cause),
+    /// The app exited by itself and left processes behind: decide as for an exit once they are gone.
+    Decide,
+}
+
+/// The state machine of one app instance.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    limits: Limits,
+    status: Status,
+    started_at: Option<Instant>,
+    after_stop: AfterStop,
+    /// Consecutive runs shorter than `min_uptime`.
+    unstable_runs: u32,
+    /// The delay used for the last back-off restart, doubled for the next unstable one.
+    backoff: Option<Duration>,
+    restarts: u32,
+    last_exit: Option<Exit>,
+    reason: Option<String>,
+}
+
+impl Policy {
+    pub fn new(limits: Limits) -> Self {
+        Policy {
+            limits,
+            status: Status::Stopped,
+            started_at: None,
+            after_stop: AfterStop::Stay,
+            unstable_runs: 0,
+            backoff: None,
+            restarts: 0,
+            last_exit: None,
+            reason: None,
+        }
+    }
+
+    pub fn status(&self) -> Status {
+        self.status
+    }
+    /// Number of restarts since the app was started by an operator.
+    pub fn restarts(&self) -> u32 {
+        self.restarts
+    }
+    pub fn last_exit(&self) -> Option<Exit> {
+        self.last_exit
+    }
+    /// Why the app is errored, failed or stopped by itself, in words.
+    pub fn reason(&self) -> Option<&str> {
+        self.reason.as_deref()
+    }
+    /// When the current run started, if one is running.
+    pub fn started_at(&self) -> Option<Instant> {
+        self.started_at
+    }
+    /// Replace the limits (a restart with a re-read ecosystem file).
+    pub fn set_limits(&mut self, limits: Limits) {
+        self.limits = limits;
+    }
+
+    /// Applies one event at time `now` and returns the effects to carry out, in order.
+    pub fn on(&mut self, now: Instant, event: Event) -> Vec<Effect> {
+        use Status::*;
+        match (self.status, event) {
+            (Stopped | Errored | Completed | Failed | Lost, Event::Start | Event::Restart) => {
+                self.reset_counters();
+                self.launch()
+            }
+            (Launching | Online, Event::Start) => vec![],
+            (WaitingRestart, Event::Start) => vec![],
+            (Stopping, Event::Start) => {
+                self.after_stop = AfterStop::Restart(Cause::Manual);
+                vec![]
+            }
+
+            (Launching | Online, Event::Stop) => self.begin_stop(AfterStop::Stay),
+            (WaitingRestart, Event::Stop) => {
+                self.status = Stopped;
+                vec![Effect::Disarm(Timer::Restart)]
+            }
+            (Stopping, Event::Stop) => {
+                self.after_stop = AfterStop::Stay;
+                vec![]
+            }
+            (Stopped | Errored | Completed | Failed | Lost, Event::Stop) => vec![],
+
+            (Launching | Online, Event::Restart) => {
+                self.begin_stop(AfterStop::Restart(Cause::Manual))
+            }
+            (WaitingRestart, Event::Restart) => {
+                self.unstable_runs = 0;
+                self.backoff = None;
+                let mut fx = vec![Effect::Disarm(Timer::Restart)];
+                fx.extend(self.launch());
+                fx
+            }
+            (Stopping, Event::Restart) => {
+                self.after_stop = AfterStop::Restart(Cause::Manual);
+                vec![]
+            }
+
+            (Launching, Event::Spawned) => {
+                self.status = Online;
+                self.started_at = Some(now);
+                self.reason = None;
+                vec![]
+            }
+            (Launching, Event::SpawnFailed { reason }) => {
+                self.status = Errored;
+                self.started_at = None;
+                self.reason = Some(reason);
+                vec![]
+            }
+
+            (Online, Event::Memory { rss_bytes }) => match self.limits.max_memory_bytes {
+                Some(limit) if rss_bytes > limit => {
+                    self.begin_stop(AfterStop::Restart(Cause::Memory {
+                        rss_bytes,
+                        limit_bytes: limit,
+                    }))
+                }
+                _ => vec![],
+            },
+
+            (Stopping, Event::Timer(Timer::Kill)) => vec![Effect::KillGroup],
+            (WaitingRestart, Event::Timer(Timer::Restart)) => self.launch(),
+
+            (Online | Launching, Event::Leftovers { .. }) => self.begin_stop(AfterStop::Decide),
+            (Online | Launching, Event::Ended { exit }) => self.on_unexpected_end(now, exit),
+            (Stopping, Event::Ended { exit }) if self.after_stop == AfterStop::Decide => {
+                self.after_stop = AfterStop::Stay;
+                let mut fx = vec![Effect::Disarm(Timer::Kill)];
+                fx.extend(self.on_unexpected_end(now, exit));
+                fx
+            }
+            (Stopping, Event::Ended { exit }) => self.on_stopped(now, exit),
+
+            // Late timers, samples of a stopping app, events that do not apply in this state.
+            _ => vec![],
+        }
+    }
+
+    fn reset_counters(&mut self) {
+        self.unstable_runs = 0;
+        self.backoff = None;
+        self.restarts = 0;
+        self.reason = None;
+    }
+
+    fn launch(&mut self) -> Vec<Effect> {
+        self.status = Status::Launching;
+        self.after_stop = AfterStop::Stay;
+        vec![Effect::Spawn]
+    }
+
+    fn begin_stop(&mut self, after: AfterStop) -> Vec<Effect> {
+        self.status = Status::Stopping;
+        self.after_stop = after;
+        vec![
+            Effect::Signal(self.limits.kill_signal),
+            Effect::Arm(Timer::Kill, self.limits.kill_timeout),
+        ]
+    }
+
+    fn uptime(&self, now: Instant) -> Duration {
+        self.started_at
+            .map_or(Duration::ZERO, |t| now.saturating_duration_since(t))
+    }
+
+    /// The app was stopped on purpose (stop, restart, memory limit) and its group is gone.
+    fn on_stopped(&mut self, now: Instant, exit: Exit) -> Vec<Effect> {
+        let uptime = self.uptime(now);
+        self.last_exit = Some(exit);
+        self.started_at = None;
+        let mut fx = vec![Effect::Disarm(Timer::Kill)];
+        match std::mem::replace(&mut self.after_stop, AfterStop::Stay) {
+            AfterStop::Stay | AfterStop::Decide => self.status = Status::Stopped,
+            AfterStop::Restart(cause) => {
+                self.restarts += 1;
+                fx.push(Effect::Record { cause, uptime });
+                fx.extend(self.launch());
+            }
+        }
+        fx
+    }
+
+    /// The app exited by itself: restart, give up, or finish, by the rules in `RestartSpec`.
+    fn on_unexpected_end(&mut self, now: Instant, exit: Exit) -> Vec<Effect> {
+        let uptime = self.uptime(now);
+        self.last_exit = Some(exit);
+        self.started_at = None;
+        let spec = &self.limits.restart;
+
+        if !spec.autorestart {
+            self.status = if exit == Exit::Code(0) {
+                Status::Completed
+            } else {
+                Status::Failed
+            };
+            self.reason = (exit != Exit::Code(0)).then(|| exit.to_string());
+            return vec![];
+        }
+        if let Exit::Code(code) = exit
+            && spec.stop_exit_codes.contains(&code)
+        {
+            self.status = Status::Stopped;
+            self.reason = Some(format!("exited with {code}, listed in stop_exit_codes"));
+            return vec![];
+        }
+
+        let stable = uptime >= spec.min_uptime;
+        if stable {
+            self.unstable_runs = 0;
+            self.backoff = None;
+        } else {
+            self.unstable_runs += 1;
+            if self.unstable_runs >= spec.max_restarts {
+                self.status = Status::Errored;
+                self.reason = Some(format!(
+                    "crash loop: {} consecutive runs shorter than min_uptime ({} ms), last {exit}",
+                    self.unstable_runs,
+                    spec.min_uptime.as_millis()
+                ));
+                return vec![];
+            }
+        }
+
+        let delay = match spec.exp_backoff_restart_delay {
+            Some(base) => {
+                let next = match self.backoff {
+                    Some(prev) => (prev * 2).min(EXP_BACKOFF_CAP),
+                    None => base,
+                };
+                self.backoff = Some(next);
+                next
+            }
+            None => spec.restart_delay,
+        };
+
+        self.restarts += 1;
+        let mut fx = vec![Effect::Record {
+            cause: Cause::Exit { exit },
+            uptime,
+        }];
+        if delay.is_zero() {
+            fx.extend(self.launch());
+        } else {
+            self.status = Status::WaitingRestart;
+            fx.push(Effect::Arm(Timer::Restart, delay));
+        }
+        fx
+    }
+}
+
+#[cfg(test)]
+#[path = "policy_tests.rs"]
+mod tests;

@@ -1,0 +1,193 @@
+//! The control-socket protocol between the `tpctl` client and a keeper.
+//!
+//! One request and one response per connection, each a frame: a 4-byte big-endian length and
+//! that many bytes of JSON. Every message carries the protocol version `v`; a keeper answers a
+//! request of another version with an error that says how to replace it, never with a guess.
+
+use std::io;
+
+use serde::{Deserialize, Serialize};
+
+use crate::policy::{Cause, Exit, Status};
+use crate::spec::AppSpec;
+
+/// Version of the messages below. Bump on any incompatible change.
+pub const VERSION: u32 = 1;
+/// Largest frame accepted either way; a spec with a big environment fits easily.
+pub const MAX_FRAME: usize = 4 << 20;
+
+/// What a client asks of a keeper.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Request {
+    /// The app's current status.
+    Status,
+    /// Status, resolved spec and restart ledger.
+    Describe,
+    /// Run the app if it is not running; answers once it is online or settled.
+    Start,
+    /// Stop the app; answers once it is stopped, after which the keeper exits.
+    Stop,
+    /// Stop and start again, with a new spec if given (a re-read ecosystem file).
+    Restart { spec: Option<Box<AppSpec>> },
+    /// Answer once the app is settled (one-shots: completed or failed).
+    WaitSettled,
+}
+
+/// A request with its version.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RequestFrame {
+    pub v: u32,
+    #[serde(flatten)]
+    pub request: Request,
+}
+
+/// What a keeper answers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Response {
+    Status {
+        status: AppStatus,
+    },
+    Describe {
+        status: AppStatus,
+        spec: Box<AppSpec>,
+        ledger: Vec<LedgerEntry>,
+    },
+    Error {
+        message: String,
+    },
+}
+
+/// A response with its version.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ResponseFrame {
+    pub v: u32,
+    #[serde(flatten)]
+    pub response: Response,
+}
+
+/// The status of one app instance, as `status --json` prints it (documented in README).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AppStatus {
+    pub id: String,
+    pub name: String,
+    pub instance: Option<u32>,
+    pub status: Status,
+    /// PID of the app's main process while it runs.
+    pub pid: Option<u32>,
+    /// PID of the keeper supervising it, while the keeper lives.
+    pub keeper_pid: Option<u32>,
+    pub uptime_ms: Option<u64>,
+    pub restarts: u32,
+    pub cpu_percent: Option<f64>,
+    /// Resident memory of the app's whole process tree.
+    pub memory_bytes: Option<u64>,
+    pub last_exit: Option<Exit>,
+    /// Why it is errored, failed, stopped by itself or lost.
+    pub reason: Option<String>,
+    /// Wall-clock time (ms since the Unix epoch) of the last change of `status`.
+    pub since_ms: u64,
+    /// Log bytes that could not be written (disk full, unwritable file).
+    #[serde(default)]
+    pub dropped_log_bytes: u64,
+}
+
+/// The one line a freshly launched keeper writes on its stdout for the client that launched it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum Handshake {
+    /// The keeper holds the lock and made its first attempt to start the app.
+    Started { status: AppStatus },
+    /// Another keeper holds this app's lock: talk to it instead.
+    Locked,
+    /// The keeper could not set itself up.
+    Failed { message: String },
+}
+
+/// One restart in the ledger.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LedgerEntry {
+    /// Wall-clock time of the restart, ms since the Unix epoch.
+    pub at_ms: u64,
+    pub cause: Cause,
+    /// How long the run that ended had been up.
+    pub uptime_ms: u64,
+    /// The last lines the app wrote to stderr before the restart.
+    pub stderr_tail: Vec<String>,
+}
+
+/// Failure to exchange frames.
+#[derive(Debug, thiserror::Error)]
+pub enum FrameError {
+    #[error("connection failed: {0}")]
+    Io(#[from] io::Error),
+    #[error("frame of {0} bytes exceeds the {MAX_FRAME}-byte limit")]
+    TooLarge(usize),
+    #[error("malformed message: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// Encodes a message as a frame.
+pub fn encode<T: Serialize>(msg: &T) -> Result<Vec<u8>, FrameError> {
+    let body = serde_json::to_vec(msg)?;
+    if body.len() > MAX_FRAME {
+        return Err(FrameError::TooLarge(body.len()));
+    }
+    let mut out = Vec::with_capacity(4 + body.len());
+    out.extend_from_slice(&(body.len() as u32).to_be_bytes());
+    out.extend_from_slice(&body);
+    Ok(out)
+}
+
+/// Decodes one frame from the front of `buf` if it is complete: `Ok(None)` means "need more".
+pub fn decode<T: for<'de> Deserialize<'de>>(buf: &[u8]) -> Result<Option<(T, usize)>, FrameError> {
+    if buf.len() < 4 {
+        return Ok(None);
+    }
+    let len = u32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize;
+    if len > MAX_FRAME {
+        return Err(FrameError::TooLarge(len));
+    }
+    if buf.len() < 4 + len {
+        return Ok(None);
+    }
+    Ok(Some((serde_json::from_slice(&buf[4..4 + len])?, 4 + len)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_round_trip_and_wait_for_completion() {
+        let frame = encode(&RequestFrame {
+            v: VERSION,
+            request: Request::Stop,
+        })
+        .expect("encode");
+        assert!(
+            decode::<RequestFrame>(&frame[..frame.len() - 1])
+                .expect("partial")
+                .is_none()
+        );
+        let (back, used): (RequestFrame, usize) =
+            decode(&frame).expect("decode").expect("complete");
+        assert_eq!(used, frame.len());
+        assert!(matches!(back.request, Request::Stop));
+        assert_eq!(
+            String::from_utf8_lossy(&frame[4..]),
+            r#"{"v":1,"op":"stop"}"#
+        );
+    }
+
+    #[test]
+    fn oversized_frames_are_refused() {
+        let mut buf = ((MAX_FRAME + 1) as u32).to_be_bytes().to_vec();
+        buf.extend_from_slice(b"{}");
+        assert!(matches!(
+            decode::<RequestFrame>(&buf),
+            Err(FrameError::TooLarge(_))
+        ));
+    }
+}

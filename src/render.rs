@@ -1,0 +1,169 @@
+//! Human-readable rendering: times, durations, sizes, and the status table.
+
+use comfy_table::{Attribute, Cell, Color, ContentArrangement, Table, TableComponent, presets};
+
+use crate::policy::{Exit, Status};
+use crate::proto::AppStatus;
+
+/// `2026-11-28 12:34:56Z` from milliseconds since the Unix epoch (UTC, no time-zone database needed).
+pub fn timestamp(ms: u64) -> String {
+    if ms == 0 {
+        return "-".into();
+    }
+    let secs = ms / 1000;
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (y, m, d) = civil_from_days(days as i64);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (Howard Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+/// `3d 4h`, `12m 5s`, `850ms`: the two largest units.
+pub fn duration_ms(ms: u64) -> String {
+    if ms < 1000 {
+        return format!("{ms}ms");
+    }
+    let s = ms / 1000;
+    let parts = [
+        (s / 86_400, "d"),
+        (s % 86_400 / 3600, "h"),
+        (s % 3600 / 60, "m"),
+        (s % 60, "s"),
+    ];
+    let first = parts.iter().position(|(v, _)| *v > 0).unwrap_or(3);
+    parts[first..]
+        .iter()
+        .take(2)
+        .filter(|(v, _)| *v > 0 || first == 3)
+        .map(|(v, u)| format!("{v}{u}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `45.2 MiB`.
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit < UNITS.len() - 1 {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}
+
+pub fn exit(e: Option<Exit>) -> String {
+    match e {
+        None => "-".into(),
+        Some(Exit::Code(c)) => format!("code {c}"),
+        Some(Exit::Signal(s)) => crate::config::units::signal_name(s),
+    }
+}
+
+fn status_color(s: Status) -> Color {
+    match s {
+        Status::Online | Status::Completed => Color::Green,
+        Status::Launching | Status::Stopping | Status::WaitingRestart => Color::Yellow,
+        Status::Stopped => Color::Grey,
+        Status::Errored | Status::Failed | Status::Lost => Color::Red,
+    }
+}
+
+/// The status table: name, instance, pid, status, uptime, restarts, cpu, memory, last exit.
+pub fn status_table(rows: &[AppStatus], color: bool) -> String {
+    let mut table = Table::new();
+    table
+        .load_preset(presets::NOTHING)
+        .set_content_arrangement(ContentArrangement::Disabled);
+    table
+        .set_style(TableComponent::HeaderLines, '─')
+        .set_style(TableComponent::MiddleHeaderIntersections, '─');
+    if !color {
+        table.force_no_tty();
+    } else {
+        table.enforce_styling();
+    }
+    let header = [
+        "name",
+        "inst",
+        "pid",
+        "status",
+        "uptime",
+        "↺",
+        "cpu",
+        "memory",
+        "last exit",
+    ];
+    table.set_header(header.iter().map(|h| {
+        if color {
+            Cell::new(h).add_attribute(Attribute::Bold)
+        } else {
+            Cell::new(h)
+        }
+    }));
+    for r in rows {
+        let mut status = Cell::new(r.status.as_str());
+        if color {
+            status = status.fg(status_color(r.status));
+        }
+        table.add_row(vec![
+            Cell::new(&r.name),
+            Cell::new(r.instance.map_or("-".into(), |i| i.to_string())),
+            Cell::new(r.pid.map_or("-".into(), |p| p.to_string())),
+            status,
+            Cell::new(r.uptime_ms.map_or("-".into(), duration_ms)),
+            Cell::new(r.restarts),
+            Cell::new(r.cpu_percent.map_or("-".into(), |c| format!("{c:.1}%"))),
+            Cell::new(r.memory_bytes.map_or("-".into(), bytes)),
+            Cell::new(exit(r.last_exit)),
+        ]);
+    }
+    table.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_utc_calendar_dates() {
+        assert_eq!(timestamp(0), "-");
+        assert_eq!(timestamp(1_795_869_296_000), "2026-11-28 12:34:56Z");
+        assert_eq!(timestamp(951_782_400_000), "2000-02-29 00:00:00Z");
+    }
+
+    #[test]
+    fn durations_show_two_units() {
+        assert_eq!(duration_ms(850), "850ms");
+        assert_eq!(duration_ms(5_000), "5s");
+        assert_eq!(duration_ms(725_000), "12m 5s");
+        assert_eq!(duration_ms(3 * 86_400_000 + 4 * 3_600_000 + 5000), "3d 4h");
+    }
+
+    #[test]
+    fn sizes_use_binary_units() {
+        assert_eq!(bytes(512), "512 B");
+        assert_eq!(bytes(47_395_635), "45.2 MiB");
+    }
+}

@@ -1,0 +1,99 @@
+//! The resolved description of one app instance: what the keeper runs and how it supervises it.
+//!
+//! Produced by `config::load` from ecosystem.toml, handed to the keeper on stdin, persisted by
+//! the keeper as `spec.json`. Everything in it is absolute and final: no defaults left to apply.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// One app instance (`name`, or `name-i` when `instances > 1`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppSpec {
+    /// Unique id of this instance: the app name, or `name-i`.
+    pub id: String,
+    /// The app's name as written in the file.
+    pub name: String,
+    /// Instance number when the app has several instances.
+    pub instance: Option<u32>,
+    /// Absolute path of the program to execute.
+    pub script: PathBuf,
+    pub args: Vec<String>,
+    /// Absolute working directory.
+    pub cwd: PathBuf,
+    /// The complete environment of the app (caller env < env_file < env < tpctl's own variables).
+    pub env: BTreeMap<String, String>,
+    /// Keys of `env` that the file set (env_file or env), as opposed to inherited from the caller.
+    pub env_from_config: BTreeSet<String>,
+    /// The ecosystem file this spec came from, if any; `restart NAME` re-reads it.
+    pub source: Option<PathBuf>,
+    pub restart: RestartSpec,
+    /// Restart gracefully when the app's whole process tree uses more than this (bytes of RSS).
+    pub max_memory_restart: Option<u64>,
+    /// Signal sent to the app's process group to stop it.
+    pub kill_signal: i32,
+    /// How long after `kill_signal` the group is killed with SIGKILL.
+    #[serde(with = "millis")]
+    pub kill_timeout: Duration,
+    /// Apps (by name) that must be online, or completed for one-shots, before this one starts.
+    pub after: Vec<String>,
+    /// The BullMQ queues this app consumes.
+    pub queues: Vec<String>,
+    pub concurrency: Option<u32>,
+}
+
+/// The restart policy inputs; see `policy.rs` for what they mean together.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RestartSpec {
+    /// `false` makes the app a one-shot: it ends `completed` or `failed` and is not restarted.
+    pub autorestart: bool,
+    /// Consecutive runs shorter than `min_uptime` after which the app is `errored`.
+    pub max_restarts: u32,
+    #[serde(with = "millis")]
+    pub min_uptime: Duration,
+    #[serde(with = "millis")]
+    pub restart_delay: Duration,
+    /// First delay of the exponential back-off; `None` means a fixed `restart_delay`.
+    #[serde(with = "opt_millis")]
+    pub exp_backoff_restart_delay: Option<Duration>,
+    /// Exit codes that mean "done, do not restart".
+    pub stop_exit_codes: Vec<i32>,
+}
+
+impl AppSpec {
+    /// True for apps that run to completion instead of being kept alive.
+    pub fn is_one_shot(&self) -> bool {
+        !self.restart.autorestart
+    }
+}
+
+mod millis {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_millis() as u64)
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        u64::deserialize(d).map(Duration::from_millis)
+    }
+}
+
+mod opt_millis {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_some(&(d.as_millis() as u64)),
+            None => s.serialize_none(),
+        }
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        Option::<u64>::deserialize(d).map(|o| o.map(Duration::from_millis))
+    }
+}
