@@ -154,7 +154,21 @@ impl AppDir {
             .create(self.logs_dir())
     }
 
+    /// Takes the app's lock, waiting up to `patience` for a keeper that is on its way out.
+    /// `Ok(None)`: another process (a live keeper) still holds it.
+    pub fn lock_within(&self, patience: std::time::Duration) -> io::Result<Option<Flock<File>>> {
+        let deadline = std::time::Instant::now() + patience;
+        loop {
+            match self.try_lock()? {
+                Some(lock) => return Ok(Some(lock)),
+                None if std::time::Instant::now() < deadline => std::thread::sleep(std::time::Duration::from_millis(5)),
+                None => return Ok(None),
+            }
+        }
+    }
+
     /// Takes the app's lock without waiting. `Ok(None)`: another process (a live keeper) holds it.
+
     pub fn try_lock(&self) -> io::Result<Option<Flock<File>>> {
         let file = OpenOptions::new()
             .read(true)

@@ -99,6 +99,9 @@ fn recover_lost(dir: &AppDir, saved: Option<state::PersistedState>) -> Option<Ap
     st.status.status = Status::Lost;
     st.status.pid = None;
     st.status.keeper_pid = None;
+    st.status.uptime_ms = None;
+    st.status.cpu_percent = None;
+    st.status.memory_bytes = None;
     st.status.since_ms = now_ms();
     st.status.reason = Some(format!(
         "keeper died while the app was {} (last keeper record at {}); the app died with it{}; `tpctl start {}` brings it back",

@@ -24,15 +24,15 @@ enum Verb {
 
 /// `tpctl start [FILE|NAME...]`.
 pub fn start(ctx: &Ctx, args: &[String]) -> Result<Outcome, CommandError> {
-    let specs = targets::specs(&ctx.home, args, true)?;
     ctx.home.ensure()?;
+    let specs = targets::specs(&ctx.home, args, true)?;
     Ok(bring_up(ctx, &specs, Verb::Start))
 }
 
 /// `tpctl restart FILE|NAME...|all`.
 pub fn restart(ctx: &Ctx, args: &[String]) -> Result<Outcome, CommandError> {
-    let specs = targets::specs(&ctx.home, args, false)?;
     ctx.home.ensure()?;
+    let specs = targets::specs(&ctx.home, args, false)?;
     Ok(bring_up(ctx, &specs, Verb::Restart))
 }
 

@@ -97,9 +97,11 @@ fn stop_ids(home: &Home, ids: &[String]) -> (Outcome, Vec<AppStatus>) {
 /// Removes an app's control files under its lock. `Ok(false)` if a keeper still holds it.
 fn forget(home: &Home, id: &str) -> std::io::Result<bool> {
     let dir = home.app(id);
-    let Some(_lock) = dir.try_lock()? else {
+    // A keeper that just answered "stopped" is exiting; give it a moment to release the lock.
+    let Some(_lock) = dir.lock_within(Duration::from_secs(2))? else {
         return Ok(false);
     };
+
     for path in [dir.spec_path(), dir.state_path(), dir.socket_path()] {
         match std::fs::remove_file(&path) {
             Ok(()) => {}

@@ -49,7 +49,7 @@ pub fn parse(
     let raw: raw::RawFile = toml::from_str(source).map_err(|e| ConfigError::Invalid {
         path: path.to_path_buf(),
         diagnostics: vec![
-            locator.diagnostic(e.span().unwrap_or(0..0), e.message().trim_end().to_string()),
+            locator.diagnostic(e.span().unwrap_or(0..0), explain(e.message().trim_end())),
         ],
     })?;
     let base_dir = path
@@ -72,5 +72,14 @@ fn absolute_path(path: &Path) -> PathBuf {
         path.to_path_buf()
     } else {
         std::env::current_dir().map_or_else(|_| path.to_path_buf(), |cwd| cwd.join(path))
+    }
+}
+
+/// Adds what to do to the parser's terser messages.
+fn explain(message: &str) -> String {
+    if message.starts_with("missing field") {
+        format!("{message}: every [[apps]] table needs `name` and `script`")
+    } else {
+        message.replace("expected u32", "expected a whole number")
     }
 }

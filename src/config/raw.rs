@@ -75,6 +75,41 @@ impl<'de> Deserialize<'de> for OneOrMany {
     }
 }
 
+/// `env_file = ".env"` (must exist) or `env_file = { path = ".env", optional = true }`.
+#[derive(Debug, Clone)]
+pub struct EnvFile {
+    pub path: String,
+    /// A missing optional file is skipped; a present one must still parse.
+    pub optional: bool,
+}
+
+impl<'de> Deserialize<'de> for EnvFile {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Table {
+            path: String,
+            #[serde(default)]
+            optional: bool,
+        }
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = EnvFile;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a path, or a table { path = \".env\", optional = true }")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<EnvFile, E> {
+                Ok(EnvFile { path: v.to_string(), optional: false })
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<EnvFile, A::Error> {
+                let t = Table::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                Ok(EnvFile { path: t.path, optional: t.optional })
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
 /// An env value: TOML strings, integers, floats and booleans are all passed as their text.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
@@ -103,7 +138,7 @@ impl EnvValue {
 pub struct RawSettings {
     pub cwd: Option<Spanned<String>>,
     pub env: Option<BTreeMap<String, EnvValue>>,
-    pub env_file: Option<Spanned<String>>,
+    pub env_file: Option<Spanned<EnvFile>>,
     pub autorestart: Option<bool>,
     pub max_restarts: Option<u32>,
     pub min_uptime: Option<DurationValue>,
@@ -130,7 +165,7 @@ pub struct RawApp {
     pub concurrency_env: Option<Spanned<String>>,
     pub cwd: Option<Spanned<String>>,
     pub env: Option<BTreeMap<String, EnvValue>>,
-    pub env_file: Option<Spanned<String>>,
+    pub env_file: Option<Spanned<EnvFile>>,
     pub autorestart: Option<bool>,
     pub max_restarts: Option<u32>,
     pub min_uptime: Option<DurationValue>,

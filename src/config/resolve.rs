@@ -10,7 +10,7 @@ use toml::Spanned;
 use super::defaults;
 use super::env::{concurrency_var, layer, read_env_file};
 use super::error::{Diagnostic, Locator};
-use super::raw::{EnvValue, OneOrMany, RawApp, RawFile, RawSettings};
+use super::raw::{EnvFile, EnvValue, OneOrMany, RawApp, RawFile, RawSettings};
 use crate::spec::{AppSpec, RestartSpec};
 
 /// Everything `resolve` needs besides the parsed file.
@@ -71,7 +71,9 @@ fn check_names(apps: &[RawApp], cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
                 &app.name,
                 format!("duplicate app name {name:?}: every app needs a unique name"),
             ));
+            continue;
         }
+
         if name == "all" {
             diags.push(diag(
                 cx,
@@ -210,12 +212,15 @@ fn list(names: &BTreeSet<&str>) -> String {
 }
 
 fn load_env_files(
-    file: Option<&Spanned<String>>,
+    file: Option<&Spanned<EnvFile>>,
     cx: &Context<'_>,
     diags: &mut Vec<Diagnostic>,
 ) -> Vec<Vec<(String, String)>> {
     let Some(file) = file else { return vec![] };
-    let path = absolute(cx.base_dir, file.get_ref());
+    let path = absolute(cx.base_dir, &file.get_ref().path);
+    if file.get_ref().optional && !path.exists() {
+        return vec![];
+    }
     match read_env_file(&path) {
         Ok(pairs) => vec![pairs],
         Err(reason) => {

@@ -8,7 +8,7 @@ use std::os::fd::AsRawFd;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::os::unix::net::UnixListener;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::{Keeper, Mode, state, write_spec};
 use crate::home::AppDir;
@@ -35,20 +35,12 @@ pub fn background(dir: PathBuf) -> i32 {
             1,
         );
     }
-    let deadline = Instant::now() + LOCK_WAIT;
-    let _lock = loop {
-        match dir.try_lock() {
-            Ok(Some(lock)) => break lock,
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
-            Ok(None) => return handshake(&Handshake::Locked, 3),
-            Err(e) => {
-                return handshake(
-                    &Handshake::Failed {
-                        message: format!("cannot lock {}: {e}", dir.lock_path().display()),
-                    },
-                    1,
-                );
-            }
+    let _lock = match dir.lock_within(LOCK_WAIT) {
+        Ok(Some(lock)) => lock,
+        Ok(None) => return handshake(&Handshake::Locked, 3),
+        Err(e) => {
+            let message = format!("cannot lock {}: {e}", dir.lock_path().display());
+            return handshake(&Handshake::Failed { message }, 1);
         }
     };
     if let Err(message) = log_to_file(&dir) {
