@@ -161,14 +161,15 @@ impl AppDir {
         loop {
             match self.try_lock()? {
                 Some(lock) => return Ok(Some(lock)),
-                None if std::time::Instant::now() < deadline => std::thread::sleep(std::time::Duration::from_millis(5)),
+                None if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(5))
+                }
                 None => return Ok(None),
             }
         }
     }
 
     /// Takes the app's lock without waiting. `Ok(None)`: another process (a live keeper) holds it.
-
     pub fn try_lock(&self) -> io::Result<Option<Flock<File>>> {
         let file = OpenOptions::new()
             .read(true)

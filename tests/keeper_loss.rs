@@ -23,28 +23,47 @@ fn sigkill_of_a_keeper_kills_its_app_and_status_reports_it_lost() {
     );
     t.ok(&["start"]);
     wait_for("pids written", LONG, || lines(&pids).len() == 1);
-    let app_and_grandchild: Vec<i32> = lines(&pids)[0].split(' ').map(|p| p.parse().expect("pid")).collect();
+    let app_and_grandchild: Vec<i32> = lines(&pids)[0]
+        .split(' ')
+        .map(|p| p.parse().expect("pid"))
+        .collect();
     let victim = t.app("victim");
     let keeper = victim["keeper_pid"].as_i64().expect("keeper pid") as i32;
     let bystander_pid = t.app("bystander")["pid"].clone();
 
     unsafe { libc::kill(keeper, libc::SIGKILL) };
-    wait_for("app dies with its keeper", LONG, || !alive(app_and_grandchild[0]));
+    wait_for("app dies with its keeper", LONG, || {
+        !alive(app_and_grandchild[0])
+    });
 
     let lost = t.app("victim");
     assert_eq!(lost["status"], "lost", "{lost}");
     let reason = lost["reason"].as_str().unwrap_or("");
-    assert!(reason.contains("keeper died while the app was online"), "{reason}");
+    assert!(
+        reason.contains("keeper died while the app was online"),
+        "{reason}"
+    );
     // The grandchild outlived the parent-death signal; finding the loss cleaned it up.
     wait_for("grandchild killed", LONG, || !alive(app_and_grandchild[1]));
-    assert_eq!(t.app("bystander")["pid"], bystander_pid, "other apps are unaffected");
+    assert_eq!(
+        t.app("bystander")["pid"],
+        bystander_pid,
+        "other apps are unaffected"
+    );
 
     t.ok(&["start", "victim"]);
     t.ok(&["start", "victim"]);
-    wait_for("new pids", LONG, || lines(&pids).first().is_some_and(|l| !l.starts_with(&app_and_grandchild[0].to_string())));
+    wait_for("new pids", LONG, || {
+        lines(&pids)
+            .first()
+            .is_some_and(|l| !l.starts_with(&app_and_grandchild[0].to_string()))
+    });
     let copies = processes_with_env("TPCTL_APP_ID=victim")
         .into_iter()
-        .filter(|p| std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == "stubborn.sh"))
+        .filter(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/comm"))
+                .is_ok_and(|c| c.trim() == "stubborn.sh")
+        })
         .count();
     assert_eq!(copies, 1, "exactly one copy of the app after two starts");
     assert_eq!(t.app("victim")["status"], "online");

@@ -12,7 +12,11 @@ fn sigint_app(t: &TempHome, extra: &str) -> std::path::PathBuf {
     let signals = t.path().join("signals.txt");
     t.write(
         "ecosystem.toml",
-        &format!("[[apps]]\nname = \"worker\"\nscript = \"{}\"\nenv = {{ SIGNALS = \"{}\" }}\n{extra}\n", fixture("sigint_only.sh"), signals.display()),
+        &format!(
+            "[[apps]]\nname = \"worker\"\nscript = \"{}\"\nenv = {{ SIGNALS = \"{}\" }}\n{extra}\n",
+            fixture("sigint_only.sh"),
+            signals.display()
+        ),
     );
     signals
 }
@@ -23,7 +27,9 @@ fn graceful_stop_of_a_sigint_only_app() {
     let signals = sigint_app(&t, "");
     let out = t.ok(&["start"]);
     assert!(out.contains("✓ worker: online"), "{out}");
-    wait_for("app ready", LONG, || lines(&signals).contains(&"ready".to_string()));
+    wait_for("app ready", LONG, || {
+        lines(&signals).contains(&"ready".to_string())
+    });
     let pid = t.app("worker")["pid"].as_i64().expect("pid") as i32;
     let out = t.ok(&["stop", "worker"]);
     assert!(out.contains("✓ worker: stopped"), "{out}");
@@ -45,7 +51,10 @@ fn sigkill_after_kill_timeout_leaves_no_survivor_in_the_group() {
     );
     t.ok(&["start"]);
     wait_for("pids written", LONG, || lines(&pids).len() == 1);
-    let both: Vec<i32> = lines(&pids)[0].split(' ').map(|p| p.parse().expect("pid")).collect();
+    let both: Vec<i32> = lines(&pids)[0]
+        .split(' ')
+        .map(|p| p.parse().expect("pid"))
+        .collect();
     assert!(both.iter().all(|p| alive(*p)));
     t.ok(&["stop", "stubborn"]);
     for pid in &both {
@@ -72,13 +81,25 @@ fn start_is_idempotent_and_restart_rereads_env_files() {
     let pid = t.app("greeter")["pid"].clone();
     let again = t.ok(&["start"]);
     assert!(again.contains("already running"), "{again}");
-    assert_eq!(t.app("greeter")["pid"], pid, "a second start must not start a second copy");
+    assert_eq!(
+        t.app("greeter")["pid"],
+        pid,
+        "a second start must not start a second copy"
+    );
     let out_log = t.home().join("apps/greeter/logs/out.log");
-    wait_for("first greeting logged", LONG, || lines(&out_log).iter().any(|l| l.starts_with("GREETING=first")));
+    wait_for("first greeting logged", LONG, || {
+        lines(&out_log)
+            .iter()
+            .any(|l| l.starts_with("GREETING=first"))
+    });
 
     t.write(".env", "GREETING=second\n");
     t.ok(&["restart", "greeter"]);
-    wait_for("second greeting logged", LONG, || lines(&out_log).iter().any(|l| l.starts_with("GREETING=second")));
+    wait_for("second greeting logged", LONG, || {
+        lines(&out_log)
+            .iter()
+            .any(|l| l.starts_with("GREETING=second"))
+    });
     let app = t.app("greeter");
     assert_ne!(app["pid"], pid);
     assert_eq!(app["restarts"], 1);
@@ -101,9 +122,23 @@ fn one_shot_runs_to_completion_before_its_dependents_start() {
     let out = t.ok(&["start"]);
     assert!(out.contains("✓ scheduler: completed"), "{out}");
     let entries = lines(&journal);
-    assert_eq!(&entries[..2], ["scheduler start", "scheduler done"], "{entries:?}");
-    wait_for("both workers started", LONG, || lines(&journal).iter().filter(|l| *l == "worker start").count() == 2);
-    let ids: Vec<String> = t.status().iter().map(|a| a["id"].as_str().unwrap_or("").to_string()).collect();
+    assert_eq!(
+        &entries[..2],
+        ["scheduler start", "scheduler done"],
+        "{entries:?}"
+    );
+    wait_for("both workers started", LONG, || {
+        lines(&journal)
+            .iter()
+            .filter(|l| *l == "worker start")
+            .count()
+            == 2
+    });
+    let ids: Vec<String> = t
+        .status()
+        .iter()
+        .map(|a| a["id"].as_str().unwrap_or("").to_string())
+        .collect();
     assert_eq!(ids, ["scheduler", "worker-0", "worker-1"]);
     t.finish();
 }
@@ -118,20 +153,41 @@ fn failed_one_shot_keeps_dependents_stopped() {
     let out = t.run(&["start"]);
     assert_eq!(out.status.code(), Some(1));
     let stdout = text(&out.stdout);
-    assert!(stdout.contains("✗ migrate: failed: exit code 1"), "{stdout}");
-    assert!(stdout.contains("✗ worker: not started, because migrate did not start or complete"), "{stdout}");
+    assert!(
+        stdout.contains("✗ migrate: failed: exit code 1"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("✗ worker: not started, because migrate did not start or complete"),
+        "{stdout}"
+    );
     t.finish();
 }
 
 #[test]
 fn concurrent_starts_of_one_app_run_exactly_one_instance() {
     let t = TempHome::new();
-    t.write("ecosystem.toml", "[[apps]]\nname = \"solo\"\nscript = \"/bin/sleep\"\nargs = [\"1000\"]\n");
-    let children: Vec<_> = (0..4).map(|_| t.cmd(&["start"]).stdout(std::process::Stdio::null()).spawn().expect("spawn")).collect();
+    t.write(
+        "ecosystem.toml",
+        "[[apps]]\nname = \"solo\"\nscript = \"/bin/sleep\"\nargs = [\"1000\"]\n",
+    );
+    let children: Vec<_> = (0..4)
+        .map(|_| {
+            t.cmd(&["start"])
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .expect("spawn")
+        })
+        .collect();
     for mut c in children {
         assert!(c.wait().expect("wait").success());
     }
-    let apps = processes_with_env("TPCTL_APP_ID=solo").into_iter().filter(|p| std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == "sleep")).count();
+    let apps = processes_with_env("TPCTL_APP_ID=solo")
+        .into_iter()
+        .filter(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == "sleep")
+        })
+        .count();
     assert_eq!(apps, 1);
     t.finish();
 }
@@ -155,7 +211,10 @@ fn missing_script_errors_that_app_only() {
 #[test]
 fn unknown_app_names_the_known_ones_and_exits_2() {
     let t = TempHome::new();
-    t.write("ecosystem.toml", "[[apps]]\nname = \"email-worker\"\nscript = \"/bin/sleep\"\nargs = \"1000\"\n");
+    t.write(
+        "ecosystem.toml",
+        "[[apps]]\nname = \"email-worker\"\nscript = \"/bin/sleep\"\nargs = \"1000\"\n",
+    );
     t.ok(&["start"]);
     let out = t.run(&["stop", "emial-worker"]);
     assert_eq!(out.status.code(), Some(2));
@@ -172,13 +231,23 @@ fn describe_redacts_secrets_and_delete_forgets_the_app() {
         "[[apps]]\nname = \"web\"\nscript = \"/bin/sleep\"\nargs = \"1000\"\nenv = { DATABASE_URL = \"postgres://tp:hunter2@db/tp\", EMAIL_SERVER_PASSWORD = \"hunter2\", NODE_ENV = \"production\" }\n",
     );
     t.ok(&["start"]);
-    for args in [&["describe", "web"][..], &["describe", "web", "--json"][..], &["status", "--json"][..]] {
+    for args in [
+        &["describe", "web"][..],
+        &["describe", "web", "--json"][..],
+        &["status", "--json"][..],
+    ] {
         let out = t.ok(args);
-        assert!(!out.contains("hunter2"), "secret printed by {args:?}:\n{out}");
+        assert!(
+            !out.contains("hunter2"),
+            "secret printed by {args:?}:\n{out}"
+        );
     }
     let out = t.ok(&["describe", "web"]);
     assert!(out.contains("NODE_ENV=production"), "{out}");
-    assert!(out.contains("DATABASE_URL=postgres://tp:<redacted>@db/tp"), "{out}");
+    assert!(
+        out.contains("DATABASE_URL=postgres://tp:<redacted>@db/tp"),
+        "{out}"
+    );
     t.ok(&["delete", "web"]);
     assert!(t.status().is_empty());
     t.finish();
@@ -187,12 +256,18 @@ fn describe_redacts_secrets_and_delete_forgets_the_app() {
 #[test]
 fn unwritable_home_is_a_clear_error() {
     let t = TempHome::new();
-    t.write("ecosystem.toml", "[[apps]]\nname = \"a\"\nscript = \"/bin/true\"\n");
+    t.write(
+        "ecosystem.toml",
+        "[[apps]]\nname = \"a\"\nscript = \"/bin/true\"\n",
+    );
     t.write("home", "a file where a directory should be");
     let out = t.run(&["start"]);
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
-    assert!(err.contains("as TPCTL_HOME") && err.contains("set TPCTL_HOME to a writable directory"), "{err}");
+    assert!(
+        err.contains("as TPCTL_HOME") && err.contains("set TPCTL_HOME to a writable directory"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -208,7 +283,11 @@ fn run_prefixes_output_and_stops_everything_on_interrupt() {
              [[apps]]\nname = \"beta\"\nscript = \"{m}\"\nenv = {{ MARK = \"beta\", LINGER = \"1\", JOURNAL = \"{j}\" }}\n"
         ),
     );
-    let child = t.cmd(&["run"]).stdout(std::process::Stdio::piped()).spawn().expect("spawn run");
+    let child = t
+        .cmd(&["run"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn run");
     wait_for("both apps done", LONG, || {
         let l = lines(&journal);
         l.contains(&"alpha done".to_string()) && l.contains(&"beta done".to_string())
@@ -217,7 +296,10 @@ fn run_prefixes_output_and_stops_everything_on_interrupt() {
     let run_pid = child.id() as i32;
     let keepers: Vec<i32> = processes_with_env(&format!("TPCTL_HOME={}", t.home().display()))
         .into_iter()
-        .filter(|p| std::fs::read_to_string(format!("/proc/{p}/cmdline")).is_ok_and(|c| c.contains("--foreground")))
+        .filter(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/cmdline"))
+                .is_ok_and(|c| c.contains("--foreground"))
+        })
         .collect();
     assert_eq!(keepers.len(), 2);
     for pid in keepers.iter().chain([&run_pid]) {
@@ -225,7 +307,10 @@ fn run_prefixes_output_and_stops_everything_on_interrupt() {
     }
     let out = child.wait_with_output().expect("run output");
     let stdout = text(&out.stdout);
-    assert!(stdout.contains("alpha | GREETING=hi SECRET_TOKEN=unset"), "{stdout}");
+    assert!(
+        stdout.contains("alpha | GREETING=hi SECRET_TOKEN=unset"),
+        "{stdout}"
+    );
     assert!(stdout.contains("beta  | GREETING=unset"), "{stdout}");
     assert!(t.live_processes().is_empty());
     t.finish();

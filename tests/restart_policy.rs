@@ -36,22 +36,38 @@ fn restarts_after_crash_and_records_the_cause() {
     assert_eq!(entry["cause"]["exit"]["code"], 3);
     assert!(entry["uptime_ms"].as_u64().unwrap_or(0) >= 200, "{entry}");
     let tail: Vec<String> = serde_json::from_value(entry["stderr_tail"].clone()).expect("tail");
-    assert!(tail.iter().any(|l| l == "crasher exiting with 3"), "{tail:?}");
+    assert!(
+        tail.iter().any(|l| l == "crasher exiting with 3"),
+        "{tail:?}"
+    );
     t.finish();
 }
 
 #[test]
 fn exponential_backoff_doubles_the_delay_between_starts() {
     let t = TempHome::new();
-    let starts = crasher_app(&t, "min_uptime = \"10s\"\nmax_restarts = 100\nexp_backoff_restart_delay = \"100ms\"", "0");
+    let starts = crasher_app(
+        &t,
+        "min_uptime = \"10s\"\nmax_restarts = 100\nexp_backoff_restart_delay = \"100ms\"",
+        "0",
+    );
     t.ok(&["start"]);
     wait_for("five starts", LONG, || lines(&starts).len() >= 5);
-    let stamps: Vec<u64> = lines(&starts).iter().map(|l| l.parse().expect("ns")).collect();
-    let gaps_ms: Vec<u64> = stamps.windows(2).map(|w| (w[1] - w[0]) / 1_000_000).collect();
+    let stamps: Vec<u64> = lines(&starts)
+        .iter()
+        .map(|l| l.parse().expect("ns"))
+        .collect();
+    let gaps_ms: Vec<u64> = stamps
+        .windows(2)
+        .map(|w| (w[1] - w[0]) / 1_000_000)
+        .collect();
     // Each gap is at least its nominal delay (100, 200, 400, 800 ms); a loaded box may add more.
     for (i, gap) in gaps_ms.iter().take(4).enumerate() {
         let nominal = 100u64 << i;
-        assert!(*gap >= nominal, "gap {i} was {gap} ms, expected at least {nominal} ms: {gaps_ms:?}");
+        assert!(
+            *gap >= nominal,
+            "gap {i} was {gap} ms, expected at least {nominal} ms: {gaps_ms:?}"
+        );
     }
     assert_eq!(t.app("crasher")["status"], "waiting-restart");
     t.finish();
@@ -66,7 +82,13 @@ fn crash_loop_ends_errored_and_the_keeper_exits() {
     assert_eq!(lines(&starts).len(), 3);
     let app = t.app("crasher");
     assert_eq!(app["restarts"], 2);
-    assert!(app["reason"].as_str().unwrap_or("").contains("crash loop: 3 consecutive runs"), "{app}");
+    assert!(
+        app["reason"]
+            .as_str()
+            .unwrap_or("")
+            .contains("crash loop: 3 consecutive runs"),
+        "{app}"
+    );
     assert!(app["keeper_pid"].is_null());
     wait_for("no process left", LONG, || t.live_processes().is_empty());
     t.finish();
@@ -93,7 +115,9 @@ fn memory_balloon_is_restarted_soon_after_crossing_its_limit() {
         ),
     );
     t.ok(&["start"]);
-    wait_for("a memory restart", LONG, || t.app("balloon")["restarts"].as_u64().unwrap_or(0) >= 1);
+    wait_for("a memory restart", LONG, || {
+        t.app("balloon")["restarts"].as_u64().unwrap_or(0) >= 1
+    });
     let out = t.ok(&["describe", "balloon", "--json"]);
     let d: serde_json::Value = serde_json::from_str(&out).expect("json");
     let cause = &d[0]["ledger"][0]["cause"];
@@ -102,6 +126,10 @@ fn memory_balloon_is_restarted_soon_after_crossing_its_limit() {
     // The balloon grows 200 MiB/s: 2 s of growth past the limit would be 400 MiB more. The
     // recorded size bounds how late the keeper noticed without timing anything.
     let rss = cause["rss_bytes"].as_u64().unwrap_or(u64::MAX);
-    assert!(rss < (100 + 400) << 20, "restarted only at {} MiB", rss >> 20);
+    assert!(
+        rss < (100 + 400) << 20,
+        "restarted only at {} MiB",
+        rss >> 20
+    );
     t.finish();
 }

@@ -99,11 +99,17 @@ impl<'de> Deserialize<'de> for EnvFile {
                 f.write_str("a path, or a table { path = \".env\", optional = true }")
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<EnvFile, E> {
-                Ok(EnvFile { path: v.to_string(), optional: false })
+                Ok(EnvFile {
+                    path: v.to_string(),
+                    optional: false,
+                })
             }
             fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<EnvFile, A::Error> {
                 let t = Table::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
-                Ok(EnvFile { path: t.path, optional: t.optional })
+                Ok(EnvFile {
+                    path: t.path,
+                    optional: t.optional,
+                })
             }
         }
         d.deserialize_any(V)

@@ -18,7 +18,13 @@ pub struct TempHome {
 
 impl TempHome {
     pub fn new() -> TempHome {
-        TempHome { dir: tempfile::Builder::new().prefix("tpctl-test-").tempdir().expect("tempdir"), finished: false }
+        TempHome {
+            dir: tempfile::Builder::new()
+                .prefix("tpctl-test-")
+                .tempdir()
+                .expect("tempdir"),
+            finished: false,
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -39,7 +45,11 @@ impl TempHome {
     /// A command for the tpctl binary in this test's home, run from the test directory.
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(BIN);
-        c.args(args).current_dir(self.dir.path()).env("TPCTL_HOME", self.home()).env("NO_COLOR", "1").env_remove("TPCTL_LOG");
+        c.args(args)
+            .current_dir(self.dir.path())
+            .env("TPCTL_HOME", self.home())
+            .env("NO_COLOR", "1")
+            .env_remove("TPCTL_LOG");
         c
     }
 
@@ -51,7 +61,13 @@ impl TempHome {
     /// Runs tpctl, asserting exit 0.
     pub fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args);
-        assert!(out.status.success(), "tpctl {args:?} failed: {}\nstdout:\n{}\nstderr:\n{}", out.status, text(&out.stdout), text(&out.stderr));
+        assert!(
+            out.status.success(),
+            "tpctl {args:?} failed: {}\nstdout:\n{}\nstderr:\n{}",
+            out.status,
+            text(&out.stdout),
+            text(&out.stderr)
+        );
         text(&out.stdout)
     }
 
@@ -63,7 +79,10 @@ impl TempHome {
 
     /// The status entry of one app instance.
     pub fn app(&self, id: &str) -> serde_json::Value {
-        self.status().into_iter().find(|a| a["id"] == id).unwrap_or_else(|| panic!("{id} not in status"))
+        self.status()
+            .into_iter()
+            .find(|a| a["id"] == id)
+            .unwrap_or_else(|| panic!("{id} not in status"))
     }
 
     /// Every live process (not zombie) whose environment carries this test's TPCTL_HOME.
@@ -106,7 +125,10 @@ pub fn text(b: &[u8]) -> String {
 }
 
 /// Polls `check` until it returns `Ok` or `timeout` passes; returns the last error then.
-pub fn wait_until<T, E>(timeout: Duration, mut check: impl FnMut() -> Result<T, E>) -> Result<T, E> {
+pub fn wait_until<T, E>(
+    timeout: Duration,
+    mut check: impl FnMut() -> Result<T, E>,
+) -> Result<T, E> {
     let deadline = Instant::now() + timeout;
     let mut pause = Duration::from_millis(2);
     loop {
@@ -132,7 +154,10 @@ pub fn wait_for(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
 /// True while `pid` exists and is not a zombie.
 pub fn alive(pid: i32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => stat.rfind(')').and_then(|i| stat[i + 2..].chars().next()).is_some_and(|state| state != 'Z' && state != 'X'),
+        Ok(stat) => stat
+            .rfind(')')
+            .and_then(|i| stat[i + 2..].chars().next())
+            .is_some_and(|state| state != 'Z' && state != 'X'),
         Err(_) => false,
     }
 }
@@ -140,9 +165,13 @@ pub fn alive(pid: i32) -> bool {
 /// Live processes whose environment contains exactly `var=value`.
 pub fn processes_with_env(entry: &str) -> Vec<i32> {
     let mut out = Vec::new();
-    let Ok(dir) = std::fs::read_dir("/proc") else { return out };
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return out;
+    };
     for e in dir.flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else { continue };
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
         if pid == std::process::id() as i32 {
             continue;
         }
@@ -163,5 +192,7 @@ pub fn fixture(name: &str) -> String {
 
 /// Lines of a file, empty if it does not exist yet.
 pub fn lines(path: &Path) -> Vec<String> {
-    std::fs::read_to_string(path).map(|t| t.lines().map(str::to_string).collect()).unwrap_or_default()
+    std::fs::read_to_string(path)
+        .map(|t| t.lines().map(str::to_string).collect())
+        .unwrap_or_default()
 }
