@@ -1,8 +1,6 @@
 //! Every command, flag and help text of tpctl, defined once with clap; help, man pages and
 //! completions are derived from here.
 
-use std::path::PathBuf;
-
 use clap::{Args, Parser, Subcommand};
 
 /// Runs TestPlanIt's background workers: one small keeper per app, PM2's verbs.
@@ -71,14 +69,4 @@ pub enum Command {
     /// Run apps in the foreground with prefixed output (development); Ctrl-C stops them all.
     #[command(after_help = "Examples:\n  tpctl run\n  tpctl run email-worker notification-worker")]
     Run(Targets),
-    /// Supervise one app (started by tpctl itself; not for direct use).
-    #[command(hide = true)]
-    Keeper {
-        /// The app's run directory.
-        #[arg(long, conflicts_with = "foreground")]
-        dir: Option<PathBuf>,
-        /// Foreground mode for `tpctl run`, with this output prefix.
-        #[arg(long)]
-        foreground: Option<String>,
-    },
 }

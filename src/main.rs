@@ -20,18 +20,13 @@ use cli::{Cli, Command};
 use commands::{CommandError, Ctx, Outcome};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    if let Command::Keeper { dir, foreground } = cli.command {
-        let code = match (dir, foreground) {
-            (Some(dir), None) => keeper::launch::background(dir),
-            (None, Some(prefix)) => keeper::launch::foreground(prefix),
-            _ => {
-                eprintln!("tpctl keeper: give --dir DIR or --foreground PREFIX");
-                2
-            }
-        };
-        return ExitCode::from(code as u8);
+    // Keepers are many and long-lived: they skip clap (whose parse leaves heap pages behind) and
+    // parse their two internal flags themselves.
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.get(1).is_some_and(|a| a == "keeper") {
+        return ExitCode::from(keeper::launch::from_args(&args[2..]) as u8);
     }
+    let cli = Cli::parse();
     init_tracing();
     match dispatch(cli.command) {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
@@ -67,6 +62,5 @@ fn dispatch(command: Command) -> Result<Outcome, CommandError> {
             commands::describe::describe(&ctx, &name, output.json)
         }
         Command::Run(t) => commands::run::run(&ctx, &t.targets),
-        Command::Keeper { .. } => unreachable!("handled before dispatch"),
     }
 }

@@ -19,6 +19,18 @@ use crate::spec::AppSpec;
 /// How long a new keeper waits for a previous keeper of the same app that is on its way out.
 const LOCK_WAIT: Duration = Duration::from_millis(300);
 
+/// Entry point of `tpctl keeper --dir DIR` and `tpctl keeper --foreground PREFIX`.
+pub fn from_args(args: &[std::ffi::OsString]) -> i32 {
+    match args {
+        [flag, dir] if flag == "--dir" => background(PathBuf::from(dir)),
+        [flag, prefix] if flag == "--foreground" => foreground(prefix.to_string_lossy().into_owned()),
+        _ => {
+            eprintln!("tpctl keeper is started by tpctl itself (tpctl keeper --dir DIR | --foreground PREFIX)");
+            2
+        }
+    }
+}
+
 /// Runs a detached keeper for the app directory `dir`, reading the spec from stdin. Returns the
 /// process exit code.
 pub fn background(dir: PathBuf) -> i32 {
@@ -76,6 +88,9 @@ pub fn background(dir: PathBuf) -> i32 {
     let status = keeper.start();
     handshake(&Handshake::Started { status }, 0);
     detach_stdio();
+    // Setup garbage (the spec's JSON text, lookups) stays resident unless handed back.
+    // SAFETY: malloc_trim only releases free heap memory.
+    unsafe { libc::malloc_trim(0) };
     let last = keeper.run();
     tracing::info!(status = last.status.as_str(), "keeper exiting");
     0
@@ -147,11 +162,7 @@ fn log_to_file(dir: &AppDir) -> Result<(), String> {
     if unsafe { libc::dup2(file.as_raw_fd(), libc::STDERR_FILENO) } < 0 {
         return Err(format!("cannot redirect diagnostics to {}", path.display()));
     }
-    let _ = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(false)
-        .with_target(false)
-        .try_init();
+    super::diag::KeeperLog::install();
     Ok(())
 }
 

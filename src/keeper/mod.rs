@@ -7,8 +7,10 @@
 
 pub mod child;
 pub mod control;
+pub mod diag;
 pub mod launch;
 pub mod output;
+pub mod readbuf;
 pub mod sampler;
 pub mod state;
 
@@ -29,6 +31,7 @@ use crate::proto::{AppStatus, LedgerEntry, Request, Response};
 use crate::spec::AppSpec;
 use control::{Conn, Until};
 use output::{Drained, Sink, Stream};
+use readbuf::ReadBuffer;
 use sampler::{Sample, Sampler};
 
 /// Sampling period when the app has a memory limit: the limit reacts within this.
@@ -81,6 +84,8 @@ pub struct Keeper {
     dropped_bytes: u64,
     /// The last stderr lines of the run that just ended, for its ledger entry.
     err_tail: Vec<String>,
+    /// One read buffer for both pipes (keepers are many: each KiB counts).
+    read_buf: ReadBuffer,
 }
 
 /// Milliseconds since the Unix epoch.
@@ -144,6 +149,7 @@ impl Keeper {
             dirty: true,
             dropped_bytes: 0,
             err_tail: Vec::new(),
+            read_buf: ReadBuffer::default(),
         })
     }
 
@@ -211,13 +217,13 @@ impl Keeper {
         }
         if ready(2)
             && let Some(s) = &mut self.out
-            && s.drain(READS_PER_TURN) == Drained::Eof
+            && s.drain(&mut self.read_buf, READS_PER_TURN) == Drained::Eof
         {
             self.close_stream(true);
         }
         if ready(3)
             && let Some(s) = &mut self.err
-            && s.drain(READS_PER_TURN) == Drained::Eof
+            && s.drain(&mut self.read_buf, READS_PER_TURN) == Drained::Eof
         {
             self.close_stream(false);
         }
@@ -312,7 +318,7 @@ impl Keeper {
         for is_out in [true, false] {
             let stream = if is_out { &mut self.out } else { &mut self.err };
             if let Some(s) = stream {
-                let _ = s.drain(usize::MAX);
+                let _ = s.drain(&mut self.read_buf, usize::MAX);
             }
         }
         self.close_stream(true);

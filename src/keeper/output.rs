@@ -11,9 +11,10 @@ use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
+use super::readbuf::ReadBuffer;
+
 /// A line longer than this is written in pieces of this size.
 pub const MAX_LINE: usize = 64 * 1024;
-const READ_CHUNK: usize = 64 * 1024;
 /// Stderr lines kept for the ledger, and the length each is cut to.
 const TAIL_LINES: usize = 20;
 const TAIL_LINE_BYTES: usize = 512;
@@ -71,7 +72,6 @@ pub struct Stream {
     pending: Vec<u8>,
     sink: Sink,
     tail: Option<VecDeque<String>>,
-    buf: Box<[u8]>,
     /// Bytes that could not be written to the sink (disk full, file too large...).
     pub dropped_bytes: u64,
 }
@@ -85,7 +85,6 @@ impl Stream {
             pending: Vec::new(),
             sink,
             tail: keep_tail.then(VecDeque::new),
-            buf: vec![0u8; READ_CHUNK].into_boxed_slice(),
             dropped_bytes: 0,
         })
     }
@@ -104,23 +103,29 @@ impl Stream {
 
     /// Reads until the pipe would block or closes, at most `max_reads` chunks (fairness between
     /// streams and the control socket). On EOF any partial last line is written with a newline.
-    pub fn drain(&mut self, max_reads: usize) -> Drained {
-        let mut buf = std::mem::take(&mut self.buf);
-        let outcome = self.drain_into(&mut buf, max_reads);
-        self.buf = buf;
-        outcome
-    }
-
-    fn drain_into(&mut self, buf: &mut [u8], max_reads: usize) -> Drained {
+    pub fn drain(&mut self, buf: &mut ReadBuffer, max_reads: usize) -> Drained {
+        let mut total = 0;
         for _ in 0..max_reads {
-            match self.pipe.read(buf) {
+            let b = buf.get();
+            let len = b.len();
+            match self.pipe.read(b) {
                 Ok(0) => {
                     self.flush_partial();
+                    buf.idle_after(total);
                     return Drained::Eof;
                 }
-                Ok(n) => self.accept(&buf[..n]),
+                Ok(n) => {
+                    self.accept(&b[..n]);
+                    total += n;
+                    if n == len {
+                        buf.filled();
+                    }
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Drained::WouldBlock,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    buf.idle_after(total);
+                    return Drained::WouldBlock;
+                }
                 Err(_) => {
                     self.flush_partial();
                     return Drained::Eof;
@@ -135,9 +140,9 @@ impl Stream {
         if !self.pending.is_empty() {
             match memchr(b'\n', chunk) {
                 Some(nl) => {
-                    let mut line = std::mem::take(&mut self.pending);
-                    line.extend_from_slice(&chunk[..=nl]);
-                    self.emit(&line);
+                    self.pending.extend_from_slice(&chunk[..=nl]);
+                    let line = std::mem::take(&mut self.pending);
+                    self.emit_bounded(&line);
                     chunk = &chunk[nl + 1..];
                 }
                 None => {
@@ -149,7 +154,7 @@ impl Stream {
         }
         match chunk.iter().rposition(|b| *b == b'\n') {
             Some(last) => {
-                self.emit(&chunk[..=last]);
+                self.emit_bounded(&chunk[..=last]);
                 self.pending.extend_from_slice(&chunk[last + 1..]);
             }
             None => self.pending.extend_from_slice(chunk),
@@ -157,8 +162,28 @@ impl Stream {
         self.cut_long_pending();
     }
 
+    /// Emits whole lines, cutting any longer than `MAX_LINE`. Only a run longer than the limit
+    /// can hold such a line, so the common case is one write with no scan.
+    fn emit_bounded(&mut self, lines: &[u8]) {
+        if lines.len() <= MAX_LINE {
+            return self.emit(lines);
+        }
+        let mut out = Vec::with_capacity(lines.len() + lines.len() / MAX_LINE + 1);
+        for line in lines.split_inclusive(|b| *b == b'\n') {
+            let mut rest = line;
+            // A line of exactly MAX_LINE bytes plus its newline is not cut.
+            while rest.len() > MAX_LINE + usize::from(rest.ends_with(b"\n")) {
+                out.extend_from_slice(&rest[..MAX_LINE]);
+                out.push(b'\n');
+                rest = &rest[MAX_LINE..];
+            }
+            out.extend_from_slice(rest);
+        }
+        self.emit(&out);
+    }
+
     fn cut_long_pending(&mut self) {
-        while self.pending.len() >= MAX_LINE {
+        while self.pending.len() > MAX_LINE {
             let mut piece: Vec<u8> = self.pending.drain(..MAX_LINE).collect();
             piece.push(b'\n');
             self.emit(&piece);
@@ -227,13 +252,13 @@ mod tests {
         let log = dir.path().join("out.log");
         let (mut s, mut w) = stream_to(&log);
         w.write_all(b"one\ntw").expect("write");
-        assert_eq!(s.drain(8), Drained::WouldBlock);
+        assert_eq!(s.drain(&mut ReadBuffer::default(), 8), Drained::WouldBlock);
         assert_eq!(std::fs::read(&log).expect("read"), b"one\n");
         w.write_all(b"o\nthree").expect("write");
-        s.drain(8);
+        s.drain(&mut ReadBuffer::default(), 8);
         assert_eq!(std::fs::read(&log).expect("read"), b"one\ntwo\n");
         drop(w);
-        assert_eq!(s.drain(8), Drained::Eof);
+        assert_eq!(s.drain(&mut ReadBuffer::default(), 8), Drained::Eof);
         assert_eq!(std::fs::read(&log).expect("read"), b"one\ntwo\nthree\n");
         assert_eq!(s.tail(), vec!["one", "two", "three"]);
     }
@@ -249,7 +274,7 @@ mod tests {
             let mut w = w;
             w.write_all(&data).expect("write");
         });
-        while s.drain(8) != Drained::Eof {
+        while s.drain(&mut ReadBuffer::default(), 8) != Drained::Eof {
             std::thread::yield_now();
         }
         writer.join().expect("writer");
