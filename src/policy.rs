@@ -426,6 +426,18 @@ impl Policy {
     }
 }
 
+/// How soon the keeper samples the app's memory again. Only apps with a limit are sampled on a
+/// timer (others when someone asks for their status), every second while well under the limit
+/// and every quarter second from three quarters of it: 200 idle keepers cost nothing, and a
+/// growing app is caught within about a quarter second of crossing.
+pub fn sample_interval(rss_bytes: Option<u64>, limit_bytes: Option<u64>) -> Option<Duration> {
+    let limit = limit_bytes?;
+    match rss_bytes {
+        Some(rss) if rss >= limit / 4 * 3 => Some(Duration::from_millis(250)),
+        _ => Some(Duration::from_secs(1)),
+    }
+}
+
 #[cfg(test)]
 #[path = "policy_tests.rs"]
 mod tests;

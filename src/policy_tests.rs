@@ -402,3 +402,25 @@ fn start_is_idempotent_while_running() {
     );
     assert_eq!(out[2], (vec![], Status::Online));
 }
+
+#[test]
+fn memory_is_sampled_only_with_a_limit_and_faster_near_it() {
+    let mib = |n: u64| n << 20;
+    assert_eq!(sample_interval(Some(mib(500)), None), None);
+    assert_eq!(
+        sample_interval(None, Some(mib(200))),
+        Some(Duration::from_secs(1))
+    );
+    assert_eq!(
+        sample_interval(Some(mib(149)), Some(mib(200))),
+        Some(Duration::from_secs(1))
+    );
+    assert_eq!(
+        sample_interval(Some(mib(150)), Some(mib(200))),
+        Some(Duration::from_millis(250))
+    );
+    assert_eq!(
+        sample_interval(Some(mib(900)), Some(mib(200))),
+        Some(Duration::from_millis(250))
+    );
+}

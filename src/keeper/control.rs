@@ -4,7 +4,7 @@
 //! reaches the state it waits for; the event loop answers it then.
 
 use std::io::{self, Read, Write};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, FromRawFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 
 use crate::proto::{self, FrameError, Request, RequestFrame, Response, ResponseFrame};
@@ -23,8 +23,10 @@ pub struct Conn {
     stream: UnixStream,
     rbuf: Vec<u8>,
     wbuf: Vec<u8>,
-    /// Set once a request has been read from this connection.
+    /// The request read from this connection, until the event loop takes it.
     pub request: Option<Request>,
+    /// A request was read: later input only matters as end-of-file.
+    received: bool,
     /// Set while the request waits for a state.
     pub parked: Option<Until>,
     /// The response is fully written, or the peer went away: drop the connection.
@@ -32,16 +34,17 @@ pub struct Conn {
 }
 
 impl Conn {
-    pub fn new(stream: UnixStream) -> io::Result<Conn> {
-        stream.set_nonblocking(true)?;
-        Ok(Conn {
+    /// Wraps an accepted, already non-blocking stream.
+    pub fn new(stream: UnixStream) -> Conn {
+        Conn {
             stream,
             rbuf: Vec::new(),
             wbuf: Vec::new(),
             request: None,
+            received: false,
             parked: None,
             done: false,
-        })
+        }
     }
 
     pub fn raw_fd(&self) -> i32 {
@@ -63,7 +66,15 @@ impl Conn {
                     self.done = true;
                     return None;
                 }
-                Ok(n) => self.rbuf.extend_from_slice(&chunk[..n]),
+                Ok(n) if self.received => {
+                    let _ = n; // one request per connection; anything after it is ignored
+                }
+                Ok(n) => {
+                    self.rbuf.extend_from_slice(&chunk[..n]);
+                    if !matches!(proto::decode::<RequestFrame>(&self.rbuf), Ok(None)) {
+                        break; // a whole frame (or garbage): no need to read on
+                    }
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(_) => {
@@ -72,11 +83,15 @@ impl Conn {
                 }
             }
         }
-        if self.request.is_some() {
+        if self.received {
             return None;
         }
         match proto::decode::<RequestFrame>(&self.rbuf) {
-            Ok(Some((frame, _))) if frame.v == proto::VERSION => Some(frame.request),
+            Ok(Some((frame, _))) if frame.v == proto::VERSION => {
+                self.received = true;
+                self.rbuf = Vec::new();
+                Some(frame.request)
+            }
             Ok(Some((frame, _))) => {
                 self.respond(&Response::Error {
                     message: format!(
@@ -134,17 +149,15 @@ impl Conn {
     }
 }
 
-/// Accepts every pending connection.
-pub fn accept_all(listener: &UnixListener, conns: &mut Vec<Conn>) {
-    loop {
-        match listener.accept() {
-            Ok((stream, _)) => {
-                if let Ok(conn) = Conn::new(stream) {
-                    conns.push(conn);
-                }
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(_) => return,
-        }
+/// Accepts one pending connection; if there are more, the listener stays readable and the
+/// next poll returns at once (this saves the extra accept that would only say "no more").
+pub fn accept_one(listener: &UnixListener, conns: &mut Vec<Conn>) {
+    use nix::sys::socket::{SockFlag, accept4};
+    if let Ok(fd) = accept4(
+        listener.as_raw_fd(),
+        SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
+    ) {
+        // SAFETY: accept4 returned a new descriptor that nothing else owns.
+        conns.push(Conn::new(unsafe { UnixStream::from_raw_fd(fd) }));
     }
 }

@@ -48,7 +48,11 @@ impl Subscriber for KeeperLog {
     fn record(&self, _: &Id, _: &Record<'_>) {}
     fn record_follows_from(&self, _: &Id, _: &Id) {}
     fn event(&self, event: &Event<'_>) {
-        let mut line = Line(format!("{} {:<5}", crate::render::rfc3339_millis(crate::keeper::now_ms()), event.metadata().level()));
+        let mut line = Line(format!(
+            "{} {:<5}",
+            crate::render::rfc3339_millis(crate::keeper::now_ms()),
+            event.metadata().level()
+        ));
         event.record(&mut line);
         line.0.push('\n');
         // One write per line, so lines from a dying keeper are never torn.

@@ -23,9 +23,13 @@ const LOCK_WAIT: Duration = Duration::from_millis(300);
 pub fn from_args(args: &[std::ffi::OsString]) -> i32 {
     match args {
         [flag, dir] if flag == "--dir" => background(PathBuf::from(dir)),
-        [flag, prefix] if flag == "--foreground" => foreground(prefix.to_string_lossy().into_owned()),
+        [flag, prefix] if flag == "--foreground" => {
+            foreground(prefix.to_string_lossy().into_owned())
+        }
         _ => {
-            eprintln!("tpctl keeper is started by tpctl itself (tpctl keeper --dir DIR | --foreground PREFIX)");
+            eprintln!(
+                "tpctl keeper is started by tpctl itself (tpctl keeper --dir DIR | --foreground PREFIX)"
+            );
             2
         }
     }

@@ -34,10 +34,8 @@ use output::{Drained, Sink, Stream};
 use readbuf::ReadBuffer;
 use sampler::{Sample, Sampler};
 
-/// Sampling period when the app has a memory limit: the limit reacts within this.
-const SAMPLE_FAST: Duration = Duration::from_millis(250);
-/// Sampling period for display only.
-const SAMPLE_SLOW: Duration = Duration::from_secs(1);
+/// A status answer samples the process tree again when its last sample is older than this.
+const FRESH_SAMPLE: Duration = Duration::from_millis(200);
 /// How often to look whether leftover processes of an exited app are gone.
 const GROUP_POLL: Duration = Duration::from_millis(20);
 /// Pipe reads per stream per loop turn, so one chatty app cannot starve the control socket.
@@ -73,6 +71,7 @@ pub struct Keeper {
     next_sample: Option<Instant>,
     next_group_check: Option<Instant>,
     last_sample: Option<Sample>,
+    sampled_at: Option<Instant>,
     ledger: VecDeque<LedgerEntry>,
     conns: Vec<Conn>,
     wake: UnixStream,
@@ -140,6 +139,7 @@ impl Keeper {
             next_sample: None,
             next_group_check: None,
             last_sample: None,
+            sampled_at: None,
             ledger,
             conns: Vec::new(),
             wake,
@@ -239,7 +239,7 @@ impl Keeper {
         if ready(1)
             && let Mode::Background { listener, .. } = &self.mode
         {
-            control::accept_all(listener, &mut self.conns);
+            control::accept_one(listener, &mut self.conns);
             // New connections usually carry their request already: read it now.
             for c in self
                 .conns
@@ -365,19 +365,25 @@ impl Keeper {
             return;
         };
         self.last_sample = self.sampler.sample(run.pid.as_raw(), now);
-        self.next_sample = Some(now + self.sample_period());
-        if let Some(s) = self.last_sample {
-            self.feed(Event::Memory {
-                rss_bytes: s.rss_bytes,
-            });
+        self.sampled_at = Some(now);
+        let rss = self.last_sample.map(|s| s.rss_bytes);
+        self.next_sample =
+            crate::policy::sample_interval(rss, self.spec.max_memory_restart).map(|d| now + d);
+        if let Some(rss_bytes) = rss {
+            self.feed(Event::Memory { rss_bytes });
         }
     }
 
-    fn sample_period(&self) -> Duration {
-        if self.spec.max_memory_restart.is_some() {
-            SAMPLE_FAST
-        } else {
-            SAMPLE_SLOW
+    /// A fresh sample for a status answer, unless the last one is recent.
+    fn refresh_sample(&mut self) {
+        let now = Instant::now();
+        if let Some(run) = &self.run
+            && self
+                .sampled_at
+                .is_none_or(|t| now.duration_since(t) >= FRESH_SAMPLE)
+        {
+            self.last_sample = self.sampler.sample(run.pid.as_raw(), now);
+            self.sampled_at = Some(now);
         }
     }
 
@@ -391,7 +397,11 @@ impl Keeper {
         if self.policy.status() != self.last_status {
             self.last_status = self.policy.status();
             self.since_ms = now_ms();
-            self.dirty = true;
+            // Only the states a client must find after the keeper is gone are persisted; every
+            // replacement of state.json costs a flush on ext4 (auto_da_alloc).
+            if self.last_status == Status::Online || self.last_status.is_settled() {
+                self.dirty = true;
+            }
             tracing::info!(
                 status = self.last_status.as_str(),
                 reason = self.policy.reason(),
@@ -456,8 +466,11 @@ impl Keeper {
                 self.group = Some(running.pid);
                 self.sampler.reset();
                 self.last_sample = None;
-                self.next_sample =
-                    Some(Instant::now() + self.sample_period().min(Duration::from_millis(100)));
+                self.sampled_at = None;
+                self.next_sample = self
+                    .spec
+                    .max_memory_restart
+                    .map(|_| Instant::now() + Duration::from_millis(100));
                 self.feed(Event::Spawned);
             }
             Err(reason) => {
@@ -502,10 +515,12 @@ impl Keeper {
     fn handle(&mut self, i: usize, req: Request) {
         match req {
             Request::Status => {
+                self.refresh_sample();
                 let status = self.status();
                 self.conns[i].respond(&Response::Status { status });
             }
             Request::Describe => {
+                self.refresh_sample();
                 let response = Response::Describe {
                     status: self.status(),
                     spec: Box::new(self.spec.clone()),
@@ -557,9 +572,8 @@ impl Keeper {
                 _ => {}
             }
         }
-        if self.dirty || !answer.is_empty() {
-            self.persist();
-        }
+        // Answer first: the state file is written before the socket closes, which is all a
+        // client that finds no keeper relies on.
         if !answer.is_empty() {
             let response = Response::Status {
                 status: self.status(),
@@ -567,6 +581,9 @@ impl Keeper {
             for i in answer {
                 self.conns[i].respond(&response);
             }
+        }
+        if self.dirty {
+            self.persist();
         }
         self.conns.retain(|c| !c.done || c.wants_write());
     }
@@ -616,7 +633,9 @@ impl Keeper {
 
     /// Final bookkeeping once the app is settled: last state, socket removed.
     fn finish(mut self) -> AppStatus {
-        self.persist();
+        if self.dirty {
+            self.persist();
+        }
         if let Mode::Background { dir, .. } = &self.mode {
             let _ = std::fs::remove_file(dir.socket_path());
         }
@@ -627,6 +646,10 @@ impl Keeper {
 /// Writes spec.json (owned by the keeper once it runs).
 pub fn write_spec(dir: &AppDir, spec: &AppSpec) -> std::io::Result<()> {
     let bytes = serde_json::to_vec_pretty(spec).map_err(std::io::Error::other)?;
+    // Replacing a file costs a flush on ext4 (auto_da_alloc); most starts change nothing.
+    if std::fs::read(dir.spec_path()).is_ok_and(|old| old == bytes) {
+        return Ok(());
+    }
     crate::persist::write_atomic(&dir.spec_path(), &bytes, 0o600, false)
 }
 

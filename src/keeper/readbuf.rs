@@ -17,7 +17,14 @@ impl Mapping {
     fn new(len: usize) -> Option<Mapping> {
         // SAFETY: an anonymous private mapping with no address hint has no preconditions.
         let p = unsafe {
-            libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0)
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
         };
         if p == libc::MAP_FAILED {
             return None;
@@ -46,7 +53,10 @@ pub struct ReadBuffer {
 
 impl Default for ReadBuffer {
     fn default() -> Self {
-        ReadBuffer { small: vec![0; SMALL], big: None }
+        ReadBuffer {
+            small: vec![0; SMALL],
+            big: None,
+        }
     }
 }
 

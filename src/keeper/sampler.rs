@@ -20,6 +20,34 @@ pub struct Sampler {
     page_size: u64,
     ticks_per_sec: f64,
     previous: Option<(Instant, u64)>,
+    /// The root's /proc files, kept open: a sample of a single process is two preads.
+    root: Option<RootFiles>,
+}
+
+struct RootFiles {
+    pid: i32,
+    stat: fs::File,
+    children: fs::File,
+}
+
+impl RootFiles {
+    fn open(pid: i32) -> Option<RootFiles> {
+        Some(RootFiles {
+            pid,
+            stat: fs::File::open(format!("/proc/{pid}/stat")).ok()?,
+            children: fs::File::open(format!("/proc/{pid}/task/{pid}/children")).ok()?,
+        })
+    }
+}
+
+/// Reads a small /proc file from the start into `buf`; `None` if it does not fit or is gone.
+fn pread<'b>(file: &fs::File, buf: &'b mut [u8]) -> Option<&'b str> {
+    use std::os::unix::fs::FileExt;
+    let n = file.read_at(buf, 0).ok()?;
+    if n == buf.len() {
+        return None;
+    }
+    std::str::from_utf8(&buf[..n]).ok()
 }
 
 impl Default for Sampler {
@@ -41,6 +69,7 @@ impl Sampler {
             },
             ticks_per_sec: if ticks > 0 { ticks as f64 } else { 100.0 },
             previous: None,
+            root: None,
         }
     }
 
@@ -56,15 +85,44 @@ impl Sampler {
         let mut ticks = 0u64;
         let mut processes = 0usize;
         let mut root_seen = false;
+        if self.root.as_ref().is_none_or(|r| r.pid != pid) {
+            self.root = RootFiles::open(pid);
+        }
+        let mut buf = [0u8; 4096];
         while let Some(p) = stack.pop() {
-            let Some((rss, cpu)) = read_stat(p) else {
+            if p == pid
+                && let Some(root) = &self.root
+            {
+                // The common case, one process: two preads on files kept open.
+                let Some(stat) = pread(&root.stat, &mut buf).and_then(parse_stat) else {
+                    self.root = None;
+                    continue;
+                };
+                root_seen = true;
+                processes += 1;
+                rss_pages += stat.rss_pages;
+                ticks += stat.cpu_ticks;
+                match (stat.threads <= 1)
+                    .then(|| pread(&root.children, &mut buf))
+                    .flatten()
+                {
+                    Some(children) => stack.extend(
+                        children
+                            .split_ascii_whitespace()
+                            .filter_map(|c| c.parse::<i32>().ok()),
+                    ),
+                    None => push_children(p, stat.threads, &mut stack),
+                }
+                continue;
+            }
+            let Some(stat) = read_stat(p) else {
                 continue;
             };
             root_seen |= p == pid;
             processes += 1;
-            rss_pages += rss;
-            ticks += cpu;
-            push_children(p, &mut stack);
+            rss_pages += stat.rss_pages;
+            ticks += stat.cpu_ticks;
+            push_children(p, stat.threads, &mut stack);
             if processes > 4096 {
                 break; // a fork bomb should not stall the keeper
             }
@@ -86,20 +144,45 @@ impl Sampler {
     }
 }
 
-/// (resident pages, utime + stime ticks) from /proc/<pid>/stat.
-fn read_stat(pid: i32) -> Option<(u64, u64)> {
-    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+/// What the sampler reads from /proc/<pid>/stat.
+struct Stat {
+    rss_pages: u64,
+    cpu_ticks: u64,
+    threads: u64,
+}
+
+fn read_stat(pid: i32) -> Option<Stat> {
+    parse_stat(&fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+}
+
+fn parse_stat(text: &str) -> Option<Stat> {
     // The command name may contain spaces and parentheses: fields start after the last ')'.
-    let rest = &text[text.rfind(')')? + 2..];
+    let rest = text.get(text.rfind(')')? + 2..)?;
     let fields: Vec<&str> = rest.split_ascii_whitespace().collect();
     // After ')': state is field 3 of the man page, so man field N is index N - 3.
     let utime: u64 = fields.get(11)?.parse().ok()?;
     let stime: u64 = fields.get(12)?.parse().ok()?;
+    let threads: u64 = fields.get(17)?.parse().ok()?;
     let rss: i64 = fields.get(21)?.parse().ok()?;
-    Some((rss.max(0) as u64, utime + stime))
+    Some(Stat {
+        rss_pages: rss.max(0) as u64,
+        cpu_ticks: utime + stime,
+        threads,
+    })
 }
 
-fn push_children(pid: i32, stack: &mut Vec<i32>) {
+/// Children are listed per thread; a single-threaded process has one list to read.
+fn push_children(pid: i32, threads: u64, stack: &mut Vec<i32>) {
+    if threads <= 1 {
+        if let Ok(children) = fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")) {
+            stack.extend(
+                children
+                    .split_ascii_whitespace()
+                    .filter_map(|c| c.parse::<i32>().ok()),
+            );
+        }
+        return;
+    }
     let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
         return;
     };
