@@ -59,6 +59,7 @@ pub struct Keeper {
     spec: AppSpec,
     mode: Mode,
     policy: Policy,
+    launcher: child::Launcher,
     sampler: Sampler,
     run: Option<Run>,
     /// The pid of the last run, kept as the process group to watch after the main process exits.
@@ -124,10 +125,12 @@ impl Keeper {
         // SAFETY: prctl with integer arguments.
         unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
         let policy = Policy::new(limits(&spec));
+        let launcher = child::Launcher::new(&spec);
         Ok(Keeper {
             spec,
             mode,
             policy,
+            launcher,
             sampler: Sampler::new(),
             run: None,
             group: None,
@@ -440,7 +443,6 @@ impl Keeper {
                 self.timers.remove(&t);
             }
             Effect::Record { cause, uptime } => {
-                tracing::warn!(%cause, uptime_ms = uptime.as_millis() as u64, "restarting");
                 self.ledger.push_back(LedgerEntry {
                     at_ms: now_ms(),
                     cause,
@@ -456,9 +458,15 @@ impl Keeper {
     }
 
     fn spawn(&mut self) {
-        match child::spawn(&self.spec) {
+        match self.launcher.spawn(&self.spec) {
             Ok(running) => {
-                tracing::info!(pid = running.pid.as_raw(), "app started");
+                // Logged after the fork, off the crash-to-restart path.
+                match self.ledger.back().filter(|_| self.policy.restarts() > 0) {
+                    Some(last) => {
+                        tracing::warn!(pid = running.pid.as_raw(), cause = %last.cause, uptime_ms = last.uptime_ms, "app restarted")
+                    }
+                    None => tracing::info!(pid = running.pid.as_raw(), "app started"),
+                }
                 let (out_sink, err_sink) = self.sinks();
                 self.out = Stream::new(running.stdout, out_sink, false).ok();
                 self.err = Stream::new(running.stderr, err_sink, true).ok();
@@ -551,6 +559,7 @@ impl Keeper {
 
     fn replace_spec(&mut self, spec: AppSpec) {
         self.policy.set_limits(limits(&spec));
+        self.launcher = child::Launcher::new(&spec);
         self.spec = spec;
         if let Mode::Background { dir, .. } = &self.mode
             && let Err(e) = write_spec(dir, &self.spec)
