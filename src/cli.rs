@@ -66,7 +66,50 @@ pub enum Command {
     /// Stop every app; every keeper exits.
     #[command(after_help = "Example:\n  tpctl kill")]
     Kill,
+    /// Show apps' recent output, and follow it (the default on a terminal).
+    #[command(
+        after_help = "Examples:\n  tpctl logs                      every app, following\n  tpctl logs email-worker --lines 100 --nostream\n  tpctl logs all --err -f\n  tpctl logs forecast-worker --json | jq .line\n\nLines are prefixed `name | ` (stdout) or `name ! ` (stderr)."
+    )]
+    Logs(LogsArgs),
+    /// Empty apps' log files (and their rotated copies) while they keep running.
+    #[command(after_help = "Examples:\n  tpctl flush email-worker\n  tpctl flush all")]
+    Flush(Targets),
+    /// Reopen every log file by name, after an external logrotate moved them.
+    #[command(
+        name = "reload-logs",
+        after_help = "Example (logrotate postrotate):\n  tpctl reload-logs"
+    )]
+    ReloadLogs,
     /// Run apps in the foreground with prefixed output (development); Ctrl-C stops them all.
     #[command(after_help = "Examples:\n  tpctl run\n  tpctl run email-worker notification-worker")]
     Run(Targets),
+}
+
+/// Options of `tpctl logs`.
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// App names, instance ids or `all` (the default).
+    #[arg(value_name = "NAME")]
+    pub targets: Vec<String>,
+    /// How many recent lines to show per file.
+    #[arg(long, short = 'n', default_value_t = 15)]
+    pub lines: usize,
+    /// Keep printing new lines (the default when stdout is a terminal).
+    #[arg(long, short = 'f', conflicts_with = "nostream")]
+    pub follow: bool,
+    /// Print the recent lines and exit.
+    #[arg(long)]
+    pub nostream: bool,
+    /// Only stderr.
+    #[arg(long, conflicts_with = "out")]
+    pub err: bool,
+    /// Only stdout.
+    #[arg(long)]
+    pub out: bool,
+    /// Prefix each line with the time `tpctl logs` read it (stored times: set `time = true`).
+    #[arg(long)]
+    pub timestamp: bool,
+    /// One JSON object per line: app, stream, time, line.
+    #[arg(long)]
+    pub json: bool,
 }

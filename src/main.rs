@@ -11,6 +11,7 @@ mod policy;
 mod proto;
 mod render;
 mod spec;
+mod suggest;
 
 use std::process::ExitCode;
 
@@ -62,5 +63,8 @@ fn dispatch(command: Command) -> Result<Outcome, CommandError> {
             commands::describe::describe(&ctx, &name, output.json)
         }
         Command::Run(t) => commands::run::run(&ctx, &t.targets),
+        Command::Logs(a) => commands::logs::logs(&ctx, &a),
+        Command::Flush(t) => commands::logs::flush(&ctx, &t.targets),
+        Command::ReloadLogs => commands::logs::reload(&ctx),
     }
 }

@@ -32,6 +32,10 @@ pub enum Request {
     Restart { spec: Option<Box<AppSpec>> },
     /// Answer once the app is settled (one-shots: completed or failed).
     WaitSettled,
+    /// Reopen the log files by name (after an external logrotate moved them).
+    ReopenLogs,
+    /// Empty the log files and remove their rotated copies.
+    FlushLogs,
 }
 
 /// A request with its version.

@@ -42,6 +42,46 @@ pub struct AppSpec {
     /// The BullMQ queues this app consumes.
     pub queues: Vec<String>,
     pub concurrency: Option<u32>,
+    /// Where and how the keeper writes the app's output.
+    #[serde(default)]
+    pub logs: LogSpec,
+}
+
+/// Log files and their rotation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LogSpec {
+    /// stdout file; `None` is `logs/out.log` in the app's run directory.
+    pub out_file: Option<PathBuf>,
+    /// stderr file; `None` is `logs/err.log` in the app's run directory.
+    pub error_file: Option<PathBuf>,
+    /// stdout and stderr into one file (the stdout one).
+    pub merge: bool,
+    /// Prefix every line with the time it was read.
+    pub time: bool,
+    /// moment.js-style pattern for that time; `None` is RFC 3339 with milliseconds.
+    pub date_format: Option<String>,
+    /// Rotate a file before it grows past this; 0 never rotates.
+    pub max_size: u64,
+    /// Rotated files kept.
+    pub keep: u32,
+    /// Gzip rotated files.
+    pub compress: bool,
+}
+
+impl Default for LogSpec {
+    fn default() -> Self {
+        LogSpec {
+            out_file: None,
+            error_file: None,
+            merge: false,
+            time: false,
+            date_format: None,
+            max_size: crate::config::defaults::LOG_MAX_SIZE,
+            keep: crate::config::defaults::LOG_KEEP,
+            compress: false,
+        }
+    }
 }
 
 /// The restart policy inputs; see `policy.rs` for what they mean together.

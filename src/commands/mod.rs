@@ -2,6 +2,7 @@
 
 pub mod describe;
 pub mod inventory;
+pub mod logs;
 pub mod run;
 pub mod start;
 pub mod status;

@@ -194,12 +194,8 @@ fn from_default_file(
 }
 
 fn unknown(name: &str, known: &[String]) -> CommandError {
-    let suggestion = known
-        .iter()
-        .map(|k| (edit_distance(name, k), k))
-        .filter(|(d, k)| *d <= (k.len() / 3).max(2))
-        .min()
-        .map(|(_, k)| format!(" (did you mean {k:?}?)"))
+    let suggestion = crate::suggest::closest(name, known.iter().map(String::as_str))
+        .map(|k| format!(" (did you mean {k:?}?)"))
         .unwrap_or_default();
     let known = if known.is_empty() {
         "(none; start an ecosystem file first)".to_string()
@@ -213,32 +209,9 @@ fn unknown(name: &str, known: &[String]) -> CommandError {
     }
 }
 
-/// Levenshtein distance, for "did you mean".
-pub fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != *cb))
-                .min(prev[j + 1] + 1)
-                .min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn edit_distance_counts_edits() {
-        assert_eq!(edit_distance("email-worker", "emial-worker"), 2);
-        assert_eq!(edit_distance("", "abc"), 3);
-        assert_eq!(edit_distance("same", "same"), 0);
-    }
 
     #[test]
     fn unknown_app_suggests_the_closest_name() {

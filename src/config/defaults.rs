@@ -14,3 +14,7 @@ pub const KILL_TIMEOUT: Duration = Duration::from_secs(30);
 pub const EXP_BACKOFF_CAP: Duration = Duration::from_secs(30);
 /// The file `tpctl start` reads when given no file or name.
 pub const ECOSYSTEM_FILE: &str = "ecosystem.toml";
+/// Log files rotate before they grow past this.
+pub const LOG_MAX_SIZE: u64 = 10 << 20;
+/// Rotated log files kept per stream.
+pub const LOG_KEEP: u32 = 5;

@@ -77,6 +77,16 @@ fn absolute_path(path: &Path) -> PathBuf {
 
 /// Adds what to do to the parser's terser messages.
 fn explain(message: &str) -> String {
+    if let Some(rest) = message.strip_prefix("unknown field `")
+        && let Some((key, expected)) = rest.split_once('`')
+    {
+        let known: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+        let hint = match crate::suggest::closest(key, known.iter().copied()) {
+            Some(k) => format!("did you mean `{k}`?"),
+            None => "README.md lists every key".to_string(),
+        };
+        return format!("unknown key `{key}`; {hint}");
+    }
     if message.starts_with("missing field") {
         format!("{message}: every [[apps]] table needs `name` and `script`")
     } else {

@@ -155,6 +155,13 @@ pub struct RawSettings {
     pub kill_timeout: Option<DurationValue>,
     pub kill_signal: Option<SignalValue>,
     pub stop_exit_codes: Option<Vec<i32>>,
+    pub merge_logs: Option<bool>,
+    pub time: Option<bool>,
+    pub log_date_format: Option<String>,
+    #[serde(default, deserialize_with = "de_opt_size")]
+    pub log_max_size: Option<ByteSize>,
+    pub log_keep: Option<u32>,
+    pub log_compress: Option<bool>,
 }
 
 /// One `[[apps]]` table.
@@ -169,6 +176,8 @@ pub struct RawApp {
     pub queue: Option<Spanned<OneOrMany>>,
     pub concurrency: Option<Spanned<u32>>,
     pub concurrency_env: Option<Spanned<String>>,
+    pub out_file: Option<String>,
+    pub error_file: Option<String>,
     pub cwd: Option<Spanned<String>>,
     pub env: Option<BTreeMap<String, EnvValue>>,
     pub env_file: Option<Spanned<EnvFile>>,
@@ -182,6 +191,13 @@ pub struct RawApp {
     pub kill_timeout: Option<DurationValue>,
     pub kill_signal: Option<SignalValue>,
     pub stop_exit_codes: Option<Vec<i32>>,
+    pub merge_logs: Option<bool>,
+    pub time: Option<bool>,
+    pub log_date_format: Option<String>,
+    #[serde(default, deserialize_with = "de_opt_size")]
+    pub log_max_size: Option<ByteSize>,
+    pub log_keep: Option<u32>,
+    pub log_compress: Option<bool>,
 }
 
 fn de_opt_size<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<ByteSize>, D::Error> {

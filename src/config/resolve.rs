@@ -11,7 +11,7 @@ use super::defaults;
 use super::env::{concurrency_var, layer, read_env_file};
 use super::error::{Diagnostic, Locator};
 use super::raw::{EnvFile, EnvValue, OneOrMany, RawApp, RawFile, RawSettings};
-use crate::spec::{AppSpec, RestartSpec};
+use crate::spec::{AppSpec, LogSpec, RestartSpec};
 
 /// Everything `resolve` needs besides the parsed file.
 pub struct Context<'a> {
@@ -250,6 +250,19 @@ fn absolute(base: &Path, p: &str) -> PathBuf {
     })
 }
 
+/// `dir/out.log` → `dir/out-1.log` for instance 1.
+fn instance_path(path: &Path, i: usize) -> PathBuf {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let name = match path.extension() {
+        Some(ext) => format!("{stem}-{i}.{}", ext.to_string_lossy()),
+        None => format!("{stem}-{i}"),
+    };
+    path.with_file_name(name)
+}
+
 /// Removes `.` and resolves `..` lexically, so paths read as the operator would write them.
 fn normalize(path: &Path) -> PathBuf {
     use std::path::Component;
@@ -393,6 +406,35 @@ fn resolve_app(
     let after: Vec<String> = app.after.map(OneOrMany::strings).unwrap_or_default();
     let queues: Vec<String> = app.queue.map(OneOrMany::strings).unwrap_or_default();
     let concurrency = app.concurrency.map(Spanned::into_inner);
+    let log_file = |f: &Option<String>, i: Option<usize>| {
+        f.as_ref().map(|f| {
+            let p = absolute(cx.base_dir, f);
+            match i {
+                // Instances must not share a file: `out.log` becomes `out-1.log`.
+                Some(i) => instance_path(&p, i),
+                None => p,
+            }
+        })
+    };
+    let logs_for = |i: Option<usize>| LogSpec {
+        out_file: log_file(&app.out_file, i),
+        error_file: log_file(&app.error_file, i),
+        merge: app.merge_logs.or(defaults.merge_logs).unwrap_or(false),
+        time: app.time.or(defaults.time).unwrap_or(false),
+        date_format: app
+            .log_date_format
+            .clone()
+            .or_else(|| defaults.log_date_format.clone()),
+        max_size: app
+            .log_max_size
+            .or(defaults.log_max_size)
+            .map_or(super::defaults::LOG_MAX_SIZE, |b| b.0),
+        keep: app
+            .log_keep
+            .or(defaults.log_keep)
+            .unwrap_or(super::defaults::LOG_KEEP),
+        compress: app.log_compress.or(defaults.log_compress).unwrap_or(false),
+    };
     let concurrency_env = app
         .concurrency_env
         .map_or_else(|| concurrency_var(&name), Spanned::into_inner);
@@ -434,6 +476,7 @@ fn resolve_app(
                 after: after.clone(),
                 queues: queues.clone(),
                 concurrency,
+                logs: logs_for(many.then_some(i)),
             }
         })
         .collect();

@@ -166,7 +166,7 @@ fn log_to_file(dir: &AppDir) -> Result<(), String> {
     if unsafe { libc::dup2(file.as_raw_fd(), libc::STDERR_FILENO) } < 0 {
         return Err(format!("cannot redirect diagnostics to {}", path.display()));
     }
-    super::diag::KeeperLog::install();
+    super::diag::KeeperLog::install(Some(path));
     Ok(())
 }
 

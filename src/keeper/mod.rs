@@ -9,10 +9,13 @@ pub mod child;
 pub mod control;
 pub mod diag;
 pub mod launch;
+pub mod logfile;
+pub mod logs;
 pub mod output;
 pub mod readbuf;
 pub mod sampler;
 pub mod state;
+pub mod timestamp;
 
 use std::collections::{HashMap, VecDeque};
 use std::io::Read;
@@ -30,7 +33,8 @@ use crate::policy::{Effect, Event, Exit, Limits, Policy, Status, Timer};
 use crate::proto::{AppStatus, LedgerEntry, Request, Response};
 use crate::spec::AppSpec;
 use control::{Conn, Until};
-use output::{Drained, Sink, Stream};
+use logs::{Kind, LogSet};
+use output::{Drained, Stream};
 use readbuf::ReadBuffer;
 use sampler::{Sample, Sampler};
 
@@ -80,8 +84,8 @@ pub struct Keeper {
     since_ms: u64,
     last_status: Status,
     dirty: bool,
-    /// Output bytes that could not be written, across runs.
-    dropped_bytes: u64,
+    /// Where the app's output goes; kept open across restarts.
+    logs: LogSet,
     /// The last stderr lines of the run that just ended, for its ledger entry.
     err_tail: Vec<String>,
     /// One read buffer for both pipes (keepers are many: each KiB counts).
@@ -121,9 +125,23 @@ impl Keeper {
         for sig in [libc::SIGCHLD, libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
             signal_hook::low_level::pipe::register(sig, wake_tx.try_clone()?)?;
         }
+        // A log file over RLIMIT_FSIZE must fail the write (counted as dropped), not kill us.
+        // SAFETY: setting a signal to SIG_IGN has no preconditions.
+        unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
         // Orphaned grandchildren of the app are re-parented to us, so we can reap and kill them.
         // SAFETY: prctl with integer arguments.
         unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+        let logs = match &mode {
+            Mode::Background { dir, .. } => LogSet::files(&spec.logs, dir),
+            Mode::Foreground { prefix } => {
+                let mut err_prefix = prefix.clone();
+                // `name ! ` marks stderr lines, as `tpctl logs` does.
+                if let Some(bar) = err_prefix.iter().rposition(|b| *b == b'|') {
+                    err_prefix[bar] = b'!';
+                }
+                LogSet::terminal(prefix.clone(), err_prefix)
+            }
+        };
         let policy = Policy::new(limits(&spec));
         let launcher = child::Launcher::new(&spec);
         Ok(Keeper {
@@ -150,7 +168,7 @@ impl Keeper {
             since_ms: now_ms(),
             last_status: Status::Stopped,
             dirty: true,
-            dropped_bytes: 0,
+            logs,
             err_tail: Vec::new(),
             read_buf: ReadBuffer::default(),
         })
@@ -220,13 +238,21 @@ impl Keeper {
         }
         if ready(2)
             && let Some(s) = &mut self.out
-            && s.drain(&mut self.read_buf, READS_PER_TURN) == Drained::Eof
+            && s.drain(
+                &mut self.read_buf,
+                self.logs.sink(Kind::Out),
+                READS_PER_TURN,
+            ) == Drained::Eof
         {
             self.close_stream(true);
         }
         if ready(3)
             && let Some(s) = &mut self.err
-            && s.drain(&mut self.read_buf, READS_PER_TURN) == Drained::Eof
+            && s.drain(
+                &mut self.read_buf,
+                self.logs.sink(Kind::Err),
+                READS_PER_TURN,
+            ) == Drained::Eof
         {
             self.close_stream(false);
         }
@@ -318,11 +344,11 @@ impl Keeper {
         self.leftovers_reported = false;
         self.group = None;
         // Everything the app wrote is in the pipes now: put it on disk before any restart.
-        for is_out in [true, false] {
-            let stream = if is_out { &mut self.out } else { &mut self.err };
-            if let Some(s) = stream {
-                let _ = s.drain(&mut self.read_buf, usize::MAX);
-            }
+        if let Some(s) = &mut self.out {
+            let _ = s.drain(&mut self.read_buf, self.logs.sink(Kind::Out), usize::MAX);
+        }
+        if let Some(s) = &mut self.err {
+            let _ = s.drain(&mut self.read_buf, self.logs.sink(Kind::Err), usize::MAX);
         }
         self.close_stream(true);
         self.close_stream(false);
@@ -335,12 +361,11 @@ impl Keeper {
         } else {
             self.err.take()
         };
-        if let Some(s) = stream {
-            self.dropped_bytes += s.dropped_bytes;
-            if !is_out {
-                // Keep the tail for the ledger entry that may follow.
-                self.err_tail = s.tail();
-            }
+        // Keep the stderr tail for the ledger entry that may follow.
+        if let Some(s) = stream
+            && !is_out
+        {
+            self.err_tail = s.tail();
         }
     }
 
@@ -467,9 +492,9 @@ impl Keeper {
                     }
                     None => tracing::info!(pid = running.pid.as_raw(), "app started"),
                 }
-                let (out_sink, err_sink) = self.sinks();
-                self.out = Stream::new(running.stdout, out_sink, false).ok();
-                self.err = Stream::new(running.stderr, err_sink, true).ok();
+                let stamp = logs::stamp(&self.spec.logs);
+                self.out = Stream::new(running.stdout, false, stamp.clone()).ok();
+                self.err = Stream::new(running.stderr, true, stamp).ok();
                 self.run = Some(Run { pid: running.pid });
                 self.group = Some(running.pid);
                 self.sampler.reset();
@@ -485,28 +510,6 @@ impl Keeper {
                 tracing::error!(%reason, "cannot start the app");
                 self.feed(Event::SpawnFailed { reason });
             }
-        }
-    }
-
-    fn sinks(&self) -> (Sink, Sink) {
-        match &self.mode {
-            Mode::Background { dir, .. } => {
-                let open = |name: &str| {
-                    Sink::file(&dir.logs_dir().join(name)).unwrap_or_else(|e| {
-                        tracing::error!(error = %e, file = name, "cannot open log file; output is dropped and counted");
-                        Sink::Discard
-                    })
-                };
-                (open("out.log"), open("err.log"))
-            }
-            Mode::Foreground { prefix } => (
-                Sink::Prefixed {
-                    prefix: prefix.clone(),
-                },
-                Sink::Prefixed {
-                    prefix: prefix.clone(),
-                },
-            ),
         }
     }
 
@@ -551,6 +554,22 @@ impl Keeper {
                 self.conns[i].parked = Some(Until::Running);
                 self.feed(Event::Restart);
             }
+            Request::ReopenLogs => {
+                self.logs.reopen();
+                let status = self.status();
+                self.conns[i].respond(&Response::Status { status });
+            }
+            Request::FlushLogs => {
+                let response = match self.logs.flush() {
+                    Ok(()) => Response::Status {
+                        status: self.status(),
+                    },
+                    Err(e) => Response::Error {
+                        message: format!("cannot empty the log files: {e}"),
+                    },
+                };
+                self.conns[i].respond(&response);
+            }
             Request::WaitSettled => {
                 self.conns[i].parked = Some(Until::Settled);
             }
@@ -560,6 +579,11 @@ impl Keeper {
     fn replace_spec(&mut self, spec: AppSpec) {
         self.policy.set_limits(limits(&spec));
         self.launcher = child::Launcher::new(&spec);
+        if spec.logs != self.spec.logs
+            && let Mode::Background { dir, .. } = &self.mode
+        {
+            self.logs = LogSet::files(&spec.logs, dir);
+        }
         self.spec = spec;
         if let Mode::Background { dir, .. } = &self.mode
             && let Err(e) = write_spec(dir, &self.spec)
@@ -634,9 +658,7 @@ impl Keeper {
             last_exit: self.policy.last_exit(),
             reason: self.policy.reason().map(str::to_string),
             since_ms: self.since_ms,
-            dropped_log_bytes: self.dropped_bytes
-                + self.out.as_ref().map_or(0, |s| s.dropped_bytes)
-                + self.err.as_ref().map_or(0, |s| s.dropped_bytes),
+            dropped_log_bytes: self.logs.dropped(),
         }
     }
 
