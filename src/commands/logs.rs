@@ -92,7 +92,11 @@ pub fn logs(ctx: &Ctx, args: &LogsArgs) -> Result<Outcome, CommandError> {
         return Ok(Outcome::Success);
     }
     let every_app = args.targets.is_empty() || args.targets.iter().any(|t| t == "all");
-    let mut followers: Vec<Follower> = srcs.iter().cloned().map(Follower::at_end).collect();
+    let mut followers: Vec<Follower> = srcs
+        .iter()
+        .cloned()
+        .map(|s| Follower::new(s, true))
+        .collect();
     let mut last_scan = Instant::now();
     loop {
         std::thread::sleep(FOLLOW_POLL);
@@ -104,7 +108,7 @@ pub fn logs(ctx: &Ctx, args: &LogsArgs) -> Result<Outcome, CommandError> {
                         printer.widen(std::slice::from_ref(&s));
                         srcs.push(s.clone());
                         // A new app: everything it wrote so far is new to us.
-                        followers.push(Follower::at_start(s));
+                        followers.push(Follower::new(s, false));
                     }
                 }
             }
@@ -162,7 +166,8 @@ struct Follower {
 }
 
 impl Follower {
-    fn at_end(source: Source) -> Follower {
+    /// Follows `source` from its current end, or from its start (an app that just appeared).
+    fn new(source: Source, at_end: bool) -> Follower {
         let mut f = Follower {
             source,
             file: None,
@@ -170,19 +175,7 @@ impl Follower {
             offset: 0,
             partial: Vec::new(),
         };
-        f.open(true);
-        f
-    }
-
-    fn at_start(source: Source) -> Follower {
-        let mut f = Follower {
-            source,
-            file: None,
-            inode: 0,
-            offset: 0,
-            partial: Vec::new(),
-        };
-        f.open(false);
+        f.open(at_end);
         f
     }
 

@@ -76,20 +76,18 @@ impl DateFormat {
 
     /// Renders a time (ms since the Unix epoch) followed by a space, ready to prefix a line.
     pub fn render(&self, ms: u64) -> Vec<u8> {
-        let secs = ms / 1000;
-        let (y, mo, d) = crate::render::civil_from_days((secs / 86_400) as i64);
-        let rem = secs % 86_400;
+        let c = crate::render::Civil::from_ms(ms);
         let mut out = String::with_capacity(32);
         for p in &self.pieces {
             match p {
                 Piece::Literal(s) => out.push_str(s),
-                Piece::Year => out.push_str(&format!("{y:04}")),
-                Piece::Month => out.push_str(&format!("{mo:02}")),
-                Piece::Day => out.push_str(&format!("{d:02}")),
-                Piece::Hour => out.push_str(&format!("{:02}", rem / 3600)),
-                Piece::Minute => out.push_str(&format!("{:02}", rem % 3600 / 60)),
-                Piece::Second => out.push_str(&format!("{:02}", rem % 60)),
-                Piece::Millis => out.push_str(&format!("{:03}", ms % 1000)),
+                Piece::Year => out.push_str(&format!("{:04}", c.year)),
+                Piece::Month => out.push_str(&format!("{:02}", c.month)),
+                Piece::Day => out.push_str(&format!("{:02}", c.day)),
+                Piece::Hour => out.push_str(&format!("{:02}", c.hour)),
+                Piece::Minute => out.push_str(&format!("{:02}", c.minute)),
+                Piece::Second => out.push_str(&format!("{:02}", c.second)),
+                Piece::Millis => out.push_str(&format!("{:03}", c.millis)),
                 Piece::Offset => out.push_str("+00:00"),
                 Piece::OffsetCompact => out.push_str("+0000"),
             }
