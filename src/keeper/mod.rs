@@ -8,11 +8,13 @@
 pub mod child;
 pub mod control;
 pub mod diag;
+mod exits;
 pub mod launch;
 pub mod logfile;
 pub mod logs;
 pub mod output;
 pub mod readbuf;
+mod requests;
 pub mod sampler;
 pub mod state;
 pub mod timestamp;
@@ -25,14 +27,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 
 use crate::home::AppDir;
 use crate::policy::{Effect, Event, Exit, Limits, Policy, Status, Timer};
-use crate::proto::{AppStatus, LedgerEntry, Request, Response};
+use crate::proto::{AppStatus, LedgerEntry};
 use crate::spec::AppSpec;
-use control::{Conn, Until};
+use control::Conn;
 use logs::{Kind, LogSet};
 use output::{Drained, Stream};
 use readbuf::ReadBuffer;
@@ -298,77 +299,6 @@ impl Keeper {
             .map(|t| t.saturating_duration_since(now))
     }
 
-    /// Reaps every exited child: the app's main process and re-parented descendants.
-    fn reap(&mut self) {
-        loop {
-            match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
-                Ok(WaitStatus::Exited(pid, code)) => self.on_reaped(pid, Exit::Code(code)),
-                Ok(WaitStatus::Signaled(pid, sig, _)) => {
-                    self.on_reaped(pid, Exit::Signal(sig as i32))
-                }
-                Ok(WaitStatus::StillAlive) | Err(_) => break,
-                Ok(_) => {}
-            }
-        }
-        self.check_exit();
-    }
-
-    fn on_reaped(&mut self, pid: Pid, exit: Exit) {
-        if self.run.as_ref().is_some_and(|r| r.pid == pid) {
-            tracing::info!(pid = pid.as_raw(), %exit, "app exited");
-            self.run = None;
-            self.main_exit = Some(exit);
-        }
-    }
-
-    /// Once the main process has exited: wait for the rest of its group, then report the end.
-    fn check_exit(&mut self) {
-        let Some(exit) = self.main_exit else { return };
-        let group = self.group;
-        if let Some(g) = group
-            && child::group_alive(g)
-        {
-            if !self.leftovers_reported && self.policy.status() != Status::Stopping {
-                self.leftovers_reported = true;
-                tracing::warn!(
-                    pgid = g.as_raw(),
-                    "the app exited but left processes in its group; stopping them"
-                );
-                self.feed(Event::Leftovers { exit });
-            }
-            self.next_group_check = Some(Instant::now() + GROUP_POLL);
-            return;
-        }
-        self.next_group_check = None;
-        self.main_exit = None;
-        self.leftovers_reported = false;
-        self.group = None;
-        // Everything the app wrote is in the pipes now: put it on disk before any restart.
-        if let Some(s) = &mut self.out {
-            let _ = s.drain(&mut self.read_buf, self.logs.sink(Kind::Out), usize::MAX);
-        }
-        if let Some(s) = &mut self.err {
-            let _ = s.drain(&mut self.read_buf, self.logs.sink(Kind::Err), usize::MAX);
-        }
-        self.close_stream(true);
-        self.close_stream(false);
-        self.feed(Event::Ended { exit });
-    }
-
-    fn close_stream(&mut self, is_out: bool) {
-        let stream = if is_out {
-            self.out.take()
-        } else {
-            self.err.take()
-        };
-        // Keep the stderr tail for the ledger entry that may follow.
-        if let Some(s) = stream
-            && !is_out
-        {
-            self.err_tail = s.tail();
-        }
-    }
-
     fn fire_timers(&mut self) {
         let now = Instant::now();
         let due: Vec<Timer> = self
@@ -510,130 +440,6 @@ impl Keeper {
                 tracing::error!(%reason, "cannot start the app");
                 self.feed(Event::SpawnFailed { reason });
             }
-        }
-    }
-
-    fn handle_requests(&mut self) {
-        let mut i = 0;
-        while i < self.conns.len() {
-            if let Some(req) = self.conns[i].request.take() {
-                self.handle(i, req);
-            }
-            i += 1;
-        }
-    }
-
-    fn handle(&mut self, i: usize, req: Request) {
-        match req {
-            Request::Status => {
-                self.refresh_sample();
-                let status = self.status();
-                self.conns[i].respond(&Response::Status { status });
-            }
-            Request::Describe => {
-                self.refresh_sample();
-                let response = Response::Describe {
-                    status: self.status(),
-                    spec: Box::new(self.spec.clone()),
-                    ledger: self.ledger.iter().cloned().collect(),
-                };
-                self.conns[i].respond(&response);
-            }
-            Request::Start => {
-                self.conns[i].parked = Some(Until::Running);
-                self.feed(Event::Start);
-            }
-            Request::Stop => {
-                self.conns[i].parked = Some(Until::Settled);
-                self.feed(Event::Stop);
-            }
-            Request::Restart { spec } => {
-                if let Some(spec) = spec {
-                    self.replace_spec(*spec);
-                }
-                self.conns[i].parked = Some(Until::Running);
-                self.feed(Event::Restart);
-            }
-            Request::ReopenLogs => {
-                self.logs.reopen();
-                let status = self.status();
-                self.conns[i].respond(&Response::Status { status });
-            }
-            Request::FlushLogs => {
-                let response = match self.logs.flush() {
-                    Ok(()) => Response::Status {
-                        status: self.status(),
-                    },
-                    Err(e) => Response::Error {
-                        message: format!("cannot empty the log files: {e}"),
-                    },
-                };
-                self.conns[i].respond(&response);
-            }
-            Request::WaitSettled => {
-                self.conns[i].parked = Some(Until::Settled);
-            }
-        }
-    }
-
-    fn replace_spec(&mut self, spec: AppSpec) {
-        self.policy.set_limits(limits(&spec));
-        self.launcher = child::Launcher::new(&spec);
-        if spec.logs != self.spec.logs
-            && let Mode::Background { dir, .. } = &self.mode
-        {
-            self.logs = LogSet::files(&spec.logs, dir);
-        }
-        self.spec = spec;
-        if let Mode::Background { dir, .. } = &self.mode
-            && let Err(e) = write_spec(dir, &self.spec)
-        {
-            tracing::error!(error = %e, "cannot save the new spec");
-        }
-    }
-
-    /// Persists a changed state and answers parked requests whose condition now holds.
-    fn after_events(&mut self) {
-        let status = self.policy.status();
-        let settled = status.is_settled();
-        let running = status == Status::Online || settled;
-        let mut answer = Vec::new();
-        for (i, c) in self.conns.iter().enumerate() {
-            match c.parked {
-                Some(Until::Running) if running => answer.push(i),
-                Some(Until::Settled) if settled => answer.push(i),
-                _ => {}
-            }
-        }
-        // Answer first: the state file is written before the socket closes, which is all a
-        // client that finds no keeper relies on.
-        if !answer.is_empty() {
-            let response = Response::Status {
-                status: self.status(),
-            };
-            for i in answer {
-                self.conns[i].respond(&response);
-            }
-        }
-        if self.dirty {
-            self.persist();
-        }
-        self.conns.retain(|c| !c.done || c.wants_write());
-    }
-
-    fn persist(&mut self) {
-        self.dirty = false;
-        let Mode::Background { dir, .. } = &self.mode else {
-            return;
-        };
-        let st = state::PersistedState {
-            format: state::FORMAT,
-            status: self.status(),
-            session: self.group.map(Pid::as_raw),
-            ledger: self.ledger.clone(),
-        };
-        if let Err(e) = state::save(&dir.state_path(), &st) {
-            tracing::error!(error = %e, "cannot write state.json");
         }
     }
 

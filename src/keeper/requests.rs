@@ -1,0 +1,137 @@
+//! The keeper's side of the control protocol: one handler per request, parked requests
+//! answered when the app reaches the state they wait for, and the state file written after.
+
+use nix::unistd::Pid;
+
+use super::control::Until;
+use super::logs::LogSet;
+use super::{Keeper, Mode, child, limits, state, write_spec};
+use crate::policy::{Event, Status};
+use crate::proto::{Request, Response};
+use crate::spec::AppSpec;
+
+impl Keeper {
+    pub(super) fn handle_requests(&mut self) {
+        let mut i = 0;
+        while i < self.conns.len() {
+            if let Some(req) = self.conns[i].request.take() {
+                self.handle(i, req);
+            }
+            i += 1;
+        }
+    }
+
+    pub(super) fn handle(&mut self, i: usize, req: Request) {
+        match req {
+            Request::Status => {
+                self.refresh_sample();
+                let status = self.status();
+                self.conns[i].respond(&Response::Status { status });
+            }
+            Request::Describe => {
+                self.refresh_sample();
+                let response = Response::Describe {
+                    status: self.status(),
+                    spec: Box::new(self.spec.clone()),
+                    ledger: self.ledger.iter().cloned().collect(),
+                };
+                self.conns[i].respond(&response);
+            }
+            Request::Start => {
+                self.conns[i].parked = Some(Until::Running);
+                self.feed(Event::Start);
+            }
+            Request::Stop => {
+                self.conns[i].parked = Some(Until::Settled);
+                self.feed(Event::Stop);
+            }
+            Request::Restart { spec } => {
+                if let Some(spec) = spec {
+                    self.replace_spec(*spec);
+                }
+                self.conns[i].parked = Some(Until::Running);
+                self.feed(Event::Restart);
+            }
+            Request::ReopenLogs => {
+                self.logs.reopen();
+                let status = self.status();
+                self.conns[i].respond(&Response::Status { status });
+            }
+            Request::FlushLogs => {
+                let response = match self.logs.flush() {
+                    Ok(()) => Response::Status {
+                        status: self.status(),
+                    },
+                    Err(e) => Response::Error {
+                        message: format!("cannot empty the log files: {e}"),
+                    },
+                };
+                self.conns[i].respond(&response);
+            }
+            Request::WaitSettled => {
+                self.conns[i].parked = Some(Until::Settled);
+            }
+        }
+    }
+
+    pub(super) fn replace_spec(&mut self, spec: AppSpec) {
+        self.policy.set_limits(limits(&spec));
+        self.launcher = child::Launcher::new(&spec);
+        if spec.logs != self.spec.logs
+            && let Mode::Background { dir, .. } = &self.mode
+        {
+            self.logs = LogSet::files(&spec.logs, dir);
+        }
+        self.spec = spec;
+        if let Mode::Background { dir, .. } = &self.mode
+            && let Err(e) = write_spec(dir, &self.spec)
+        {
+            tracing::error!(error = %e, "cannot save the new spec");
+        }
+    }
+
+    /// Persists a changed state and answers parked requests whose condition now holds.
+    pub(super) fn after_events(&mut self) {
+        let status = self.policy.status();
+        let settled = status.is_settled();
+        let running = status == Status::Online || settled;
+        let mut answer = Vec::new();
+        for (i, c) in self.conns.iter().enumerate() {
+            match c.parked {
+                Some(Until::Running) if running => answer.push(i),
+                Some(Until::Settled) if settled => answer.push(i),
+                _ => {}
+            }
+        }
+        // Answer first: the state file is written before the socket closes, which is all a
+        // client that finds no keeper relies on.
+        if !answer.is_empty() {
+            let response = Response::Status {
+                status: self.status(),
+            };
+            for i in answer {
+                self.conns[i].respond(&response);
+            }
+        }
+        if self.dirty {
+            self.persist();
+        }
+        self.conns.retain(|c| !c.done || c.wants_write());
+    }
+
+    pub(super) fn persist(&mut self) {
+        self.dirty = false;
+        let Mode::Background { dir, .. } = &self.mode else {
+            return;
+        };
+        let st = state::PersistedState {
+            format: state::FORMAT,
+            status: self.status(),
+            session: self.group.map(Pid::as_raw),
+            ledger: self.ledger.clone(),
+        };
+        if let Err(e) = state::save(&dir.state_path(), &st) {
+            tracing::error!(error = %e, "cannot write state.json");
+        }
+    }
+}
