@@ -80,6 +80,27 @@ pub enum Command {
         after_help = "Example (logrotate postrotate):\n  tpctl reload-logs"
     )]
     ReloadLogs,
+    /// Save the current process list to dump.toml, for `resurrect` and the boot integration.
+    #[command(
+        after_help = "Examples:\n  tpctl save\n  tpctl save --force    save even an empty list"
+    )]
+    Save {
+        /// Save even when no app is known (resurrect would then start nothing).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Bring back the saved process list: saved-running apps start in `after` order, the rest
+    /// are listed as stopped; apps already running are left alone.
+    #[command(after_help = "Example:\n  tpctl resurrect")]
+    Resurrect,
+    /// Generate, install, check or print the boot integration that runs `tpctl resurrect` at boot.
+    #[command(
+        after_help = "Examples:\n  tpctl startup                    show the unit and the command that installs it\n  sudo tpctl startup systemd --run-as testplanit --install\n  tpctl startup systemd --user --install\n  tpctl startup --check            would a reboot bring the saved list back?"
+    )]
+    Startup(StartupArgs),
+    /// Remove what `tpctl startup --install` installed.
+    #[command(after_help = "Example:\n  sudo tpctl unstartup systemd --run-as testplanit")]
+    Unstartup(StartupArgs),
     /// Run apps in the foreground with prefixed output (development); Ctrl-C stops them all.
     #[command(after_help = "Examples:\n  tpctl run\n  tpctl run email-worker notification-worker")]
     Run(Targets),
@@ -112,4 +133,30 @@ pub struct LogsArgs {
     /// One JSON object per line: app, stream, time, line.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Options of `tpctl startup` and `tpctl unstartup`.
+#[derive(Debug, Args)]
+pub struct StartupArgs {
+    /// The init system (default: this machine's).
+    #[arg(value_enum)]
+    pub system: Option<crate::startup::System>,
+    /// A per-user unit (systemctl --user, a LaunchAgent) instead of a system one.
+    #[arg(long)]
+    pub user: bool,
+    /// Write and enable the unit (a system unit needs root).
+    #[arg(long, conflicts_with_all = ["check", "print"])]
+    pub install: bool,
+    /// Verify that a reboot would bring the saved list back; exit 1 if not.
+    #[arg(long, conflicts_with = "print")]
+    pub check: bool,
+    /// Print the unit and nothing else.
+    #[arg(long)]
+    pub print: bool,
+    /// The user the apps run as (default: you).
+    #[arg(long, value_name = "USER")]
+    pub run_as: Option<String>,
+    /// The run directory the unit uses (default: TPCTL_HOME, or ~USER/.tpctl with --run-as).
+    #[arg(long, value_name = "DIR")]
+    pub tpctl_home: Option<std::path::PathBuf>,
 }

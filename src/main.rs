@@ -4,6 +4,7 @@ mod cli;
 mod client;
 mod commands;
 mod config;
+mod dump;
 mod home;
 mod keeper;
 mod persist;
@@ -11,6 +12,7 @@ mod policy;
 mod proto;
 mod render;
 mod spec;
+mod startup;
 mod suggest;
 
 use std::process::ExitCode;
@@ -27,6 +29,9 @@ fn main() -> ExitCode {
     if args.get(1).is_some_and(|a| a == "keeper") {
         return ExitCode::from(keeper::launch::from_args(&args[2..]) as u8);
     }
+    // A command piped into `head` should end quietly, as Unix tools do (Rust ignores SIGPIPE).
+    // SAFETY: restoring the default disposition of SIGPIPE has no preconditions.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     let cli = Cli::parse();
     init_tracing();
     match dispatch(cli.command) {
@@ -66,5 +71,9 @@ fn dispatch(command: Command) -> Result<Outcome, CommandError> {
         Command::Logs(a) => commands::logs::logs(&ctx, &a),
         Command::Flush(t) => commands::logs::flush(&ctx, &t.targets),
         Command::ReloadLogs => commands::logs::reload(&ctx),
+        Command::Save { force } => commands::save::save(&ctx, force),
+        Command::Resurrect => commands::save::resurrect(&ctx),
+        Command::Startup(a) => commands::startup::startup(&ctx, &a),
+        Command::Unstartup(a) => commands::startup::unstartup(&ctx, &a),
     }
 }

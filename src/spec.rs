@@ -24,9 +24,15 @@ pub struct AppSpec {
     /// Absolute working directory.
     pub cwd: PathBuf,
     /// The complete environment of the app (caller env < env_file < env < tpctl's own variables).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub env: BTreeMap<String, String>,
     /// Keys of `env` that the file set (env_file or env), as opposed to inherited from the caller.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub env_from_config: BTreeSet<String>,
+    /// Where the configured part of `env` came from: `save` stores these references, not the
+    /// values, and `resurrect` reads the env files again.
+    #[serde(default)]
+    pub env_sources: EnvSources,
     /// The ecosystem file this spec came from, if any; `restart NAME` re-reads it.
     pub source: Option<PathBuf>,
     pub restart: RestartSpec,
@@ -84,6 +90,48 @@ impl Default for LogSpec {
     }
 }
 
+/// The configured layers of an app's environment, lowest first after the caller's.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnvSources {
+    /// `env_file`s, `[defaults]`'s first.
+    pub files: Vec<EnvFileRef>,
+    /// The `env` tables (defaults, then the app's) and tpctl's own variables.
+    pub table: BTreeMap<String, String>,
+}
+
+/// One env file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnvFileRef {
+    pub path: PathBuf,
+    /// A missing optional file is skipped.
+    #[serde(default)]
+    pub optional: bool,
+}
+
+impl EnvSources {
+    /// The full environment, `caller` < env files (read now) < table, and the keys the
+    /// configuration set.
+    pub fn layer(
+        &self,
+        caller: &BTreeMap<String, String>,
+    ) -> Result<(BTreeMap<String, String>, BTreeSet<String>), String> {
+        let mut files = Vec::new();
+        let mut configured: BTreeSet<String> = self.table.keys().cloned().collect();
+        for f in &self.files {
+            if f.optional && !f.path.exists() {
+                continue;
+            }
+            let pairs = crate::config::env::read_env_file(&f.path)?;
+            configured.extend(pairs.iter().map(|(k, _)| k.clone()));
+            files.push(pairs);
+        }
+        Ok((
+            crate::config::env::layer(caller, &files, &self.table, &[]),
+            configured,
+        ))
+    }
+}
+
 /// The restart policy inputs; see `policy.rs` for what they mean together.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RestartSpec {
@@ -96,7 +144,7 @@ pub struct RestartSpec {
     #[serde(with = "millis")]
     pub restart_delay: Duration,
     /// First delay of the exponential back-off; `None` means a fixed `restart_delay`.
-    #[serde(with = "opt_millis")]
+    #[serde(default, with = "opt_millis")]
     pub exp_backoff_restart_delay: Option<Duration>,
     /// Exit codes that mean "done, do not restart".
     pub stop_exit_codes: Vec<i32>,

@@ -4,7 +4,9 @@ pub mod describe;
 pub mod inventory;
 pub mod logs;
 pub mod run;
+pub mod save;
 pub mod start;
+pub mod startup;
 pub mod status;
 pub mod stop;
 pub mod targets;
@@ -45,6 +47,10 @@ pub enum CommandError {
     },
     #[error("no apps given: name apps, `all`, or an ecosystem file")]
     NoTargets,
+    #[error("{0}")]
+    Usage(String),
+    #[error(transparent)]
+    Dump(#[from] crate::dump::DumpError),
     #[error("{what}: {source}")]
     Io {
         what: String,
@@ -57,10 +63,11 @@ impl CommandError {
     /// 2 for usage and configuration errors, 1 for everything else.
     pub fn exit_code(&self) -> u8 {
         match self {
-            CommandError::Config(_) | CommandError::UnknownApp { .. } | CommandError::NoTargets => {
-                2
-            }
-            CommandError::Home(_) | CommandError::Io { .. } => 1,
+            CommandError::Config(_)
+            | CommandError::UnknownApp { .. }
+            | CommandError::NoTargets
+            | CommandError::Usage(_) => 2,
+            CommandError::Home(_) | CommandError::Io { .. } | CommandError::Dump(_) => 1,
         }
     }
 }

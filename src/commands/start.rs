@@ -16,6 +16,11 @@ use crate::spec::AppSpec;
 /// How long to wait for a one-shot app to finish before giving up on its dependents.
 const ONE_SHOT_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 
+/// Starts the given specs in `after` order (for `resurrect`); running apps stay as they are.
+pub fn start_specs(ctx: &Ctx, specs: &[AppSpec]) -> Outcome {
+    bring_up(ctx, specs, Verb::Start)
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Verb {
     Start,

@@ -11,7 +11,7 @@ use super::defaults;
 use super::env::{concurrency_var, layer, read_env_file};
 use super::error::{Diagnostic, Locator};
 use super::raw::{EnvFile, EnvValue, OneOrMany, RawApp, RawFile, RawSettings};
-use crate::spec::{AppSpec, LogSpec, RestartSpec};
+use crate::spec::{AppSpec, EnvFileRef, EnvSources, LogSpec, RestartSpec};
 
 /// Everything `resolve` needs besides the parsed file.
 pub struct Context<'a> {
@@ -211,18 +211,33 @@ fn list(names: &BTreeSet<&str>) -> String {
     }
 }
 
+/// An env file named by the ecosystem file, and what it held when read.
+#[derive(Clone)]
+struct LoadedEnvFile {
+    at: EnvFileRef,
+    pairs: Vec<(String, String)>,
+}
+
 fn load_env_files(
     file: Option<&Spanned<EnvFile>>,
     cx: &Context<'_>,
     diags: &mut Vec<Diagnostic>,
-) -> Vec<Vec<(String, String)>> {
+) -> Vec<LoadedEnvFile> {
     let Some(file) = file else { return vec![] };
     let path = absolute(cx.base_dir, &file.get_ref().path);
-    if file.get_ref().optional && !path.exists() {
-        return vec![];
+    let optional = file.get_ref().optional;
+    if optional && !path.exists() {
+        // Kept as a reference: the file may exist when the app is resurrected.
+        return vec![LoadedEnvFile {
+            at: EnvFileRef { path, optional },
+            pairs: vec![],
+        }];
     }
     match read_env_file(&path) {
-        Ok(pairs) => vec![pairs],
+        Ok(pairs) => vec![LoadedEnvFile {
+            at: EnvFileRef { path, optional },
+            pairs,
+        }],
         Err(reason) => {
             diags.push(diag(
                 cx,
@@ -307,7 +322,7 @@ fn env_table(env: Option<BTreeMap<String, EnvValue>>) -> BTreeMap<String, String
 fn resolve_app(
     app: RawApp,
     defaults: &RawSettings,
-    default_env_files: &[Vec<(String, String)>],
+    default_env_files: &[LoadedEnvFile],
     cx: &Context<'_>,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<Vec<AppSpec>> {
@@ -366,8 +381,9 @@ fn resolve_app(
         },
     };
 
-    let mut env_files: Vec<Vec<(String, String)>> = default_env_files.to_vec();
-    env_files.extend(load_env_files(app.env_file.as_ref(), cx, diags));
+    let mut loaded: Vec<LoadedEnvFile> = default_env_files.to_vec();
+    loaded.extend(load_env_files(app.env_file.as_ref(), cx, diags));
+    let env_files: Vec<Vec<(String, String)>> = loaded.iter().map(|f| f.pairs.clone()).collect();
     let mut table = env_table(defaults.env.clone());
     table.extend(env_table(app.env));
     let mut from_config: BTreeSet<String> = table.keys().cloned().collect();
@@ -458,6 +474,12 @@ fn resolve_app(
                 own.push((concurrency_env.clone(), c.to_string()));
             }
             let env = layer(cx.caller_env, &env_files, &table, &own);
+            let mut sources_table = table.clone();
+            sources_table.extend(own.iter().cloned());
+            let env_sources = EnvSources {
+                files: loaded.iter().map(|f| f.at.clone()).collect(),
+                table: sources_table,
+            };
             let script = resolve_script(app.script.get_ref(), cx.base_dir, env.get("PATH"));
             AppSpec {
                 id,
@@ -468,6 +490,7 @@ fn resolve_app(
                 cwd: cwd.clone(),
                 env,
                 env_from_config: from_config.clone(),
+                env_sources,
                 source: Some(cx.path.to_path_buf()),
                 restart: restart.clone(),
                 max_memory_restart,

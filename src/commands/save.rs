@@ -1,0 +1,197 @@
+//! `tpctl save` and `tpctl resurrect`: the process list across reboots (see `dump.rs`).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::{CommandError, Ctx, Outcome, inventory, start, targets};
+use crate::client::{self, ClientError};
+use crate::dump::{self, Desired, Dump};
+use crate::keeper::{now_ms, state, write_spec};
+use crate::policy::Status;
+use crate::proto::{AppStatus, Request};
+use crate::render;
+use crate::spec::AppSpec;
+
+/// `tpctl save [--force]`.
+pub fn save(ctx: &Ctx, force: bool) -> Result<Outcome, CommandError> {
+    ctx.home.ensure()?;
+    let statuses = inventory::all(&ctx.home).map_err(|source| CommandError::Io {
+        what: format!("cannot list apps in {}", ctx.home.root().display()),
+        source,
+    })?;
+    if statuses.is_empty() && !force {
+        eprintln!(
+            "error: no apps are known, so resurrect would bring back nothing; start your apps first, or `tpctl save --force` to save an empty list"
+        );
+        return Ok(Outcome::Failed);
+    }
+    let mut apps = Vec::new();
+    for st in &statuses {
+        let Some(spec) = targets::saved_spec(&ctx.home, &st.id) else {
+            continue;
+        };
+        let state = if st.status == Status::Stopped {
+            Desired::Stopped
+        } else {
+            Desired::Running
+        };
+        apps.push(dump::saved(&spec, state)?);
+    }
+    let dump = Dump {
+        format: dump::FORMAT,
+        saved_at: render::rfc3339_millis(now_ms()),
+        apps,
+    };
+    dump::write(ctx.home.root(), &dump)?;
+    let (path, bak) = dump::paths(ctx.home.root());
+    for (st, app) in statuses.iter().zip(&dump.apps) {
+        let state = match app.state {
+            Desired::Running => "start",
+            Desired::Stopped => "keep stopped",
+        };
+        println!("✓ {}: {state} ({} now)", st.id, st.status.as_str());
+        if let Some(warning) = warn(st) {
+            println!("  ! {warning}");
+        }
+    }
+    println!(
+        "saved {} app(s) to {} (the previous save is {})",
+        dump.apps.len(),
+        path.display(),
+        bak.display()
+    );
+    Ok(Outcome::Success)
+}
+
+/// Errored and crash-looping apps are saved too; say so, since resurrect will start them.
+fn warn(st: &AppStatus) -> Option<String> {
+    match st.status {
+        Status::Errored | Status::Failed | Status::Lost => Some(format!(
+            "{} is {}{}: resurrect will start it again",
+            st.id,
+            st.status.as_str(),
+            st.reason
+                .as_deref()
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default()
+        )),
+        Status::WaitingRestart => Some(format!(
+            "{} is crash-looping ({} restarts): resurrect will start it again",
+            st.id, st.restarts
+        )),
+        _ => None,
+    }
+}
+
+/// `tpctl resurrect`: brings back exactly the saved set, in `after` order; running apps are
+/// left alone, so running it twice starts nothing twice.
+pub fn resurrect(ctx: &Ctx) -> Result<Outcome, CommandError> {
+    ctx.home.ensure()?;
+    let (dump, warning) = dump::load(ctx.home.root())?;
+    if let Some(w) = warning {
+        eprintln!("warning: {w}");
+    }
+    let caller: BTreeMap<String, String> = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect();
+    let mut outcome = Outcome::Success;
+    let mut to_start = Vec::new();
+    for app in dump.apps {
+        let mut spec = app.spec;
+        match spec.env_sources.layer(&caller) {
+            Ok((env, configured)) => {
+                spec.env = env;
+                spec.env_from_config = configured;
+            }
+            Err(e) => {
+                println!("✗ {}: not started: {e}", spec.id);
+                outcome = Outcome::Failed;
+                continue;
+            }
+        }
+        match app.state {
+            Desired::Running if completed_since_boot(ctx, &spec.id) => {
+                println!("✓ {}: completed since boot; not run again", spec.id);
+            }
+            Desired::Running => to_start.push(spec),
+            Desired::Stopped => match register_stopped(ctx, &spec) {
+                Ok(()) => println!("✓ {}: stopped (as saved)", spec.id),
+                Err(e) => {
+                    println!("✗ {}: {e}", spec.id);
+                    outcome = Outcome::Failed;
+                }
+            },
+        }
+    }
+    if start::start_specs(ctx, &to_start) == Outcome::Failed {
+        outcome = Outcome::Failed;
+    }
+    Ok(outcome)
+}
+
+/// A one-shot that already ran to completion since the machine booted (a second `resurrect`
+/// must not run the scheduler again; the first after a reboot must).
+fn completed_since_boot(ctx: &Ctx, id: &str) -> bool {
+    let Some(st) = state::load(&ctx.home.app(id).state_path()) else {
+        return false;
+    };
+    st.status.status == Status::Completed
+        && boot_time_ms().is_some_and(|boot| st.status.since_ms >= boot)
+}
+
+/// When the machine booted, from /proc/stat's `btime`.
+fn boot_time_ms() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let secs: u64 = stat
+        .lines()
+        .find_map(|l| l.strip_prefix("btime "))?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(secs * 1000)
+}
+
+/// Lists a saved-but-stopped app without starting it (unless a keeper already runs it).
+fn register_stopped(ctx: &Ctx, spec: &AppSpec) -> Result<(), String> {
+    let dir = ctx.home.app(&spec.id);
+    match client::request(&dir, Request::Status, Duration::from_secs(2)) {
+        Ok(_) => return Ok(()),
+        Err(ClientError::NotRunning) => {}
+        Err(e) => return Err(e.to_string()),
+    }
+    dir.ensure().map_err(|e| e.to_string())?;
+    let Some(_lock) = dir
+        .lock_within(Duration::from_secs(2))
+        .map_err(|e| e.to_string())?
+    else {
+        return Ok(()); // a keeper just started it
+    };
+    write_spec(&dir, spec)
+        .map_err(|e| format!("cannot write {}: {e}", dir.spec_path().display()))?;
+    if state::load(&dir.state_path()).is_none() {
+        let st = state::PersistedState {
+            format: state::FORMAT,
+            status: AppStatus {
+                id: spec.id.clone(),
+                name: spec.name.clone(),
+                instance: spec.instance,
+                status: Status::Stopped,
+                pid: None,
+                keeper_pid: None,
+                uptime_ms: None,
+                restarts: 0,
+                cpu_percent: None,
+                memory_bytes: None,
+                last_exit: None,
+                reason: None,
+                since_ms: now_ms(),
+                dropped_log_bytes: 0,
+            },
+            session: None,
+            ledger: Default::default(),
+        };
+        state::save(&dir.state_path(), &st)
+            .map_err(|e| format!("cannot write {}: {e}", dir.state_path().display()))?;
+    }
+    Ok(())
+}
