@@ -129,7 +129,12 @@ fn install_command(t: Target, p: &Params) -> String {
     if t.per_user {
         format!("{} startup {system} --user --install", p.exe.display())
     } else if is_root() {
-        format!("{} startup {system} --run-as {} --tpctl-home {} --install", p.exe.display(), p.user, p.tpctl_home.display())
+        format!(
+            "{} startup {system} --run-as {} --tpctl-home {} --install",
+            p.exe.display(),
+            p.user,
+            p.tpctl_home.display()
+        )
     } else {
         format!(
             "sudo env PATH=\"$PATH\" {} startup {system} --run-as {} --tpctl-home {} --install",
