@@ -18,7 +18,7 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct Targets {
     /// App names, instance ids, `all`, or paths to ecosystem files.
-    #[arg(value_name = "FILE|NAME")]
+    #[arg(value_name = "FILE|NAME", add = clap_complete::engine::ArgValueCompleter::new(crate::commands::generate::app_names))]
     pub targets: Vec<String>,
 }
 
@@ -59,6 +59,7 @@ pub enum Command {
     )]
     Describe {
         /// App name or instance id.
+        #[arg(add = clap_complete::engine::ArgValueCompleter::new(crate::commands::generate::app_names))]
         name: String,
         #[command(flatten)]
         output: Output,
@@ -101,6 +102,14 @@ pub enum Command {
     /// Remove what `tpctl startup --install` installed.
     #[command(after_help = "Example:\n  sudo tpctl unstartup systemd --run-as testplanit")]
     Unstartup(StartupArgs),
+    /// Generate shell completions or man pages (the checked-in ones come from here).
+    #[command(
+        after_help = "Examples:\n  tpctl generate completions bash > /etc/bash_completion.d/tpctl\n  tpctl generate man /usr/local/share/man/man1"
+    )]
+    Generate {
+        #[command(subcommand)]
+        what: Generate,
+    },
     /// Run apps in the foreground with prefixed output (development); Ctrl-C stops them all.
     #[command(after_help = "Examples:\n  tpctl run\n  tpctl run email-worker notification-worker")]
     Run(Targets),
@@ -110,7 +119,7 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct LogsArgs {
     /// App names, instance ids or `all` (the default).
-    #[arg(value_name = "NAME")]
+    #[arg(value_name = "NAME", add = clap_complete::engine::ArgValueCompleter::new(crate::commands::generate::app_names))]
     pub targets: Vec<String>,
     /// How many recent lines to show per file.
     #[arg(long, short = 'n', default_value_t = 15)]
@@ -159,4 +168,28 @@ pub struct StartupArgs {
     /// The run directory the unit uses (default: TPCTL_HOME, or ~USER/.tpctl with --run-as).
     #[arg(long, value_name = "DIR")]
     pub tpctl_home: Option<std::path::PathBuf>,
+}
+
+/// What `tpctl generate` writes.
+#[derive(Debug, Subcommand)]
+pub enum Generate {
+    /// A completion script for SHELL, on stdout; app names complete from ./ecosystem.toml and
+    /// the known apps.
+    Completions {
+        #[arg(value_enum)]
+        shell: Shell,
+    },
+    /// Man pages (tpctl.1 and one per command) into DIR.
+    Man { dir: std::path::PathBuf },
+}
+
+/// Shells with completion support.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+    Elvish,
+    Powershell,
+    Nushell,
 }

@@ -32,6 +32,7 @@ fn main() -> ExitCode {
     // A command piped into `head` should end quietly, as Unix tools do (Rust ignores SIGPIPE).
     // SAFETY: restoring the default disposition of SIGPIPE has no preconditions.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    commands::generate::complete_if_asked();
     let cli = Cli::parse();
     init_tracing();
     match dispatch(cli.command) {
@@ -73,6 +74,12 @@ fn dispatch(command: Command) -> Result<Outcome, CommandError> {
         Command::ReloadLogs => commands::logs::reload(&ctx),
         Command::Save { force } => commands::save::save(&ctx, force),
         Command::Resurrect => commands::save::resurrect(&ctx),
+        Command::Generate {
+            what: cli::Generate::Completions { shell },
+        } => commands::generate::print_completions(shell),
+        Command::Generate {
+            what: cli::Generate::Man { dir },
+        } => commands::generate::write_man(&dir),
         Command::Startup(a) => commands::startup::startup(&ctx, &a),
         Command::Unstartup(a) => commands::startup::unstartup(&ctx, &a),
     }

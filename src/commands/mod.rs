@@ -1,6 +1,7 @@
 //! One module per subcommand, plus what they share: the context, errors and target resolution.
 
 pub mod describe;
+pub mod generate;
 pub mod inventory;
 pub mod logs;
 pub mod run;

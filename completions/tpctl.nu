@@ -1,0 +1,261 @@
+module completions {
+
+  # Runs TestPlanIt's background workers: one tiny keeper per app, PM2's verbs, none of its pains
+  export extern tpctl [
+    --help(-h)                # Print help
+    --version(-V)             # Print version
+  ]
+
+  # Start apps from an ecosystem file (default ./ecosystem.toml) or by name
+  export extern "tpctl start" [
+    --help(-h)                # Print help
+    --version(-V)             # Print version
+    ...targets: string        # App names, instance ids, `all`, or paths to ecosystem files
+  ]
+
+  # Stop apps gracefully: kill_signal to the process group, SIGKILL after kill_timeout
+  export extern "tpctl stop" [
+    --help(-h)                # Print help
+    --version(-V)             # Print version
+    ...targets: string        # App names, instance ids, `all`, or paths to ecosystem files
+  ]
+
+  # Restart apps; their ecosystem file and env files are read again
+  export extern "tpctl restart" [
+    --help(-h)                # Print help
+    --version(-V)             # Print version
+    ...targets: string        # App names, instance ids, `all`, or paths to ecosystem files
+  ]
+
+  # Stop apps and remove them from the list (their logs stay on disk)
+  export extern "tpctl delete" [
+    --help(-h)                # Print help
+    --version(-V)             # Print version
+    ...targets: string        # App names, instance ids, `all`, or paths to ecosystem files
+  ]
+
+  # List every app with its status, pid, uptime, restarts, CPU and memory
+  export extern "tpctl status" [
+    --json                    # Print machine-readable JSON (fields documented in README)
+    --help(-h)                # Print help
+    --version(-V)             # Print version
+  ]
+
+  # Show one app's resolved settings (secrets redacted), status and restart ledger
+  export extern "tpctl describe" [
+    --json                    # Print machine-readable JSON (fields documented in README)
+    --help(-h)                # Print help
+    --version(-V)             # Print version
+    name: string              # App name or instance id
+  ]
+
+  # Stop every app; every keeper exits
+  export extern "tpctl kill" [
+    --help(-h)                # Print help
+    --version(-V)             # Print version
+  ]
+
+  # Show apps' recent output, and follow it (the default on a terminal)
+  export extern "tpctl logs" [
+    --lines(-n): string       # How many recent lines to show per file
+    --follow(-f)              # Keep printing new lines (the default when stdout is a terminal)
+    --nostream                # Print the recent lines and exit
+    --err                     # Only stderr
+    --out                     # Only stdout
+    --timestamp               # Prefix each line with the time `tpctl logs` read it (stored times: set `time = true`)
+    --json                    # One JSON object per line: app, stream, time, line
+    --help(-h)                # Print help
+    --version(-V)             # Print version
+    ...targets: string        # App names, instance ids or `all` (the default)
+  ]
+
+  # Empty apps' log files (and their rotated copies) while they keep running
+  export extern "tpctl flush" [
+    --help(-h)                # Print help
+    --version(-V)             # Print version
+    ...targets: string        # App names, instance ids, `all`, or paths to ecosystem files
+  ]
+
+  # Reopen every log file by name, after an external logrotate moved them
+  export extern "tpctl reload-logs" [
+    --help(-h)                # Print help
+    --version(-V)             # Print version
+  ]
+
+  # Save the current process list to dump.toml, for `resurrect` and the boot integration
+  export extern "tpctl save" [
+    --force                   # Save even when no app is known (resurrect would then start nothing)
+    --help(-h)                # Print help
+    --version(-V)             # Print version
+  ]
+
+  # Bring back the saved process list: saved-running apps start in `after` order, the rest are listed as stopped; apps already running are left alone
+  export extern "tpctl resurrect" [
+    --help(-h)                # Print help
+    --version(-V)             # Print version
+  ]
+
+  def "nu-complete tpctl startup system" [] {
+    [ "systemd" "launchd" "openrc" ]
+  }
+
+  # Generate, install, check or print the boot integration that runs `tpctl resurrect` at boot
+  export extern "tpctl startup" [
+    --user                    # A per-user unit (systemctl --user, a LaunchAgent) instead of a system one
+    --install                 # Write and enable the unit (a system unit needs root)
+    --check                   # Verify that a reboot would bring the saved list back; exit 1 if not
+    --print                   # Print the unit and nothing else
+    --run-as: string          # The user the apps run as (default: you)
+    --tpctl-home: path        # The run directory the unit uses (default: TPCTL_HOME, or ~USER/.tpctl with --run-as)
+    --help(-h)                # Print help
+    --version(-V)             # Print version
+    system?: string@"nu-complete tpctl startup system" # The init system (default: this machine's)
+  ]
+
+  def "nu-complete tpctl unstartup system" [] {
+    [ "systemd" "launchd" "openrc" ]
+  }
+
+  # Remove what `tpctl startup --install` installed
+  export extern "tpctl unstartup" [
+    --user                    # A per-user unit (systemctl --user, a LaunchAgent) instead of a system one
+    --install                 # Write and enable the unit (a system unit needs root)
+    --check                   # Verify that a reboot would bring the saved list back; exit 1 if not
+    --print                   # Print the unit and nothing else
+    --run-as: string          # The user the apps run as (default: you)
+    --tpctl-home: path        # The run directory the unit uses (default: TPCTL_HOME, or ~USER/.tpctl with --run-as)
+    --help(-h)                # Print help
+    --version(-V)             # Print version
+    system?: string@"nu-complete tpctl unstartup system" # The init system (default: this machine's)
+  ]
+
+  # Generate shell completions or man pages (the checked-in ones come from here)
+  export extern "tpctl generate" [
+    --help(-h)                # Print help
+    --version(-V)             # Print version
+  ]
+
+  def "nu-complete tpctl generate completions shell" [] {
+    [ "bash" "zsh" "fish" "elvish" "powershell" "nushell" ]
+  }
+
+  # A completion script for SHELL, on stdout; app names complete from ./ecosystem.toml and the known apps
+  export extern "tpctl generate completions" [
+    --help(-h)                # Print help
+    --version(-V)             # Print version
+    shell: string@"nu-complete tpctl generate completions shell"
+  ]
+
+  # Man pages (tpctl.1 and one per command) into DIR
+  export extern "tpctl generate man" [
+    --help(-h)                # Print help
+    --version(-V)             # Print version
+    dir: path
+  ]
+
+  # Print this message or the help of the given subcommand(s)
+  export extern "tpctl generate help" [
+  ]
+
+  # A completion script for SHELL, on stdout; app names complete from ./ecosystem.toml and the known apps
+  export extern "tpctl generate help completions" [
+  ]
+
+  # Man pages (tpctl.1 and one per command) into DIR
+  export extern "tpctl generate help man" [
+  ]
+
+  # Print this message or the help of the given subcommand(s)
+  export extern "tpctl generate help help" [
+  ]
+
+  # Run apps in the foreground with prefixed output (development); Ctrl-C stops them all
+  export extern "tpctl run" [
+    --help(-h)                # Print help
+    --version(-V)             # Print version
+    ...targets: string        # App names, instance ids, `all`, or paths to ecosystem files
+  ]
+
+  # Print this message or the help of the given subcommand(s)
+  export extern "tpctl help" [
+  ]
+
+  # Start apps from an ecosystem file (default ./ecosystem.toml) or by name
+  export extern "tpctl help start" [
+  ]
+
+  # Stop apps gracefully: kill_signal to the process group, SIGKILL after kill_timeout
+  export extern "tpctl help stop" [
+  ]
+
+  # Restart apps; their ecosystem file and env files are read again
+  export extern "tpctl help restart" [
+  ]
+
+  # Stop apps and remove them from the list (their logs stay on disk)
+  export extern "tpctl help delete" [
+  ]
+
+  # List every app with its status, pid, uptime, restarts, CPU and memory
+  export extern "tpctl help status" [
+  ]
+
+  # Show one app's resolved settings (secrets redacted), status and restart ledger
+  export extern "tpctl help describe" [
+  ]
+
+  # Stop every app; every keeper exits
+  export extern "tpctl help kill" [
+  ]
+
+  # Show apps' recent output, and follow it (the default on a terminal)
+  export extern "tpctl help logs" [
+  ]
+
+  # Empty apps' log files (and their rotated copies) while they keep running
+  export extern "tpctl help flush" [
+  ]
+
+  # Reopen every log file by name, after an external logrotate moved them
+  export extern "tpctl help reload-logs" [
+  ]
+
+  # Save the current process list to dump.toml, for `resurrect` and the boot integration
+  export extern "tpctl help save" [
+  ]
+
+  # Bring back the saved process list: saved-running apps start in `after` order, the rest are listed as stopped; apps already running are left alone
+  export extern "tpctl help resurrect" [
+  ]
+
+  # Generate, install, check or print the boot integration that runs `tpctl resurrect` at boot
+  export extern "tpctl help startup" [
+  ]
+
+  # Remove what `tpctl startup --install` installed
+  export extern "tpctl help unstartup" [
+  ]
+
+  # Generate shell completions or man pages (the checked-in ones come from here)
+  export extern "tpctl help generate" [
+  ]
+
+  # A completion script for SHELL, on stdout; app names complete from ./ecosystem.toml and the known apps
+  export extern "tpctl help generate completions" [
+  ]
+
+  # Man pages (tpctl.1 and one per command) into DIR
+  export extern "tpctl help generate man" [
+  ]
+
+  # Run apps in the foreground with prefixed output (development); Ctrl-C stops them all
+  export extern "tpctl help run" [
+  ]
+
+  # Print this message or the help of the given subcommand(s)
+  export extern "tpctl help help" [
+  ]
+
+}
+
+export use completions *
