@@ -129,6 +129,15 @@ module completions {
     system?: string@"nu-complete tpctl unstartup system" # The init system (default: this machine's)
   ]
 
+  # Check what the workers need: Valkey, PostgreSQL and its connection budget, programs, env vars, kill timeouts, disk, boot integration. Exits 1 when a check fails
+  export extern "tpctl doctor" [
+    --web-connections: string # Database connections the web app needs besides the workers
+    --json                    # Print machine-readable JSON (fields documented in README)
+    --help(-h)                # Print help
+    --version(-V)             # Print version
+    file?: path               # The ecosystem file to check (default ./ecosystem.toml)
+  ]
+
   # Generate shell completions or man pages (the checked-in ones come from here)
   export extern "tpctl generate" [
     --help(-h)                # Print help
@@ -234,6 +243,10 @@ module completions {
 
   # Remove what `tpctl startup --install` installed
   export extern "tpctl help unstartup" [
+  ]
+
+  # Check what the workers need: Valkey, PostgreSQL and its connection budget, programs, env vars, kill timeouts, disk, boot integration. Exits 1 when a check fails
+  export extern "tpctl help doctor" [
   ]
 
   # Generate shell completions or man pages (the checked-in ones come from here)

@@ -102,6 +102,21 @@ pub enum Command {
     /// Remove what `tpctl startup --install` installed.
     #[command(after_help = "Example:\n  sudo tpctl unstartup systemd --run-as testplanit")]
     Unstartup(StartupArgs),
+    /// Check what the workers need: Valkey, PostgreSQL and its connection budget, programs,
+    /// env vars, kill timeouts, disk, boot integration. Exits 1 when a check fails.
+    #[command(
+        after_help = "Examples:\n  tpctl doctor\n  tpctl doctor deploy/ecosystem.toml --web-connections 20\n  tpctl doctor --json"
+    )]
+    Doctor {
+        /// The ecosystem file to check (default ./ecosystem.toml).
+        #[arg(value_name = "FILE")]
+        file: Option<std::path::PathBuf>,
+        /// Database connections the web app needs besides the workers.
+        #[arg(long, default_value_t = 10)]
+        web_connections: u32,
+        #[command(flatten)]
+        output: Output,
+    },
     /// Generate shell completions or man pages (the checked-in ones come from here).
     #[command(
         after_help = "Examples:\n  tpctl generate completions bash > /etc/bash_completion.d/tpctl\n  tpctl generate man /usr/local/share/man/man1"

@@ -4,6 +4,7 @@ mod cli;
 mod client;
 mod commands;
 mod config;
+mod doctor;
 mod dump;
 mod home;
 mod keeper;
@@ -80,6 +81,11 @@ fn dispatch(command: Command) -> Result<Outcome, CommandError> {
         Command::Generate {
             what: cli::Generate::Man { dir },
         } => commands::generate::write_man(&dir),
+        Command::Doctor {
+            file,
+            web_connections,
+            output,
+        } => commands::doctor(&ctx, file, web_connections, output.json),
         Command::Startup(a) => commands::startup::startup(&ctx, &a),
         Command::Unstartup(a) => commands::startup::unstartup(&ctx, &a),
     }

@@ -80,3 +80,46 @@ pub enum Outcome {
     /// Some app failed; details were printed.
     Failed,
 }
+
+/// `tpctl doctor`: prints the checklist (or JSON) and fails when a line failed.
+pub fn doctor(
+    ctx: &Ctx,
+    file: Option<std::path::PathBuf>,
+    web_connections: u32,
+    json: bool,
+) -> Result<Outcome, CommandError> {
+    let file = file.unwrap_or_else(|| crate::config::defaults::ECOSYSTEM_FILE.into());
+    let lines = crate::doctor::run(
+        &ctx.home,
+        &crate::doctor::Options {
+            ecosystem: &file,
+            web_connections,
+        },
+    );
+    if json {
+        let text = serde_json::to_string_pretty(&lines).map_err(|e| CommandError::Io {
+            what: "cannot encode JSON".into(),
+            source: std::io::Error::other(e),
+        })?;
+        println!("{text}");
+    } else {
+        for l in &lines {
+            let mark = match l.verdict {
+                crate::doctor::Verdict::Ok => "✓",
+                crate::doctor::Verdict::Warn => "!",
+                crate::doctor::Verdict::Fail => "✗",
+            };
+            println!("{mark} {:<12} {}", l.check, l.detail);
+        }
+    }
+    Ok(
+        if lines
+            .iter()
+            .any(|l| l.verdict == crate::doctor::Verdict::Fail)
+        {
+            Outcome::Failed
+        } else {
+            Outcome::Success
+        },
+    )
+}

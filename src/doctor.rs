@@ -1,0 +1,392 @@
+//! `tpctl doctor`: the operator's checklist, each line a verdict. Every check has a short
+//! timeout, so an unreachable service is a failed line, never a hang.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::config;
+use crate::home::Home;
+use crate::spec::AppSpec;
+
+/// How long a service check may take.
+const TIMEOUT: Duration = Duration::from_secs(3);
+
+/// A line's verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Ok,
+    /// Worth knowing; does not fail the run.
+    Warn,
+    Fail,
+}
+
+/// One line of the checklist (`doctor --json` prints these).
+#[derive(Debug, Clone, Serialize)]
+pub struct Line {
+    pub check: &'static str,
+    pub verdict: Verdict,
+    pub detail: String,
+}
+
+/// What doctor is told.
+pub struct Options<'a> {
+    pub ecosystem: &'a Path,
+    /// Connections the web app needs besides the workers.
+    pub web_connections: u32,
+}
+
+/// Job lock durations of TestPlanIt's queues (lib/queues.ts); others use BullMQ's 30 s.
+fn lock_duration(queue: &str) -> Duration {
+    match queue {
+        "issue-sync" => Duration::from_secs(6 * 3600),
+        "elasticsearch-reindex" => Duration::from_secs(3600),
+        _ => Duration::from_secs(30),
+    }
+}
+
+/// Runs every check.
+pub fn run(home: &Home, opts: &Options<'_>) -> Vec<Line> {
+    let mut lines = Vec::new();
+    let mut push = |check, verdict, detail: String| {
+        lines.push(Line {
+            check,
+            verdict,
+            detail,
+        })
+    };
+    let specs = match config::load(opts.ecosystem) {
+        Ok(s) => {
+            push(
+                "ecosystem",
+                Verdict::Ok,
+                format!(
+                    "{} is valid ({} app instances)",
+                    opts.ecosystem.display(),
+                    s.len()
+                ),
+            );
+            s
+        }
+        Err(e) => {
+            push("ecosystem", Verdict::Fail, e.to_string());
+            vec![]
+        }
+    };
+    for s in &specs {
+        match std::fs::metadata(&s.script) {
+            Ok(m) if m.is_file() && m.permissions().mode() & 0o111 != 0 => {}
+            Ok(_) => push(
+                "script",
+                Verdict::Fail,
+                format!("{}: {} is not an executable file", s.id, s.script.display()),
+            ),
+            Err(e) => push(
+                "script",
+                Verdict::Fail,
+                format!(
+                    "{}: {} {}",
+                    s.id,
+                    s.script.display(),
+                    if e.kind() == std::io::ErrorKind::NotFound {
+                        "not found".to_string()
+                    } else {
+                        e.to_string()
+                    }
+                ),
+            ),
+        }
+    }
+    if !specs.is_empty() && !lines.iter().any(|l| l.check == "script") {
+        lines.push(Line {
+            check: "script",
+            verdict: Verdict::Ok,
+            detail: "every app's program exists and is executable".into(),
+        });
+    }
+    env_checks(&specs, &mut lines);
+    timeout_checks(&specs, &mut lines);
+    let env_of = |var: &str| {
+        specs
+            .iter()
+            .find_map(|s| s.env.get(var).cloned())
+            .or_else(|| std::env::var(var).ok())
+    };
+    match env_of("VALKEY_URL") {
+        Some(url) => lines.extend(valkey(&url)),
+        None => lines.push(Line {
+            check: "valkey",
+            verdict: Verdict::Fail,
+            detail: "VALKEY_URL is not set (in the environment or the ecosystem file)".into(),
+        }),
+    }
+    match env_of("DATABASE_URL") {
+        Some(url) => lines.extend(postgres(&url, &specs, opts.web_connections)),
+        None => lines.push(Line {
+            check: "postgres",
+            verdict: Verdict::Fail,
+            detail: "DATABASE_URL is not set (in the environment or the ecosystem file)".into(),
+        }),
+    }
+    lines.push(disk(home, &specs));
+    lines.push(boot(home));
+    lines
+}
+
+/// Variables a TestPlanIt worker cannot start without (names only; values are never shown).
+fn required_vars(spec: &AppSpec) -> Vec<&'static str> {
+    let mut vars = Vec::new();
+    if !spec.queues.is_empty() || spec.name == "scheduler" {
+        vars.extend(["VALKEY_URL", "DATABASE_URL"]);
+    }
+    if spec.queues.iter().any(|q| q == "emails") {
+        vars.extend(["EMAIL_SERVER_HOST", "EMAIL_FROM", "NEXTAUTH_URL"]);
+    }
+    vars
+}
+
+fn env_checks(specs: &[AppSpec], lines: &mut Vec<Line>) {
+    let mut missing: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for s in specs {
+        for var in required_vars(s) {
+            if s.env.get(var).is_none_or(|v| v.is_empty()) {
+                missing.entry(&s.id).or_default().push(var);
+            }
+        }
+    }
+    if missing.is_empty() {
+        lines.push(Line {
+            check: "env",
+            verdict: Verdict::Ok,
+            detail: "every app has the variables it needs".into(),
+        });
+    }
+    for (app, vars) in missing {
+        lines.push(Line {
+            check: "env",
+            verdict: Verdict::Fail,
+            detail: format!(
+                "{app}: missing {} (set them in its env_file or env)",
+                vars.join(", ")
+            ),
+        });
+    }
+}
+
+fn timeout_checks(specs: &[AppSpec], lines: &mut Vec<Line>) {
+    for s in specs {
+        for q in &s.queues {
+            let lock = lock_duration(q);
+            if s.kill_timeout < lock {
+                lines.push(Line {
+                    check: "kill_timeout",
+                    verdict: Verdict::Warn,
+                    detail: format!(
+                        "{}: kill_timeout {} is shorter than queue {q}'s job lock ({}); a job cut off at stop stays locked until the lock expires",
+                        s.id,
+                        config::units::format_duration(s.kill_timeout),
+                        config::units::format_duration(lock)
+                    ),
+                });
+            }
+        }
+    }
+}
+
+fn valkey(url: &str) -> Vec<Line> {
+    let url = url
+        .replacen("valkey://", "redis://", 1)
+        .replacen("valkeys://", "rediss://", 1);
+    let fail = |detail: String| {
+        vec![Line {
+            check: "valkey",
+            verdict: Verdict::Fail,
+            detail,
+        }]
+    };
+    let shown = crate::config::env::redact("VALKEY_URL", &url);
+    let client = match redis::Client::open(url.as_str()) {
+        Ok(c) => c,
+        Err(e) => return fail(format!("VALKEY_URL {shown} is not a valid URL: {e}")),
+    };
+    let mut conn = match client.get_connection_with_timeout(TIMEOUT) {
+        Ok(c) => c,
+        Err(e) => {
+            return fail(format!(
+                "cannot reach Valkey at {shown}: {e}; start it or fix VALKEY_URL"
+            ));
+        }
+    };
+    let _ = conn.set_read_timeout(Some(TIMEOUT));
+    let info: String = match redis::cmd("INFO").arg("server").query(&mut conn) {
+        Ok(i) => i,
+        Err(e) => return fail(format!("Valkey at {shown} does not answer INFO: {e}")),
+    };
+    let field = |k: &str| {
+        info.lines()
+            .find_map(|l| l.strip_prefix(k))
+            .map(str::trim)
+            .map(str::to_string)
+    };
+    let version = field("valkey_version:")
+        .map(|v| format!("Valkey {v}"))
+        .or_else(|| field("redis_version:").map(|v| format!("Redis {v}")))
+        .unwrap_or_else(|| "unknown version".into());
+    let mut out = vec![Line {
+        check: "valkey",
+        verdict: Verdict::Ok,
+        detail: format!("reachable at {shown} ({version})"),
+    }];
+    match redis::cmd("CONFIG").arg("GET").arg("maxmemory-policy").query::<Vec<String>>(&mut conn) {
+        Ok(v) if v.get(1).is_some_and(|p| p == "noeviction") => out.push(Line { check: "valkey", verdict: Verdict::Ok, detail: "maxmemory-policy is noeviction".into() }),
+        Ok(v) => out.push(Line {
+            check: "valkey",
+            verdict: Verdict::Fail,
+            detail: format!("maxmemory-policy is {}; BullMQ needs noeviction (CONFIG SET maxmemory-policy noeviction, and in the config file)", v.get(1).map_or("unknown", String::as_str)),
+        }),
+        Err(e) => out.push(Line { check: "valkey", verdict: Verdict::Warn, detail: format!("cannot read maxmemory-policy ({e}); make sure it is noeviction") }),
+    }
+    out
+}
+
+fn postgres(url: &str, specs: &[AppSpec], web: u32) -> Vec<Line> {
+    let shown = crate::config::env::redact("DATABASE_URL", url);
+    let fail = |detail: String| {
+        vec![Line {
+            check: "postgres",
+            verdict: Verdict::Fail,
+            detail,
+        }]
+    };
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return fail(format!("cannot start an async runtime: {e}")),
+    };
+    let result: Result<i64, String> = rt.block_on(async {
+        use sqlx::{ConnectOptions, Connection};
+        let opts: sqlx::postgres::PgConnectOptions = url
+            .parse()
+            .map_err(|e| format!("DATABASE_URL {shown} is not valid: {e}"))?;
+        let opts = opts.disable_statement_logging();
+        let mut conn = tokio::time::timeout(TIMEOUT, opts.connect())
+            .await
+            .map_err(|_| {
+                format!(
+                    "PostgreSQL at {shown} did not answer within {}s",
+                    TIMEOUT.as_secs()
+                )
+            })?
+            .map_err(|e| {
+                format!(
+                    "cannot connect to PostgreSQL at {shown}: {e}; start it or fix DATABASE_URL"
+                )
+            })?;
+        let (max,): (String,) = sqlx::query_as("SHOW max_connections")
+            .fetch_one(&mut conn)
+            .await
+            .map_err(|e| format!("cannot read max_connections: {e}"))?;
+        let _ = conn.close().await;
+        max.trim()
+            .parse::<i64>()
+            .map_err(|e| format!("odd max_connections {max:?}: {e}"))
+    });
+    let max = match result {
+        Ok(m) => m,
+        Err(e) => return fail(e),
+    };
+    let workers: u64 = specs
+        .iter()
+        .map(|s| u64::from(s.concurrency.unwrap_or(1)))
+        .sum();
+    let need = workers + u64::from(web);
+    let mut out = vec![Line {
+        check: "postgres",
+        verdict: Verdict::Ok,
+        detail: format!("reachable at {shown}"),
+    }];
+    if (max as u64) < need {
+        out.push(Line {
+            check: "postgres",
+            verdict: Verdict::Fail,
+            detail: format!("max_connections is {max}, but the workers' concurrency adds up to {workers} and the web app needs {web}: raise max_connections to at least {need}, or lower concurrency"),
+        });
+    } else {
+        out.push(Line {
+            check: "postgres",
+            verdict: Verdict::Ok,
+            detail: format!("max_connections {max} ≥ workers {workers} + web app {web}"),
+        });
+    }
+    out
+}
+
+fn disk(home: &Home, specs: &[AppSpec]) -> Line {
+    let dir = if home.root().exists() {
+        home.root().to_path_buf()
+    } else {
+        home.root()
+            .parent()
+            .map_or_else(|| "/".into(), Path::to_path_buf)
+    };
+    let need: u64 = specs
+        .iter()
+        .map(|s| {
+            s.logs
+                .max_size
+                .saturating_mul(u64::from(s.logs.keep) + 1)
+                .saturating_mul(2)
+        })
+        .sum::<u64>()
+        .max(100 << 20);
+    match nix::sys::statvfs::statvfs(&dir) {
+        Ok(st) => {
+            let free = st.blocks_available() * st.fragment_size();
+            let verdict = if free >= need {
+                Verdict::Ok
+            } else {
+                Verdict::Fail
+            };
+            Line {
+                check: "disk",
+                verdict,
+                detail: format!(
+                    "{} free under {} (logs can take up to {})",
+                    crate::render::bytes(free),
+                    dir.display(),
+                    crate::render::bytes(need)
+                ),
+            }
+        }
+        Err(e) => Line {
+            check: "disk",
+            verdict: Verdict::Warn,
+            detail: format!("cannot read free space of {}: {e}", dir.display()),
+        },
+    }
+}
+
+fn boot(home: &Home) -> Line {
+    let (dump, _) = crate::dump::paths(home.root());
+    let system = crate::startup::System::detect();
+    let candidates = [
+        "/etc/systemd/system/tpctl.service",
+        "/etc/init.d/tpctl",
+        "/Library/LaunchDaemons/dev.tpctl.plist",
+    ];
+    let user_unit =
+        std::env::var_os("HOME").map(|h| Path::new(&h).join(".config/systemd/user/tpctl.service"));
+    let installed =
+        candidates.iter().map(Path::new).any(Path::exists) || user_unit.is_some_and(|p| p.exists());
+    match (installed, dump.exists()) {
+        (true, true) => Line { check: "boot", verdict: Verdict::Ok, detail: "boot integration installed and a saved list exists (`tpctl startup --check` for details)".into() },
+        (true, false) => Line { check: "boot", verdict: Verdict::Fail, detail: "boot integration installed but nothing saved: run `tpctl save`".into() },
+        (false, _) => Line { check: "boot", verdict: Verdict::Warn, detail: format!("no boot integration: `tpctl save && tpctl startup {}` to bring the apps back after a reboot", system.name()) },
+    }
+}

@@ -1,0 +1,134 @@
+//! `tpctl doctor` against real servers: a private redis-server and the machine's PostgreSQL.
+
+mod common;
+
+use common::*;
+
+const PG: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+fn eco(t: &TempHome, valkey: &str, database: &str, concurrency: u32) {
+    t.write(
+        "ecosystem.toml",
+        &format!(
+            "[defaults]\nkill_timeout = \"30s\"\nenv = {{ VALKEY_URL = \"{valkey}\", DATABASE_URL = \"{database}\", EMAIL_SERVER_HOST = \"localhost\", EMAIL_FROM = \"tp@localhost\", NEXTAUTH_URL = \"http://localhost:3000\" }}\n\n\
+             [[apps]]\nname = \"email-worker\"\nscript = \"/bin/sleep\"\nqueue = \"emails\"\nconcurrency = {concurrency}\n"
+        ),
+    );
+}
+
+fn doctor(t: &TempHome) -> (i32, Vec<serde_json::Value>) {
+    let out = t.run(&["doctor", "--json"]);
+    let lines: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", text(&out.stdout)));
+    (out.status.code().unwrap_or(-1), lines)
+}
+
+fn failing(lines: &[serde_json::Value]) -> Vec<String> {
+    lines
+        .iter()
+        .filter(|l| l["verdict"] == "fail")
+        .map(|l| {
+            format!(
+                "{}: {}",
+                l["check"].as_str().unwrap_or(""),
+                l["detail"].as_str().unwrap_or("")
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_healthy_setup_passes() {
+    let redis = RedisServer::start();
+    let t = TempHome::new();
+    eco(&t, &redis.url(), PG, 3);
+    let (code, lines) = doctor(&t);
+    assert_eq!(failing(&lines), Vec::<String>::new());
+    assert_eq!(code, 0);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["check"] == "valkey"
+                && l["detail"].as_str().unwrap_or("").contains("Redis 7")),
+        "{lines:?}"
+    );
+    let human = t.run(&["doctor"]);
+    assert!(
+        text(&human.stdout).contains("✓ postgres"),
+        "{}",
+        text(&human.stdout)
+    );
+}
+
+#[test]
+fn a_stopped_valkey_is_a_failed_line_and_exit_1() {
+    let mut redis = RedisServer::start();
+    let url = redis.url();
+    redis.stop();
+    let t = TempHome::new();
+    eco(&t, &url, PG, 3);
+    let started = std::time::Instant::now();
+    let (code, lines) = doctor(&t);
+    assert_eq!(code, 1);
+    let fails = failing(&lines);
+    assert_eq!(fails.len(), 1, "{fails:?}");
+    assert!(
+        fails[0].starts_with("valkey: cannot reach Valkey at")
+            && fails[0].contains("start it or fix VALKEY_URL"),
+        "{fails:?}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(30),
+        "doctor must not hang on a dead service"
+    );
+}
+
+#[test]
+fn an_unreachable_postgres_is_a_failed_line_without_its_password() {
+    let redis = RedisServer::start();
+    let t = TempHome::new();
+    eco(&t, &redis.url(), "postgres://tp:hunter2@127.0.0.1:1/tp", 3);
+    let (code, lines) = doctor(&t);
+    assert_eq!(code, 1);
+    let fails = failing(&lines);
+    assert_eq!(fails.len(), 1, "{fails:?}");
+    assert!(
+        fails[0].starts_with(
+            "postgres: cannot connect to PostgreSQL at postgres://tp:<redacted>@127.0.0.1:1/tp"
+        ),
+        "{fails:?}"
+    );
+    assert!(
+        !serde_json::to_string(&lines)
+            .unwrap_or_default()
+            .contains("hunter2")
+    );
+}
+
+#[test]
+fn too_small_max_connections_for_the_workers_concurrency_fails() {
+    let redis = RedisServer::start();
+    let t = TempHome::new();
+    eco(&t, &redis.url(), PG, 5000);
+    let (code, lines) = doctor(&t);
+    assert_eq!(code, 1);
+    let fails = failing(&lines);
+    assert_eq!(fails.len(), 1, "{fails:?}");
+    assert!(
+        fails[0].contains("max_connections is")
+            && fails[0].contains("adds up to 5000")
+            && fails[0].contains("raise max_connections to at least 5010"),
+        "{fails:?}"
+    );
+}
+
+#[test]
+fn missing_env_vars_are_named_never_their_values() {
+    let redis = RedisServer::start();
+    let t = TempHome::new();
+    t.write("ecosystem.toml", &format!("[[apps]]\nname = \"email-worker\"\nscript = \"/bin/sleep\"\nqueue = \"emails\"\nenv = {{ VALKEY_URL = \"{}\", DATABASE_URL = \"{PG}\" }}\n", redis.url()));
+    let (code, lines) = doctor(&t);
+    assert_eq!(code, 1);
+    let fails = failing(&lines);
+    assert!(fails.iter().any(|f| f == "env: email-worker: missing EMAIL_SERVER_HOST, EMAIL_FROM, NEXTAUTH_URL (set them in its env_file or env)"), "{fails:?}");
+}
