@@ -2,12 +2,14 @@ module completions {
 
   # Runs TestPlanIt's background workers: one tiny keeper per app, PM2's verbs, none of its pains
   export extern tpctl [
+    --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
     --help(-h)                # Print help
     --version(-V)             # Print version
   ]
 
   # Start apps from an ecosystem file (default ./ecosystem.toml) or by name
   export extern "tpctl start" [
+    --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
     --help(-h)                # Print help
     --version(-V)             # Print version
     ...targets: string        # App names, instance ids, `all`, or paths to ecosystem files
@@ -15,6 +17,7 @@ module completions {
 
   # Stop apps gracefully: kill_signal to the process group, SIGKILL after kill_timeout
   export extern "tpctl stop" [
+    --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
     --help(-h)                # Print help
     --version(-V)             # Print version
     ...targets: string        # App names, instance ids, `all`, or paths to ecosystem files
@@ -22,6 +25,7 @@ module completions {
 
   # Restart apps; their ecosystem file and env files are read again
   export extern "tpctl restart" [
+    --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
     --help(-h)                # Print help
     --version(-V)             # Print version
     ...targets: string        # App names, instance ids, `all`, or paths to ecosystem files
@@ -29,6 +33,7 @@ module completions {
 
   # Stop apps and remove them from the list (their logs stay on disk)
   export extern "tpctl delete" [
+    --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
     --help(-h)                # Print help
     --version(-V)             # Print version
     ...targets: string        # App names, instance ids, `all`, or paths to ecosystem files
@@ -37,6 +42,7 @@ module completions {
   # List every app with its status, pid, uptime, restarts, CPU and memory
   export extern "tpctl status" [
     --json                    # Print machine-readable JSON (fields documented in README)
+    --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
     --help(-h)                # Print help
     --version(-V)             # Print version
   ]
@@ -44,6 +50,7 @@ module completions {
   # Show one app's resolved settings (secrets redacted), status and restart ledger
   export extern "tpctl describe" [
     --json                    # Print machine-readable JSON (fields documented in README)
+    --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
     --help(-h)                # Print help
     --version(-V)             # Print version
     name: string              # App name or instance id
@@ -51,6 +58,7 @@ module completions {
 
   # Stop every app; every keeper exits
   export extern "tpctl kill" [
+    --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
     --help(-h)                # Print help
     --version(-V)             # Print version
   ]
@@ -64,6 +72,7 @@ module completions {
     --out                     # Only stdout
     --timestamp               # Prefix each line with the time `tpctl logs` read it (stored times: set `time = true`)
     --json                    # One JSON object per line: app, stream, time, line
+    --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
     --help(-h)                # Print help
     --version(-V)             # Print version
     ...targets: string        # App names, instance ids or `all` (the default)
@@ -71,6 +80,7 @@ module completions {
 
   # Empty apps' log files (and their rotated copies) while they keep running
   export extern "tpctl flush" [
+    --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
     --help(-h)                # Print help
     --version(-V)             # Print version
     ...targets: string        # App names, instance ids, `all`, or paths to ecosystem files
@@ -78,6 +88,7 @@ module completions {
 
   # Reopen every log file by name, after an external logrotate moved them
   export extern "tpctl reload-logs" [
+    --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
     --help(-h)                # Print help
     --version(-V)             # Print version
   ]
@@ -85,12 +96,14 @@ module completions {
   # Save the current process list to dump.toml, for `resurrect` and the boot integration
   export extern "tpctl save" [
     --force                   # Save even when no app is known (resurrect would then start nothing)
+    --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
     --help(-h)                # Print help
     --version(-V)             # Print version
   ]
 
   # Bring back the saved process list: saved-running apps start in `after` order, the rest are listed as stopped; apps already running are left alone
   export extern "tpctl resurrect" [
+    --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
     --help(-h)                # Print help
     --version(-V)             # Print version
   ]
@@ -107,6 +120,7 @@ module completions {
     --print                   # Print the unit and nothing else
     --run-as: string          # The user the apps run as (default: you)
     --tpctl-home: path        # The run directory the unit uses (default: TPCTL_HOME, or ~USER/.tpctl with --run-as)
+    --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
     --help(-h)                # Print help
     --version(-V)             # Print version
     system?: string@"nu-complete tpctl startup system" # The init system (default: this machine's)
@@ -124,6 +138,7 @@ module completions {
     --print                   # Print the unit and nothing else
     --run-as: string          # The user the apps run as (default: you)
     --tpctl-home: path        # The run directory the unit uses (default: TPCTL_HOME, or ~USER/.tpctl with --run-as)
+    --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
     --help(-h)                # Print help
     --version(-V)             # Print version
     system?: string@"nu-complete tpctl unstartup system" # The init system (default: this machine's)
@@ -133,13 +148,58 @@ module completions {
   export extern "tpctl doctor" [
     --web-connections: string # Database connections the web app needs besides the workers
     --json                    # Print machine-readable JSON (fields documented in README)
+    --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
     --help(-h)                # Print help
     --version(-V)             # Print version
     file?: path               # The ecosystem file to check (default ./ecosystem.toml)
   ]
 
+  # Write an ecosystem.toml from PM2's configuration, listing what could not be carried over
+  export extern "tpctl import" [
+    --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
+    --help(-h)                # Print help
+    --version(-V)             # Print version
+  ]
+
+  # A PM2 ecosystem file: .js/.cjs (evaluated with node), .json, .yaml
+  export extern "tpctl import pm2" [
+    --output(-o): path        # Where to write (default: ecosystem.toml beside FILE)
+    --force                   # Replace an existing output file
+    --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
+    --help(-h)                # Print help
+    --version(-V)             # Print version
+    file: path
+  ]
+
+  # A PM2 dump (default $PM2_HOME/dump.pm2, or ~/.pm2/dump.pm2)
+  export extern "tpctl import pm2-dump" [
+    --output(-o): path        # Where to write (default: ./ecosystem.toml)
+    --force                   # Replace an existing output file
+    --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
+    --help(-h)                # Print help
+    --version(-V)             # Print version
+    path?: path
+  ]
+
+  # Print this message or the help of the given subcommand(s)
+  export extern "tpctl import help" [
+  ]
+
+  # A PM2 ecosystem file: .js/.cjs (evaluated with node), .json, .yaml
+  export extern "tpctl import help pm2" [
+  ]
+
+  # A PM2 dump (default $PM2_HOME/dump.pm2, or ~/.pm2/dump.pm2)
+  export extern "tpctl import help pm2-dump" [
+  ]
+
+  # Print this message or the help of the given subcommand(s)
+  export extern "tpctl import help help" [
+  ]
+
   # Generate shell completions or man pages (the checked-in ones come from here)
   export extern "tpctl generate" [
+    --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
     --help(-h)                # Print help
     --version(-V)             # Print version
   ]
@@ -150,6 +210,7 @@ module completions {
 
   # A completion script for SHELL, on stdout; app names complete from ./ecosystem.toml and the known apps
   export extern "tpctl generate completions" [
+    --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
     --help(-h)                # Print help
     --version(-V)             # Print version
     shell: string@"nu-complete tpctl generate completions shell"
@@ -157,6 +218,7 @@ module completions {
 
   # Man pages (tpctl.1 and one per command) into DIR
   export extern "tpctl generate man" [
+    --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
     --help(-h)                # Print help
     --version(-V)             # Print version
     dir: path
@@ -180,6 +242,7 @@ module completions {
 
   # Run apps in the foreground with prefixed output (development); Ctrl-C stops them all
   export extern "tpctl run" [
+    --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
     --help(-h)                # Print help
     --version(-V)             # Print version
     ...targets: string        # App names, instance ids, `all`, or paths to ecosystem files
@@ -247,6 +310,18 @@ module completions {
 
   # Check what the workers need: Valkey, PostgreSQL and its connection budget, programs, env vars, kill timeouts, disk, boot integration. Exits 1 when a check fails
   export extern "tpctl help doctor" [
+  ]
+
+  # Write an ecosystem.toml from PM2's configuration, listing what could not be carried over
+  export extern "tpctl help import" [
+  ]
+
+  # A PM2 ecosystem file: .js/.cjs (evaluated with node), .json, .yaml
+  export extern "tpctl help import pm2" [
+  ]
+
+  # A PM2 dump (default $PM2_HOME/dump.pm2, or ~/.pm2/dump.pm2)
+  export extern "tpctl help import pm2-dump" [
   ]
 
   # Generate shell completions or man pages (the checked-in ones come from here)

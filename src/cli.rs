@@ -10,6 +10,9 @@ use clap::{Args, Parser, Subcommand};
     after_help = "Examples:\n  tpctl start                 start ./ecosystem.toml\n  tpctl status                list every app\n  tpctl restart email-worker  restart one app with its file re-read\n\nExit codes: 0 success, 1 an operation failed, 2 usage or configuration error.\nEnvironment: TPCTL_HOME (run directory, default ~/.tpctl), NO_COLOR."
 )]
 pub struct Cli {
+    /// No progress lines (they are drawn only on a terminal anyway).
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -117,6 +120,14 @@ pub enum Command {
         #[command(flatten)]
         output: Output,
     },
+    /// Write an ecosystem.toml from PM2's configuration, listing what could not be carried over.
+    #[command(
+        after_help = "Examples:\n  tpctl import pm2 ecosystem.config.js\n  tpctl import pm2-dump ~/.pm2/dump.pm2 --output ecosystem.toml"
+    )]
+    Import {
+        #[command(subcommand)]
+        what: Import,
+    },
     /// Generate shell completions or man pages (the checked-in ones come from here).
     #[command(
         after_help = "Examples:\n  tpctl generate completions bash > /etc/bash_completion.d/tpctl\n  tpctl generate man /usr/local/share/man/man1"
@@ -190,11 +201,15 @@ pub struct StartupArgs {
 pub enum Generate {
     /// A completion script for SHELL, on stdout; app names complete from ./ecosystem.toml and
     /// the known apps.
+    #[command(
+        after_help = "Examples:\n  tpctl generate completions bash > ~/.local/share/bash-completion/completions/tpctl\n  tpctl generate completions zsh > \"${fpath[1]}/_tpctl\"\n  tpctl generate completions fish > ~/.config/fish/completions/tpctl.fish"
+    )]
     Completions {
         #[arg(value_enum)]
         shell: Shell,
     },
     /// Man pages (tpctl.1 and one per command) into DIR.
+    #[command(after_help = "Example:\n  sudo tpctl generate man /usr/local/share/man/man1")]
     Man { dir: std::path::PathBuf },
 }
 
@@ -207,4 +222,36 @@ pub enum Shell {
     Elvish,
     Powershell,
     Nushell,
+}
+
+/// What `tpctl import` reads.
+#[derive(Debug, Subcommand)]
+pub enum Import {
+    /// A PM2 ecosystem file: .js/.cjs (evaluated with node), .json, .yaml.
+    #[command(
+        after_help = "Example:\n  tpctl import pm2 ecosystem.config.js --output ecosystem.toml"
+    )]
+    Pm2 {
+        file: std::path::PathBuf,
+        /// Where to write (default: ecosystem.toml beside FILE).
+        #[arg(long, short)]
+        output: Option<std::path::PathBuf>,
+        /// Replace an existing output file.
+        #[arg(long)]
+        force: bool,
+    },
+    /// A PM2 dump (default $PM2_HOME/dump.pm2, or ~/.pm2/dump.pm2).
+    #[command(
+        name = "pm2-dump",
+        after_help = "Example:\n  tpctl import pm2-dump ~/.pm2/dump.pm2"
+    )]
+    Pm2Dump {
+        path: Option<std::path::PathBuf>,
+        /// Where to write (default: ./ecosystem.toml).
+        #[arg(long, short)]
+        output: Option<std::path::PathBuf>,
+        /// Replace an existing output file.
+        #[arg(long)]
+        force: bool,
+    },
 }

@@ -94,15 +94,25 @@ pub fn broadcast(
     items: Vec<(AppDir, Request)>,
     timeout: Duration,
 ) -> Vec<Result<Response, ClientError>> {
+    broadcast_notify(items, timeout, &|_| {})
+}
+
+/// `broadcast`, calling `answered(i)` as soon as item `i` has its answer (for progress lines).
+pub fn broadcast_notify(
+    items: Vec<(AppDir, Request)>,
+    timeout: Duration,
+    answered: &(dyn Fn(usize) + Sync),
+) -> Vec<Result<Response, ClientError>> {
     const PER_THREAD: usize = 48;
     if items.len() < 2 * PER_THREAD {
-        return broadcast_here(items, timeout);
+        return broadcast_here(items, timeout, answered, 0);
     }
     let mut items = items;
-    let second = items.split_off(items.len() / 2);
+    let split = items.len() / 2;
+    let second = items.split_off(split);
     std::thread::scope(|scope| {
-        let other = scope.spawn(move || broadcast_here(second, timeout));
-        let mut results = broadcast_here(items, timeout);
+        let other = scope.spawn(move || broadcast_here(second, timeout, answered, split));
+        let mut results = broadcast_here(items, timeout, answered, 0);
         match other.join() {
             Ok(rest) => results.extend(rest),
             Err(panic) => std::panic::resume_unwind(panic),
@@ -114,6 +124,8 @@ pub fn broadcast(
 fn broadcast_here(
     items: Vec<(AppDir, Request)>,
     timeout: Duration,
+    answered: &(dyn Fn(usize) + Sync),
+    offset: usize,
 ) -> Vec<Result<Response, ClientError>> {
     let deadline = Instant::now() + timeout;
     let mut results: Vec<Option<Result<Response, ClientError>>> = Vec::with_capacity(items.len());
@@ -162,9 +174,15 @@ fn broadcast_here(
                 continue;
             }
             match read_available(&mut p) {
-                Ok(Some(resp)) => results[i] = Some(Ok(resp)),
+                Ok(Some(resp)) => {
+                    results[i] = Some(Ok(resp));
+                    answered(offset + i);
+                }
                 Ok(None) => still.push((i, p)),
-                Err(e) => results[i] = Some(Err(e)),
+                Err(e) => {
+                    results[i] = Some(Err(e));
+                    answered(offset + i);
+                }
             }
         }
         pending = still;

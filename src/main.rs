@@ -7,9 +7,11 @@ mod config;
 mod doctor;
 mod dump;
 mod home;
+mod import;
 mod keeper;
 mod persist;
 mod policy;
+mod progress;
 mod proto;
 mod render;
 mod spec;
@@ -36,7 +38,7 @@ fn main() -> ExitCode {
     commands::generate::complete_if_asked();
     let cli = Cli::parse();
     init_tracing();
-    match dispatch(cli.command) {
+    match dispatch(cli.command, cli.quiet) {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::Failed) => ExitCode::from(1),
         Err(e) => {
@@ -57,8 +59,8 @@ fn init_tracing() {
         .try_init();
 }
 
-fn dispatch(command: Command) -> Result<Outcome, CommandError> {
-    let ctx = Ctx::from_env()?;
+fn dispatch(command: Command, quiet: bool) -> Result<Outcome, CommandError> {
+    let ctx = Ctx::from_env(quiet)?;
     match command {
         Command::Start(t) => commands::start::start(&ctx, &t.targets),
         Command::Restart(t) => commands::start::restart(&ctx, &t.targets),
@@ -86,6 +88,22 @@ fn dispatch(command: Command) -> Result<Outcome, CommandError> {
             web_connections,
             output,
         } => commands::doctor(&ctx, file, web_connections, output.json),
+        Command::Import {
+            what:
+                cli::Import::Pm2 {
+                    file,
+                    output,
+                    force,
+                },
+        } => commands::import::pm2(&file, output, force),
+        Command::Import {
+            what:
+                cli::Import::Pm2Dump {
+                    path,
+                    output,
+                    force,
+                },
+        } => commands::import::pm2_dump(path, output, force),
         Command::Startup(a) => commands::startup::startup(&ctx, &a),
         Command::Unstartup(a) => commands::startup::unstartup(&ctx, &a),
     }

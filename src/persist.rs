@@ -10,7 +10,10 @@ use std::path::Path;
 /// Replaces `path` with `bytes` atomically, with file mode `mode`. With `durable`, the data and
 /// the directory entry are fsynced so the new content also survives a power loss.
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32, durable: bool) -> io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

@@ -315,3 +315,29 @@ fn run_prefixes_output_and_stops_everything_on_interrupt() {
     assert!(t.live_processes().is_empty());
     t.finish();
 }
+
+#[test]
+fn piped_output_has_no_progress_lines_or_colour() {
+    let t = TempHome::new();
+    t.write(
+        "ecosystem.toml",
+        "[[apps]]\nname = \"a\"\nscript = \"/bin/sleep\"\nargs = \"1000\"\n\n[[apps]]\nname = \"b\"\nscript = \"/bin/sleep\"\nargs = \"1000\"\n",
+    );
+    for args in [
+        &["start"][..],
+        &["restart", "all"][..],
+        &["status"][..],
+        &["stop", "all"][..],
+    ] {
+        let out = t.cmd(args).env_remove("NO_COLOR").output().expect("run");
+        assert!(out.status.success());
+        for (name, bytes) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+            let s = text(bytes);
+            assert!(
+                !s.contains('\x1b') && !s.contains('⠁') && !s.contains("SIGKILL in"),
+                "{args:?} {name} has terminal output:\n{s}"
+            );
+        }
+    }
+    t.finish();
+}

@@ -2,6 +2,7 @@
 
 pub mod describe;
 pub mod generate;
+pub mod import;
 pub mod inventory;
 pub mod logs;
 pub mod run;
@@ -22,14 +23,20 @@ pub struct Ctx {
     pub home: Home,
     /// Colour on stdout: a terminal, and NO_COLOR unset.
     pub color: bool,
+    /// Live progress lines on stderr: a terminal, and no `--quiet`.
+    pub progress: bool,
 }
 
 impl Ctx {
-    pub fn from_env() -> Result<Ctx, CommandError> {
+    pub fn from_env(quiet: bool) -> Result<Ctx, CommandError> {
         let home = Home::from_env()?;
         let color = std::io::stdout().is_terminal()
             && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-        Ok(Ctx { home, color })
+        Ok(Ctx {
+            home,
+            color,
+            progress: crate::progress::enabled(quiet),
+        })
     }
 }
 

@@ -84,7 +84,7 @@ fn bring_up(ctx: &Ctx, specs: &[AppSpec], verb: Verb) -> Outcome {
             failed.insert(s.name.clone());
             outcome = Outcome::Failed;
         }
-        let mut reports = act(&ctx.home, &runnable, verb);
+        let mut reports = act(ctx, &runnable, verb);
         print_reports(&runnable, &reports, |r| !waits(r));
         wait_one_shots(&ctx.home, &runnable, &mut reports);
         print_reports(&runnable, &reports, |_| false);
@@ -105,7 +105,8 @@ fn bring_up(ctx: &Ctx, specs: &[AppSpec], verb: Verb) -> Outcome {
 }
 
 /// Starts or restarts one wave in parallel, then waits for its one-shots.
-fn act(home: &Home, wave: &[&AppSpec], verb: Verb) -> Vec<Report> {
+fn act(ctx: &Ctx, wave: &[&AppSpec], verb: Verb) -> Vec<Report> {
+    let home = &ctx.home;
     let requests = wave
         .iter()
         .map(|s| {
@@ -124,7 +125,22 @@ fn act(home: &Home, wave: &[&AppSpec], verb: Verb) -> Vec<Report> {
         .max()
         .unwrap_or_default()
         + Duration::from_secs(10);
-    let answers = client::broadcast(requests, timeout);
+    let ids: Vec<String> = wave.iter().map(|s| s.id.clone()).collect();
+    let (label, countdown) = match verb {
+        Verb::Start => ("starting", None),
+        Verb::Restart => (
+            "restarting",
+            Some(wave.iter().map(|s| s.kill_timeout).collect::<Vec<_>>()),
+        ),
+    };
+    let answers = crate::progress::broadcast(
+        &ids,
+        requests,
+        timeout,
+        label,
+        countdown.as_deref(),
+        ctx.progress,
+    );
 
     // Launch keepers for every app that has none, all at once, then read their handshakes.
     let mut reports: Vec<Option<Report>> = Vec::with_capacity(wave.len());

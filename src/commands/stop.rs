@@ -3,14 +3,14 @@
 use std::time::Duration;
 
 use super::{CommandError, Ctx, Outcome, inventory, targets};
-use crate::client::{self, ClientError};
+use crate::client::ClientError;
 use crate::home::Home;
 use crate::proto::{AppStatus, Request, Response};
 
 /// `tpctl stop NAME...|all|FILE`.
 pub fn stop(ctx: &Ctx, args: &[String]) -> Result<Outcome, CommandError> {
     let ids = targets::ids(&ctx.home, args)?;
-    let (outcome, statuses) = stop_ids(&ctx.home, &ids);
+    let (outcome, statuses) = stop_ids(ctx, &ids);
     if !statuses.is_empty() {
         println!("{}", crate::render::status_table(&statuses, ctx.color));
     }
@@ -20,7 +20,7 @@ pub fn stop(ctx: &Ctx, args: &[String]) -> Result<Outcome, CommandError> {
 /// `tpctl delete NAME...|all|FILE`: stop, then forget the app (its logs stay).
 pub fn delete(ctx: &Ctx, args: &[String]) -> Result<Outcome, CommandError> {
     let ids = targets::ids(&ctx.home, args)?;
-    let (mut outcome, _) = stop_ids(&ctx.home, &ids);
+    let (mut outcome, _) = stop_ids(ctx, &ids);
     for id in &ids {
         match forget(&ctx.home, id) {
             Ok(true) => println!(
@@ -46,7 +46,7 @@ pub fn kill(ctx: &Ctx) -> Result<Outcome, CommandError> {
         what: format!("cannot list apps in {}", ctx.home.root().display()),
         source,
     })?;
-    let (outcome, statuses) = stop_ids(&ctx.home, &ids);
+    let (outcome, statuses) = stop_ids(ctx, &ids);
     let stopped = statuses.iter().filter(|s| s.status.is_settled()).count();
     println!(
         "{stopped} of {} app(s) stopped; no keeper is left running",
@@ -56,17 +56,21 @@ pub fn kill(ctx: &Ctx) -> Result<Outcome, CommandError> {
 }
 
 /// Stops the given apps in parallel and prints a line each.
-fn stop_ids(home: &Home, ids: &[String]) -> (Outcome, Vec<AppStatus>) {
-    let timeout = ids
+fn stop_ids(ctx: &Ctx, ids: &[String]) -> (Outcome, Vec<AppStatus>) {
+    let home = &ctx.home;
+    let kill_timeouts: Vec<Duration> = ids
         .iter()
-        .filter_map(|id| targets::saved_spec(home, id))
-        .map(|s| s.kill_timeout)
-        .max()
-        .unwrap_or_default()
-        + Duration::from_secs(10);
-    let answers = client::broadcast(
-        ids.iter().map(|id| (home.app(id), Request::Stop)).collect(),
+        .map(|id| targets::saved_spec(home, id).map_or(Duration::ZERO, |s| s.kill_timeout))
+        .collect();
+    let timeout = kill_timeouts.iter().max().copied().unwrap_or_default() + Duration::from_secs(10);
+    let requests = ids.iter().map(|id| (home.app(id), Request::Stop)).collect();
+    let answers = crate::progress::broadcast(
+        ids,
+        requests,
         timeout,
+        "stopping",
+        Some(&kill_timeouts),
+        ctx.progress,
     );
     let mut outcome = Outcome::Success;
     let mut statuses = Vec::new();

@@ -1,0 +1,192 @@
+//! `tpctl import pm2 FILE` and `tpctl import pm2-dump [PATH]`: write an ecosystem.toml from a
+//! PM2 ecosystem file or dump (see `import.rs` for the mapping).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+use super::{CommandError, Outcome};
+use crate::import::{self, Imported, Origin};
+
+fn usage(msg: String) -> CommandError {
+    CommandError::Usage(msg)
+}
+
+/// Reads a PM2 ecosystem file: JavaScript (evaluated by node), JSON or YAML.
+fn read_config(file: &Path) -> Result<Value, CommandError> {
+    let ext = file.extension().and_then(|e| e.to_str()).unwrap_or("");
+    let text = || {
+        std::fs::read_to_string(file)
+            .map_err(|e| usage(format!("cannot read {}: {e}", file.display())))
+    };
+    match ext {
+        "json" => serde_json::from_str(&text()?)
+            .map_err(|e| usage(format!("{} is not valid JSON: {e}", file.display()))),
+        "yaml" | "yml" => serde_yaml_ng::from_str(&text()?)
+            .map_err(|e| usage(format!("{} is not valid YAML: {e}", file.display()))),
+        "js" | "cjs" | "mjs" => {
+            let abs = std::path::absolute(file)
+                .map_err(|e| usage(format!("cannot resolve {}: {e}", file.display())))?;
+            let script = "const m = require(process.argv[1]); process.stdout.write(JSON.stringify(m && m.default ? m.default : m))";
+            let out = Command::new("node").arg("-e").arg(script).arg(&abs).current_dir(abs.parent().unwrap_or(Path::new("/"))).output().map_err(|e| {
+                usage(format!("reading {} needs Node.js (`node` on PATH): {e}; or export it to JSON with node and import that", file.display()))
+            })?;
+            if !out.status.success() {
+                return Err(usage(format!(
+                    "node could not load {}: {}",
+                    file.display(),
+                    String::from_utf8_lossy(&out.stderr).trim()
+                )));
+            }
+            serde_json::from_slice(&out.stdout).map_err(|e| {
+                usage(format!(
+                    "{} did not export a JSON-like object: {e}",
+                    file.display()
+                ))
+            })
+        }
+        _ => Err(usage(format!(
+            "{}: expected a .js, .cjs, .json, .yaml or .yml PM2 ecosystem file",
+            file.display()
+        ))),
+    }
+}
+
+fn apps_of(v: &Value) -> Vec<&Value> {
+    match v {
+        Value::Array(a) => a.iter().collect(),
+        Value::Object(o) => match o.get("apps") {
+            Some(Value::Array(a)) => a.iter().collect(),
+            Some(single @ Value::Object(_)) => vec![single],
+            _ => vec![v],
+        },
+        _ => vec![],
+    }
+}
+
+/// `tpctl import pm2 FILE`.
+pub fn pm2(file: &Path, output: Option<PathBuf>, force: bool) -> Result<Outcome, CommandError> {
+    let v = read_config(file)?;
+    let apps: Vec<Imported> = apps_of(&v)
+        .into_iter()
+        .map(|a| import::app(a, Origin::Config))
+        .collect();
+    let out = output.unwrap_or_else(|| {
+        file.parent()
+            .unwrap_or(Path::new("."))
+            .join("ecosystem.toml")
+    });
+    write(&apps, &file.display().to_string(), &out, force)
+}
+
+/// `tpctl import pm2-dump [PATH]`.
+pub fn pm2_dump(
+    path: Option<PathBuf>,
+    output: Option<PathBuf>,
+    force: bool,
+) -> Result<Outcome, CommandError> {
+    let path = path.unwrap_or_else(|| {
+        let pm2_home = std::env::var_os("PM2_HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                std::env::var_os("HOME")
+                    .map(PathBuf::from)
+                    .unwrap_or_default()
+                    .join(".pm2")
+            });
+        pm2_home.join("dump.pm2")
+    });
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        usage(format!(
+            "cannot read {}: {e} (give the dump's path, or set PM2_HOME)",
+            path.display()
+        ))
+    })?;
+    let v: Value = serde_json::from_str(&text)
+        .map_err(|e| usage(format!("{} is not a PM2 dump: {e}", path.display())))?;
+    let apps: Vec<Imported> = apps_of(&v)
+        .into_iter()
+        .map(|a| import::app(a, Origin::Dump))
+        .collect();
+    write(
+        &apps,
+        &path.display().to_string(),
+        &output.unwrap_or_else(|| PathBuf::from("ecosystem.toml")),
+        force,
+    )
+}
+
+fn write(
+    apps: &[Imported],
+    source: &str,
+    out: &Path,
+    force: bool,
+) -> Result<Outcome, CommandError> {
+    if apps.is_empty() {
+        return Err(usage(format!("{source} defines no apps")));
+    }
+    if out.exists() && !force {
+        return Err(usage(format!(
+            "{} exists; use --output PATH, or --force to replace it",
+            out.display()
+        )));
+    }
+    let dir = out
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let env_file = |a: &Imported| format!("{}.env", a.name);
+    for a in apps.iter().filter(|a| !a.secrets.is_empty()) {
+        let path = dir.join(env_file(a));
+        let body: String = a
+            .secrets
+            .iter()
+            .map(|(k, v)| format!("{k}={}\n", quote_env(v)))
+            .collect();
+        crate::persist::write_atomic(&path, body.as_bytes(), 0o600, true).map_err(|source| {
+            CommandError::Io {
+                what: format!("cannot write {}", path.display()),
+                source,
+            }
+        })?;
+        println!(
+            "✓ {}: {} secret-looking variable(s) written to {} (0600), not to the ecosystem file",
+            a.name,
+            a.secrets.len(),
+            path.display()
+        );
+    }
+    let text = import::render(apps, source, env_file);
+    crate::persist::write_atomic(out, text.as_bytes(), 0o644, true).map_err(|source| {
+        CommandError::Io {
+            what: format!("cannot write {}", out.display()),
+            source,
+        }
+    })?;
+    for a in apps {
+        println!("✓ {}", a.name);
+        for d in &a.dropped {
+            println!("  dropped {d}");
+        }
+    }
+    crate::config::load(out)?;
+    println!(
+        "wrote {} ({} apps); check it with `tpctl doctor {}`",
+        out.display(),
+        apps.len(),
+        out.display()
+    );
+    Ok(Outcome::Success)
+}
+
+/// Quotes a value for a .env file when it needs it.
+fn quote_env(v: &str) -> String {
+    if v.chars()
+        .all(|c| c.is_ascii_alphanumeric() || "@:/._-+=,%".contains(c))
+    {
+        v.to_string()
+    } else {
+        format!("'{}'", v.replace('\'', "'\\''"))
+    }
+}

@@ -1,0 +1,402 @@
+//! PM2 → tpctl: maps PM2 app descriptions (from an ecosystem.config.js/.json/.yaml or a
+//! dump.pm2) to ecosystem.toml text, listing every key it dropped and why. Pure: the command
+//! reads the files and writes the results.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use crate::config::env::redact;
+use crate::config::units::{format_duration, format_size};
+
+/// Where the PM2 apps came from: their keys differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// An ecosystem file: the keys users write.
+    Config,
+    /// dump.pm2: PM2's internal `pm2_env`, with the whole environment flattened in.
+    Dump,
+}
+
+/// One app, ready to be written.
+#[derive(Debug, Default, PartialEq)]
+pub struct Imported {
+    pub name: String,
+    /// `key = value` lines, in order, values already TOML-encoded.
+    pub keys: Vec<(String, String)>,
+    /// Variables for the app's `env` table.
+    pub env: BTreeMap<String, String>,
+    /// Secret-looking variables: written to an env file, not into ecosystem.toml.
+    pub secrets: BTreeMap<String, String>,
+    /// What was not carried over, and why.
+    pub dropped: Vec<String>,
+}
+
+/// PM2 keys with no tpctl equivalent, and why.
+const UNSUPPORTED: &[(&str, &str)] = &[
+    (
+        "watch",
+        "file watching is not supported; restart with `tpctl restart` after a deploy",
+    ),
+    ("ignore_watch", "file watching is not supported"),
+    ("watch_delay", "file watching is not supported"),
+    ("cron_restart", "cron restarts are not supported yet"),
+    (
+        "exec_mode",
+        "tpctl runs every instance as its own process (fork mode); cluster mode is not supported",
+    ),
+    ("listen_timeout", "readiness signals are not supported"),
+    ("wait_ready", "readiness signals are not supported"),
+    ("shutdown_with_message", "tpctl stops with kill_signal"),
+    ("namespace", "not supported"),
+    (
+        "log_file",
+        "tpctl writes out.log and err.log (or one file with merge_logs)",
+    ),
+    ("pid_file", "tpctl keeps pids in its run directory"),
+    ("source_map_support", "not supported"),
+    ("vizion", "not supported"),
+    ("increment_var", "not supported"),
+    (
+        "instance_var",
+        "tpctl sets NODE_APP_INSTANCE and TPCTL_INSTANCE",
+    ),
+    (
+        "merge_logs",
+        "PM2's merge_logs only drops the instance suffix of log files; tpctl writes one file per instance (its merge_logs puts stdout and stderr in one file)",
+    ),
+    ("combine_logs", "as merge_logs"),
+    ("force", "not needed: tpctl start is idempotent"),
+];
+
+/// Environment variables a dump carries from PM2's own environment, not the app's.
+const SYSTEM_VARS: &[&str] = &[
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "SHELL",
+    "PWD",
+    "OLDPWD",
+    "SHLVL",
+    "TERM",
+    "LANG",
+    "LANGUAGE",
+    "HOSTNAME",
+    "_",
+    "MAIL",
+    "SSH_CLIENT",
+    "SSH_CONNECTION",
+    "SSH_TTY",
+    "XDG_RUNTIME_DIR",
+    "XDG_SESSION_ID",
+    "DBUS_SESSION_BUS_ADDRESS",
+    "NODE_APP_INSTANCE",
+    "unique_id",
+    "pm_id",
+];
+
+fn s(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+fn toml_str(x: &str) -> String {
+    toml::Value::String(x.to_string()).to_string()
+}
+
+fn toml_list(xs: &[String]) -> String {
+    toml::Value::Array(xs.iter().map(|x| toml::Value::String(x.clone())).collect()).to_string()
+}
+
+/// A PM2 args value (string or array) as a list of words.
+fn words(v: &Value) -> Vec<String> {
+    match v {
+        Value::Array(a) => a.iter().filter_map(s).collect(),
+        Value::String(x) => shell_words::split(x)
+            .unwrap_or_else(|_| x.split_whitespace().map(str::to_string).collect()),
+        _ => vec![],
+    }
+}
+
+/// A PM2 duration (milliseconds, or a string like "10s") in tpctl's syntax.
+fn duration(v: &Value) -> Option<String> {
+    let text = s(v)?;
+    crate::config::units::parse_duration(&text)
+        .ok()
+        .map(format_duration)
+}
+
+/// Maps one PM2 app.
+pub fn app(v: &Value, origin: Origin) -> Imported {
+    let get = |k: &str| v.get(k).filter(|x| !x.is_null());
+    let mut out = Imported {
+        name: get("name").and_then(s).unwrap_or_else(|| "app".into()),
+        ..Imported::default()
+    };
+    let script = match origin {
+        Origin::Config => get("script").and_then(s),
+        Origin::Dump => get("pm_exec_path").and_then(s),
+    }
+    .unwrap_or_default();
+    let interpreter = get("interpreter")
+        .or_else(|| get("exec_interpreter"))
+        .and_then(s);
+    let node_args = get("node_args").map(words).unwrap_or_default();
+    let interp_args = get("interpreter_args").map(words).unwrap_or_default();
+    let mut args = get("args").map(words).unwrap_or_default();
+    let is_js = [".js", ".cjs", ".mjs"].iter().any(|e| script.ends_with(e));
+    let interpreter = match interpreter.as_deref() {
+        Some("none") => None,
+        Some(i) => Some(i.to_string()),
+        None if is_js => Some("node".to_string()),
+        None => None,
+    };
+    let script = match interpreter {
+        Some(i) => {
+            let mut full = interp_args;
+            if i.ends_with("node") {
+                full.extend(node_args);
+            }
+            full.push(script);
+            full.append(&mut args);
+            args = full;
+            i
+        }
+        None => script,
+    };
+    out.keys.push(("script".into(), toml_str(&script)));
+    if !args.is_empty() {
+        out.keys.push(("args".into(), toml_list(&args)));
+    }
+    let cwd = match origin {
+        Origin::Config => get("cwd").and_then(s),
+        Origin::Dump => get("pm_cwd").and_then(s),
+    };
+    if let Some(cwd) = cwd {
+        out.keys.push(("cwd".into(), toml_str(&cwd)));
+    }
+    if let Some(n) = get("instances").and_then(|i| i.as_u64()).filter(|n| *n > 1) {
+        out.keys.push(("instances".into(), n.to_string()));
+    } else if get("instances")
+        .and_then(s)
+        .is_some_and(|i| i == "max" || i == "-1" || i == "0")
+    {
+        out.dropped.push(
+            "instances = max: set a number of instances (tpctl does not size to the CPU count)"
+                .into(),
+        );
+    }
+    if let Some(b) = get("autorestart").and_then(Value::as_bool) {
+        out.keys.push(("autorestart".into(), b.to_string()));
+    }
+    if let Some(n) = get("max_restarts").and_then(Value::as_u64) {
+        out.keys.push(("max_restarts".into(), n.to_string()));
+    }
+    for key in [
+        "min_uptime",
+        "restart_delay",
+        "exp_backoff_restart_delay",
+        "kill_timeout",
+    ] {
+        if let Some(d) = get(key).and_then(duration) {
+            out.keys.push((key.into(), toml_str(&d)));
+        }
+    }
+    if let Some(m) = get("max_memory_restart") {
+        let size = match m {
+            Value::Number(n) => n.as_u64().map(format_size),
+            other => s(other)
+                .and_then(|t| crate::config::units::parse_size(&t).ok())
+                .map(format_size),
+        };
+        if let Some(size) = size {
+            out.keys
+                .push(("max_memory_restart".into(), toml_str(&size)));
+        }
+    }
+    if let Some(codes) = get("stop_exit_codes") {
+        let list: Vec<String> = match codes {
+            Value::Array(a) => a
+                .iter()
+                .filter_map(Value::as_i64)
+                .map(|c| c.to_string())
+                .collect(),
+            other => other
+                .as_i64()
+                .map(|c| vec![c.to_string()])
+                .unwrap_or_default(),
+        };
+        if !list.is_empty() {
+            out.keys
+                .push(("stop_exit_codes".into(), format!("[{}]", list.join(", "))));
+        }
+    }
+    if let Some(fmt) = get("log_date_format").and_then(s) {
+        out.keys.push(("time".into(), "true".into()));
+        out.keys.push(("log_date_format".into(), toml_str(&fmt)));
+    } else if get("time").and_then(Value::as_bool) == Some(true) {
+        out.keys.push(("time".into(), "true".into()));
+    }
+    if origin == Origin::Config {
+        for (key, ours) in [
+            ("out_file", "out_file"),
+            ("error_file", "error_file"),
+            ("output", "out_file"),
+            ("error", "error_file"),
+        ] {
+            if let Some(p) = get(key).and_then(s) {
+                out.keys.push((ours.into(), toml_str(&p)));
+            }
+        }
+    }
+    // Environment: the app's own variables; a dump also carries PM2's environment.
+    if let Some(Value::Object(env)) = get("env") {
+        for (k, val) in env {
+            let Some(val) = s(val) else { continue };
+            // A dump keeps PM2's own environment, and each app's env record under its name.
+            if origin == Origin::Dump
+                && (SYSTEM_VARS.contains(&k.as_str())
+                    || k.starts_with("PM2_")
+                    || k.starts_with("pm_")
+                    || *k == out.name
+                    || val.starts_with('{'))
+            {
+                continue;
+            }
+            if redact(k, &val) != val {
+                out.secrets.insert(k.clone(), val);
+            } else {
+                out.env.insert(k.clone(), val);
+            }
+        }
+    }
+    if let Some(obj) = v.as_object() {
+        for (k, val) in obj {
+            if val.is_null() || val == &Value::Bool(false) {
+                continue;
+            }
+            if let Some((_, why)) = UNSUPPORTED.iter().find(|(u, _)| *u == k) {
+                // PM2 writes its defaults into every dump entry: only a changed one means something.
+                let default = match k.as_str() {
+                    "exec_mode" => s(val).is_some_and(|m| m.starts_with("fork")),
+                    "instance_var" => s(val).as_deref() == Some("NODE_APP_INSTANCE"),
+                    "namespace" => s(val).as_deref() == Some("default"),
+                    "vizion" | "merge_logs" => origin == Origin::Dump,
+                    _ => false,
+                };
+                if default {
+                    continue;
+                }
+                out.dropped.push(format!("{k}: {why}"));
+            } else if origin == Origin::Config && k.starts_with("env_") {
+                out.dropped.push(format!(
+                    "{k}: per-environment tables are not supported; use one env_file per deployment"
+                ));
+            }
+        }
+        if origin == Origin::Dump
+            && obj.get("status").and_then(Value::as_str) == Some("stopped")
+            && obj.get("autorestart").and_then(Value::as_bool) != Some(false)
+        {
+            out.dropped
+                .push("status: it was stopped in PM2; `tpctl start` will start it".into());
+        }
+    }
+    out
+}
+
+/// The ecosystem.toml text for imported apps; `env_file_of` names each app's secrets file.
+pub fn render(
+    apps: &[Imported],
+    source: &str,
+    env_file_of: impl Fn(&Imported) -> String,
+) -> String {
+    let mut out =
+        format!("# Imported from {source} by `tpctl import`. Review it, then `tpctl start`.\n");
+    for a in apps {
+        out.push_str(&format!("\n[[apps]]\nname = {}\n", toml_str(&a.name)));
+        for (k, v) in &a.keys {
+            out.push_str(&format!("{k} = {v}\n"));
+        }
+        if !a.secrets.is_empty() {
+            out.push_str(&format!("env_file = {}\n", toml_str(&env_file_of(a))));
+        }
+        if !a.env.is_empty() {
+            let pairs: Vec<String> = a
+                .env
+                .iter()
+                .map(|(k, v)| format!("{} = {}", toml_key(k), toml_str(v)))
+                .collect();
+            out.push_str(&format!("env = {{ {} }}\n", pairs.join(", ")));
+        }
+        for d in &a.dropped {
+            out.push_str(&format!("# dropped {d}\n"));
+        }
+    }
+    out
+}
+
+fn toml_key(k: &str) -> String {
+    if !k.is_empty()
+        && k.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        k.to_string()
+    } else {
+        toml_str(k)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_node_worker_becomes_node_with_its_args() {
+        let v: Value = serde_json::json!({
+            "name": "forecast-worker", "script": "dist/workers/forecastWorker.js", "node_args": "--max-old-space-size=384",
+            "max_memory_restart": "512M", "kill_timeout": 10000, "exec_mode": "fork", "env": { "NODE_ENV": "production" }
+        });
+        let a = app(&v, Origin::Config);
+        assert_eq!(a.keys[0], ("script".into(), "\"node\"".into()));
+        assert_eq!(
+            a.keys[1],
+            (
+                "args".into(),
+                "[\"--max-old-space-size=384\", \"dist/workers/forecastWorker.js\"]".into()
+            )
+        );
+        assert!(
+            a.keys
+                .contains(&("max_memory_restart".into(), "\"512M\"".into()))
+        );
+        assert!(a.keys.contains(&("kill_timeout".into(), "\"10s\"".into())));
+        assert_eq!(a.env["NODE_ENV"], "production");
+        assert!(a.dropped.is_empty(), "{:?}", a.dropped);
+    }
+
+    #[test]
+    fn unsupported_keys_are_listed_with_reasons_and_secrets_kept_apart() {
+        let v: Value = serde_json::json!({
+            "name": "sync", "script": "./sync", "watch": true, "cron_restart": "0 4 * * *", "exec_mode": "cluster",
+            "env": { "API_TOKEN": "t0k", "LOG_LEVEL": "info" }, "env_production": { "X": "1" }
+        });
+        let a = app(&v, Origin::Config);
+        let dropped = a.dropped.join("\n");
+        for k in ["watch:", "cron_restart:", "exec_mode:", "env_production:"] {
+            assert!(dropped.contains(k), "{dropped}");
+        }
+        assert_eq!(a.secrets["API_TOKEN"], "t0k");
+        assert!(!a.env.contains_key("API_TOKEN"));
+        let text = render(&[a], "x", |_| "sync.env".into());
+        assert!(
+            !text.contains("t0k") && text.contains("env_file = \"sync.env\""),
+            "{text}"
+        );
+    }
+}

@@ -1,0 +1,133 @@
+//! `tpctl import` on TestPlanIt's PM2 ecosystem shape (evaluated by the real node) and on a
+//! real dump written by PM2 7.0.4 from npm (tests/fixtures/pm2/dump.pm2, paths and PATH
+//! normalised).
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+
+use common::*;
+
+fn fixtures() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pm2")
+}
+
+#[test]
+fn testplanits_pm2_ecosystem_file_becomes_an_ecosystem_toml() {
+    let t = TempHome::new();
+    std::fs::copy(
+        fixtures().join("ecosystem.config.js"),
+        t.path().join("ecosystem.config.js"),
+    )
+    .expect("copy");
+    let out = t.run(&["import", "pm2", "ecosystem.config.js"]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("dropped cron_restart: cron restarts are not supported yet"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("dropped env_production"), "{stdout}");
+    let toml = std::fs::read_to_string(t.path().join("ecosystem.toml")).expect("written");
+    let parsed: toml::Table = toml::from_str(&toml).expect("valid TOML");
+    let apps = parsed["apps"].as_array().expect("apps");
+    assert_eq!(apps.len(), 8);
+    let scheduler = &apps[0];
+    assert_eq!(scheduler["name"].as_str(), Some("scheduler"));
+    assert_eq!(scheduler["autorestart"].as_bool(), Some(false));
+    assert_eq!(scheduler["script"].as_str(), Some("node"));
+    let forecast = apps
+        .iter()
+        .find(|a| a["name"].as_str() == Some("forecast-worker"))
+        .expect("forecast");
+    assert_eq!(forecast["max_memory_restart"].as_str(), Some("512M"));
+    assert_eq!(
+        forecast["args"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>()),
+        Some(vec![
+            "--max-old-space-size=384",
+            "dist/workers/forecastWorker.js"
+        ])
+    );
+    let email = apps
+        .iter()
+        .find(|a| a["name"].as_str() == Some("email-worker"))
+        .expect("email");
+    assert_eq!(email["kill_timeout"].as_str(), Some("10s"));
+    // Importing again does not overwrite without --force.
+    let again = t.run(&["import", "pm2", "ecosystem.config.js"]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(text(&again.stderr).contains("exists; use --output PATH, or --force"));
+}
+
+#[test]
+fn a_real_pm2_dump_is_imported_with_secrets_moved_to_env_files() {
+    let t = TempHome::new();
+    let out = t.run(&[
+        "import",
+        "pm2-dump",
+        fixtures().join("dump.pm2").to_str().expect("utf-8"),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let stdout = text(&out.stdout);
+    assert!(!stdout.contains("hunter2"));
+    let toml = std::fs::read_to_string(t.path().join("ecosystem.toml")).expect("written");
+    assert!(
+        !toml.contains("hunter2"),
+        "secret written into ecosystem.toml:\n{toml}"
+    );
+    assert!(
+        !toml.contains("PM2_HOME") && !toml.contains("PATH ="),
+        "PM2's own environment leaked:\n{toml}"
+    );
+    let parsed: toml::Table = toml::from_str(&toml).expect("valid TOML");
+    let apps = parsed["apps"].as_array().expect("apps");
+    assert_eq!(
+        apps.iter()
+            .map(|a| a["name"].as_str().unwrap_or(""))
+            .collect::<Vec<_>>(),
+        [
+            "scheduler",
+            "notification-worker",
+            "email-worker",
+            "forecast-worker",
+            "testmo-import-worker",
+            "sync-worker",
+            "elasticsearch-reindex-worker",
+            "audit-log-worker"
+        ]
+    );
+    let audit = &apps[7];
+    assert_eq!(audit["time"].as_bool(), Some(true));
+    assert_eq!(
+        audit["log_date_format"].as_str(),
+        Some("YYYY-MM-DD HH:mm:ss Z")
+    );
+    assert_eq!(audit["cwd"].as_str(), Some("/srv/testplanit"));
+    let env_file = t.path().join("email-worker.env");
+    let secret = std::fs::read_to_string(&env_file).expect("env file");
+    assert!(secret.contains("DATABASE_URL=postgres://tp:hunter2@db:5432/tp"));
+    assert_eq!(
+        std::fs::metadata(&env_file)
+            .expect("meta")
+            .permissions()
+            .mode()
+            & 0o777,
+        0o600
+    );
+    assert!(
+        stdout.contains("sync-worker\n  dropped cron_restart"),
+        "{stdout}"
+    );
+}
