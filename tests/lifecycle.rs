@@ -341,3 +341,38 @@ fn piped_output_has_no_progress_lines_or_colour() {
     }
     t.finish();
 }
+
+#[test]
+fn a_mistyped_subcommand_suggests_the_right_one_and_exits_2() {
+    let t = TempHome::new();
+    let out = t.run(&["stpo", "all"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("a similar subcommand exists: 'stop'"),
+        "{}",
+        text(&out.stderr)
+    );
+    for cmd in [
+        "start",
+        "stop",
+        "restart",
+        "delete",
+        "status",
+        "describe",
+        "kill",
+        "logs",
+        "flush",
+        "save",
+        "resurrect",
+        "startup",
+        "doctor",
+        "import",
+        "run",
+    ] {
+        let help = t.ok(&[cmd, "--help"]);
+        assert!(
+            help.contains("Example"),
+            "`tpctl {cmd} --help` has no example:\n{help}"
+        );
+    }
+}

@@ -70,7 +70,9 @@ fn exponential_backoff_doubles_the_delay_between_starts() {
         );
     }
     // Between runs it waits out the back-off (it may be caught running for a moment).
-    wait_for("waiting out the back-off", LONG, || t.app("crasher")["status"] == "waiting-restart");
+    wait_for("waiting out the back-off", LONG, || {
+        t.app("crasher")["status"] == "waiting-restart"
+    });
     t.finish();
 }
 
