@@ -131,3 +131,25 @@ fn a_real_pm2_dump_is_imported_with_secrets_moved_to_env_files() {
         "{stdout}"
     );
 }
+
+#[test]
+fn yaml_and_json_ecosystem_files_are_read_too() {
+    let t = TempHome::new();
+    t.write("pm2.yaml", "apps:\n  - name: mailer\n    script: ./mailer\n    args: --queue emails\n    instances: 2\n    max_memory_restart: 300M\n    env:\n      NODE_ENV: production\n");
+    t.ok(&["import", "pm2", "pm2.yaml", "--output", "from-yaml.toml"]);
+    let y: toml::Table = toml::from_str(
+        &std::fs::read_to_string(t.path().join("from-yaml.toml")).expect("yaml out"),
+    )
+    .expect("toml");
+    let app = &y["apps"].as_array().expect("apps")[0];
+    assert_eq!(app["script"].as_str(), Some("./mailer"));
+    assert_eq!(app["instances"].as_integer(), Some(2));
+    assert_eq!(app["max_memory_restart"].as_str(), Some("300M"));
+    t.write(
+        "pm2.json",
+        r#"[{"name": "audit", "script": "audit.js", "interpreter": "none"}]"#,
+    );
+    t.ok(&["import", "pm2", "pm2.json", "--output", "from-json.toml"]);
+    let j = std::fs::read_to_string(t.path().join("from-json.toml")).expect("json out");
+    assert!(j.contains("script = \"audit.js\""), "{j}");
+}
