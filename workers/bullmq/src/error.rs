@@ -1,0 +1,27 @@
+//! What can go wrong talking to a queue.
+
+/// Errors of queue operations; each says what was being done on which queue.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{op} on queue {queue}: {source}")]
+    Redis {
+        op: &'static str,
+        queue: String,
+        #[source]
+        source: redis::RedisError,
+    },
+    #[error(
+        "invalid job id {0:?}: ids must not be 0, start with \"0:\", look like an integer, or contain ':'"
+    )]
+    InvalidJobId(String),
+    #[error("invalid priority {0}: it must be between 0 and 2097151")]
+    InvalidPriority(u32),
+    #[error("cannot encode job {what}: {reason}")]
+    Encode { what: &'static str, reason: String },
+    #[error("queue {queue}: script {script} answered {code}")]
+    Script {
+        queue: String,
+        script: &'static str,
+        code: i64,
+    },
+}

@@ -1,0 +1,211 @@
+//! A queue handle: producer operations and queue-level reads.
+
+use std::collections::HashMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use redis::aio::MultiplexedConnection;
+use serde::Serialize;
+
+use crate::error::Error;
+use crate::job::Job;
+use crate::keys::{Keys, valid_custom_id};
+use crate::opts::JobOptions;
+use crate::scripts;
+
+/// The states `counts` reports, as Node's `getJobCounts()` with no arguments.
+pub const STATES: [&str; 8] = [
+    "active",
+    "completed",
+    "delayed",
+    "failed",
+    "paused",
+    "prioritized",
+    "waiting",
+    "waiting-children",
+];
+
+/// Jobs per state, as Node's `getJobCounts()` returns them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub active: u64,
+    pub completed: u64,
+    pub delayed: u64,
+    pub failed: u64,
+    pub paused: u64,
+    pub prioritized: u64,
+    pub waiting: u64,
+    #[serde(rename = "waiting-children")]
+    pub waiting_children: u64,
+}
+
+/// One queue on one connection.
+#[derive(Clone)]
+pub struct Queue {
+    name: String,
+    keys: Keys,
+    conn: MultiplexedConnection,
+}
+
+/// Client wall-clock milliseconds, as Node's `Date.now()` (scores compare across clients).
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+impl Queue {
+    /// A queue named `name` under `prefix` (BullMQ's default prefix is `bull`).
+    pub fn new(conn: MultiplexedConnection, prefix: &str, name: &str) -> Queue {
+        Queue {
+            name: name.to_string(),
+            keys: Keys::new(prefix, name),
+            conn,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn redis(&self, op: &'static str) -> impl FnOnce(redis::RedisError) -> Error + '_ {
+        move |source| Error::Redis {
+            op,
+            queue: self.name.clone(),
+            source,
+        }
+    }
+
+    /// Adds a job; returns its id (for a duplicate custom id or a deduplicated add, the id of
+    /// the job already there).
+    pub async fn add(
+        &self,
+        name: &str,
+        data: &serde_json::Value,
+        opts: &JobOptions,
+    ) -> Result<String, Error> {
+        if let Some(id) = &opts.job_id
+            && !valid_custom_id(id)
+        {
+            return Err(Error::InvalidJobId(id.clone()));
+        }
+        if let Some(p) = opts.priority
+            && p > 2_097_151
+        {
+            return Err(Error::InvalidPriority(p));
+        }
+        let packed = opts.to_msgpack().map_err(|e| Error::Encode {
+            what: "options",
+            reason: e.to_string(),
+        })?;
+        let data = serde_json::to_string(data).map_err(|e| Error::Encode {
+            what: "data",
+            reason: e.to_string(),
+        })?;
+        let k = &self.keys;
+        let mut conn = self.conn.clone();
+        scripts::add_job()
+            .key(k.of("wait"))
+            .key(k.of("paused"))
+            .key(k.of("meta"))
+            .key(k.of("id"))
+            .key(k.of("delayed"))
+            .key(k.of("prioritized"))
+            .key(k.of("pc"))
+            .key(k.of("marker"))
+            .key(k.of("events"))
+            .key(k.of("active"))
+            .arg(k.base())
+            .arg(opts.job_id.as_deref().unwrap_or(""))
+            .arg(name)
+            .arg(now_ms())
+            .arg(data)
+            .arg(packed)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(self.redis("add"))
+    }
+
+    /// Adds several jobs; ids in the same order.
+    pub async fn add_bulk(
+        &self,
+        jobs: &[(String, serde_json::Value, JobOptions)],
+    ) -> Result<Vec<String>, Error> {
+        let mut ids = Vec::with_capacity(jobs.len());
+        for (name, data, opts) in jobs {
+            ids.push(self.add(name, data, opts).await?);
+        }
+        Ok(ids)
+    }
+
+    /// Jobs per state, equal to Node's `getJobCounts()`.
+    pub async fn counts(&self) -> Result<Counts, Error> {
+        let mut conn = self.conn.clone();
+        let mut inv = scripts::get_counts().key(self.keys.base());
+        for s in STATES {
+            inv.arg(s);
+        }
+        let n: Vec<u64> = inv
+            .invoke_async(&mut conn)
+            .await
+            .map_err(self.redis("counts"))?;
+        let get = |i: usize| n.get(i).copied().unwrap_or(0);
+        Ok(Counts {
+            active: get(0),
+            completed: get(1),
+            delayed: get(2),
+            failed: get(3),
+            paused: get(4),
+            prioritized: get(5),
+            waiting: get(6),
+            waiting_children: get(7),
+        })
+    }
+
+    async fn pause_or_resume(&self, what: &'static str) -> Result<(), Error> {
+        let k = &self.keys;
+        let mut conn = self.conn.clone();
+        let _: i64 = scripts::pause()
+            .key(k.of("wait"))
+            .key(k.of("paused"))
+            .key(k.of("meta"))
+            .key(k.of("prioritized"))
+            .key(k.of("events"))
+            .key(k.of("delayed"))
+            .key(k.of("marker"))
+            .arg(what)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(self.redis(if what == "paused" { "pause" } else { "resume" }))?;
+        Ok(())
+    }
+
+    /// Stops workers taking jobs; adds go to the `paused` list meanwhile.
+    pub async fn pause(&self) -> Result<(), Error> {
+        self.pause_or_resume("paused").await
+    }
+
+    pub async fn resume(&self) -> Result<(), Error> {
+        self.pause_or_resume("resumed").await
+    }
+
+    pub async fn is_paused(&self) -> Result<bool, Error> {
+        let mut conn = self.conn.clone();
+        redis::cmd("HEXISTS")
+            .arg(self.keys.of("meta"))
+            .arg("paused")
+            .query_async(&mut conn)
+            .await
+            .map_err(self.redis("is_paused"))
+    }
+
+    /// One job, or `None` if there is no such job.
+    pub async fn job(&self, id: &str) -> Result<Option<Job>, Error> {
+        let mut conn = self.conn.clone();
+        let h: HashMap<String, String> = redis::cmd("HGETALL")
+            .arg(self.keys.job(id))
+            .query_async(&mut conn)
+            .await
+            .map_err(self.redis("job"))?;
+        Ok(Job::from_hash(id, &h))
+    }
+}

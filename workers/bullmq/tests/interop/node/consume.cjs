@@ -1,0 +1,24 @@
+// Processes COUNT jobs with a Node worker and prints each as a JSON line (id, name, data,
+// opts, attemptsMade), in the order they ran: node consume.cjs URL QUEUE COUNT TIMEOUT_MS
+const { Worker } = require("bullmq");
+(async () => {
+  const [url, name, count, timeout] = process.argv.slice(2);
+  let seen = 0;
+  let done;
+  const finished = new Promise((r) => (done = r));
+  const worker = new Worker(
+    name,
+    async (job) => {
+      console.log(JSON.stringify({ id: job.id, name: job.name, data: job.data, opts: job.opts, attemptsMade: job.attemptsMade }));
+      seen += 1;
+      if (seen >= Number(count)) setImmediate(done);
+      return { ok: job.id };
+    },
+    { connection: { url }, concurrency: 1 },
+  );
+  const timer = setTimeout(done, Number(timeout));
+  await finished;
+  clearTimeout(timer);
+  await worker.close();
+  process.exit(seen >= Number(count) ? 0 : 2);
+})().catch((e) => { console.error(e); process.exit(1); });

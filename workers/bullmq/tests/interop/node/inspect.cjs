@@ -1,0 +1,17 @@
+// Reads or changes a queue from Node: node inspect.cjs URL QUEUE counts|paused|pause|resume|job ID
+const { Queue, Job } = require("bullmq");
+(async () => {
+  const [url, name, what, arg] = process.argv.slice(2);
+  const queue = new Queue(name, { connection: { url } });
+  let out;
+  if (what === "counts") out = await queue.getJobCounts();
+  else if (what === "paused") out = await queue.isPaused();
+  else if (what === "pause") out = await queue.pause();
+  else if (what === "resume") out = await queue.resume();
+  else if (what === "job") {
+    const job = await Job.fromId(queue, arg);
+    out = job && { id: job.id, name: job.name, data: job.data, opts: job.opts, delay: job.delay, priority: job.priority, timestamp: job.timestamp };
+  } else throw new Error("unknown command " + what);
+  console.log(JSON.stringify(out === undefined ? null : out));
+  await queue.close();
+})().catch((e) => { console.error(e); process.exit(1); });

@@ -1,0 +1,14 @@
+// Adds jobs the way TestPlanIt's web app does: node produce.cjs URL QUEUE '[{"name","data","opts"}]'
+// Prints the ids as a JSON array.
+const { Queue } = require("bullmq");
+(async () => {
+  const [url, name, jobs] = process.argv.slice(2);
+  const queue = new Queue(name, { connection: { url } });
+  const ids = [];
+  for (const j of JSON.parse(jobs)) {
+    const job = await queue.add(j.name, j.data, j.opts || {});
+    ids.push(job.id);
+  }
+  console.log(JSON.stringify(ids));
+  await queue.close();
+})().catch((e) => { console.error(e); process.exit(1); });
