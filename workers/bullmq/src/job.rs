@@ -22,6 +22,10 @@ pub struct Job {
     pub finished_on: Option<u64>,
     pub failed_reason: Option<String>,
     pub return_value: Option<Value>,
+    /// Stack traces of earlier failed attempts.
+    pub stacktrace: Vec<String>,
+    /// Set by the stalled checker: fail on activation without running (`defa`).
+    pub deferred_failure: Option<String>,
 }
 
 impl Job {
@@ -49,6 +53,10 @@ impl Job {
             finished_on: num("finishedOn"),
             failed_reason: h.get("failedReason").cloned(),
             return_value: json("returnvalue"),
+            stacktrace: json("stacktrace")
+                .and_then(|v: Value| serde_json::from_value(v).ok())
+                .unwrap_or_default(),
+            deferred_failure: h.get("defa").cloned(),
         })
     }
 }

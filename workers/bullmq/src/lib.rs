@@ -13,8 +13,10 @@ pub mod keys;
 pub mod opts;
 pub mod queue;
 mod scripts;
+pub mod worker;
 
 pub use error::Error;
 pub use job::Job;
 pub use opts::{Backoff, JobOptions, KeepJobs};
 pub use queue::{Counts, Queue};
+pub use worker::{JobError, Worker, WorkerOptions};

@@ -17,3 +17,8 @@ macro_rules! script {
 script!(add_job, "add_job.lua");
 script!(get_counts, "get_counts.lua");
 script!(pause, "pause.lua");
+script!(move_to_active, "move_to_active.lua");
+script!(move_to_finished, "move_to_finished.lua");
+script!(retry_job, "retry_job.lua");
+script!(extend_lock, "extend_lock.lua");
+script!(move_stalled, "move_stalled.lua");

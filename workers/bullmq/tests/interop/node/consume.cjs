@@ -1,5 +1,6 @@
 // Processes COUNT jobs with a Node worker and prints each as a JSON line (id, name, data,
 // opts, attemptsMade), in the order they ran: node consume.cjs URL QUEUE COUNT TIMEOUT_MS
+// (SLEEP_MS: how long each job takes; LOCK_MS, STALLED_MS: lockDuration, stalledInterval)
 const { Worker } = require("bullmq");
 (async () => {
   const [url, name, count, timeout] = process.argv.slice(2);
@@ -9,12 +10,13 @@ const { Worker } = require("bullmq");
   const worker = new Worker(
     name,
     async (job) => {
+      if (process.env.SLEEP_MS) await new Promise((r) => setTimeout(r, Number(process.env.SLEEP_MS)));
       console.log(JSON.stringify({ id: job.id, name: job.name, data: job.data, opts: job.opts, attemptsMade: job.attemptsMade }));
       seen += 1;
       if (seen >= Number(count)) setImmediate(done);
       return { ok: job.id };
     },
-    { connection: { url }, concurrency: 1 },
+    { connection: { url }, concurrency: 1, lockDuration: Number(process.env.LOCK_MS || 30000), stalledInterval: Number(process.env.STALLED_MS || 30000) },
   );
   const timer = setTimeout(done, Number(timeout));
   await finished;

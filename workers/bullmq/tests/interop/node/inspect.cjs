@@ -10,7 +10,11 @@ const { Queue, Job } = require("bullmq");
   else if (what === "resume") out = await queue.resume();
   else if (what === "job") {
     const job = await Job.fromId(queue, arg);
-    out = job && { id: job.id, name: job.name, data: job.data, opts: job.opts, delay: job.delay, priority: job.priority, timestamp: job.timestamp };
+    out = job && {
+      id: job.id, name: job.name, data: job.data, opts: job.opts, delay: job.delay, priority: job.priority, timestamp: job.timestamp,
+      returnvalue: job.returnvalue, attemptsMade: job.attemptsMade, attemptsStarted: job.attemptsStarted, failedReason: job.failedReason,
+      stacktrace: job.stacktrace, finishedOn: job.finishedOn, processedOn: job.processedOn, state: await job.getState(),
+    };
   } else throw new Error("unknown command " + what);
   console.log(JSON.stringify(out === undefined ? null : out));
   await queue.close();

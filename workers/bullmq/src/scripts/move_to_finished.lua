@@ -1,0 +1,92 @@
+--[[
+  Finishes an active job as completed or failed: checks the worker's lock, leaves active,
+  counts the attempt, keeps or removes the job per removeOnComplete/removeOnFail, releases a
+  deduplication slot, and records events. (shared/specs/bullmq-v5.md 4.5, 4.6, 4.8)
+
+  KEYS: 1 wait, 2 active, 3 prioritized, 4 events, 5 stalled, 6 target set (completed or
+        failed), 7 meta
+  ARGV: 1 key prefix, 2 job id, 3 now (ms), 4 "completed" or "failed", 5 return value JSON or
+        failed reason, 6 token, 7 keep count (-1 keep all, 0 remove, n keep n),
+        8 keep age (s, 0 none), 9 keep limit, 10 attempts, 11 stacktrace JSON or ""
+  Returns 0, or -1 job missing, -2 lock missing, -3 not active, -6 lock owned by another.
+]]
+local rcall = redis.call
+local prefix, id, now, target = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
+local jobKey = prefix .. id
+if rcall("EXISTS", jobKey) == 0 then
+  return -1
+end
+if ARGV[6] ~= "0" then
+  local lock = rcall("GET", jobKey .. ":lock")
+  if lock ~= ARGV[6] then
+    if lock then return -6 end
+    return -2
+  end
+  rcall("DEL", jobKey .. ":lock")
+  rcall("SREM", KEYS[5], id)
+end
+if rcall("LREM", KEYS[2], -1, id) == 0 then
+  return -3
+end
+local maxEvents = rcall("HGET", KEYS[7], "opts.maxLenEvents") or 10000
+rcall("XTRIM", KEYS[4], "MAXLEN", "~", maxEvents)
+
+local deid = rcall("HGET", jobKey, "deid")
+if deid then
+  local deKey = prefix .. "de:" .. deid
+  local ttl = rcall("PTTL", deKey)
+  if ttl == 0 or (ttl == -1 and rcall("GET", deKey) == id) then
+    rcall("DEL", deKey)
+  end
+end
+
+local atm = rcall("HINCRBY", jobKey, "atm", 1)
+local count, age, limit = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
+local function removeJob(jid)
+  local k = prefix .. jid
+  rcall("DEL", k, k .. ":logs", k .. ":lock", k .. ":dependencies", k .. ":processed", k .. ":failed", k .. ":unsuccessful")
+end
+if count == 0 then
+  removeJob(id)
+else
+  local field = target == "completed" and "returnvalue" or "failedReason"
+  rcall("ZADD", KEYS[6], now, id)
+  rcall("HSET", jobKey, field, ARGV[5], "finishedOn", now)
+  if target == "failed" then
+    rcall("HDEL", jobKey, "defa")
+    if ARGV[11] ~= "" then
+      rcall("HSET", jobKey, "stacktrace", ARGV[11])
+    end
+  end
+  if age > 0 then
+    local old = rcall("ZRANGEBYSCORE", KEYS[6], 0, now - age * 1000, "LIMIT", 0, limit)
+    for _, jid in ipairs(old) do
+      removeJob(jid)
+    end
+    if #old > 0 then
+      rcall("ZREM", KEYS[6], unpack(old))
+    end
+  end
+  if count > 0 then
+    local extra = rcall("ZREVRANGE", KEYS[6], count, -1)
+    for _, jid in ipairs(extra) do
+      removeJob(jid)
+    end
+    if #extra > 0 then
+      rcall("ZREMRANGEBYRANK", KEYS[6], 0, -(count + 1))
+    end
+  end
+end
+
+if target == "completed" then
+  rcall("XADD", KEYS[4], "*", "event", "completed", "jobId", id, "returnvalue", ARGV[5], "prev", "active")
+else
+  rcall("XADD", KEYS[4], "*", "event", "failed", "jobId", id, "failedReason", ARGV[5], "prev", "active")
+  if atm >= (tonumber(ARGV[10]) or 0) then
+    rcall("XADD", KEYS[4], "*", "event", "retries-exhausted", "jobId", id, "attemptsMade", atm)
+  end
+end
+if rcall("LLEN", KEYS[1]) == 0 and rcall("LLEN", KEYS[2]) == 0 and rcall("ZCARD", KEYS[3]) == 0 then
+  rcall("XADD", KEYS[4], "MAXLEN", "~", maxEvents, "*", "event", "drained")
+end
+return 0

@@ -1,0 +1,69 @@
+--[[
+  Puts a failed attempt back for another try: at once (wait or prioritized, with the marker)
+  or after a back-off (delayed). Checks the worker's lock, records the failure's reason and
+  stack trace, counts the attempt. (shared/specs/bullmq-v5.md 4.6)
+
+  KEYS: 1 wait, 2 active, 3 prioritized, 4 events, 5 stalled, 6 paused, 7 meta, 8 pc,
+        9 marker, 10 delayed
+  ARGV: 1 key prefix, 2 job id, 3 now (ms), 4 token, 5 delay (ms, 0 = retry now),
+        6 failed reason, 7 stacktrace JSON
+  Returns 0, or -1 job missing, -2 lock missing, -3 not active, -6 lock owned by another.
+]]
+local rcall = redis.call
+local prefix, id, now, delay = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[5])
+local jobKey = prefix .. id
+if rcall("EXISTS", jobKey) == 0 then
+  return -1
+end
+if ARGV[4] ~= "0" then
+  local lock = rcall("GET", jobKey .. ":lock")
+  if lock ~= ARGV[4] then
+    if lock then return -6 end
+    return -2
+  end
+  rcall("DEL", jobKey .. ":lock")
+  rcall("SREM", KEYS[5], id)
+end
+rcall("HSET", jobKey, "failedReason", ARGV[6], "stacktrace", ARGV[7])
+if rcall("LREM", KEYS[2], -1, id) == 0 then
+  return -3
+end
+rcall("HINCRBY", jobKey, "atm", 1)
+local maxEvents = rcall("HGET", KEYS[7], "opts.maxLenEvents") or 10000
+if delay > 0 then
+  local readyAt = now + delay
+  local low = readyAt * 4096
+  local high = low + 4095
+  local score = low
+  local top = rcall("ZREVRANGEBYSCORE", KEYS[10], high, low, "WITHSCORES", "LIMIT", 0, 1)
+  if #top > 0 then
+    score = math.min(tonumber(top[2]) + 1, high)
+  end
+  rcall("HSET", jobKey, "delay", delay)
+  rcall("ZADD", KEYS[10], score, id)
+  rcall("XADD", KEYS[4], "MAXLEN", "~", maxEvents, "*", "event", "delayed", "jobId", id, "delay", readyAt)
+  local first = rcall("ZRANGE", KEYS[10], 0, 0, "WITHSCORES")
+  rcall("ZADD", KEYS[9], math.floor(tonumber(first[2]) / 4096), "1")
+  return 0
+end
+local meta = rcall("HMGET", KEYS[7], "paused", "concurrency")
+local paused = meta[1] ~= false
+local maxed = meta[2] and rcall("LLEN", KEYS[2]) >= tonumber(meta[2])
+local priority = tonumber(rcall("HGET", jobKey, "priority")) or 0
+if priority == 0 then
+  local target = paused and KEYS[6] or KEYS[1]
+  local opts = cjson.decode(rcall("HGET", jobKey, "opts") or "{}")
+  if opts["lifo"] then
+    rcall("RPUSH", target, id)
+  else
+    rcall("LPUSH", target, id)
+  end
+else
+  local pc = rcall("INCR", KEYS[8])
+  rcall("ZADD", KEYS[3], priority * 4294967296 + (pc % 4294967296), id)
+end
+if not paused and not maxed then
+  rcall("ZADD", KEYS[9], 0, "0")
+end
+rcall("XADD", KEYS[4], "MAXLEN", "~", maxEvents, "*", "event", "waiting", "jobId", id, "prev", "active")
+return 0

@@ -1,0 +1,281 @@
+//! The Rust worker on jobs that Node bullmq 5.67.2 added, as TestPlanIt's web app adds them:
+//! results, retries with back-off, final failures, graceful close and stalled recovery are
+//! what Node reads back.
+
+#[path = "../../../tests/support/redis_server.rs"]
+mod redis_server;
+
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use redis_server::RedisServer;
+use serde_json::{Value, json};
+use tp_bullmq::{JobError, Queue, Worker, WorkerOptions};
+
+fn node_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/node")
+}
+
+fn node(script: &str, args: &[&str]) -> Value {
+    let out = Command::new("node")
+        .arg(node_dir().join(script))
+        .args(args)
+        .current_dir(node_dir())
+        .output()
+        .expect("node");
+    assert!(
+        out.status.success(),
+        "node {script} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+fn job(server: &RedisServer, q: &str, id: &str) -> Value {
+    node("inspect.cjs", &[&server.url(), q, "job", id])
+}
+
+async fn queue(server: &RedisServer, name: &str) -> Queue {
+    let client = redis::Client::open(server.url()).expect("url");
+    Queue::new(
+        client
+            .get_multiplexed_tokio_connection()
+            .await
+            .expect("connect"),
+        "bull",
+        name,
+    )
+}
+
+/// Polls `cond` every 20 ms for up to 30 s.
+async fn eventually(what: &str, mut cond: impl AsyncFnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !cond().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn fast() -> WorkerOptions {
+    WorkerOptions {
+        drain_delay: Duration::from_millis(200),
+        ..Default::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_added_jobs_are_completed_by_rust_and_node_reads_the_result() {
+    let server = RedisServer::start();
+    let jobs = json!([{"name": "create-notification", "data": {"userId": "u1", "type": "WORK_ASSIGNED"}, "opts": {"attempts": 3, "backoff": {"type": "exponential", "delay": 5000}, "removeOnComplete": {"age": 604800, "count": 1000}}}]);
+    let ids = node(
+        "produce.cjs",
+        &[&server.url(), "notifications", &jobs.to_string()],
+    );
+    let id = ids[0].as_str().expect("id").to_string();
+    let worker = Worker::connect(&server.url(), "bull", "notifications", fast())
+        .await
+        .expect("worker");
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let run = tokio::spawn(async move {
+        worker
+            .run(
+                |job| async move { Ok(json!({"ok": job.id, "user": job.data["userId"]})) },
+                async {
+                    let _ = stop_rx.await;
+                },
+            )
+            .await
+    });
+    let q = queue(&server, "notifications").await;
+    eventually("the job completed", async || {
+        q.counts().await.is_ok_and(|c| c.completed == 1)
+    })
+    .await;
+    let seen = job(&server, "notifications", &id);
+    assert_eq!(seen["state"], "completed");
+    assert_eq!(seen["returnvalue"], json!({"ok": id, "user": "u1"}));
+    assert_eq!(seen["attemptsMade"], 1);
+    assert_eq!(seen["attemptsStarted"], 1);
+    assert!(seen["finishedOn"].as_u64() >= seen["processedOn"].as_u64());
+    assert_eq!(
+        node("inspect.cjs", &[&server.url(), "notifications", "counts"]),
+        serde_json::to_value(q.counts().await.expect("counts")).expect("json")
+    );
+    let _ = stop_tx.send(());
+    run.await.expect("join").expect("run");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failures_are_retried_with_backoff_then_failed_with_reason_and_stack() {
+    let server = RedisServer::start();
+    let jobs = json!([
+        {"name": "flaky", "data": {}, "opts": {"attempts": 3, "backoff": {"type": "exponential", "delay": 100}}},
+        {"name": "broken", "data": {}, "opts": {"attempts": 2, "backoff": {"type": "fixed", "delay": 50}}},
+        {"name": "fatal", "data": {}, "opts": {"attempts": 5}}
+    ]);
+    let ids = node("produce.cjs", &[&server.url(), "emails", &jobs.to_string()]);
+    let tries = Arc::new(AtomicU32::new(0));
+    let t = tries.clone();
+    let worker = Worker::connect(&server.url(), "bull", "emails", fast())
+        .await
+        .expect("worker");
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let run = tokio::spawn(async move {
+        worker
+            .run(
+                move |job| {
+                    let t = t.clone();
+                    async move {
+                        match job.name.as_str() {
+                            "flaky" if t.fetch_add(1, Ordering::SeqCst) < 2 => {
+                                Err(JobError::Failed("smtp 421 try later".into()))
+                            }
+                            "flaky" => Ok(json!("sent")),
+                            "broken" => Err(JobError::Failed("smtp 550 no such user".into())),
+                            _ => Err(JobError::Unrecoverable("bad payload".into())),
+                        }
+                    }
+                },
+                async {
+                    let _ = stop_rx.await;
+                },
+            )
+            .await
+    });
+    let q = queue(&server, "emails").await;
+    eventually("one completed, two failed", async || {
+        q.counts()
+            .await
+            .is_ok_and(|c| c.completed == 1 && c.failed == 2)
+    })
+    .await;
+    let flaky = job(&server, "emails", ids[0].as_str().expect("id"));
+    assert_eq!(
+        (
+            flaky["state"].as_str(),
+            flaky["attemptsMade"].as_u64(),
+            flaky["returnvalue"].as_str()
+        ),
+        (Some("completed"), Some(3), Some("sent"))
+    );
+    let broken = job(&server, "emails", ids[1].as_str().expect("id"));
+    assert_eq!(
+        (broken["state"].as_str(), broken["attemptsMade"].as_u64()),
+        (Some("failed"), Some(2))
+    );
+    assert_eq!(broken["failedReason"], "smtp 550 no such user");
+    assert_eq!(broken["stacktrace"].as_array().map(Vec::len), Some(2));
+    let fatal = job(&server, "emails", ids[2].as_str().expect("id"));
+    assert_eq!(
+        (fatal["state"].as_str(), fatal["attemptsMade"].as_u64()),
+        (Some("failed"), Some(1)),
+        "unrecoverable: no retry"
+    );
+    let _ = stop_tx.send(());
+    run.await.expect("join").expect("run");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn close_lets_the_running_job_finish() {
+    let server = RedisServer::start();
+    let ids = node(
+        "produce.cjs",
+        &[
+            &server.url(),
+            "forecast-updates",
+            r#"[{"name": "update-all-cases-forecast", "data": {}}]"#,
+        ],
+    );
+    let worker = Worker::connect(&server.url(), "bull", "forecast-updates", fast())
+        .await
+        .expect("worker");
+    let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
+    let started = std::sync::Mutex::new(Some(started_tx));
+    let started = Arc::new(started);
+    let run = worker.run(
+        move |_job| {
+            let started = started.clone();
+            async move {
+                if let Some(tx) = started.lock().ok().and_then(|mut s| s.take()) {
+                    let _ = tx.send(());
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                Ok(json!("done"))
+            }
+        },
+        async {
+            let _ = started_rx.await; // stop as soon as the job is running
+        },
+    );
+    run.await.expect("run");
+    assert_eq!(
+        job(&server, "forecast-updates", ids[0].as_str().expect("id"))["state"],
+        "completed",
+        "the worker returned only after the job finished"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_left_by_a_killed_node_worker_is_recovered_by_rust() {
+    let server = RedisServer::start();
+    let ids = node(
+        "produce.cjs",
+        &[
+            &server.url(),
+            "issue-sync",
+            r#"[{"name": "sync-issue", "data": {"issueId": 7}}]"#,
+        ],
+    );
+    let id = ids[0].as_str().expect("id").to_string();
+    // A Node worker takes the job (lock 1 s) and is killed with SIGKILL while running it.
+    let mut node_worker = Command::new("node")
+        .arg(node_dir().join("consume.cjs"))
+        .args([&server.url(), "issue-sync", "1", "60000"])
+        .env("SLEEP_MS", "60000")
+        .env("LOCK_MS", "1000")
+        // Its stalled check (shared by all workers through the stalled-check key) runs often too.
+        .env("STALLED_MS", "300")
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("node worker");
+    eventually("Node runs the job", async || {
+        job(&server, "issue-sync", &id)["state"] == "active"
+    })
+    .await;
+    node_worker.kill().expect("kill -9");
+    let _ = node_worker.wait();
+    let opts = WorkerOptions {
+        stalled_interval: Duration::from_millis(300),
+        lock_duration: Duration::from_millis(1000),
+        ..fast()
+    };
+    let worker = Worker::connect(&server.url(), "bull", "issue-sync", opts)
+        .await
+        .expect("worker");
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let run = tokio::spawn(async move {
+        worker
+            .run(|_job| async { Ok(json!("recovered")) }, async {
+                let _ = stop_rx.await;
+            })
+            .await
+    });
+    eventually("Rust recovered and completed the job", async || {
+        job(&server, "issue-sync", &id)["state"] == "completed"
+    })
+    .await;
+    let seen = job(&server, "issue-sync", &id);
+    assert_eq!(seen["returnvalue"], "recovered");
+    assert_eq!(
+        seen["attemptsStarted"], 2,
+        "started once by Node, once by Rust"
+    );
+    let _ = stop_tx.send(());
+    run.await.expect("join").expect("run");
+}
