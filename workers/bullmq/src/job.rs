@@ -26,6 +26,8 @@ pub struct Job {
     pub stacktrace: Vec<String>,
     /// Set by the stalled checker: fail on activation without running (`defa`).
     pub deferred_failure: Option<String>,
+    /// The repeatable this job is an iteration of (`rjk`).
+    pub repeat_key: Option<String>,
 }
 
 impl Job {
@@ -57,6 +59,7 @@ impl Job {
                 .and_then(|v: Value| serde_json::from_value(v).ok())
                 .unwrap_or_default(),
             deferred_failure: h.get("defa").cloned(),
+            repeat_key: h.get("rjk").cloned(),
         })
     }
 }

@@ -12,11 +12,13 @@ pub mod job;
 pub mod keys;
 pub mod opts;
 pub mod queue;
+pub mod repeat;
 mod scripts;
 pub mod worker;
 
 pub use error::Error;
 pub use job::Job;
 pub use opts::{Backoff, JobOptions, KeepJobs};
-pub use queue::{Counts, Queue};
+pub use queue::{Counts, Queue, Repeatable};
+pub use repeat::Repeat;
 pub use worker::{JobError, Worker, WorkerOptions};

@@ -53,7 +53,7 @@ pub struct Deduplication {
 }
 
 /// The options of one job.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct JobOptions {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attempts: Option<u32>,
@@ -79,6 +79,9 @@ pub struct JobOptions {
     pub keep_logs: Option<u32>,
     #[serde(rename = "de", skip_serializing_if = "Option::is_none")]
     pub deduplication: Option<Deduplication>,
+    /// Any other option, carried through as it is (repeat, prevMillis, timestamp, ...).
+    #[serde(flatten)]
+    pub extra: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
 impl JobOptions {

@@ -10,7 +10,20 @@ use crate::error::Error;
 use crate::job::Job;
 use crate::keys::{Keys, valid_custom_id};
 use crate::opts::JobOptions;
+use crate::repeat::{Repeat, next_millis, repeat_key};
 use crate::scripts;
+
+/// A repeatable as `getRepeatableJobs()` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Repeatable {
+    pub key: String,
+    pub name: String,
+    pub pattern: Option<String>,
+    pub every: Option<u64>,
+    pub tz: Option<String>,
+    /// When it runs next, ms since the epoch.
+    pub next: u64,
+}
 
 /// The states `counts` reports, as Node's `getJobCounts()` with no arguments.
 pub const STATES: [&str; 8] = [
@@ -83,6 +96,16 @@ impl Queue {
         data: &serde_json::Value,
         opts: &JobOptions,
     ) -> Result<String, Error> {
+        self.add_with_key(name, data, opts, "").await
+    }
+
+    async fn add_with_key(
+        &self,
+        name: &str,
+        data: &serde_json::Value,
+        opts: &JobOptions,
+        repeat_key: &str,
+    ) -> Result<String, Error> {
         if let Some(id) = &opts.job_id
             && !valid_custom_id(id)
         {
@@ -120,9 +143,107 @@ impl Queue {
             .arg(now_ms())
             .arg(data)
             .arg(packed)
+            .arg(repeat_key)
             .invoke_async(&mut conn)
             .await
             .map_err(self.redis("add"))
+    }
+
+    /// Adds a legacy repeatable as Node's `Queue.add(name, data, {repeat, jobId})` does: the
+    /// definition under its md5 key, and the first run as a delayed job `repeat:<key>:<ms>`.
+    /// `job_id` only feeds the key. Returns (repeat key, first job id).
+    pub async fn add_repeatable(
+        &self,
+        name: &str,
+        data: &serde_json::Value,
+        opts: &JobOptions,
+        repeat: &Repeat,
+        job_id: Option<&str>,
+    ) -> Result<(String, String), Error> {
+        let key = repeat_key(name, job_id, repeat);
+        let now = now_ms();
+        let bad = |reason: String| Error::Encode {
+            what: "repeat",
+            reason,
+        };
+        let next = next_millis(repeat, now)
+            .map_err(bad)?
+            .ok_or_else(|| bad("its end date has passed".into()))?;
+        let k = &self.keys;
+        let mut conn = self.conn.clone();
+        let _: i64 = scripts::add_repeatable()
+            .key(k.of("repeat"))
+            .key(k.of(&format!("repeat:{key}")))
+            .arg(next)
+            .arg(&key)
+            .arg(name)
+            .arg(repeat.pattern.as_deref().unwrap_or(""))
+            .arg(repeat.every.map(|e| e.to_string()).unwrap_or_default())
+            .arg(repeat.tz.as_deref().unwrap_or(""))
+            .arg(repeat.end_date.map(|e| e.to_string()).unwrap_or_default())
+            .invoke_async(&mut conn)
+            .await
+            .map_err(self.redis("add repeatable"))?;
+        let id = format!("repeat:{key}:{next}");
+        let mut first = opts.clone();
+        first.job_id = Some(id);
+        first.delay = Some(next.saturating_sub(now));
+        let mut r = serde_json::to_value(repeat).unwrap_or_default();
+        r["count"] = 1.into();
+        if let Some(j) = job_id {
+            r["jobId"] = j.into();
+        }
+        first.extra.insert("repeat".into(), r);
+        first.extra.insert("prevMillis".into(), next.into());
+        first.extra.insert("timestamp".into(), now.into());
+        let added = self.add_with_key(name, data, &first, &key).await?;
+        Ok((key, added))
+    }
+
+    /// The repeatables of this queue, soonest first.
+    pub async fn repeatables(&self) -> Result<Vec<Repeatable>, Error> {
+        let mut conn = self.conn.clone();
+        let members: Vec<(String, f64)> = redis::cmd("ZRANGE")
+            .arg(self.keys.of("repeat"))
+            .arg(0)
+            .arg(-1)
+            .arg("WITHSCORES")
+            .query_async(&mut conn)
+            .await
+            .map_err(self.redis("list repeatables"))?;
+        let mut out = Vec::with_capacity(members.len());
+        for (key, next) in members {
+            let h: HashMap<String, String> = redis::cmd("HGETALL")
+                .arg(self.keys.of(&format!("repeat:{key}")))
+                .query_async(&mut conn)
+                .await
+                .map_err(self.redis("list repeatables"))?;
+            out.push(Repeatable {
+                name: h.get("name").cloned().unwrap_or_default(),
+                pattern: h.get("pattern").cloned(),
+                every: h.get("every").and_then(|e| e.parse().ok()),
+                tz: h.get("tz").cloned(),
+                next: next as u64,
+                key,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Removes a repeatable and its pending run; false when there was none.
+    pub async fn remove_repeatable_by_key(&self, key: &str) -> Result<bool, Error> {
+        let k = &self.keys;
+        let mut conn = self.conn.clone();
+        let n: i64 = scripts::remove_repeatable()
+            .key(k.of("repeat"))
+            .key(k.of("delayed"))
+            .key(k.of("events"))
+            .arg(key)
+            .arg(k.base())
+            .invoke_async(&mut conn)
+            .await
+            .map_err(self.redis("remove repeatable"))?;
+        Ok(n == 1)
     }
 
     /// Adds several jobs; ids in the same order.

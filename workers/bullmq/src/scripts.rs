@@ -22,3 +22,6 @@ script!(move_to_finished, "move_to_finished.lua");
 script!(retry_job, "retry_job.lua");
 script!(extend_lock, "extend_lock.lua");
 script!(move_stalled, "move_stalled.lua");
+script!(add_repeatable, "add_repeatable.lua");
+script!(remove_repeatable, "remove_repeatable.lua");
+script!(next_iteration, "next_iteration.lua");

@@ -17,6 +17,7 @@ use crate::error::Error;
 use crate::job::Job;
 use crate::keys::Keys;
 use crate::queue::now_ms;
+use crate::repeat::{Repeat, next_millis};
 use crate::scripts;
 
 /// How a worker runs (Node's defaults).
@@ -348,6 +349,10 @@ impl Worker {
         let lock_ms = self.opts.lock_duration.as_millis() as u64;
         async move {
             tracing::info!(queue = %queue, job = %job.id, name = %job.name, "Processing job {} of type {}", job.id, job.name);
+            // A repeatable's next run is produced when its current one starts, as Node does.
+            if let Err(e) = next_iteration(&keys, conn.clone(), &job).await {
+                tracing::error!(queue = %queue, job = %job.id, error = %e, "cannot schedule the next run of this repeatable");
+            }
             let outcome = match job.deferred_failure.clone() {
                 Some(reason) => Err(JobError::Unrecoverable(reason)),
                 None => {
@@ -387,6 +392,64 @@ impl Worker {
             }
         }
     }
+}
+
+/// Adds the next iteration of a repeatable job (shared/specs/bullmq-v5.md 6.3).
+async fn next_iteration(keys: &Keys, mut conn: ConnectionManager, job: &Job) -> Result<(), String> {
+    let Some(key) = &job.repeat_key else {
+        return Ok(());
+    };
+    let mut opts = job.opts.clone();
+    let repeat: Repeat =
+        serde_json::from_value(opts.get("repeat").cloned().unwrap_or_default()).unwrap_or_default();
+    let iteration = opts
+        .get("repeat")
+        .and_then(|r| r.get("count"))
+        .and_then(Value::as_u64)
+        .unwrap_or(0)
+        + 1;
+    let now = now_ms();
+    if repeat.limit.is_some_and(|l| iteration > l) || repeat.end_date.is_some_and(|e| e < now) {
+        return Ok(());
+    }
+    let base = now.max(opts.get("prevMillis").and_then(Value::as_u64).unwrap_or(0));
+    let Some(next) = next_millis(&repeat, base)? else {
+        return Ok(());
+    };
+    let next = next.max(base);
+    if let Some(o) = opts.as_object_mut() {
+        o.insert("jobId".into(), format!("repeat:{key}:{next}").into());
+        o.insert("delay".into(), next.saturating_sub(now).into());
+        o.insert("timestamp".into(), now.into());
+        o.insert("prevMillis".into(), next.into());
+        o.insert("repeatJobKey".into(), key.clone().into());
+        if let Some(r) = o.get_mut("repeat").and_then(Value::as_object_mut) {
+            r.insert("count".into(), iteration.into());
+        }
+    }
+    let packed = rmp_serde::to_vec_named(&opts).map_err(|e| e.to_string())?;
+    let data = serde_json::to_string(&job.data).map_err(|e| e.to_string())?;
+    let produced: String = scripts::next_iteration()
+        .key(keys.of("repeat"))
+        .key(keys.of("delayed"))
+        .key(keys.of("id"))
+        .key(keys.of("events"))
+        .key(keys.of("meta"))
+        .key(keys.of("marker"))
+        .arg(next)
+        .arg(key)
+        .arg(data)
+        .arg(packed)
+        .arg(now)
+        .arg(keys.base())
+        .arg(&job.id)
+        .invoke_async(&mut conn)
+        .await
+        .map_err(|e| e.to_string())?;
+    if !produced.is_empty() {
+        tracing::info!(next = %produced, "next run of repeatable {key} scheduled");
+    }
+    Ok(())
 }
 
 /// Completes, retries or fails a job, per its attempts and backoff.

@@ -7,7 +7,7 @@
   KEYS: 1 wait, 2 paused, 3 meta, 4 id, 5 delayed, 6 prioritized, 7 pc, 8 marker, 9 events,
         10 active
   ARGV: 1 key prefix ("bull:q:"), 2 custom id or "", 3 name, 4 timestamp (ms),
-        5 data (JSON), 6 opts (msgpack map)
+        5 data (JSON), 6 opts (msgpack map), 7 repeat job key or ""
   Returns the job id (the existing one for a duplicate id or a deduplicated add).
 ]]
 local rcall = redis.call
@@ -60,6 +60,10 @@ local fields = { "name", ARGV[3], "data", ARGV[5], "opts", cjson.encode(opts), "
 if dedupId then
   table.insert(fields, "deid")
   table.insert(fields, dedupId)
+end
+if ARGV[7] ~= "" then
+  table.insert(fields, "rjk")
+  table.insert(fields, ARGV[7])
 end
 rcall("HMSET", jobKey, unpack(fields))
 event("added", "jobId", jobId, "name", ARGV[3])

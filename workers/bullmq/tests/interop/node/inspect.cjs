@@ -1,4 +1,4 @@
-// Reads or changes a queue from Node: node inspect.cjs URL QUEUE counts|paused|pause|resume|job ID
+// Reads or changes a queue from Node: node inspect.cjs URL QUEUE counts|paused|repeatables|pause|resume|job ID
 const { Queue, Job } = require("bullmq");
 (async () => {
   const [url, name, what, arg] = process.argv.slice(2);
@@ -6,6 +6,7 @@ const { Queue, Job } = require("bullmq");
   let out;
   if (what === "counts") out = await queue.getJobCounts();
   else if (what === "paused") out = await queue.isPaused();
+  else if (what === "repeatables") out = await queue.getRepeatableJobs();
   else if (what === "pause") out = await queue.pause();
   else if (what === "resume") out = await queue.resume();
   else if (what === "job") {

@@ -1,0 +1,65 @@
+--[[
+  Produces the next iteration of a repeatable when its current one is taken by a worker.
+  Idempotent: only the current iteration (id repeat:<key>:<score>) produces, and only once.
+  (shared/specs/bullmq-v5.md 6.3)
+
+  KEYS: 1 repeat, 2 delayed, 3 id, 4 events, 5 meta, 6 marker
+  ARGV: 1 next millis, 2 key, 3 data JSON, 4 opts (msgpack), 5 now, 6 key prefix,
+        7 producer job id
+  Returns the new job id, or "" when nothing was produced.
+]]
+local rcall = redis.call
+local prefix, key, now = ARGV[6], ARGV[2], tonumber(ARGV[5])
+local prev = rcall("ZSCORE", KEYS[1], key)
+if not prev then
+  return "" -- the repeatable was removed
+end
+local defKey = prefix .. "repeat:" .. key
+local next = tonumber(ARGV[1])
+local every = tonumber(rcall("HGET", defKey, "every"))
+if every then
+  next = tonumber(prev) + every
+  if next < now then
+    next = math.floor(now / every) * every + every
+  end
+end
+if ARGV[7] ~= "repeat:" .. key .. ":" .. prev then
+  return ""
+end
+local jobId = "repeat:" .. key .. ":" .. next
+local jobKey = prefix .. jobId
+local maxEvents = rcall("HGET", KEYS[5], "opts.maxLenEvents") or 10000
+if rcall("EXISTS", jobKey) == 1 then
+  rcall("XADD", KEYS[4], "MAXLEN", "~", maxEvents, "*", "event", "duplicated", "jobId", jobId)
+  return ""
+end
+rcall("ZADD", KEYS[1], next, key)
+rcall("HINCRBY", defKey, "ic", 1)
+rcall("INCR", KEYS[3])
+local data = rcall("HGET", defKey, "data")
+if not data then
+  data = ARGV[3]
+  if data ~= "{}" then
+    rcall("HSET", defKey, "data", data)
+  end
+end
+local name = rcall("HGET", defKey, "name")
+local opts = cmsgpack.unpack(ARGV[4])
+local delay = math.max(0, next - now)
+opts["delay"] = delay
+rcall("HMSET", jobKey, "name", name, "data", data, "opts", cjson.encode(opts), "timestamp", now, "delay", delay,
+  "priority", tonumber(opts["priority"]) or 0, "rjk", key)
+rcall("XADD", KEYS[4], "MAXLEN", "~", maxEvents, "*", "event", "added", "jobId", jobId, "name", name)
+local low = next * 4096
+local high = low + 4095
+local score = low
+local top = rcall("ZREVRANGEBYSCORE", KEYS[2], high, low, "WITHSCORES", "LIMIT", 0, 1)
+if #top > 0 then
+  score = math.min(tonumber(top[2]) + 1, high)
+end
+rcall("ZADD", KEYS[2], score, jobId)
+rcall("XADD", KEYS[4], "MAXLEN", "~", maxEvents, "*", "event", "delayed", "jobId", jobId, "delay", next)
+local first = rcall("ZRANGE", KEYS[2], 0, 0, "WITHSCORES")
+rcall("ZADD", KEYS[6], math.floor(tonumber(first[2]) / 4096), "1")
+rcall("HSET", prefix .. ARGV[7], "nrjid", jobId)
+return jobId

@@ -1,0 +1,201 @@
+//! Repeatables the way TestPlanIt's scheduler makes them (legacy `add` with `repeat.pattern`
+//! and a `jobId`), across Node bullmq 5.67.2 and Rust: Rust continues Node's chains with the
+//! same ids, and Node continues and removes Rust's.
+
+#[path = "../../../tests/support/redis_server.rs"]
+mod redis_server;
+
+use std::process::Command;
+use std::time::Duration;
+
+use redis_server::RedisServer;
+use serde_json::{Value, json};
+use tp_bullmq::repeat::repeat_key;
+use tp_bullmq::{JobOptions, Queue, Repeat, Worker, WorkerOptions};
+
+fn node_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/node")
+}
+
+fn node(script: &str, args: &[&str]) -> Vec<Value> {
+    let out = Command::new("node")
+        .arg(node_dir().join(script))
+        .args(args)
+        .current_dir(node_dir())
+        .output()
+        .expect("node");
+    assert!(
+        out.status.success(),
+        "node {script} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+async fn queue(server: &RedisServer, name: &str) -> Queue {
+    let client = redis::Client::open(server.url()).expect("url");
+    Queue::new(
+        client
+            .get_multiplexed_tokio_connection()
+            .await
+            .expect("connect"),
+        "bull",
+        name,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rust_continues_a_repeatable_that_node_registered() {
+    let server = RedisServer::start();
+    let jobs = json!([{"name": "send-daily-digest", "data": {}, "opts": {"repeat": {"pattern": "* * * * * *"}, "jobId": "send-daily-digest", "attempts": 3}}]);
+    node(
+        "produce.cjs",
+        &[&server.url(), "notifications", &jobs.to_string()],
+    );
+    let key = repeat_key(
+        "send-daily-digest",
+        Some("send-daily-digest"),
+        &Repeat {
+            pattern: Some("* * * * * *".into()),
+            ..Default::default()
+        },
+    );
+    let listed = node(
+        "inspect.cjs",
+        &[&server.url(), "notifications", "repeatables"],
+    )
+    .remove(0);
+    assert_eq!(listed[0]["key"], key, "our md5 key is Node's: {listed}");
+
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let worker = Worker::connect(
+        &server.url(),
+        "bull",
+        "notifications",
+        WorkerOptions {
+            drain_delay: Duration::from_millis(200),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("worker");
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let run = tokio::spawn(async move {
+        worker
+            .run(
+                move |job| {
+                    let tx = tx.clone();
+                    async move {
+                        let _ = tx.send(job.id.clone());
+                        Ok(json!(null))
+                    }
+                },
+                async {
+                    let _ = stop_rx.await;
+                },
+            )
+            .await
+    });
+    let mut ids = Vec::new();
+    while ids.len() < 3 {
+        let id = tokio::time::timeout(Duration::from_secs(20), rx.recv())
+            .await
+            .expect("an iteration within 20 s")
+            .expect("open");
+        ids.push(id);
+    }
+    let _ = stop_tx.send(());
+    run.await.expect("join").expect("run");
+    let millis: Vec<u64> = ids
+        .iter()
+        .map(|id| {
+            let rest = id
+                .strip_prefix(&format!("repeat:{key}:"))
+                .unwrap_or_else(|| panic!("iteration id {id} is not repeat:{key}:<ms>"));
+            rest.parse().expect("ms")
+        })
+        .collect();
+    assert!(
+        millis.iter().all(|m| m % 1000 == 0),
+        "runs aligned to the pattern's seconds: {millis:?}"
+    );
+    assert!(
+        millis.windows(2).all(|w| w[1] > w[0]),
+        "each run later than the last: {millis:?}"
+    );
+    let q = queue(&server, "notifications").await;
+    let next = q.repeatables().await.expect("list");
+    assert_eq!(next.len(), 1);
+    assert!(
+        next[0].next > millis[2],
+        "the chain goes on after the last run"
+    );
+    let node_view = node(
+        "inspect.cjs",
+        &[&server.url(), "notifications", "repeatables"],
+    )
+    .remove(0);
+    assert_eq!(node_view[0]["next"].as_u64(), Some(next[0].next));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_continues_and_lists_a_repeatable_that_rust_registered_and_rust_removes_it() {
+    let server = RedisServer::start();
+    let q = queue(&server, "forecast-updates").await;
+    let repeat = Repeat {
+        pattern: Some("* * * * * *".into()),
+        ..Default::default()
+    };
+    let (key, first) = q
+        .add_repeatable(
+            "update-all-cases-forecast",
+            &json!({}),
+            &JobOptions {
+                attempts: Some(3),
+                ..Default::default()
+            },
+            &repeat,
+            Some("update-all-cases-forecast"),
+        )
+        .await
+        .expect("add");
+    assert!(first.starts_with(&format!("repeat:{key}:")));
+    let listed = node(
+        "inspect.cjs",
+        &[&server.url(), "forecast-updates", "repeatables"],
+    )
+    .remove(0);
+    assert_eq!(listed[0]["key"], key);
+    assert_eq!(listed[0]["name"], "update-all-cases-forecast");
+    assert_eq!(listed[0]["pattern"], "* * * * * *");
+    // Node's worker runs Rust's first job and then the iterations Node itself produces.
+    let seen = node(
+        "consume.cjs",
+        &[&server.url(), "forecast-updates", "2", "20000"],
+    );
+    assert_eq!(seen.len(), 2);
+    assert_eq!(seen[0]["id"], first);
+    assert_eq!(seen[0]["opts"]["repeat"]["count"], 1);
+    assert!(
+        seen[1]["id"]
+            .as_str()
+            .is_some_and(|id| id.starts_with(&format!("repeat:{key}:")))
+    );
+    assert!(q.remove_repeatable_by_key(&key).await.expect("remove"));
+    assert_eq!(
+        node(
+            "inspect.cjs",
+            &[&server.url(), "forecast-updates", "repeatables"]
+        )
+        .remove(0),
+        json!([])
+    );
+    assert!(
+        !q.remove_repeatable_by_key(&key)
+            .await
+            .expect("remove again")
+    );
+}
