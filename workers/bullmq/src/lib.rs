@@ -7,6 +7,7 @@
 //! prioritized, LIFO, custom id, deduplication id), `add_bulk`, `counts` (as Node's
 //! `getJobCounts()`), `pause`/`resume`/`is_paused` and `job`. The worker side comes next.
 
+pub mod admin;
 pub mod error;
 pub mod job;
 pub mod keys;

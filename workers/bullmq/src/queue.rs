@@ -55,6 +55,7 @@ pub struct Counts {
 #[derive(Clone)]
 pub struct Queue {
     name: String,
+    prefix: String,
     keys: Keys,
     conn: MultiplexedConnection,
 }
@@ -71,6 +72,7 @@ impl Queue {
     pub fn new(conn: MultiplexedConnection, prefix: &str, name: &str) -> Queue {
         Queue {
             name: name.to_string(),
+            prefix: prefix.to_string(),
             keys: Keys::new(prefix, name),
             conn,
         }
@@ -80,7 +82,20 @@ impl Queue {
         &self.name
     }
 
-    fn redis(&self, op: &'static str) -> impl FnOnce(redis::RedisError) -> Error + '_ {
+    /// The key prefix (`bull`).
+    pub fn prefix(&self) -> &str {
+        self.prefix.as_str()
+    }
+
+    pub(crate) fn keys(&self) -> &Keys {
+        &self.keys
+    }
+
+    pub(crate) fn connection(&self) -> MultiplexedConnection {
+        self.conn.clone()
+    }
+
+    pub(crate) fn redis(&self, op: &'static str) -> impl FnOnce(redis::RedisError) -> Error + '_ {
         move |source| Error::Redis {
             op,
             queue: self.name.clone(),

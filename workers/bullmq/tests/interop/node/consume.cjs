@@ -1,6 +1,7 @@
 // Processes COUNT jobs with a Node worker and prints each as a JSON line (id, name, data,
 // opts, attemptsMade), in the order they ran: node consume.cjs URL QUEUE COUNT TIMEOUT_MS
-// (SLEEP_MS: how long each job takes; LOCK_MS, STALLED_MS: lockDuration, stalledInterval)
+// (SLEEP_MS: how long each job takes; LOCK_MS, STALLED_MS: lockDuration, stalledInterval;
+// FAIL: every job throws)
 const { Worker } = require("bullmq");
 (async () => {
   const [url, name, count, timeout] = process.argv.slice(2);
@@ -11,6 +12,11 @@ const { Worker } = require("bullmq");
     name,
     async (job) => {
       if (process.env.SLEEP_MS) await new Promise((r) => setTimeout(r, Number(process.env.SLEEP_MS)));
+      if (process.env.FAIL) {
+        seen += 1;
+        if (seen >= Number(count)) setImmediate(done);
+        throw new Error("boom " + job.id);
+      }
       console.log(JSON.stringify({ id: job.id, name: job.name, data: job.data, opts: job.opts, attemptsMade: job.attemptsMade }));
       seen += 1;
       if (seen >= Number(count)) setImmediate(done);

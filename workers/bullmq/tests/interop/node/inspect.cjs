@@ -1,4 +1,4 @@
-// Reads or changes a queue from Node: node inspect.cjs URL QUEUE counts|paused|repeatables|pause|resume|job ID
+// Reads or changes a queue from Node: node inspect.cjs URL QUEUE counts|paused|repeatables|workers|pause|resume|jobs STATE|job ID|logs - ID
 const { Queue, Job } = require("bullmq");
 (async () => {
   const [url, name, what, arg] = process.argv.slice(2);
@@ -7,6 +7,9 @@ const { Queue, Job } = require("bullmq");
   if (what === "counts") out = await queue.getJobCounts();
   else if (what === "paused") out = await queue.isPaused();
   else if (what === "repeatables") out = await queue.getRepeatableJobs();
+  else if (what === "jobs") out = (await queue.getJobs([arg], 0, 100)).map((j) => j.id);
+  else if (what === "workers") out = (await queue.getWorkers()).length;
+  else if (what === "logs") out = await queue.getJobLogs(process.argv[6]);
   else if (what === "pause") out = await queue.pause();
   else if (what === "resume") out = await queue.resume();
   else if (what === "job") {
@@ -15,6 +18,7 @@ const { Queue, Job } = require("bullmq");
       id: job.id, name: job.name, data: job.data, opts: job.opts, delay: job.delay, priority: job.priority, timestamp: job.timestamp,
       returnvalue: job.returnvalue, attemptsMade: job.attemptsMade, attemptsStarted: job.attemptsStarted, failedReason: job.failedReason,
       stacktrace: job.stacktrace, finishedOn: job.finishedOn, processedOn: job.processedOn, state: await job.getState(),
+      progress: job.progress,
     };
   } else throw new Error("unknown command " + what);
   console.log(JSON.stringify(out === undefined ? null : out));
