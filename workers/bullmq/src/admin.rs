@@ -346,10 +346,9 @@ pub async fn discover_queues(
                 if let Some(name) = k
                     .strip_prefix(&format!("{prefix}:"))
                     .and_then(|r| r.strip_suffix(&format!(":{suffix}")))
+                    && !name.contains(':')
                 {
-                    if !name.contains(':') {
-                        found.insert(name.to_string());
-                    }
+                    found.insert(name.to_string());
                 }
             }
             if next == 0 {
