@@ -57,6 +57,36 @@ impl RedisServer {
         s.write_all(b"PING\r\n").is_ok() && s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n"
     }
 
+    /// Starts the server again on the same port, empty (a Valkey restart).
+    pub fn restart(&mut self) {
+        self.stop();
+        let port = self.port;
+        self.child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--maxmemory-policy",
+                "noeviction",
+            ])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server is installed");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while !self.ping() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "redis-server on port {port} did not come back"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+
     /// Stops the server now (a dead Valkey).
     pub fn stop(&mut self) {
         let _ = self.child.kill();

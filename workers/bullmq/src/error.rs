@@ -3,6 +3,12 @@
 /// Errors of queue operations; each says what was being done on which queue.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    #[error("queue {queue}: {source}")]
+    Connect {
+        queue: String,
+        #[source]
+        source: crate::connect::ConnectError,
+    },
     #[error("{op} on queue {queue}: {source}")]
     Redis {
         op: &'static str,

@@ -8,6 +8,7 @@
 //! `getJobCounts()`), `pause`/`resume`/`is_paused` and `job`. The worker side comes next.
 
 pub mod admin;
+pub mod connect;
 pub mod error;
 pub mod job;
 pub mod keys;

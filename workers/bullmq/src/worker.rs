@@ -73,6 +73,8 @@ pub struct Worker {
     block: ConnectionManager,
     opts: WorkerOptions,
     id: String,
+    /// The blocking connection's name, as Node's getWorkers() looks for it.
+    client_name: String,
 }
 
 /// Standard base64 with padding (worker client names).
@@ -137,6 +139,16 @@ impl Worker {
         queue: &str,
         opts: WorkerOptions,
     ) -> Result<Worker, Error> {
+        // A first, checked connection: clear errors for a bad URL, password or server.
+        let (_, warnings) = crate::connect::connect(url, Duration::from_secs(10))
+            .await
+            .map_err(|e| Error::Connect {
+                queue: queue.to_string(),
+                source: e,
+            })?;
+        for w in warnings {
+            tracing::warn!(queue, "{w}");
+        }
         let url = url.replacen("valkey://", "redis://", 1);
         let err = |source| Error::Redis {
             op: "connect",
@@ -166,6 +178,7 @@ impl Worker {
             block,
             opts,
             id: format!("{:x}-{nanos:x}", std::process::id()),
+            client_name: name,
         })
     }
 
@@ -243,8 +256,14 @@ impl Worker {
             .query_async(&mut conn)
             .await;
         if r.is_err() {
-            // The connection is down: do not spin; the fetch reports the outage.
+            // The connection is down: do not spin; the fetch reports the outage. A reconnected
+            // connection has lost its name, so name it again (getWorkers must still see us).
             tokio::time::sleep(wait.min(Duration::from_secs(1))).await;
+            let _: redis::RedisResult<()> = redis::cmd("CLIENT")
+                .arg("SETNAME")
+                .arg(&self.client_name)
+                .query_async(&mut conn)
+                .await;
         }
     }
 

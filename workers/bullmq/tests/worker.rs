@@ -279,3 +279,68 @@ async fn a_job_left_by_a_killed_node_worker_is_recovered_by_rust() {
     let _ = stop_tx.send(());
     run.await.expect("join").expect("run");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_worker_survives_a_valkey_restart_and_takes_new_jobs() {
+    let mut server = RedisServer::start();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let worker = Worker::connect(&server.url(), "bull", "audit-logs", fast())
+        .await
+        .expect("worker");
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let run = tokio::spawn(async move {
+        worker
+            .run(
+                move |job| {
+                    let tx = tx.clone();
+                    async move {
+                        let _ = tx.send(job.name.clone());
+                        Ok(json!(null))
+                    }
+                },
+                async {
+                    let _ = stop_rx.await;
+                },
+            )
+            .await
+    });
+    node(
+        "produce.cjs",
+        &[
+            &server.url(),
+            "audit-logs",
+            r#"[{"name": "before", "data": {}}]"#,
+        ],
+    );
+    assert_eq!(
+        tokio::time::timeout(Duration::from_secs(20), rx.recv())
+            .await
+            .expect("before"),
+        Some("before".into())
+    );
+    // Valkey goes away and comes back empty; the worker keeps trying and picks up new work.
+    server.restart();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let mut seen = None;
+    while seen.is_none() && tokio::time::Instant::now() < deadline {
+        node(
+            "produce.cjs",
+            &[
+                &server.url(),
+                "audit-logs",
+                r#"[{"name": "after", "data": {}}]"#,
+            ],
+        );
+        seen = tokio::time::timeout(Duration::from_secs(3), rx.recv())
+            .await
+            .ok()
+            .flatten();
+    }
+    assert_eq!(
+        seen.as_deref(),
+        Some("after"),
+        "the worker did not come back after the restart"
+    );
+    let _ = stop_tx.send(());
+    run.await.expect("join").expect("run");
+}
