@@ -377,9 +377,11 @@ impl Worker {
                 None => {
                     let run = processor(job.clone());
                     tokio::pin!(run);
+                    // The first renewal is due after half the lock duration. (An interval's immediate first
+                    // tick still waits for the timer wheel, ~1 ms, on every job: avoid it.)
+                    let period = Duration::from_millis((lock_ms / 2).max(1));
                     let mut renew =
-                        tokio::time::interval(Duration::from_millis((lock_ms / 2).max(1)));
-                    renew.tick().await;
+                        tokio::time::interval_at(tokio::time::Instant::now() + period, period);
                     loop {
                         tokio::select! {
                             r = &mut run => break r,
