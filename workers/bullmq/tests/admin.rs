@@ -1,37 +1,23 @@
 //! Operator actions from Rust on queues Node bullmq 5.67.2 also uses, checked through Node's
 //! own getters (what TestPlanIt's Admin › Job Queues page reads).
 
+#[path = "support/node.rs"]
+mod node_support;
 #[path = "../../../tests/support/redis_server.rs"]
 mod redis_server;
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use node_support::node_dir;
 use redis_server::RedisServer;
+
+fn node(script: &str, args: &[&str], env: &[(&str, &str)]) -> Value {
+    node_support::node_last(script, args, env)
+}
 use serde_json::{Value, json};
 use tp_bullmq::admin::{Refused, State, discover_queues};
 use tp_bullmq::{JobOptions, Queue, Worker, WorkerOptions};
-
-fn node_dir() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/node")
-}
-
-fn node(script: &str, args: &[&str], env: &[(&str, &str)]) -> Value {
-    let out = Command::new("node")
-        .arg(node_dir().join(script))
-        .args(args)
-        .envs(env.iter().copied())
-        .current_dir(node_dir())
-        .output()
-        .expect("node");
-    assert!(
-        out.status.success() || script == "consume.cjs",
-        "node {script} {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
-    serde_json::from_str(text.lines().last().unwrap_or("null")).unwrap_or(Value::Null)
-}
 
 fn inspect(server: &RedisServer, q: &str, what: &[&str]) -> Value {
     let mut args = vec![server.url()];

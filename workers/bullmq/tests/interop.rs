@@ -2,44 +2,18 @@
 //! private redis-server: what Rust adds, Node processes as it would its own jobs; counts and
 //! pause state agree both ways.
 
+#[path = "support/node.rs"]
+mod node_support;
 #[path = "../../../tests/support/redis_server.rs"]
 mod redis_server;
 
-use std::process::Command;
-
 use redis_server::RedisServer;
+
+fn node(script: &str, args: &[&str]) -> Vec<Value> {
+    node_support::node_lines(script, args, &[])
+}
 use serde_json::{Value, json};
 use tp_bullmq::{Backoff, JobOptions, KeepJobs, Queue};
-
-fn node_dir() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/node")
-}
-
-/// Runs one of the Node helpers and parses its stdout (JSON, one value per line).
-fn node(script: &str, args: &[&str]) -> Vec<Value> {
-    let dir = node_dir();
-    assert!(
-        dir.join("node_modules/bullmq").exists(),
-        "run `npm ci --prefix {}` first (.ci/run does)",
-        dir.display()
-    );
-    let out = Command::new("node")
-        .arg(dir.join(script))
-        .args(args)
-        .current_dir(&dir)
-        .output()
-        .expect("node");
-    assert!(
-        out.status.success(),
-        "node {script} {args:?} failed: {}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(&out.stdout)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect()
-}
 
 async fn queue(server: &RedisServer, name: &str) -> Queue {
     let client = redis::Client::open(server.url()).expect("url");

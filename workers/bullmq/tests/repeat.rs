@@ -2,38 +2,21 @@
 //! and a `jobId`), across Node bullmq 5.67.2 and Rust: Rust continues Node's chains with the
 //! same ids, and Node continues and removes Rust's.
 
+#[path = "support/node.rs"]
+mod node_support;
 #[path = "../../../tests/support/redis_server.rs"]
 mod redis_server;
 
-use std::process::Command;
 use std::time::Duration;
 
 use redis_server::RedisServer;
+
+fn node(script: &str, args: &[&str]) -> Vec<Value> {
+    node_support::node_lines(script, args, &[])
+}
 use serde_json::{Value, json};
 use tp_bullmq::repeat::repeat_key;
 use tp_bullmq::{JobOptions, Queue, Repeat, Worker, WorkerOptions};
-
-fn node_dir() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/node")
-}
-
-fn node(script: &str, args: &[&str]) -> Vec<Value> {
-    let out = Command::new("node")
-        .arg(node_dir().join(script))
-        .args(args)
-        .current_dir(node_dir())
-        .output()
-        .expect("node");
-    assert!(
-        out.status.success(),
-        "node {script} {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect()
-}
 
 async fn queue(server: &RedisServer, name: &str) -> Queue {
     let client = redis::Client::open(server.url()).expect("url");

@@ -2,6 +2,8 @@
 //! results, retries with back-off, final failures, graceful close and stalled recovery are
 //! what Node reads back.
 
+#[path = "support/node.rs"]
+mod node_support;
 #[path = "../../../tests/support/redis_server.rs"]
 mod redis_server;
 
@@ -10,29 +12,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
+use node_support::node_dir;
 use redis_server::RedisServer;
-use serde_json::{Value, json};
-use tp_bullmq::{JobError, Queue, Worker, WorkerOptions};
-
-fn node_dir() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/node")
-}
 
 fn node(script: &str, args: &[&str]) -> Value {
-    let out = Command::new("node")
-        .arg(node_dir().join(script))
-        .args(args)
-        .current_dir(node_dir())
-        .output()
-        .expect("node");
-    assert!(
-        out.status.success(),
-        "node {script} {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+    node_support::node_last(script, args, &[])
 }
+use serde_json::{Value, json};
+use tp_bullmq::{JobError, Queue, Worker, WorkerOptions};
 
 fn job(server: &RedisServer, q: &str, id: &str) -> Value {
     node("inspect.cjs", &[&server.url(), q, "job", id])
