@@ -331,3 +331,149 @@ async fn the_worker_survives_a_valkey_restart_and_takes_new_jobs() {
     let _ = stop_tx.send(());
     run.await.expect("join").expect("run");
 }
+
+/// Runs `workers` Rust workers on `queue` until `count` jobs completed; returns the processors'
+/// (start, end) times in ms and the largest `active` length sampled meanwhile.
+async fn run_fleet(
+    server: &RedisServer,
+    queue_name: &str,
+    workers: usize,
+    opts: WorkerOptions,
+    count: u64,
+    job_ms: u64,
+) -> (Vec<(u64, u64)>, u64) {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(u64, u64)>();
+    let mut stops = Vec::new();
+    let mut runs = Vec::new();
+    for _ in 0..workers {
+        let w = Worker::connect(&server.url(), "bull", queue_name, opts.clone())
+            .await
+            .expect("worker");
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        stops.push(stop_tx);
+        let tx = tx.clone();
+        runs.push(tokio::spawn(async move {
+            w.run(
+                move |_job| {
+                    let tx = tx.clone();
+                    async move {
+                        let start = tp_bullmq::queue::now_ms();
+                        tokio::time::sleep(Duration::from_millis(job_ms)).await;
+                        let _ = tx.send((start, tp_bullmq::queue::now_ms()));
+                        Ok(json!(null))
+                    }
+                },
+                async {
+                    let _ = stop_rx.await;
+                },
+            )
+            .await
+        }));
+    }
+    let client = redis::Client::open(server.url()).expect("url");
+    let mut conn = client
+        .get_multiplexed_tokio_connection()
+        .await
+        .expect("connect");
+    let mut spans = Vec::new();
+    let mut max_active = 0u64;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while (spans.len() as u64) < count {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "only {} of {count} jobs ran",
+            spans.len()
+        );
+        let active: u64 = redis::cmd("LLEN")
+            .arg(format!("bull:{queue_name}:active"))
+            .query_async(&mut conn)
+            .await
+            .expect("llen");
+        max_active = max_active.max(active);
+        while let Ok(s) = rx.try_recv() {
+            spans.push(s);
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    for s in stops {
+        let _ = s.send(());
+    }
+    for r in runs {
+        r.await.expect("join").expect("run");
+    }
+    (spans, max_active)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn global_concurrency_from_the_queue_meta_binds_every_worker() {
+    let server = RedisServer::start();
+    let q = queue(&server, "forecast-updates").await;
+    for i in 0..6 {
+        q.add(
+            "update",
+            &json!({ "i": i }),
+            &tp_bullmq::JobOptions::default(),
+        )
+        .await
+        .expect("add");
+    }
+    // What Node's queue.setGlobalConcurrency(1) writes.
+    let client = redis::Client::open(server.url()).expect("url");
+    let mut conn = client
+        .get_multiplexed_tokio_connection()
+        .await
+        .expect("connect");
+    let _: () = redis::cmd("HSET")
+        .arg("bull:forecast-updates:meta")
+        .arg("concurrency")
+        .arg(1)
+        .query_async(&mut conn)
+        .await
+        .expect("hset");
+    let opts = WorkerOptions {
+        concurrency: 5,
+        ..fast()
+    };
+    let (spans, max_active) = run_fleet(&server, "forecast-updates", 2, opts, 6, 50).await;
+    assert!(
+        max_active <= 1,
+        "two workers of concurrency 5 ran {max_active} jobs at once under a global concurrency of 1"
+    );
+    let mut spans = spans;
+    spans.sort();
+    assert!(
+        spans.windows(2).all(|w| w[1].0 >= w[0].1),
+        "jobs overlapped: {spans:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rate_limiter_caps_jobs_per_window_across_workers() {
+    let server = RedisServer::start();
+    let q = queue(&server, "forecast-updates").await;
+    for i in 0..6 {
+        q.add(
+            "update",
+            &json!({ "i": i }),
+            &tp_bullmq::JobOptions::default(),
+        )
+        .await
+        .expect("add");
+    }
+    let opts = WorkerOptions {
+        concurrency: 5,
+        limiter: Some((2, Duration::from_millis(1000))),
+        ..fast()
+    };
+    let (spans, _) = run_fleet(&server, "forecast-updates", 2, opts, 6, 1).await;
+    let mut starts: Vec<u64> = spans.iter().map(|s| s.0).collect();
+    starts.sort();
+    // At most 2 jobs start in any window of the limiter's duration.
+    for (i, s) in starts.iter().enumerate() {
+        let in_window = starts[i..].iter().take_while(|t| **t < s + 1000).count();
+        assert!(
+            in_window <= 2,
+            "{in_window} jobs started within 1 s of {s}: {starts:?}"
+        );
+    }
+}
