@@ -15,32 +15,24 @@ impl RedisServer {
             .local_addr()
             .expect("addr")
             .port();
-        let child = std::process::Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--maxmemory-policy",
-                "noeviction",
-            ])
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("redis-server is installed");
-        let server = RedisServer { child, port };
+        let mut server = RedisServer {
+            child: spawn(port),
+            port,
+        };
+        server.wait_up();
+        server
+    }
+
+    fn wait_up(&mut self) {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        while !server.ping() {
+        while !self.ping() {
             assert!(
                 std::time::Instant::now() < deadline,
-                "redis-server on port {port} did not come up"
+                "redis-server on port {} did not come up",
+                self.port
             );
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
-        server
     }
 
     pub fn url(&self) -> String {
@@ -60,31 +52,8 @@ impl RedisServer {
     /// Starts the server again on the same port, empty (a Valkey restart).
     pub fn restart(&mut self) {
         self.stop();
-        let port = self.port;
-        self.child = std::process::Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--maxmemory-policy",
-                "noeviction",
-            ])
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("redis-server is installed");
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        while !self.ping() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "redis-server on port {port} did not come back"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
+        self.child = spawn(self.port);
+        self.wait_up();
     }
 
     /// Stops the server now (a dead Valkey).
@@ -98,4 +67,23 @@ impl Drop for RedisServer {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+fn spawn(port: u16) -> std::process::Child {
+    std::process::Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--maxmemory-policy",
+            "noeviction",
+        ])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("redis-server is installed")
 }

@@ -6,6 +6,10 @@
 //! the job's lock and finishes the job, so no state is shared between tasks. Connection
 //! errors are retried with back-off: an outage never ends the worker.
 
+mod outcome;
+
+pub use outcome::backoff_delay;
+
 use std::future::Future;
 use std::time::Duration;
 
@@ -17,8 +21,8 @@ use crate::error::Error;
 use crate::job::Job;
 use crate::keys::Keys;
 use crate::queue::now_ms;
-use crate::repeat::{Repeat, next_millis};
 use crate::scripts;
+use outcome::{finish, next_iteration};
 
 /// How a worker runs (Node's defaults).
 #[derive(Debug, Clone)]
@@ -97,38 +101,6 @@ pub(crate) fn base64(input: &[u8]) -> String {
         }
     }
     out
-}
-
-/// Retry delay of attempt `attempt` (1-based) for a job's `backoff` option.
-pub fn backoff_delay(backoff: &Value, attempt: u32) -> u64 {
-    let (kind, delay) = match backoff {
-        Value::Number(n) => ("fixed", n.as_u64().unwrap_or(0)),
-        Value::Object(o) => (
-            o.get("type").and_then(Value::as_str).unwrap_or("fixed"),
-            o.get("delay").and_then(Value::as_u64).unwrap_or(0),
-        ),
-        _ => return 0,
-    };
-    match kind {
-        "exponential" => {
-            (2f64.powi(attempt.saturating_sub(1) as i32) * delay as f64).round() as u64
-        }
-        _ => delay,
-    }
-}
-
-/// `removeOnComplete` / `removeOnFail` as (count, age seconds, limit): count -1 keeps all.
-fn keep_jobs(v: Option<&Value>) -> (i64, u64, u64) {
-    match v {
-        Some(Value::Bool(true)) => (0, 0, 1000),
-        Some(Value::Number(n)) => (n.as_i64().unwrap_or(-1), 0, 1000),
-        Some(Value::Object(o)) => (
-            o.get("count").and_then(Value::as_i64).unwrap_or(-1),
-            o.get("age").and_then(Value::as_u64).unwrap_or(0),
-            o.get("limit").and_then(Value::as_u64).unwrap_or(1000),
-        ),
-        _ => (-1, 0, 1000),
-    }
 }
 
 impl Worker {
@@ -415,188 +387,14 @@ impl Worker {
     }
 }
 
-/// Adds the next iteration of a repeatable job (shared/specs/bullmq-v5.md 6.3).
-async fn next_iteration(keys: &Keys, mut conn: ConnectionManager, job: &Job) -> Result<(), String> {
-    let Some(key) = &job.repeat_key else {
-        return Ok(());
-    };
-    let mut opts = job.opts.clone();
-    let repeat: Repeat =
-        serde_json::from_value(opts.get("repeat").cloned().unwrap_or_default()).unwrap_or_default();
-    let iteration = opts
-        .get("repeat")
-        .and_then(|r| r.get("count"))
-        .and_then(Value::as_u64)
-        .unwrap_or(0)
-        + 1;
-    let now = now_ms();
-    if repeat.limit.is_some_and(|l| iteration > l) || repeat.end_date.is_some_and(|e| e < now) {
-        return Ok(());
-    }
-    let base = now.max(opts.get("prevMillis").and_then(Value::as_u64).unwrap_or(0));
-    let Some(next) = next_millis(&repeat, base)? else {
-        return Ok(());
-    };
-    let next = next.max(base);
-    if let Some(o) = opts.as_object_mut() {
-        o.insert("jobId".into(), format!("repeat:{key}:{next}").into());
-        o.insert("delay".into(), next.saturating_sub(now).into());
-        o.insert("timestamp".into(), now.into());
-        o.insert("prevMillis".into(), next.into());
-        o.insert("repeatJobKey".into(), key.clone().into());
-        if let Some(r) = o.get_mut("repeat").and_then(Value::as_object_mut) {
-            r.insert("count".into(), iteration.into());
-        }
-    }
-    let packed = rmp_serde::to_vec_named(&opts).map_err(|e| e.to_string())?;
-    let data = serde_json::to_string(&job.data).map_err(|e| e.to_string())?;
-    let produced: String = scripts::next_iteration()
-        .key(keys.of("repeat"))
-        .key(keys.of("delayed"))
-        .key(keys.of("id"))
-        .key(keys.of("events"))
-        .key(keys.of("meta"))
-        .key(keys.of("marker"))
-        .arg(next)
-        .arg(key)
-        .arg(data)
-        .arg(packed)
-        .arg(now)
-        .arg(keys.base())
-        .arg(&job.id)
-        .invoke_async(&mut conn)
-        .await
-        .map_err(|e| e.to_string())?;
-    if !produced.is_empty() {
-        tracing::info!(next = %produced, "next run of repeatable {key} scheduled");
-    }
-    Ok(())
-}
-
-/// Completes, retries or fails a job, per its attempts and backoff.
-async fn finish(
-    keys: &Keys,
-    mut conn: ConnectionManager,
-    job: &Job,
-    token: &str,
-    outcome: Result<Value, JobError>,
-) -> Result<i64, redis::RedisError> {
-    let attempts = job
-        .opts
-        .get("attempts")
-        .and_then(Value::as_u64)
-        .unwrap_or(0);
-    let finished = |target: &str, payload: String, keep: Option<&Value>, stack: String| {
-        let (count, age, limit) = keep_jobs(keep);
-        let mut inv = scripts::move_to_finished().prepare_invoke();
-        inv.key(keys.of("wait"))
-            .key(keys.of("active"))
-            .key(keys.of("prioritized"))
-            .key(keys.of("events"))
-            .key(keys.of("stalled"))
-            .key(keys.of(target))
-            .key(keys.of("meta"));
-        inv.arg(keys.base())
-            .arg(&job.id)
-            .arg(now_ms())
-            .arg(target)
-            .arg(payload)
-            .arg(token)
-            .arg(count)
-            .arg(age)
-            .arg(limit)
-            .arg(attempts)
-            .arg(stack);
-        inv
-    };
-    match outcome {
-        Ok(value) => {
-            let json = serde_json::to_string(&value).unwrap_or_else(|_| "null".into());
-            finished(
-                "completed",
-                json,
-                job.opts.get("removeOnComplete"),
-                String::new(),
-            )
-            .invoke_async(&mut conn)
-            .await
-        }
-        Err(e) => {
-            let (reason, recoverable) = match e {
-                JobError::Failed(r) => (r, true),
-                JobError::Unrecoverable(r) => (r, false),
-            };
-            let mut stack: Vec<String> = job.stacktrace.clone();
-            stack.push(format!("Error: {reason}"));
-            let stack = serde_json::to_string(&stack).unwrap_or_else(|_| "[]".into());
-            if recoverable && u64::from(job.attempts_made) + 1 < attempts {
-                let delay = job
-                    .opts
-                    .get("backoff")
-                    .map_or(0, |b| backoff_delay(b, job.attempts_made + 1));
-                scripts::retry_job()
-                    .key(keys.of("wait"))
-                    .key(keys.of("active"))
-                    .key(keys.of("prioritized"))
-                    .key(keys.of("events"))
-                    .key(keys.of("stalled"))
-                    .key(keys.of("paused"))
-                    .key(keys.of("meta"))
-                    .key(keys.of("pc"))
-                    .key(keys.of("marker"))
-                    .key(keys.of("delayed"))
-                    .arg(keys.base())
-                    .arg(&job.id)
-                    .arg(now_ms())
-                    .arg(token)
-                    .arg(delay)
-                    .arg(&reason)
-                    .arg(stack)
-                    .invoke_async(&mut conn)
-                    .await
-            } else {
-                finished("failed", reason, job.opts.get("removeOnFail"), stack)
-                    .invoke_async(&mut conn)
-                    .await
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn worker_names_are_base64_as_node_writes_them() {
         assert_eq!(base64(b"exp"), "ZXhw");
         assert_eq!(base64(b"emails"), "ZW1haWxz");
         assert_eq!(base64(b"ab"), "YWI=");
-    }
-
-    #[test]
-    fn backoff_follows_bullmq() {
-        let exp = json!({"type": "exponential", "delay": 5000});
-        assert_eq!(
-            (1..=3).map(|a| backoff_delay(&exp, a)).collect::<Vec<_>>(),
-            [5000, 10000, 20000]
-        );
-        assert_eq!(
-            backoff_delay(&json!({"type": "fixed", "delay": 700}), 4),
-            700
-        );
-        assert_eq!(backoff_delay(&json!(300), 2), 300);
-    }
-
-    #[test]
-    fn keep_jobs_reads_every_form() {
-        assert_eq!(keep_jobs(Some(&json!(true))), (0, 0, 1000));
-        assert_eq!(keep_jobs(None), (-1, 0, 1000));
-        assert_eq!(keep_jobs(Some(&json!(5))), (5, 0, 1000));
-        assert_eq!(
-            keep_jobs(Some(&json!({"age": 3600, "count": 1000}))),
-            (1000, 3600, 1000)
-        );
     }
 }
