@@ -15,10 +15,26 @@ macro_rules! script {
 }
 
 script!(add_job, "add_job.lua");
+
+/// Scripts that take the next job start with the shared `moveToActive` function.
+macro_rules! with_fetch {
+    ($fn:ident, $file:literal) => {
+        pub fn $fn() -> &'static Script {
+            static S: OnceLock<Script> = OnceLock::new();
+            S.get_or_init(|| {
+                Script::new(concat!(
+                    include_str!("scripts/move_to_active_fn.lua"),
+                    include_str!(concat!("scripts/", $file))
+                ))
+            })
+        }
+    };
+}
+
+with_fetch!(move_to_active, "move_to_active.lua");
+with_fetch!(move_to_finished, "move_to_finished.lua");
 script!(get_counts, "get_counts.lua");
 script!(pause, "pause.lua");
-script!(move_to_active, "move_to_active.lua");
-script!(move_to_finished, "move_to_finished.lua");
 script!(retry_job, "retry_job.lua");
 script!(extend_lock, "extend_lock.lua");
 script!(move_stalled, "move_stalled.lua");

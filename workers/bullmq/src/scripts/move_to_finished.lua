@@ -3,12 +3,18 @@
   counts the attempt, keeps or removes the job per removeOnComplete/removeOnFail, releases a
   deduplication slot, and records events. (shared/specs/bullmq-v5.md 4.5, 4.6, 4.8)
 
+  With ARGV[12] = "1" it then takes the next job for the same worker (move_to_active_fn.lua,
+  prepended at load time), as Node does: one round trip per job instead of two.
+
   KEYS: 1 wait, 2 active, 3 prioritized, 4 events, 5 stalled, 6 target set (completed or
-        failed), 7 meta
+        failed), 7 meta, 8 limiter, 9 delayed, 10 paused, 11 pc, 12 marker
   ARGV: 1 key prefix, 2 job id, 3 now (ms), 4 "completed" or "failed", 5 return value JSON or
         failed reason, 6 token, 7 keep count (-1 keep all, 0 remove, n keep n),
-        8 keep age (s, 0 none), 9 keep limit, 10 attempts, 11 stacktrace JSON or ""
-  Returns 0, or -1 job missing, -2 lock missing, -3 not active, -6 lock owned by another.
+        8 keep age (s, 0 none), 9 keep limit, 10 attempts, 11 stacktrace JSON or "",
+        12 fetch next ("1"/"0"), 13 next token, 14 lockDuration, 15 limiter max or "",
+        16 limiter duration or "", 17 worker name or ""
+  Returns 0 or the next job (as move_to_active), or -1 job missing, -2 lock missing, -3 not
+  active, -6 lock owned by another.
 ]]
 local rcall = redis.call
 local prefix, id, now, target = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
@@ -84,6 +90,16 @@ else
   rcall("XADD", KEYS[4], "*", "event", "failed", "jobId", id, "failedReason", ARGV[5], "prev", "active")
   if atm >= (tonumber(ARGV[10]) or 0) then
     rcall("XADD", KEYS[4], "*", "event", "retries-exhausted", "jobId", id, "attemptsMade", atm)
+  end
+end
+if ARGV[12] == "1" then
+  local nextJob = moveToActive(
+    { wait = KEYS[1], active = KEYS[2], prioritized = KEYS[3], events = KEYS[4], limiter = KEYS[8],
+      delayed = KEYS[9], paused = KEYS[10], meta = KEYS[7], pc = KEYS[11], marker = KEYS[12] },
+    { prefix = ARGV[1], now = ARGV[3], token = ARGV[13], lockDuration = ARGV[14], max = ARGV[15],
+      duration = ARGV[16], name = ARGV[17] })
+  if nextJob[1] ~= 0 then
+    return nextJob
   end
 end
 if rcall("LLEN", KEYS[1]) == 0 and rcall("LLEN", KEYS[2]) == 0 and rcall("ZCARD", KEYS[3]) == 0 then

@@ -11,6 +11,8 @@ mod outcome;
 pub use outcome::backoff_delay;
 
 use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use redis::aio::ConnectionManager;
@@ -22,7 +24,7 @@ use crate::job::Job;
 use crate::keys::Keys;
 use crate::queue::now_ms;
 use crate::scripts;
-use outcome::{finish, next_iteration};
+use outcome::{FetchNext, Finished, finish, job_from_reply, next_iteration};
 
 /// How a worker runs (Node's defaults).
 #[derive(Debug, Clone)]
@@ -79,6 +81,10 @@ pub struct Worker {
     id: String,
     /// The blocking connection's name, as Node's getWorkers() looks for it.
     client_name: String,
+    /// Set when the worker is closing: job tasks stop taking the next job.
+    closing: Arc<AtomicBool>,
+    /// Lock tokens are `<worker id>:<n>`.
+    tokens: Arc<AtomicU64>,
 }
 
 /// Standard base64 with padding (worker client names).
@@ -151,6 +157,8 @@ impl Worker {
             opts,
             id: format!("{:x}-{nanos:x}", std::process::id()),
             client_name: name,
+            closing: Arc::new(AtomicBool::new(false)),
+            tokens: Arc::new(AtomicU64::new(0)),
         })
     }
 
@@ -167,14 +175,16 @@ impl Worker {
         tokio::pin!(shutdown);
         let mut tasks: JoinSet<()> = JoinSet::new();
         let mut closing = false;
-        let mut counter: u64 = 0;
         let mut stalled = tokio::time::interval(self.opts.stalled_interval);
         let mut outage = Duration::ZERO;
         loop {
             let mut wait = self.opts.drain_delay;
             while !closing && tasks.len() < self.opts.concurrency {
-                counter += 1;
-                let token = format!("{}:{counter}", self.id);
+                let token = format!(
+                    "{}:{}",
+                    self.id,
+                    self.tokens.fetch_add(1, Ordering::SeqCst) + 1
+                );
                 match self.fetch(&token).await {
                     Ok(Fetched::Job(job)) => {
                         outage = Duration::ZERO;
@@ -211,7 +221,10 @@ impl Worker {
                     }
                 }
                 _ = stalled.tick(), if !closing => self.check_stalled().await,
-                () = &mut shutdown, if !closing => closing = true,
+                () = &mut shutdown, if !closing => {
+                    closing = true;
+                    self.closing.store(true, Ordering::SeqCst);
+                }
                 () = self.wait_for_marker(wait), if free => {}
                 () = tokio::time::sleep(wait), if !free && tasks.is_empty() => {}
             }
@@ -274,19 +287,8 @@ impl Worker {
                 source,
             })?;
         let (hash, id, limited, next) = reply;
-        if let (Ok(flat), Ok(id)) = (
-            redis::from_redis_value::<Vec<String>>(&hash),
-            redis::from_redis_value::<String>(&id),
-        ) && !flat.is_empty()
-        {
-            let h: std::collections::HashMap<String, String> = flat
-                .chunks(2)
-                .filter_map(|p| Some((p.first()?.clone(), p.get(1)?.clone())))
-                .collect();
-            return Ok(Job::from_hash(&id, &h)
-                .map_or(Fetched::Nothing { next_delayed: None }, |j| {
-                    Fetched::Job(Box::new(j))
-                }));
+        if let Some(job) = job_from_reply(&hash, &id) {
+            return Ok(Fetched::Job(Box::new(job)));
         }
         if limited > 0 {
             return Ok(Fetched::RateLimited(limited));
@@ -331,56 +333,113 @@ impl Worker {
         processor: F,
     ) -> impl Future<Output = ()> + Send + 'static
     where
-        F: Fn(Job) -> Fut + Send + 'static,
+        F: Fn(Job) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Value, JobError>> + Send + 'static,
     {
         let keys = self.keys.clone();
         let conn = self.cmd.clone();
         let queue = self.queue.clone();
         let lock_ms = self.opts.lock_duration.as_millis() as u64;
+        let closing = self.closing.clone();
+        let tokens = self.tokens.clone();
+        let worker_id = self.id.clone();
+        let (max, duration) = self
+            .opts
+            .limiter
+            .map_or((String::new(), String::new()), |(m, d)| {
+                (m.to_string(), d.as_millis().to_string())
+            });
+        let name = self.opts.name.clone().unwrap_or_default();
         async move {
-            tracing::info!(queue = %queue, job = %job.id, name = %job.name, "Processing job {} of type {}", job.id, job.name);
-            // A repeatable's next run is produced when its current one starts, as Node does.
-            if let Err(e) = next_iteration(&keys, conn.clone(), &job).await {
-                tracing::error!(queue = %queue, job = %job.id, error = %e, "cannot schedule the next run of this repeatable");
-            }
-            let outcome = match job.deferred_failure.clone() {
-                Some(reason) => Err(JobError::Unrecoverable(reason)),
-                None => {
-                    let run = processor(job.clone());
-                    tokio::pin!(run);
-                    // The first renewal is due after half the lock duration. (An interval's immediate first
-                    // tick still waits for the timer wheel, ~1 ms, on every job: avoid it.)
-                    let period = Duration::from_millis((lock_ms / 2).max(1));
-                    let mut renew =
-                        tokio::time::interval_at(tokio::time::Instant::now() + period, period);
-                    loop {
-                        tokio::select! {
-                            r = &mut run => break r,
-                            _ = renew.tick() => {
-                                let mut c = conn.clone();
-                                let ok: redis::RedisResult<i64> = scripts::extend_lock().key(keys.job(&job.id) + ":lock").key(keys.of("stalled")).arg(&token).arg(lock_ms).arg(&job.id).invoke_async(&mut c).await;
-                                if !matches!(ok, Ok(1)) {
-                                    tracing::warn!(queue = %queue, job = %job.id, "lost the job's lock; another worker may run it");
-                                }
-                            }
-                        }
+            let (mut job, mut token) = (job, token);
+            // Each finish takes the next job in the same call while there is one (and the
+            // worker is not closing): one round trip per job, as Node's fetch-next.
+            loop {
+                let outcome =
+                    run_one(&keys, &conn, &queue, &job, &token, lock_ms, &processor).await;
+                let fetch = (!closing.load(Ordering::SeqCst)).then(|| FetchNext {
+                    token: format!("{worker_id}:{}", tokens.fetch_add(1, Ordering::SeqCst) + 1),
+                    lock_ms,
+                    max: max.clone(),
+                    duration: duration.clone(),
+                    name: name.clone(),
+                });
+                let finished = finish(
+                    &keys,
+                    conn.clone(),
+                    &job,
+                    &token,
+                    outcome.clone(),
+                    fetch.as_ref(),
+                )
+                .await;
+                let code = match &finished {
+                    Ok(Finished::Code(c)) => *c,
+                    Ok(Finished::Next(_)) => 0,
+                    Err(e) => {
+                        tracing::error!(queue = %queue, job = %job.id, error = %e, "cannot record the job's end");
+                        return;
+                    }
+                };
+                match &outcome {
+                    _ if code < 0 => {
+                        tracing::warn!(queue = %queue, job = %job.id, code, "the job was no longer ours to finish")
+                    }
+                    Ok(_) => {
+                        tracing::info!(queue = %queue, job = %job.id, "Job {} completed successfully.", job.id)
+                    }
+                    Err(JobError::Failed(r) | JobError::Unrecoverable(r)) => {
+                        tracing::warn!(queue = %queue, job = %job.id, "Job {} failed: {r}", job.id)
                     }
                 }
-            };
-            let finished = finish(&keys, conn, &job, &token, outcome.clone()).await;
-            match (&outcome, finished) {
-                (_, Err(e)) => {
-                    tracing::error!(queue = %queue, job = %job.id, error = %e, "cannot record the job's end")
+                match (finished, fetch) {
+                    (Ok(Finished::Next(next)), Some(f)) => {
+                        job = *next;
+                        token = f.token;
+                    }
+                    _ => return,
                 }
-                (Ok(_), Ok(code)) if code >= 0 => {
-                    tracing::info!(queue = %queue, job = %job.id, "Job {} completed successfully.", job.id)
-                }
-                (Err(JobError::Failed(r) | JobError::Unrecoverable(r)), Ok(code)) if code >= 0 => {
-                    tracing::warn!(queue = %queue, job = %job.id, "Job {} failed: {r}", job.id)
-                }
-                (_, Ok(code)) => {
-                    tracing::warn!(queue = %queue, job = %job.id, code, "the job was no longer ours to finish")
+            }
+        }
+    }
+}
+
+/// Runs the processor on one job, renewing its lock meanwhile; a `defa` job fails at once.
+async fn run_one<F, Fut>(
+    keys: &Keys,
+    conn: &ConnectionManager,
+    queue: &str,
+    job: &Job,
+    token: &str,
+    lock_ms: u64,
+    processor: &F,
+) -> Result<Value, JobError>
+where
+    F: Fn(Job) -> Fut + Sync,
+    Fut: Future<Output = Result<Value, JobError>>,
+{
+    tracing::info!(queue = %queue, job = %job.id, name = %job.name, "Processing job {} of type {}", job.id, job.name);
+    // A repeatable's next run is produced when its current one starts, as Node does.
+    if let Err(e) = next_iteration(keys, conn.clone(), job).await {
+        tracing::error!(queue = %queue, job = %job.id, error = %e, "cannot schedule the next run of this repeatable");
+    }
+    if let Some(reason) = job.deferred_failure.clone() {
+        return Err(JobError::Unrecoverable(reason));
+    }
+    let run = processor(job.clone());
+    tokio::pin!(run);
+    // The first renewal is due after half the lock duration. (An interval's immediate first
+    // tick still waits for the timer wheel, ~1 ms, on every job: avoid it.)
+    let period = Duration::from_millis((lock_ms / 2).max(1));
+    let mut renew = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    loop {
+        tokio::select! {
+            r = &mut run => return r,
+            _ = renew.tick() => {
+                let mut c = conn.clone();
+                let ok: redis::RedisResult<i64> = scripts::extend_lock().key(keys.job(&job.id) + ":lock").key(keys.of("stalled")).arg(token).arg(lock_ms).arg(&job.id).invoke_async(&mut c).await;
+                if !matches!(ok, Ok(1)) {
+                    tracing::warn!(queue = %queue, job = %job.id, "lost the job's lock; another worker may run it");
                 }
             }
         }

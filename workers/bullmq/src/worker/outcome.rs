@@ -107,13 +107,54 @@ pub(super) async fn next_iteration(
 }
 
 /// Completes, retries or fails a job, per its attempts and backoff.
+/// What a worker passes to take its next job in the same call as finishing one.
+pub(super) struct FetchNext {
+    pub token: String,
+    pub lock_ms: u64,
+    pub max: String,
+    pub duration: String,
+    pub name: String,
+}
+
+/// The answer of finishing a job.
+pub(super) enum Finished {
+    /// 0, or a negative BullMQ code (the job was no longer ours).
+    Code(i64),
+    /// The next job, already taken and locked with the `FetchNext` token.
+    Next(Box<Job>),
+}
+
+/// A job from a moveToActive-style reply `{hash, id, ...}`.
+pub(super) fn job_from_reply(hash: &redis::Value, id: &redis::Value) -> Option<Job> {
+    let flat = redis::from_redis_value::<Vec<String>>(hash)
+        .ok()
+        .filter(|f| !f.is_empty())?;
+    let id = redis::from_redis_value::<String>(id).ok()?;
+    let h: std::collections::HashMap<String, String> = flat
+        .chunks(2)
+        .filter_map(|p| Some((p.first()?.clone(), p.get(1)?.clone())))
+        .collect();
+    Job::from_hash(&id, &h)
+}
+
+fn finished_from(reply: redis::Value) -> Finished {
+    if let redis::Value::Array(items) = &reply
+        && let (Some(hash), Some(id)) = (items.first(), items.get(1))
+        && let Some(job) = job_from_reply(hash, id)
+    {
+        return Finished::Next(Box::new(job));
+    }
+    Finished::Code(redis::from_redis_value::<i64>(&reply).unwrap_or(0))
+}
+
 pub(super) async fn finish(
     keys: &Keys,
     mut conn: ConnectionManager,
     job: &Job,
     token: &str,
     outcome: Result<Value, JobError>,
-) -> Result<i64, redis::RedisError> {
+    fetch: Option<&FetchNext>,
+) -> Result<Finished, redis::RedisError> {
     let attempts = job
         .opts
         .get("attempts")
@@ -128,7 +169,12 @@ pub(super) async fn finish(
             .key(keys.of("events"))
             .key(keys.of("stalled"))
             .key(keys.of(target))
-            .key(keys.of("meta"));
+            .key(keys.of("meta"))
+            .key(keys.of("limiter"))
+            .key(keys.of("delayed"))
+            .key(keys.of("paused"))
+            .key(keys.of("pc"))
+            .key(keys.of("marker"));
         inv.arg(keys.base())
             .arg(&job.id)
             .arg(now_ms())
@@ -140,19 +186,30 @@ pub(super) async fn finish(
             .arg(limit)
             .arg(attempts)
             .arg(stack);
+        match fetch {
+            Some(f) => inv
+                .arg("1")
+                .arg(&f.token)
+                .arg(f.lock_ms)
+                .arg(&f.max)
+                .arg(&f.duration)
+                .arg(&f.name),
+            None => inv.arg("0").arg("").arg(0).arg("").arg("").arg(""),
+        };
         inv
     };
     match outcome {
         Ok(value) => {
             let json = serde_json::to_string(&value).unwrap_or_else(|_| "null".into());
-            finished(
+            let reply: redis::Value = finished(
                 "completed",
                 json,
                 job.opts.get("removeOnComplete"),
                 String::new(),
             )
             .invoke_async(&mut conn)
-            .await
+            .await?;
+            Ok(finished_from(reply))
         }
         Err(e) => {
             let (reason, recoverable) = match e {
@@ -187,10 +244,13 @@ pub(super) async fn finish(
                     .arg(stack)
                     .invoke_async(&mut conn)
                     .await
+                    .map(Finished::Code)
             } else {
-                finished("failed", reason, job.opts.get("removeOnFail"), stack)
-                    .invoke_async(&mut conn)
-                    .await
+                let reply: redis::Value =
+                    finished("failed", reason, job.opts.get("removeOnFail"), stack)
+                        .invoke_async(&mut conn)
+                        .await?;
+                Ok(finished_from(reply))
             }
         }
     }
