@@ -185,7 +185,7 @@ async fn a_mixed_fleet_runs_every_job_exactly_once() {
     }
     assert_eq!(by.values().sum::<u32>(), 200);
     assert!(
-        by.get("\"rust\"").is_some(),
+        by.contains_key("\"rust\""),
         "the Rust worker took part: {by:?}"
     );
 }
