@@ -121,6 +121,21 @@ impl Queue {
         opts: &JobOptions,
         repeat_key: &str,
     ) -> Result<String, Error> {
+        let mut conn = self.conn.clone();
+        self.add_invocation(name, data, opts, repeat_key)?
+            .invoke_async(&mut conn)
+            .await
+            .map_err(self.redis("add"))
+    }
+
+    /// The add script with its keys and arguments for one job, after Node's checks.
+    fn add_invocation(
+        &self,
+        name: &str,
+        data: &serde_json::Value,
+        opts: &JobOptions,
+        repeat_key: &str,
+    ) -> Result<redis::ScriptInvocation<'static>, Error> {
         if let Some(id) = &opts.job_id
             && !valid_custom_id(id)
         {
@@ -140,9 +155,8 @@ impl Queue {
             reason: e.to_string(),
         })?;
         let k = &self.keys;
-        let mut conn = self.conn.clone();
-        scripts::add_job()
-            .key(k.of("wait"))
+        let mut inv = scripts::add_job().prepare_invoke();
+        inv.key(k.of("wait"))
             .key(k.of("paused"))
             .key(k.of("meta"))
             .key(k.of("id"))
@@ -158,10 +172,8 @@ impl Queue {
             .arg(now_ms())
             .arg(data)
             .arg(packed)
-            .arg(repeat_key)
-            .invoke_async(&mut conn)
-            .await
-            .map_err(self.redis("add"))
+            .arg(repeat_key);
+        Ok(inv)
     }
 
     /// Adds a legacy repeatable as Node's `Queue.add(name, data, {repeat, jobId})` does: the
@@ -261,16 +273,32 @@ impl Queue {
         Ok(n == 1)
     }
 
-    /// Adds several jobs; ids in the same order.
+    /// Adds several jobs in one transaction and one round trip (as Node's `addBulk`); ids in
+    /// the same order.
     pub async fn add_bulk(
         &self,
         jobs: &[(String, serde_json::Value, JobOptions)],
     ) -> Result<Vec<String>, Error> {
-        let mut ids = Vec::with_capacity(jobs.len());
-        for (name, data, opts) in jobs {
-            ids.push(self.add(name, data, opts).await?);
+        if jobs.is_empty() {
+            return Ok(vec![]);
         }
-        Ok(ids)
+        let invocations = jobs
+            .iter()
+            .map(|(name, data, opts)| self.add_invocation(name, data, opts, ""))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut conn = self.conn.clone();
+        // A pipeline runs EVALSHA only: make sure the server has the script first.
+        let _: String = scripts::add_job()
+            .prepare_invoke()
+            .load_async(&mut conn)
+            .await
+            .map_err(self.redis("add"))?;
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        for inv in &invocations {
+            pipe.invoke_script(inv);
+        }
+        pipe.query_async(&mut conn).await.map_err(self.redis("add"))
     }
 
     /// Jobs per state, equal to Node's `getJobCounts()`.

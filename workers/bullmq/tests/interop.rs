@@ -295,3 +295,29 @@ async fn a_deduplication_id_keeps_one_job() {
     let counts = counts_from_node(&server, "elasticsearch-reindex");
     assert_eq!(counts["waiting"], 1);
 }
+
+#[tokio::test]
+async fn add_bulk_adds_every_job_in_order_in_one_transaction() {
+    let server = RedisServer::start();
+    let q = queue(&server, "audit-logs").await;
+    let jobs: Vec<(String, Value, JobOptions)> = (0..50)
+        .map(|i| {
+            (
+                "audit".to_string(),
+                json!({ "i": i }),
+                JobOptions::default(),
+            )
+        })
+        .collect();
+    let ids = q.add_bulk(&jobs).await.expect("add_bulk");
+    assert_eq!(ids, (1..=50).map(|i| i.to_string()).collect::<Vec<_>>());
+    assert_eq!(counts_from_node(&server, "audit-logs")["waiting"], 50);
+    let seen = node("consume.cjs", &[&server.url(), "audit-logs", "50", "20000"]);
+    assert_eq!(
+        seen.iter()
+            .map(|j| j["data"]["i"].as_u64().unwrap_or(999))
+            .collect::<Vec<_>>(),
+        (0..50).collect::<Vec<u64>>()
+    );
+    assert!(q.add_bulk(&[]).await.expect("empty").is_empty());
+}
