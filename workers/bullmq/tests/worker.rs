@@ -477,3 +477,48 @@ async fn the_rate_limiter_caps_jobs_per_window_across_workers() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drain_timeout_abandons_a_job_that_will_not_finish() {
+    let server = RedisServer::start();
+    let ids = node(
+        "produce.cjs",
+        &[
+            &server.url(),
+            "testmo-imports",
+            r#"[{"name": "import", "data": {}}]"#,
+        ],
+    );
+    let opts = WorkerOptions {
+        drain_timeout: Some(Duration::from_millis(300)),
+        ..fast()
+    };
+    let worker = Worker::connect(&server.url(), "bull", "testmo-imports", opts)
+        .await
+        .expect("worker");
+    let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
+    let started = Arc::new(std::sync::Mutex::new(Some(started_tx)));
+    worker
+        .run(
+            move |_job| {
+                let started = started.clone();
+                async move {
+                    if let Some(tx) = started.lock().ok().and_then(|mut s| s.take()) {
+                        let _ = tx.send(());
+                    }
+                    tokio::time::sleep(Duration::from_secs(3600)).await;
+                    Ok(json!(null))
+                }
+            },
+            async {
+                let _ = started_rx.await;
+            },
+        )
+        .await
+        .expect("run returns after the drain timeout");
+    // The job stays active with its lock until the lock expires; a stalled check requeues it.
+    assert_eq!(
+        job(&server, "testmo-imports", ids[0].as_str().expect("id"))["state"],
+        "active"
+    );
+}

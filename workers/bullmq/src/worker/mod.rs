@@ -39,6 +39,9 @@ pub struct WorkerOptions {
     pub name: Option<String>,
     /// At most `max` jobs per `duration` across the queue.
     pub limiter: Option<(u64, Duration)>,
+    /// On shutdown, how long running jobs may take to finish; then they are abandoned (their
+    /// locks expire and another worker's stalled check picks them up). `None` waits for them.
+    pub drain_timeout: Option<Duration>,
 }
 
 impl Default for WorkerOptions {
@@ -51,6 +54,7 @@ impl Default for WorkerOptions {
             drain_delay: Duration::from_secs(5),
             name: None,
             limiter: None,
+            drain_timeout: None,
         }
     }
 }
@@ -175,6 +179,7 @@ impl Worker {
         tokio::pin!(shutdown);
         let mut tasks: JoinSet<()> = JoinSet::new();
         let mut closing = false;
+        let mut drain_deadline: Option<tokio::time::Instant> = None;
         let mut stalled = tokio::time::interval(self.opts.stalled_interval);
         let mut outage = Duration::ZERO;
         loop {
@@ -213,6 +218,13 @@ impl Worker {
             if closing && tasks.is_empty() {
                 return Ok(());
             }
+            if let Some(deadline) = drain_deadline
+                && tokio::time::Instant::now() >= deadline
+            {
+                tracing::warn!(queue = %self.queue, jobs = tasks.len(), "drain timeout: abandoning running jobs; their locks expire and they are retried");
+                tasks.abort_all();
+                return Ok(());
+            }
             let free = !closing && tasks.len() < self.opts.concurrency;
             tokio::select! {
                 Some(done) = tasks.join_next(), if !tasks.is_empty() => {
@@ -224,7 +236,9 @@ impl Worker {
                 () = &mut shutdown, if !closing => {
                     closing = true;
                     self.closing.store(true, Ordering::SeqCst);
+                    drain_deadline = self.opts.drain_timeout.map(|d| tokio::time::Instant::now() + d);
                 }
+                () = tokio::time::sleep_until(drain_deadline.unwrap_or_else(tokio::time::Instant::now)), if drain_deadline.is_some() => {}
                 () = self.wait_for_marker(wait), if free => {}
                 () = tokio::time::sleep(wait), if !free && tasks.is_empty() => {}
             }
