@@ -97,6 +97,28 @@ pub struct AppStatus {
     pub dropped_log_bytes: u64,
 }
 
+impl AppStatus {
+    /// A stopped app that has no keeper, with `since_ms` as the time of that state.
+    pub fn stopped(id: &str, name: &str, instance: Option<u32>, since_ms: u64) -> AppStatus {
+        AppStatus {
+            id: id.to_string(),
+            name: name.to_string(),
+            instance,
+            status: Status::Stopped,
+            pid: None,
+            keeper_pid: None,
+            uptime_ms: None,
+            restarts: 0,
+            cpu_percent: None,
+            memory_bytes: None,
+            last_exit: None,
+            reason: None,
+            since_ms,
+            dropped_log_bytes: 0,
+        }
+    }
+}
+
 /// The one line a freshly launched keeper writes on its stdout for the client that launched it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "result", rename_all = "snake_case")]

@@ -67,24 +67,8 @@ fn offline(home: &Home, id: &str, problem: Option<String>) -> AppStatus {
 
 fn blank(home: &Home, id: &str) -> AppStatus {
     let spec = super::targets::saved_spec(home, id);
-    AppStatus {
-        id: id.to_string(),
-        name: spec
-            .as_ref()
-            .map_or_else(|| id.to_string(), |s| s.name.clone()),
-        instance: spec.and_then(|s| s.instance),
-        status: Status::Stopped,
-        pid: None,
-        keeper_pid: None,
-        uptime_ms: None,
-        restarts: 0,
-        cpu_percent: None,
-        memory_bytes: None,
-        last_exit: None,
-        reason: None,
-        since_ms: 0,
-        dropped_log_bytes: 0,
-    }
+    let name = spec.as_ref().map_or(id, |s| s.name.as_str());
+    AppStatus::stopped(id, name, spec.as_ref().and_then(|s| s.instance), 0)
 }
 
 /// The keeper is gone but its app was not settled: the keeper died (SIGKILL, OOM killer...).

@@ -171,22 +171,7 @@ fn register_stopped(ctx: &Ctx, spec: &AppSpec) -> Result<(), String> {
     if state::load(&dir.state_path()).is_none() {
         let st = state::PersistedState {
             format: state::FORMAT,
-            status: AppStatus {
-                id: spec.id.clone(),
-                name: spec.name.clone(),
-                instance: spec.instance,
-                status: Status::Stopped,
-                pid: None,
-                keeper_pid: None,
-                uptime_ms: None,
-                restarts: 0,
-                cpu_percent: None,
-                memory_bytes: None,
-                last_exit: None,
-                reason: None,
-                since_ms: now_ms(),
-                dropped_log_bytes: 0,
-            },
+            status: AppStatus::stopped(&spec.id, &spec.name, spec.instance, now_ms()),
             session: None,
             ledger: Default::default(),
         };

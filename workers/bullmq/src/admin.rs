@@ -267,32 +267,19 @@ impl Queue {
         if active > 0 && !force {
             return Ok(Err(format!("{active} job(s) are running; use force")));
         }
-        let pattern = format!("{}*", self.keys().base());
-        let mut cursor: u64 = 0;
+        let keys = scan(&mut conn, &format!("{}*", self.keys().base()))
+            .await
+            .map_err(self.redis("obliterate"))?;
         let mut deleted = 0;
-        loop {
-            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(&pattern)
-                .arg("COUNT")
-                .arg(1000)
+        for batch in keys.chunks(1000) {
+            let n: u64 = redis::cmd("UNLINK")
+                .arg(batch)
                 .query_async(&mut conn)
                 .await
                 .map_err(self.redis("obliterate"))?;
-            if !keys.is_empty() {
-                let n: u64 = redis::cmd("UNLINK")
-                    .arg(&keys)
-                    .query_async(&mut conn)
-                    .await
-                    .map_err(self.redis("obliterate"))?;
-                deleted += n;
-            }
-            if next == 0 {
-                return Ok(Ok(deleted));
-            }
-            cursor = next;
+            deleted += n;
         }
+        Ok(Ok(deleted))
     }
 
     /// Connected workers of this queue, by their connection names (Node's `getWorkers()`).
@@ -324,6 +311,30 @@ impl Queue {
     }
 }
 
+/// Every key matching `pattern`, by SCAN (never KEYS: a big instance must not block).
+async fn scan(
+    conn: &mut redis::aio::MultiplexedConnection,
+    pattern: &str,
+) -> Result<Vec<String>, redis::RedisError> {
+    let mut out = Vec::new();
+    let mut cursor: u64 = 0;
+    loop {
+        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(pattern)
+            .arg("COUNT")
+            .arg(1000)
+            .query_async(conn)
+            .await?;
+        out.extend(keys);
+        if next == 0 {
+            return Ok(out);
+        }
+        cursor = next;
+    }
+}
+
 /// Every queue under `prefix` (found by its `meta` or `id` key).
 pub async fn discover_queues(
     conn: &mut redis::aio::MultiplexedConnection,
@@ -331,30 +342,14 @@ pub async fn discover_queues(
 ) -> Result<Vec<String>, redis::RedisError> {
     let mut found = BTreeSet::new();
     for suffix in ["meta", "id"] {
-        let pattern = format!("{prefix}:*:{suffix}");
-        let mut cursor: u64 = 0;
-        loop {
-            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(&pattern)
-                .arg("COUNT")
-                .arg(1000)
-                .query_async(conn)
-                .await?;
-            for k in keys {
-                if let Some(name) = k
-                    .strip_prefix(&format!("{prefix}:"))
-                    .and_then(|r| r.strip_suffix(&format!(":{suffix}")))
-                    && !name.contains(':')
-                {
-                    found.insert(name.to_string());
-                }
+        for k in scan(conn, &format!("{prefix}:*:{suffix}")).await? {
+            if let Some(name) = k
+                .strip_prefix(&format!("{prefix}:"))
+                .and_then(|r| r.strip_suffix(&format!(":{suffix}")))
+                && !name.contains(':')
+            {
+                found.insert(name.to_string());
             }
-            if next == 0 {
-                break;
-            }
-            cursor = next;
         }
     }
     Ok(found.into_iter().collect())
