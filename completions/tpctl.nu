@@ -197,6 +197,166 @@ module completions {
   export extern "tpctl import help help" [
   ]
 
+  # Every BullMQ queue with its status, workers and job counts (TestPlanIt's Admin › Job Queues)
+  export extern "tpctl queues" [
+    --watch                   # Refresh every 2 seconds until Ctrl-C
+    --json                    # Print machine-readable JSON (fields documented in README)
+    --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
+    --help(-h)                # Print help
+    --version(-V)             # Print version
+  ]
+
+  # Act on one queue: pause, resume, list and inspect jobs, retry, promote, remove, clean, drain, add
+  export extern "tpctl queue" [
+    --yes                     # Do not ask before destructive actions
+    --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
+    --help(-h)                # Print help
+    --version(-V)             # Print version
+    name: string              # The queue (for example emails, notifications, forecast-updates)
+  ]
+
+  # Stop workers taking jobs from the queue
+  export extern "tpctl queue pause" [
+    --yes                     # Do not ask before destructive actions
+    --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
+    --help(-h)                # Print help
+    --version(-V)             # Print version
+  ]
+
+  # Let workers take jobs again
+  export extern "tpctl queue resume" [
+    --yes                     # Do not ask before destructive actions
+    --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
+    --help(-h)                # Print help
+    --version(-V)             # Print version
+  ]
+
+  # List jobs of one state, newest first
+  export extern "tpctl queue jobs" [
+    --state: string           # waiting, paused, active, delayed, prioritized, completed or failed
+    --limit: string
+    --yes                     # Do not ask before destructive actions
+    --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
+    --help(-h)                # Print help
+    --version(-V)             # Print version
+  ]
+
+  # One job: data, options, attempts, failure, stack trace, logs
+  export extern "tpctl queue job" [
+    --yes                     # Do not ask before destructive actions
+    --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
+    --help(-h)                # Print help
+    --version(-V)             # Print version
+    id: string
+  ]
+
+  # Run a failed job again, or every failed job
+  export extern "tpctl queue retry" [
+    --all-failed
+    --yes                     # Do not ask before destructive actions
+    --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
+    --help(-h)                # Print help
+    --version(-V)             # Print version
+    id?: string
+  ]
+
+  # Make a delayed job ready now
+  export extern "tpctl queue promote" [
+    --yes                     # Do not ask before destructive actions
+    --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
+    --help(-h)                # Print help
+    --version(-V)             # Print version
+    id: string
+  ]
+
+  # Remove a job (asks first); a running one only with --force, which retries while it finishes
+  export extern "tpctl queue remove" [
+    --force
+    --yes                     # Do not ask before destructive actions
+    --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
+    --help(-h)                # Print help
+    --version(-V)             # Print version
+    id: string
+  ]
+
+  # Remove finished jobs older than --grace (asks first)
+  export extern "tpctl queue clean" [
+    --grace: string           # Age to keep, such as 1h or 7d (0 removes all)
+    --limit: string
+    --state: string           # completed or failed
+    --yes                     # Do not ask before destructive actions
+    --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
+    --help(-h)                # Print help
+    --version(-V)             # Print version
+  ]
+
+  # Remove every waiting job (asks first)
+  export extern "tpctl queue drain" [
+    --delayed                 # Delayed jobs too
+    --yes                     # Do not ask before destructive actions
+    --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
+    --help(-h)                # Print help
+    --version(-V)             # Print version
+  ]
+
+  # Add a job by hand (for example a forecast update or a reindex)
+  export extern "tpctl queue add" [
+    --data: string            # The job data, JSON
+    --yes                     # Do not ask before destructive actions
+    --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
+    --help(-h)                # Print help
+    --version(-V)             # Print version
+    job_name: string          # The job name, as the worker knows it
+  ]
+
+  # Print this message or the help of the given subcommand(s)
+  export extern "tpctl queue help" [
+  ]
+
+  # Stop workers taking jobs from the queue
+  export extern "tpctl queue help pause" [
+  ]
+
+  # Let workers take jobs again
+  export extern "tpctl queue help resume" [
+  ]
+
+  # List jobs of one state, newest first
+  export extern "tpctl queue help jobs" [
+  ]
+
+  # One job: data, options, attempts, failure, stack trace, logs
+  export extern "tpctl queue help job" [
+  ]
+
+  # Run a failed job again, or every failed job
+  export extern "tpctl queue help retry" [
+  ]
+
+  # Make a delayed job ready now
+  export extern "tpctl queue help promote" [
+  ]
+
+  # Remove a job (asks first); a running one only with --force, which retries while it finishes
+  export extern "tpctl queue help remove" [
+  ]
+
+  # Remove finished jobs older than --grace (asks first)
+  export extern "tpctl queue help clean" [
+  ]
+
+  # Remove every waiting job (asks first)
+  export extern "tpctl queue help drain" [
+  ]
+
+  # Add a job by hand (for example a forecast update or a reindex)
+  export extern "tpctl queue help add" [
+  ]
+
+  # Print this message or the help of the given subcommand(s)
+  export extern "tpctl queue help help" [
+  ]
+
   # Generate shell completions or man pages (the checked-in ones come from here)
   export extern "tpctl generate" [
     --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
@@ -322,6 +482,54 @@ module completions {
 
   # A PM2 dump (default $PM2_HOME/dump.pm2, or ~/.pm2/dump.pm2)
   export extern "tpctl help import pm2-dump" [
+  ]
+
+  # Every BullMQ queue with its status, workers and job counts (TestPlanIt's Admin › Job Queues)
+  export extern "tpctl help queues" [
+  ]
+
+  # Act on one queue: pause, resume, list and inspect jobs, retry, promote, remove, clean, drain, add
+  export extern "tpctl help queue" [
+  ]
+
+  # Stop workers taking jobs from the queue
+  export extern "tpctl help queue pause" [
+  ]
+
+  # Let workers take jobs again
+  export extern "tpctl help queue resume" [
+  ]
+
+  # List jobs of one state, newest first
+  export extern "tpctl help queue jobs" [
+  ]
+
+  # One job: data, options, attempts, failure, stack trace, logs
+  export extern "tpctl help queue job" [
+  ]
+
+  # Run a failed job again, or every failed job
+  export extern "tpctl help queue retry" [
+  ]
+
+  # Make a delayed job ready now
+  export extern "tpctl help queue promote" [
+  ]
+
+  # Remove a job (asks first); a running one only with --force, which retries while it finishes
+  export extern "tpctl help queue remove" [
+  ]
+
+  # Remove finished jobs older than --grace (asks first)
+  export extern "tpctl help queue clean" [
+  ]
+
+  # Remove every waiting job (asks first)
+  export extern "tpctl help queue drain" [
+  ]
+
+  # Add a job by hand (for example a forecast update or a reindex)
+  export extern "tpctl help queue add" [
   ]
 
   # Generate shell completions or man pages (the checked-in ones come from here)

@@ -128,6 +128,30 @@ pub enum Command {
         #[command(subcommand)]
         what: Import,
     },
+    /// Every BullMQ queue with its status, workers and job counts (TestPlanIt's Admin › Job Queues).
+    #[command(
+        after_help = "Examples:\n  tpctl queues\n  tpctl queues --watch\n  tpctl queues --json | jq '.[] | select(.counts.failed > 0)'\n\nValkey is VALKEY_URL from the environment, else from the apps of ./ecosystem.toml."
+    )]
+    Queues {
+        /// Refresh every 2 seconds until Ctrl-C.
+        #[arg(long)]
+        watch: bool,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Act on one queue: pause, resume, list and inspect jobs, retry, promote, remove, clean, drain, add.
+    #[command(
+        after_help = "Examples:\n  tpctl queue emails jobs --state failed --limit 20\n  tpctl queue emails job 42\n  tpctl queue emails retry --all-failed\n  tpctl queue forecast-updates add update-all-cases-forecast --data '{}'\n  tpctl queue emails clean --grace 1d --limit 1000 --state completed --yes"
+    )]
+    Queue {
+        /// The queue (for example emails, notifications, forecast-updates).
+        name: String,
+        #[command(subcommand)]
+        action: QueueAction,
+        /// Do not ask before destructive actions.
+        #[arg(long, global = true)]
+        yes: bool,
+    },
     /// Generate shell completions or man pages (the checked-in ones come from here).
     #[command(
         after_help = "Examples:\n  tpctl generate completions bash > /etc/bash_completion.d/tpctl\n  tpctl generate man /usr/local/share/man/man1"
@@ -254,4 +278,74 @@ pub enum Import {
         #[arg(long)]
         force: bool,
     },
+}
+
+/// What `tpctl queue NAME` does.
+#[derive(Debug, Subcommand)]
+pub enum QueueAction {
+    /// Stop workers taking jobs from the queue.
+    Pause,
+    /// Let workers take jobs again.
+    Resume,
+    /// List jobs of one state, newest first.
+    Jobs {
+        /// waiting, paused, active, delayed, prioritized, completed or failed.
+        #[arg(long, default_value = "waiting")]
+        state: String,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// One job: data, options, attempts, failure, stack trace, logs.
+    Job { id: String },
+    /// Run a failed job again, or every failed job.
+    Retry {
+        #[arg(required_unless_present = "all_failed", conflicts_with = "all_failed")]
+        id: Option<String>,
+        #[arg(long)]
+        all_failed: bool,
+    },
+    /// Make a delayed job ready now.
+    Promote { id: String },
+    /// Remove a job (asks first); a running one only with --force, which retries while it finishes.
+    Remove {
+        id: String,
+        #[arg(long)]
+        force: bool,
+    },
+    /// Remove finished jobs older than --grace (asks first).
+    Clean {
+        /// Age to keep, such as 1h or 7d (0 removes all).
+        #[arg(long, default_value = "0", value_parser = parse_grace)]
+        grace: u64,
+        #[arg(long, default_value_t = 1000)]
+        limit: u64,
+        /// completed or failed.
+        #[arg(long, default_value = "completed")]
+        state: String,
+    },
+    /// Remove every waiting job (asks first).
+    Drain {
+        /// Delayed jobs too.
+        #[arg(long)]
+        delayed: bool,
+    },
+    /// Add a job by hand (for example a forecast update or a reindex).
+    Add {
+        /// The job name, as the worker knows it.
+        job_name: String,
+        /// The job data, JSON.
+        #[arg(long, default_value = "{}")]
+        data: String,
+    },
+}
+
+/// `--grace`: a duration (`500ms`, `30s`, `1h`) or `7d`, in milliseconds.
+fn parse_grace(s: &str) -> Result<u64, String> {
+    if let Some(days) = s.strip_suffix('d') {
+        return days
+            .parse::<u64>()
+            .map(|d| d * 86_400_000)
+            .map_err(|e| format!("invalid days {s:?}: {e}"));
+    }
+    crate::config::units::parse_duration(s).map(|d| d.as_millis() as u64)
 }

@@ -13,6 +13,7 @@ mod persist;
 mod policy;
 mod progress;
 mod proto;
+mod queues;
 mod render;
 mod spec;
 mod startup;
@@ -104,6 +105,8 @@ fn dispatch(command: Command, quiet: bool) -> Result<Outcome, CommandError> {
                     force,
                 },
         } => commands::import::pm2_dump(path, output, force),
+        Command::Queues { watch, output } => commands::queues::list(&ctx, output.json, watch),
+        Command::Queue { name, action, yes } => commands::queues::act(&ctx, &name, &action, yes),
         Command::Startup(a) => commands::startup::startup(&ctx, &a),
         Command::Unstartup(a) => commands::startup::unstartup(&ctx, &a),
     }

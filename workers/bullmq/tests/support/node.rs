@@ -10,7 +10,15 @@ use std::sync::Once;
 use serde_json::Value;
 
 pub fn node_dir() -> PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/node")
+    // This file is shared by tp-bullmq's tests and the root package's tests, whose
+    // manifest directories differ; the Node project lives beside tp-bullmq.
+    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let own = manifest.join("tests/interop/node");
+    if own.join("package.json").is_file() {
+        own
+    } else {
+        manifest.join("workers/bullmq/tests/interop/node")
+    }
 }
 
 /// Installs the locked Node packages once per test binary, if they are missing.

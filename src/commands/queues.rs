@@ -1,0 +1,263 @@
+//! `tpctl queues` and `tpctl queue NAME ACTION`.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::time::Duration;
+
+use comfy_table::{Cell, Color, ContentArrangement, Table, TableComponent, presets};
+use serde_json::json;
+use tp_bullmq::JobOptions;
+use tp_bullmq::admin::{Refused, State};
+
+use super::{CommandError, Ctx, Outcome};
+use crate::cli::QueueAction;
+use crate::queues::{self, QueueRow};
+
+fn io(what: &str) -> impl FnOnce(std::io::Error) -> CommandError + '_ {
+    move |source| CommandError::Io {
+        what: what.to_string(),
+        source,
+    }
+}
+
+fn url() -> Result<String, CommandError> {
+    queues::valkey_url().ok_or_else(|| CommandError::Usage("VALKEY_URL is not set: export it, or set it in the env of the apps in ./ecosystem.toml".into()))
+}
+
+/// `tpctl queues [--json] [--watch]`.
+pub fn list(ctx: &Ctx, json_out: bool, watch: bool) -> Result<Outcome, CommandError> {
+    let url = url()?;
+    let rt = queues::runtime().map_err(io("cannot start an async runtime"))?;
+    loop {
+        let rows = rt.block_on(queues::rows(&url));
+        let rows = match rows {
+            Ok(r) => r,
+            Err(e) if watch => {
+                println!("{e} (retrying)");
+                std::thread::sleep(Duration::from_secs(2));
+                continue;
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Ok(Outcome::Failed);
+            }
+        };
+        if watch && std::io::stdout().is_terminal() {
+            print!("\x1b[2J\x1b[H");
+        }
+        if json_out {
+            let text = serde_json::to_string_pretty(&rows).map_err(|e| CommandError::Io {
+                what: "cannot encode JSON".into(),
+                source: std::io::Error::other(e),
+            })?;
+            println!("{text}");
+        } else {
+            println!("{}", table(&rows, ctx.color));
+        }
+        if !watch {
+            return Ok(Outcome::Success);
+        }
+        let _ = std::io::stdout().flush();
+        std::thread::sleep(Duration::from_secs(2));
+    }
+}
+
+fn table(rows: &[QueueRow], color: bool) -> String {
+    if rows.is_empty() {
+        return "no queues found".into();
+    }
+    let mut t = Table::new();
+    t.load_preset(presets::NOTHING)
+        .set_content_arrangement(ContentArrangement::Disabled);
+    t.set_style(TableComponent::HeaderLines, '─')
+        .set_style(TableComponent::MiddleHeaderIntersections, '─');
+    if color {
+        t.enforce_styling();
+    } else {
+        t.force_no_tty();
+    }
+    t.set_header([
+        "queue",
+        "status",
+        "concurrency",
+        "workers",
+        "waiting",
+        "active",
+        "completed",
+        "failed",
+        "delayed",
+        "prioritized",
+    ]);
+    for r in rows {
+        let mut status = Cell::new(r.status);
+        if color {
+            status = status.fg(match r.status {
+                "error" => Color::Red,
+                "paused" => Color::Yellow,
+                "active" => Color::Green,
+                _ => Color::Grey,
+            });
+        }
+        let c = &r.counts;
+        t.add_row(vec![
+            Cell::new(&r.queue),
+            status,
+            Cell::new(r.concurrency.map_or("-".into(), |c| c.to_string())),
+            Cell::new(r.workers),
+            Cell::new(c.waiting + c.paused),
+            Cell::new(c.active),
+            Cell::new(c.completed),
+            Cell::new(c.failed),
+            Cell::new(c.delayed),
+            Cell::new(c.prioritized),
+        ]);
+    }
+    let mut out = t.to_string();
+    for r in rows {
+        if let Some(e) = &r.error {
+            out.push_str(&format!("\n{}: {e}", r.queue));
+        } else if r.counts.waiting + r.counts.paused > 0 && r.workers == 0 && r.status != "paused" {
+            out.push_str(&format!(
+                "\n{}: {} job(s) waiting and no worker connected",
+                r.queue, r.counts.waiting
+            ));
+        }
+    }
+    out
+}
+
+/// Asks before a destructive action; without a terminal, `--yes` is required.
+fn confirm(what: &str, yes: bool) -> Result<bool, CommandError> {
+    if yes {
+        return Ok(true);
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(CommandError::Usage(format!(
+            "{what}: confirm with --yes (no terminal to ask on)"
+        )));
+    }
+    print!("{what}? [y/N] ");
+    let _ = std::io::stdout().flush();
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(io("cannot read the answer"))?;
+    Ok(matches!(line.trim(), "y" | "Y" | "yes"))
+}
+
+fn state(s: &str) -> Result<State, CommandError> {
+    State::parse(s).ok_or_else(|| CommandError::Usage(format!("unknown state {s:?}: use waiting, paused, active, delayed, prioritized, completed or failed")))
+}
+
+fn refused(id: &str, r: Refused) -> String {
+    match r {
+        Refused::NoSuchJob => format!("no job {id}"),
+        Refused::Locked => {
+            format!("job {id} is running; wait for it, or use --force to retry while it finishes")
+        }
+        Refused::WrongState => format!("job {id} is not in the state this action needs"),
+    }
+}
+
+/// `tpctl queue NAME ACTION`.
+pub fn act(
+    _ctx: &Ctx,
+    name: &str,
+    action: &QueueAction,
+    yes: bool,
+) -> Result<Outcome, CommandError> {
+    let url = url()?;
+    let rt = queues::runtime().map_err(io("cannot start an async runtime"))?;
+    rt.block_on(async {
+        let q = match queues::open(&url, name).await {
+            Ok(q) => q,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Ok(Outcome::Failed);
+            }
+        };
+        let fail = |m: String| {
+            eprintln!("error: {m}");
+            Ok(Outcome::Failed)
+        };
+        let bullmq = |e: tp_bullmq::Error| CommandError::Io { what: format!("queue {name}"), source: std::io::Error::other(e) };
+        match action {
+            QueueAction::Pause => {
+                q.pause().await.map_err(bullmq)?;
+                println!("✓ {name}: paused");
+            }
+            QueueAction::Resume => {
+                q.resume().await.map_err(bullmq)?;
+                println!("✓ {name}: resumed");
+            }
+            QueueAction::Jobs { state: s, limit } => {
+                let jobs = q.jobs(state(s)?, 0, *limit as isize - 1).await.map_err(bullmq)?;
+                for j in jobs {
+                    let reason = j.failed_reason.as_deref().map(|r| format!("  {r}")).unwrap_or_default();
+                    println!("{}\t{}\tattempts {}\t{}{reason}", j.id, j.name, j.attempts_made, crate::render::timestamp(j.timestamp));
+                }
+            }
+            QueueAction::Job { id } => {
+                let Some(j) = q.job(id).await.map_err(bullmq)? else { return fail(format!("no job {id} in queue {name}")) };
+                let logs = q.job_logs(id).await.map_err(bullmq)?;
+                let out = json!({
+                    "id": j.id, "name": j.name, "data": j.data, "opts": j.opts, "timestamp": j.timestamp,
+                    "attemptsMade": j.attempts_made, "processedOn": j.processed_on, "finishedOn": j.finished_on,
+                    "failedReason": j.failed_reason, "stacktrace": j.stacktrace, "returnvalue": j.return_value, "logs": logs,
+                });
+                println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+            }
+            QueueAction::Retry { id: Some(id), .. } => match q.retry(id, State::Failed).await.map_err(bullmq)? {
+                Ok(()) => println!("✓ {name}: job {id} will run again"),
+                Err(r) => return fail(refused(id, r)),
+            },
+            QueueAction::Retry { id: None, .. } => {
+                let n = q.retry_all_failed().await.map_err(bullmq)?;
+                println!("✓ {name}: {n} failed job(s) will run again");
+            }
+            QueueAction::Promote { id } => match q.promote(id).await.map_err(bullmq)? {
+                Ok(()) => println!("✓ {name}: job {id} promoted"),
+                Err(r) => return fail(refused(id, r)),
+            },
+            QueueAction::Remove { id, force } => {
+                if !confirm(&format!("remove job {id} from {name}"), yes)? {
+                    return Ok(Outcome::Failed);
+                }
+                let mut result = q.remove(id).await.map_err(bullmq)?;
+                // --force: a running job is retried a few times while it finishes, as TestPlanIt's admin does.
+                for n in 1..=3 {
+                    if !(*force && result == Err(Refused::Locked)) {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(200 * n)).await;
+                    result = q.remove(id).await.map_err(bullmq)?;
+                }
+                match result {
+                    Ok(()) => println!("✓ {name}: job {id} removed"),
+                    Err(r) => return fail(refused(id, r)),
+                }
+            }
+            QueueAction::Clean { grace, limit, state: s } => {
+                let st = state(s)?;
+                if !confirm(&format!("remove up to {limit} {s} job(s) from {name}"), yes)? {
+                    return Ok(Outcome::Failed);
+                }
+                let removed = q.clean(*grace, *limit, st).await.map_err(bullmq)?;
+                println!("✓ {name}: {} {s} job(s) removed", removed.len());
+            }
+            QueueAction::Drain { delayed } => {
+                if !confirm(&format!("remove every waiting job from {name}"), yes)? {
+                    return Ok(Outcome::Failed);
+                }
+                let n = q.drain(*delayed).await.map_err(bullmq)?;
+                println!("✓ {name}: {n} job(s) removed");
+            }
+            QueueAction::Add { job_name, data } => {
+                let data: serde_json::Value = serde_json::from_str(data).map_err(|e| CommandError::Usage(format!("--data is not JSON: {e}")))?;
+                let id = q.add(job_name, &data, &JobOptions::default()).await.map_err(bullmq)?;
+                println!("✓ {name}: added job {id} ({job_name})");
+            }
+        }
+        Ok(Outcome::Success)
+    })
+}

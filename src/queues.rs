@@ -1,0 +1,123 @@
+//! Queue figures and actions for `tpctl queues` and `tpctl queue`, through tp-bullmq (the
+//! layer the workers use): what TestPlanIt's Admin › Job Queues page shows and does.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Serialize;
+use tp_bullmq::{Counts, Queue};
+
+use crate::config::defaults::ECOSYSTEM_FILE;
+
+/// BullMQ's key prefix, as TestPlanIt uses it.
+pub const PREFIX: &str = "bull";
+
+/// One row of `tpctl queues` (also its `--json`).
+#[derive(Debug, Clone, Serialize)]
+pub struct QueueRow {
+    pub queue: String,
+    /// `error`, `paused`, `active` (jobs running) or `idle`, as the Admin page shows.
+    pub status: &'static str,
+    /// Concurrency configured in ecosystem.toml for the apps consuming this queue.
+    pub concurrency: Option<u32>,
+    /// Workers connected (Node's getWorkers()).
+    pub workers: usize,
+    pub counts: Counts,
+    pub error: Option<String>,
+}
+
+/// Where Valkey is: `VALKEY_URL` of the environment, else of the apps in ./ecosystem.toml.
+pub fn valkey_url() -> Option<String> {
+    std::env::var("VALKEY_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .or_else(|| {
+            crate::config::load(Path::new(ECOSYSTEM_FILE))
+                .ok()?
+                .into_iter()
+                .find_map(|s| s.env.get("VALKEY_URL").cloned())
+        })
+}
+
+/// Queue names the ecosystem file's apps consume, with their summed concurrency.
+pub fn configured() -> BTreeMap<String, u32> {
+    let mut out = BTreeMap::new();
+    if let Ok(specs) = crate::config::load(Path::new(ECOSYSTEM_FILE)) {
+        for s in specs {
+            for q in &s.queues {
+                *out.entry(q.clone()).or_insert(0) += s.concurrency.unwrap_or(1);
+            }
+        }
+    }
+    out
+}
+
+/// A single-threaded runtime for the command's few Valkey calls.
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+}
+
+/// Connects and opens a queue handle, or says why not.
+pub async fn open(url: &str, name: &str) -> Result<Queue, String> {
+    let (conn, warnings) = tp_bullmq::connect::connect(url, Duration::from_secs(3))
+        .await
+        .map_err(|e| e.to_string())?;
+    for w in warnings {
+        eprintln!("warning: {w}");
+    }
+    Ok(Queue::new(conn, PREFIX, name))
+}
+
+/// Every queue found under the prefix plus those the ecosystem file names.
+pub async fn rows(url: &str) -> Result<Vec<QueueRow>, String> {
+    let (mut conn, warnings) = tp_bullmq::connect::connect(url, Duration::from_secs(3))
+        .await
+        .map_err(|e| e.to_string())?;
+    for w in warnings {
+        eprintln!("warning: {w}");
+    }
+    let configured = configured();
+    let mut names: Vec<String> = tp_bullmq::admin::discover_queues(&mut conn, PREFIX)
+        .await
+        .map_err(|e| format!("cannot list queues: {e}"))?;
+    names.extend(configured.keys().cloned());
+    names.sort();
+    names.dedup();
+    let mut out = Vec::new();
+    for name in names {
+        let q = Queue::new(conn.clone(), PREFIX, &name);
+        let row = match (q.counts().await, q.is_paused().await, q.workers().await) {
+            (Ok(counts), Ok(paused), Ok(workers)) => QueueRow {
+                status: if paused {
+                    "paused"
+                } else if counts.active > 0 {
+                    "active"
+                } else {
+                    "idle"
+                },
+                concurrency: configured.get(&name).copied(),
+                workers: workers.len(),
+                counts,
+                error: None,
+                queue: name,
+            },
+            (a, b, c) => QueueRow {
+                status: "error",
+                concurrency: configured.get(&name).copied(),
+                workers: 0,
+                counts: Counts::default(),
+                error: [a.err(), b.err(), c.err()]
+                    .into_iter()
+                    .flatten()
+                    .next()
+                    .map(|e| e.to_string()),
+                queue: name,
+            },
+        };
+        out.push(row);
+    }
+    Ok(out)
+}

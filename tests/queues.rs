@@ -1,0 +1,267 @@
+//! `tpctl queues` and `tpctl queue` against a private redis-server, checked through Node
+//! bullmq 5.67.2's own getters.
+
+mod common;
+#[path = "../workers/bullmq/tests/support/node.rs"]
+mod node_support;
+
+use common::*;
+use node_support::node_last;
+use serde_json::{Value, json};
+
+fn inspect(server: &RedisServer, q: &str, what: &[&str]) -> Value {
+    let url = server.url();
+    let mut args = vec![url.as_str(), q];
+    args.extend_from_slice(what);
+    node_last("inspect.cjs", &args, &[])
+}
+
+fn tpctl(t: &TempHome, server: &RedisServer, args: &[&str]) -> std::process::Output {
+    t.cmd(args)
+        .env("VALKEY_URL", server.url())
+        .output()
+        .expect("tpctl")
+}
+
+fn ok(t: &TempHome, server: &RedisServer, args: &[&str]) -> String {
+    let out = tpctl(t, server, args);
+    assert!(
+        out.status.success(),
+        "tpctl {args:?}: {}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+}
+
+#[test]
+fn queues_json_counts_equal_node_get_job_counts() {
+    let server = RedisServer::start();
+    let t = TempHome::new();
+    let jobs = json!([
+        {"name": "a", "data": {}}, {"name": "b", "data": {}},
+        {"name": "c", "data": {}, "opts": {"delay": 60000}},
+        {"name": "d", "data": {}, "opts": {"priority": 2}}
+    ]);
+    node_last(
+        "produce.cjs",
+        &[&server.url(), "emails", &jobs.to_string()],
+        &[],
+    );
+    node_last(
+        "produce.cjs",
+        &[
+            &server.url(),
+            "notifications",
+            r#"[{"name": "x", "data": {}}]"#,
+        ],
+        &[],
+    );
+    node_last(
+        "consume.cjs",
+        &[&server.url(), "notifications", "1", "20000"],
+        &[("FAIL", "1")],
+    );
+    t.write("ecosystem.toml", "[[apps]]\nname = \"email-worker\"\nscript = \"/bin/true\"\nqueue = \"emails\"\nconcurrency = 3\n");
+    let rows: Vec<Value> =
+        serde_json::from_str(&ok(&t, &server, &["queues", "--json"])).expect("json");
+    for q in ["emails", "notifications"] {
+        let row = rows
+            .iter()
+            .find(|r| r["queue"] == q)
+            .unwrap_or_else(|| panic!("{q} missing: {rows:?}"));
+        assert_eq!(row["counts"], inspect(&server, q, &["counts"]), "{q}");
+    }
+    let emails = rows
+        .iter()
+        .find(|r| r["queue"] == "emails")
+        .expect("emails");
+    assert_eq!(
+        (
+            emails["status"].as_str(),
+            emails["concurrency"].as_u64(),
+            emails["workers"].as_u64()
+        ),
+        (Some("idle"), Some(3), Some(0))
+    );
+    let table = ok(&t, &server, &["queues"]);
+    assert!(
+        table.contains("emails: 2 job(s) waiting and no worker connected"),
+        "{table}"
+    );
+}
+
+#[test]
+fn queue_actions_change_the_real_queue() {
+    let server = RedisServer::start();
+    let t = TempHome::new();
+    ok(
+        &t,
+        &server,
+        &[
+            "queue",
+            "forecast-updates",
+            "add",
+            "update-all-cases-forecast",
+            "--data",
+            r#"{"tenantId": "t1"}"#,
+        ],
+    );
+    let waiting = inspect(&server, "forecast-updates", &["jobs", "waiting"]);
+    assert_eq!(waiting, json!(["1"]));
+    assert_eq!(
+        inspect(&server, "forecast-updates", &["job", "1"])["data"],
+        json!({"tenantId": "t1"})
+    );
+
+    ok(&t, &server, &["queue", "forecast-updates", "pause"]);
+    assert_eq!(
+        inspect(&server, "forecast-updates", &["paused"]),
+        json!(true)
+    );
+    ok(&t, &server, &["queue", "forecast-updates", "resume"]);
+    assert_eq!(
+        inspect(&server, "forecast-updates", &["paused"]),
+        json!(false)
+    );
+
+    // A failed job, retried; a delayed one, promoted.
+    node_last(
+        "consume.cjs",
+        &[&server.url(), "forecast-updates", "1", "20000"],
+        &[("FAIL", "1")],
+    );
+    let listed = ok(
+        &t,
+        &server,
+        &["queue", "forecast-updates", "jobs", "--state", "failed"],
+    );
+    assert!(
+        listed.starts_with("1\tupdate-all-cases-forecast") && listed.contains("boom 1"),
+        "{listed}"
+    );
+    let job: Value =
+        serde_json::from_str(&ok(&t, &server, &["queue", "forecast-updates", "job", "1"]))
+            .expect("json");
+    assert_eq!(job["failedReason"], "boom 1");
+    ok(
+        &t,
+        &server,
+        &["queue", "forecast-updates", "retry", "--all-failed"],
+    );
+    assert_eq!(
+        inspect(&server, "forecast-updates", &["job", "1"])["state"],
+        "waiting"
+    );
+    node_last(
+        "produce.cjs",
+        &[
+            &server.url(),
+            "forecast-updates",
+            r#"[{"name": "later", "data": {}, "opts": {"delay": 600000}}]"#,
+        ],
+        &[],
+    );
+    ok(&t, &server, &["queue", "forecast-updates", "promote", "2"]);
+    assert_eq!(
+        inspect(&server, "forecast-updates", &["job", "2"])["state"],
+        "waiting"
+    );
+
+    // Destructive actions need --yes without a terminal, and say so.
+    let refused = tpctl(&t, &server, &["queue", "forecast-updates", "drain"]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        text(&refused.stderr).contains("confirm with --yes"),
+        "{}",
+        text(&refused.stderr)
+    );
+    ok(
+        &t,
+        &server,
+        &["queue", "forecast-updates", "remove", "2", "--yes"],
+    );
+    assert_eq!(
+        inspect(&server, "forecast-updates", &["job", "2"]),
+        Value::Null
+    );
+    ok(
+        &t,
+        &server,
+        &["queue", "forecast-updates", "drain", "--yes"],
+    );
+    assert_eq!(
+        inspect(&server, "forecast-updates", &["counts"])["waiting"],
+        0
+    );
+
+    node_last(
+        "produce.cjs",
+        &[
+            &server.url(),
+            "forecast-updates",
+            r#"[{"name": "x", "data": {}}]"#,
+        ],
+        &[],
+    );
+    node_last(
+        "consume.cjs",
+        &[&server.url(), "forecast-updates", "1", "20000"],
+        &[],
+    );
+    assert_eq!(
+        inspect(&server, "forecast-updates", &["counts"])["completed"],
+        1
+    );
+    let out = ok(
+        &t,
+        &server,
+        &[
+            "queue",
+            "forecast-updates",
+            "clean",
+            "--grace",
+            "0",
+            "--state",
+            "completed",
+            "--yes",
+        ],
+    );
+    assert!(out.contains("1 completed job(s) removed"), "{out}");
+    assert_eq!(
+        inspect(&server, "forecast-updates", &["counts"])["completed"],
+        0
+    );
+}
+
+#[test]
+fn a_dead_valkey_is_named_with_what_to_fix() {
+    let t = TempHome::new();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("port")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let out = t
+        .cmd(&["queues"])
+        .env("VALKEY_URL", format!("redis://127.0.0.1:{port}"))
+        .output()
+        .expect("tpctl");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("cannot connect to Valkey at redis://127.0.0.1:"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = t
+        .cmd(&["queues"])
+        .env_remove("VALKEY_URL")
+        .output()
+        .expect("tpctl");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("VALKEY_URL is not set"),
+        "{}",
+        text(&out.stderr)
+    );
+}
