@@ -8,7 +8,9 @@ use std::time::Duration;
 use serde::Serialize;
 use tp_bullmq::{Counts, Queue};
 
+use crate::config::ConfigError;
 use crate::config::defaults::ECOSYSTEM_FILE;
+use crate::spec::AppSpec;
 
 /// BullMQ's key prefix, as TestPlanIt uses it.
 pub const PREFIX: &str = "bull";
@@ -27,27 +29,32 @@ pub struct QueueRow {
     pub error: Option<String>,
 }
 
-/// Where Valkey is: `VALKEY_URL` of the environment, else of the apps in ./ecosystem.toml.
-pub fn valkey_url() -> Option<String> {
+/// The apps of ./ecosystem.toml, or none when there is no such file. A file that exists
+/// but is invalid is an error: silently ignoring it would hide its Valkey address.
+pub fn ecosystem() -> Result<Vec<AppSpec>, ConfigError> {
+    let path = Path::new(ECOSYSTEM_FILE);
+    if path.exists() {
+        crate::config::load(path)
+    } else {
+        Ok(Vec::new())
+    }
+}
+
+/// Where Valkey is: `VALKEY_URL` of the environment, else of the apps (their `env` or
+/// `env_file`), as the workers see it.
+pub fn valkey_url(apps: &[AppSpec]) -> Option<String> {
     std::env::var("VALKEY_URL")
         .ok()
         .filter(|u| !u.is_empty())
-        .or_else(|| {
-            crate::config::load(Path::new(ECOSYSTEM_FILE))
-                .ok()?
-                .into_iter()
-                .find_map(|s| s.env.get("VALKEY_URL").cloned())
-        })
+        .or_else(|| apps.iter().find_map(|s| s.env.get("VALKEY_URL").cloned()))
 }
 
-/// Queue names the ecosystem file's apps consume, with their summed concurrency.
-pub fn configured() -> BTreeMap<String, u32> {
+/// Queue names the apps consume, with their summed concurrency.
+pub fn configured(apps: &[AppSpec]) -> BTreeMap<String, u32> {
     let mut out = BTreeMap::new();
-    if let Ok(specs) = crate::config::load(Path::new(ECOSYSTEM_FILE)) {
-        for s in specs {
-            for q in &s.queues {
-                *out.entry(q.clone()).or_insert(0) += s.concurrency.unwrap_or(1);
-            }
+    for s in apps {
+        for q in &s.queues {
+            *out.entry(q.clone()).or_insert(0) += s.concurrency.unwrap_or(1);
         }
     }
     out
@@ -72,14 +79,13 @@ pub async fn open(url: &str, name: &str) -> Result<Queue, String> {
 }
 
 /// Every queue found under the prefix plus those the ecosystem file names.
-pub async fn rows(url: &str) -> Result<Vec<QueueRow>, String> {
+pub async fn rows(url: &str, configured: &BTreeMap<String, u32>) -> Result<Vec<QueueRow>, String> {
     let (mut conn, warnings) = tp_bullmq::connect::connect(url, Duration::from_secs(3))
         .await
         .map_err(|e| e.to_string())?;
     for w in warnings {
         eprintln!("warning: {w}");
     }
-    let configured = configured();
     let mut names: Vec<String> = tp_bullmq::admin::discover_queues(&mut conn, PREFIX)
         .await
         .map_err(|e| format!("cannot list queues: {e}"))?;

@@ -264,4 +264,37 @@ fn a_dead_valkey_is_named_with_what_to_fix() {
         "{}",
         text(&out.stderr)
     );
+
+    // The address the workers get from their env_file is the one used; a broken file is named.
+    t.write(".env", &format!("VALKEY_URL=redis://127.0.0.1:{port}\n"));
+    t.write(
+        "ecosystem.toml",
+        "[[apps]]\nname = \"email-worker\"\nscript = \"/bin/true\"\nenv_file = \".env\"\n",
+    );
+    let out = t
+        .cmd(&["queues"])
+        .env_remove("VALKEY_URL")
+        .output()
+        .expect("tpctl");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains(&format!("redis://127.0.0.1:{port}")),
+        "{}",
+        text(&out.stderr)
+    );
+    t.write(
+        "ecosystem.toml",
+        "[[apps]]\nname = \"email-worker\"\nscript = \"/bin/true\"\nconcurrency = \"three\"\n",
+    );
+    let out = t
+        .cmd(&["queues"])
+        .env_remove("VALKEY_URL")
+        .output()
+        .expect("tpctl");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("ecosystem.toml:4"),
+        "{}",
+        text(&out.stderr)
+    );
 }

@@ -11,6 +11,7 @@ use tp_bullmq::admin::{Refused, State};
 use super::{CommandError, Ctx, Outcome};
 use crate::cli::QueueAction;
 use crate::queues::{self, QueueRow};
+use crate::spec::AppSpec;
 
 fn io(what: &str) -> impl FnOnce(std::io::Error) -> CommandError + '_ {
     move |source| CommandError::Io {
@@ -19,16 +20,22 @@ fn io(what: &str) -> impl FnOnce(std::io::Error) -> CommandError + '_ {
     }
 }
 
-fn url() -> Result<String, CommandError> {
-    queues::valkey_url().ok_or_else(|| CommandError::Usage("VALKEY_URL is not set: export it, or set it in the env of the apps in ./ecosystem.toml".into()))
+fn url(apps: &[AppSpec]) -> Result<String, CommandError> {
+    queues::valkey_url(apps).ok_or_else(|| {
+        CommandError::Usage(
+            "VALKEY_URL is not set: export it, or set it in the env or env_file of the apps in ./ecosystem.toml".into(),
+        )
+    })
 }
 
 /// `tpctl queues [--json] [--watch]`.
 pub fn list(ctx: &Ctx, json_out: bool, watch: bool) -> Result<Outcome, CommandError> {
-    let url = url()?;
+    let apps = queues::ecosystem()?;
+    let url = url(&apps)?;
+    let configured = queues::configured(&apps);
     let rt = queues::runtime().map_err(io("cannot start an async runtime"))?;
     loop {
-        let rows = rt.block_on(queues::rows(&url));
+        let rows = rt.block_on(queues::rows(&url, &configured));
         let rows = match rows {
             Ok(r) => r,
             Err(e) if watch => {
@@ -166,7 +173,8 @@ pub fn act(
     action: &QueueAction,
     yes: bool,
 ) -> Result<Outcome, CommandError> {
-    let url = url()?;
+    let apps = queues::ecosystem()?;
+    let url = url(&apps)?;
     let rt = queues::runtime().map_err(io("cannot start an async runtime"))?;
     rt.block_on(async {
         let q = match queues::open(&url, name).await {
