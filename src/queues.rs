@@ -67,15 +67,36 @@ pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
         .build()
 }
 
+/// A queue handle, and the queues that exist (in Valkey or in ecosystem.toml) when `name` is
+/// not one of them: acting on a mistyped name would silently find nothing.
+pub struct Opened {
+    pub queue: Queue,
+    pub unknown: Option<Vec<String>>,
+}
+
 /// Connects and opens a queue handle, or says why not.
-pub async fn open(url: &str, name: &str) -> Result<Queue, String> {
-    let (conn, warnings) = tp_bullmq::connect::connect(url, Duration::from_secs(3))
+pub async fn open(
+    url: &str,
+    name: &str,
+    configured: &BTreeMap<String, u32>,
+) -> Result<Opened, String> {
+    let (mut conn, warnings) = tp_bullmq::connect::connect(url, Duration::from_secs(3))
         .await
         .map_err(|e| e.to_string())?;
     for w in warnings {
         eprintln!("warning: {w}");
     }
-    Ok(Queue::new(conn, PREFIX, name))
+    let mut known = tp_bullmq::admin::discover_queues(&mut conn, PREFIX)
+        .await
+        .map_err(|e| format!("cannot list queues: {e}"))?;
+    known.extend(configured.keys().cloned());
+    known.sort();
+    known.dedup();
+    let unknown = (!known.iter().any(|k| k == name)).then_some(known);
+    Ok(Opened {
+        queue: Queue::new(conn, PREFIX, name),
+        unknown,
+    })
 }
 
 /// Every queue found under the prefix plus those the ecosystem file names.

@@ -114,6 +114,30 @@ fn queue_actions_change_the_real_queue() {
         json!({"tenantId": "t1"})
     );
 
+    // A mistyped queue is an error naming the queues that exist, not an empty answer.
+    let out = tpctl(&t, &server, &["queue", "forecast-update", "jobs"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains(r#"no queue "forecast-update" in Valkey or ./ecosystem.toml (did you mean "forecast-updates"?); known queues: forecast-updates"#),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = tpctl(
+        &t,
+        &server,
+        &["queue", "forecast-updates", "jobs", "--state", "failed"],
+    );
+    assert!(
+        out.status.success() && out.stdout.is_empty(),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(
+        text(&out.stderr).contains("no failed jobs in forecast-updates"),
+        "{}",
+        text(&out.stderr)
+    );
+
     ok(&t, &server, &["queue", "forecast-updates", "pause"]);
     assert_eq!(
         inspect(&server, "forecast-updates", &["paused"]),

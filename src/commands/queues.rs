@@ -166,6 +166,29 @@ fn refused(id: &str, r: Refused) -> String {
     }
 }
 
+/// Actions that make sense on a queue nobody has used yet: pausing it before its workers
+/// start, or adding its first job.
+fn creates_queue(action: &QueueAction) -> bool {
+    matches!(
+        action,
+        QueueAction::Pause | QueueAction::Resume | QueueAction::Add { .. }
+    )
+}
+
+fn unknown_queue(name: &str, known: &[String]) -> CommandError {
+    let hint = crate::suggest::closest(name, known.iter().map(String::as_str))
+        .map(|k| format!(" (did you mean {k:?}?)"))
+        .unwrap_or_default();
+    let known = if known.is_empty() {
+        "none".to_string()
+    } else {
+        known.join(", ")
+    };
+    CommandError::Usage(format!(
+        "no queue {name:?} in Valkey or ./ecosystem.toml{hint}; known queues: {known}"
+    ))
+}
+
 /// `tpctl queue NAME ACTION`.
 pub fn act(
     _ctx: &Ctx,
@@ -175,10 +198,14 @@ pub fn act(
 ) -> Result<Outcome, CommandError> {
     let apps = queues::ecosystem()?;
     let url = url(&apps)?;
+    let configured = queues::configured(&apps);
     let rt = queues::runtime().map_err(io("cannot start an async runtime"))?;
     rt.block_on(async {
-        let q = match queues::open(&url, name).await {
-            Ok(q) => q,
+        let q = match queues::open(&url, name, &configured).await {
+            Ok(queues::Opened { unknown: Some(known), .. }) if !creates_queue(action) => {
+                return Err(unknown_queue(name, &known));
+            }
+            Ok(opened) => opened.queue,
             Err(e) => {
                 eprintln!("error: {e}");
                 return Ok(Outcome::Failed);
@@ -200,6 +227,9 @@ pub fn act(
             }
             QueueAction::Jobs { state: s, limit } => {
                 let jobs = q.jobs(state(s)?, 0, *limit as isize - 1).await.map_err(bullmq)?;
+                if jobs.is_empty() {
+                    eprintln!("no {s} jobs in {name}");
+                }
                 for j in jobs {
                     let reason = j.failed_reason.as_deref().map(|r| format!("  {r}")).unwrap_or_default();
                     println!("{}\t{}\tattempts {}\t{}{reason}", j.id, j.name, j.attempts_made, crate::render::timestamp(j.timestamp));
