@@ -5,25 +5,14 @@ use std::sync::OnceLock;
 
 use redis::Script;
 
+/// A script, after the shared functions it calls (each a `local function` in its own file).
 macro_rules! script {
-    ($fn:ident, $file:literal) => {
-        pub fn $fn() -> &'static Script {
-            static S: OnceLock<Script> = OnceLock::new();
-            S.get_or_init(|| Script::new(include_str!(concat!("scripts/", $file))))
-        }
-    };
-}
-
-script!(add_job, "add_job.lua");
-
-/// Scripts that take the next job start with the shared `moveToActive` function.
-macro_rules! with_fetch {
-    ($fn:ident, $file:literal) => {
+    ($fn:ident, $file:literal $(, uses $($shared:literal),+)?) => {
         pub fn $fn() -> &'static Script {
             static S: OnceLock<Script> = OnceLock::new();
             S.get_or_init(|| {
                 Script::new(concat!(
-                    include_str!("scripts/move_to_active_fn.lua"),
+                    $($(include_str!(concat!("scripts/", $shared)),)+)?
                     include_str!(concat!("scripts/", $file))
                 ))
             })
@@ -31,11 +20,12 @@ macro_rules! with_fetch {
     };
 }
 
-with_fetch!(move_to_active, "move_to_active.lua");
-with_fetch!(move_to_finished, "move_to_finished.lua");
+script!(add_job, "add_job.lua");
+script!(move_to_active, "move_to_active.lua", uses "move_to_active_fn.lua");
+script!(move_to_finished, "move_to_finished.lua", uses "move_to_active_fn.lua", "release_lock_fn.lua");
 script!(get_counts, "get_counts.lua");
 script!(pause, "pause.lua");
-script!(retry_job, "retry_job.lua");
+script!(retry_job, "retry_job.lua", uses "release_lock_fn.lua");
 script!(extend_lock, "extend_lock.lua");
 script!(move_stalled, "move_stalled.lua");
 script!(add_repeatable, "add_repeatable.lua");

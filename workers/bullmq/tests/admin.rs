@@ -3,8 +3,11 @@
 
 #[path = "support/node.rs"]
 mod node_support;
+#[path = "support/queue.rs"]
+mod queue_support;
 #[path = "../../../tests/support/redis_server.rs"]
 mod redis_server;
+use queue_support::queue;
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -17,7 +20,7 @@ fn node(script: &str, args: &[&str], env: &[(&str, &str)]) -> Value {
 }
 use serde_json::{Value, json};
 use tp_bullmq::admin::{Refused, State, discover_queues};
-use tp_bullmq::{JobOptions, Queue, Worker, WorkerOptions};
+use tp_bullmq::{JobOptions, Worker, WorkerOptions};
 
 fn inspect(server: &RedisServer, q: &str, what: &[&str]) -> Value {
     let mut args = vec![server.url()];
@@ -25,18 +28,6 @@ fn inspect(server: &RedisServer, q: &str, what: &[&str]) -> Value {
     args.extend(what.iter().map(|s| s.to_string()));
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
     node("inspect.cjs", &refs, &[])
-}
-
-async fn queue(server: &RedisServer, name: &str) -> Queue {
-    let client = redis::Client::open(server.url()).expect("url");
-    Queue::new(
-        client
-            .get_multiplexed_tokio_connection()
-            .await
-            .expect("connect"),
-        "bull",
-        name,
-    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,8 +3,11 @@
 
 #[path = "support/node.rs"]
 mod node_support;
+#[path = "support/queue.rs"]
+mod queue_support;
 #[path = "../../../tests/support/redis_server.rs"]
 mod redis_server;
+use queue_support::queue;
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -12,21 +15,9 @@ use std::time::Duration;
 use node_support::{node_dir, node_last};
 use redis_server::RedisServer;
 use serde_json::json;
-use tp_bullmq::{JobOptions, Queue, Worker, WorkerOptions};
+use tp_bullmq::{JobOptions, Worker, WorkerOptions};
 
 const CHILD: &str = "TP_BULLMQ_CHILD_WORKER_URL";
-
-async fn queue(server: &RedisServer, name: &str) -> Queue {
-    let client = redis::Client::open(server.url()).expect("url");
-    Queue::new(
-        client
-            .get_multiplexed_tokio_connection()
-            .await
-            .expect("connect"),
-        "bull",
-        name,
-    )
-}
 
 /// Not a test of its own: the body of the Rust worker process that
 /// `a_job_of_a_killed_rust_worker_is_recovered_by_node` starts (and kills).

@@ -4,8 +4,11 @@
 
 #[path = "support/node.rs"]
 mod node_support;
+#[path = "support/queue.rs"]
+mod queue_support;
 #[path = "../../../tests/support/redis_server.rs"]
 mod redis_server;
+use queue_support::queue;
 
 use redis_server::RedisServer;
 
@@ -13,16 +16,7 @@ fn node(script: &str, args: &[&str]) -> Vec<Value> {
     node_support::node_lines(script, args, &[])
 }
 use serde_json::{Value, json};
-use tp_bullmq::{Backoff, JobOptions, KeepJobs, Queue};
-
-async fn queue(server: &RedisServer, name: &str) -> Queue {
-    let client = redis::Client::open(server.url()).expect("url");
-    let conn = client
-        .get_multiplexed_tokio_connection()
-        .await
-        .expect("connect");
-    Queue::new(conn, "bull", name)
-}
+use tp_bullmq::{Backoff, JobOptions, KeepJobs};
 
 fn counts_from_node(server: &RedisServer, q: &str) -> Value {
     node("inspect.cjs", &[&server.url(), q, "counts"]).remove(0)

@@ -4,8 +4,11 @@
 
 #[path = "support/node.rs"]
 mod node_support;
+#[path = "support/queue.rs"]
+mod queue_support;
 #[path = "../../../tests/support/redis_server.rs"]
 mod redis_server;
+use queue_support::queue;
 
 use std::time::Duration;
 
@@ -16,19 +19,7 @@ fn node(script: &str, args: &[&str]) -> Vec<Value> {
 }
 use serde_json::{Value, json};
 use tp_bullmq::repeat::repeat_key;
-use tp_bullmq::{JobOptions, Queue, Repeat, Worker, WorkerOptions};
-
-async fn queue(server: &RedisServer, name: &str) -> Queue {
-    let client = redis::Client::open(server.url()).expect("url");
-    Queue::new(
-        client
-            .get_multiplexed_tokio_connection()
-            .await
-            .expect("connect"),
-        "bull",
-        name,
-    )
-}
+use tp_bullmq::{JobOptions, Repeat, Worker, WorkerOptions};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rust_continues_a_repeatable_that_node_registered() {

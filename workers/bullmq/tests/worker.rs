@@ -4,8 +4,11 @@
 
 #[path = "support/node.rs"]
 mod node_support;
+#[path = "support/queue.rs"]
+mod queue_support;
 #[path = "../../../tests/support/redis_server.rs"]
 mod redis_server;
+use queue_support::queue;
 
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -19,22 +22,10 @@ fn node(script: &str, args: &[&str]) -> Value {
     node_support::node_last(script, args, &[])
 }
 use serde_json::{Value, json};
-use tp_bullmq::{JobError, Queue, Worker, WorkerOptions};
+use tp_bullmq::{JobError, Worker, WorkerOptions};
 
 fn job(server: &RedisServer, q: &str, id: &str) -> Value {
     node("inspect.cjs", &[&server.url(), q, "job", id])
-}
-
-async fn queue(server: &RedisServer, name: &str) -> Queue {
-    let client = redis::Client::open(server.url()).expect("url");
-    Queue::new(
-        client
-            .get_multiplexed_tokio_connection()
-            .await
-            .expect("connect"),
-        "bull",
-        name,
-    )
 }
 
 /// Polls `cond` every 20 ms for up to 30 s.

@@ -19,17 +19,9 @@
 local rcall = redis.call
 local prefix, id, now, target = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local jobKey = prefix .. id
-if rcall("EXISTS", jobKey) == 0 then
-  return -1
-end
-if ARGV[6] ~= "0" then
-  local lock = rcall("GET", jobKey .. ":lock")
-  if lock ~= ARGV[6] then
-    if lock then return -6 end
-    return -2
-  end
-  rcall("DEL", jobKey .. ":lock")
-  rcall("SREM", KEYS[5], id)
+local released = releaseLock(jobKey, id, ARGV[6], KEYS[5])
+if released ~= 0 then
+  return released
 end
 if rcall("LREM", KEYS[2], -1, id) == 0 then
   return -3

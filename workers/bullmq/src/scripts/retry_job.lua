@@ -12,17 +12,9 @@
 local rcall = redis.call
 local prefix, id, now, delay = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[5])
 local jobKey = prefix .. id
-if rcall("EXISTS", jobKey) == 0 then
-  return -1
-end
-if ARGV[4] ~= "0" then
-  local lock = rcall("GET", jobKey .. ":lock")
-  if lock ~= ARGV[4] then
-    if lock then return -6 end
-    return -2
-  end
-  rcall("DEL", jobKey .. ":lock")
-  rcall("SREM", KEYS[5], id)
+local released = releaseLock(jobKey, id, ARGV[4], KEYS[5])
+if released ~= 0 then
+  return released
 end
 rcall("HSET", jobKey, "failedReason", ARGV[6], "stacktrace", ARGV[7])
 if rcall("LREM", KEYS[2], -1, id) == 0 then
