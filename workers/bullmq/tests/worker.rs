@@ -459,12 +459,15 @@ async fn the_rate_limiter_caps_jobs_per_window_across_workers() {
     let (spans, _) = run_fleet(&server, "forecast-updates", 2, opts, 6, 1).await;
     let mut starts: Vec<u64> = spans.iter().map(|s| s.0).collect();
     starts.sort();
-    // At most 2 jobs start in any window of the limiter's duration.
+    // At most 2 jobs start in any window of the limiter's duration. The limiter counts when a
+    // job is taken, in Valkey; these stamps are taken later, when the processor runs, which on
+    // a loaded box can lag by tens of ms: the window checked is 750 ms, not 1 s. Without a
+    // working limiter all six start within a few ms.
     for (i, s) in starts.iter().enumerate() {
-        let in_window = starts[i..].iter().take_while(|t| **t < s + 1000).count();
+        let in_window = starts[i..].iter().take_while(|t| **t < s + 750).count();
         assert!(
             in_window <= 2,
-            "{in_window} jobs started within 1 s of {s}: {starts:?}"
+            "{in_window} jobs started within 750 ms of {s}: {starts:?}"
         );
     }
 }
