@@ -67,6 +67,18 @@ pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
         .build()
 }
 
+/// Connects within 3 s, printing the server's warnings (such as an eviction policy that can
+/// lose jobs), or says why not.
+async fn connect(url: &str) -> Result<redis::aio::MultiplexedConnection, String> {
+    let (conn, warnings) = tp_bullmq::connect::connect(url, Duration::from_secs(3))
+        .await
+        .map_err(|e| e.to_string())?;
+    for w in warnings {
+        eprintln!("warning: {w}");
+    }
+    Ok(conn)
+}
+
 /// A queue handle, and the queues that exist (in Valkey or in ecosystem.toml) when `name` is
 /// not one of them: acting on a mistyped name would silently find nothing.
 pub struct Opened {
@@ -80,19 +92,26 @@ pub async fn open(
     name: &str,
     configured: &BTreeMap<String, u32>,
 ) -> Result<Opened, String> {
-    let (mut conn, warnings) = tp_bullmq::connect::connect(url, Duration::from_secs(3))
+    let mut conn = connect(url).await?;
+    // The queue's own keys answer whether it exists; the keyspace SCAN behind the list of
+    // known queues is paid only when it does not.
+    let own: u64 = redis::cmd("EXISTS")
+        .arg(format!("{PREFIX}:{name}:meta"))
+        .arg(format!("{PREFIX}:{name}:id"))
+        .query_async(&mut conn)
         .await
-        .map_err(|e| e.to_string())?;
-    for w in warnings {
-        eprintln!("warning: {w}");
-    }
-    let mut known = tp_bullmq::admin::discover_queues(&mut conn, PREFIX)
-        .await
-        .map_err(|e| format!("cannot list queues: {e}"))?;
-    known.extend(configured.keys().cloned());
-    known.sort();
-    known.dedup();
-    let unknown = (!known.iter().any(|k| k == name)).then_some(known);
+        .map_err(|e| format!("cannot read queue {name}: {e}"))?;
+    let unknown = if own > 0 || configured.contains_key(name) {
+        None
+    } else {
+        let mut known = tp_bullmq::admin::discover_queues(&mut conn, PREFIX)
+            .await
+            .map_err(|e| format!("cannot list queues: {e}"))?;
+        known.extend(configured.keys().cloned());
+        known.sort();
+        known.dedup();
+        Some(known)
+    };
     Ok(Opened {
         queue: Queue::new(conn, PREFIX, name),
         unknown,
@@ -101,12 +120,7 @@ pub async fn open(
 
 /// Every queue found under the prefix plus those the ecosystem file names.
 pub async fn rows(url: &str, configured: &BTreeMap<String, u32>) -> Result<Vec<QueueRow>, String> {
-    let (mut conn, warnings) = tp_bullmq::connect::connect(url, Duration::from_secs(3))
-        .await
-        .map_err(|e| e.to_string())?;
-    for w in warnings {
-        eprintln!("warning: {w}");
-    }
+    let mut conn = connect(url).await?;
     let mut names: Vec<String> = tp_bullmq::admin::discover_queues(&mut conn, PREFIX)
         .await
         .map_err(|e| format!("cannot list queues: {e}"))?;
