@@ -20,17 +20,17 @@ macro_rules! script {
     };
 }
 
-script!(add_job, "add_job.lua");
+script!(add_job, "add_job.lua", uses "add_delayed_fn.lua");
 script!(move_to_active, "move_to_active.lua", uses "move_to_active_fn.lua");
 script!(move_to_finished, "move_to_finished.lua", uses "move_to_active_fn.lua", "release_lock_fn.lua");
 script!(get_counts, "get_counts.lua");
 script!(pause, "pause.lua");
-script!(retry_job, "retry_job.lua", uses "release_lock_fn.lua");
+script!(retry_job, "retry_job.lua", uses "release_lock_fn.lua", "add_delayed_fn.lua");
 script!(extend_lock, "extend_lock.lua");
 script!(move_stalled, "move_stalled.lua");
 script!(add_repeatable, "add_repeatable.lua");
 script!(remove_repeatable, "remove_repeatable.lua");
-script!(next_iteration, "next_iteration.lua");
+script!(next_iteration, "next_iteration.lua", uses "add_delayed_fn.lua");
 script!(update_progress, "update_progress.lua");
 script!(add_log, "add_log.lua");
 script!(reprocess_job, "reprocess_job.lua");

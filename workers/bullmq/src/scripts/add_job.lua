@@ -77,20 +77,8 @@ end
 
 if delay > 0 then
   local readyAt = timestamp + delay
-  local low = readyAt * 4096
-  local high = low + 4095
-  local score = low
-  local top = rcall("ZREVRANGEBYSCORE", KEYS[5], high, low, "WITHSCORES", "LIMIT", 0, 1)
-  if #top > 0 then
-    score = math.min(tonumber(top[2]) + 1, high)
-  end
-  rcall("ZADD", KEYS[5], score, jobId)
+  addDelayed(KEYS[5], KEYS[8], jobId, readyAt)
   event("delayed", "jobId", jobId, "delay", readyAt)
-  -- Marker "1": when the next delayed job is due (ms).
-  local first = rcall("ZRANGE", KEYS[5], 0, 0, "WITHSCORES")
-  if #first > 0 then
-    rcall("ZADD", KEYS[8], math.floor(tonumber(first[2]) / 4096), "1")
-  end
   return jobId
 end
 

@@ -50,16 +50,7 @@ opts["delay"] = delay
 rcall("HMSET", jobKey, "name", name, "data", data, "opts", cjson.encode(opts), "timestamp", now, "delay", delay,
   "priority", tonumber(opts["priority"]) or 0, "rjk", key)
 rcall("XADD", KEYS[4], "MAXLEN", "~", maxEvents, "*", "event", "added", "jobId", jobId, "name", name)
-local low = next * 4096
-local high = low + 4095
-local score = low
-local top = rcall("ZREVRANGEBYSCORE", KEYS[2], high, low, "WITHSCORES", "LIMIT", 0, 1)
-if #top > 0 then
-  score = math.min(tonumber(top[2]) + 1, high)
-end
-rcall("ZADD", KEYS[2], score, jobId)
+addDelayed(KEYS[2], KEYS[6], jobId, next)
 rcall("XADD", KEYS[4], "MAXLEN", "~", maxEvents, "*", "event", "delayed", "jobId", jobId, "delay", next)
-local first = rcall("ZRANGE", KEYS[2], 0, 0, "WITHSCORES")
-rcall("ZADD", KEYS[6], math.floor(tonumber(first[2]) / 4096), "1")
 rcall("HSET", prefix .. ARGV[7], "nrjid", jobId)
 return jobId

@@ -24,18 +24,9 @@ rcall("HINCRBY", jobKey, "atm", 1)
 local maxEvents = rcall("HGET", KEYS[7], "opts.maxLenEvents") or 10000
 if delay > 0 then
   local readyAt = now + delay
-  local low = readyAt * 4096
-  local high = low + 4095
-  local score = low
-  local top = rcall("ZREVRANGEBYSCORE", KEYS[10], high, low, "WITHSCORES", "LIMIT", 0, 1)
-  if #top > 0 then
-    score = math.min(tonumber(top[2]) + 1, high)
-  end
   rcall("HSET", jobKey, "delay", delay)
-  rcall("ZADD", KEYS[10], score, id)
+  addDelayed(KEYS[10], KEYS[9], id, readyAt)
   rcall("XADD", KEYS[4], "MAXLEN", "~", maxEvents, "*", "event", "delayed", "jobId", id, "delay", readyAt)
-  local first = rcall("ZRANGE", KEYS[10], 0, 0, "WITHSCORES")
-  rcall("ZADD", KEYS[9], math.floor(tonumber(first[2]) / 4096), "1")
   return 0
 end
 local meta = rcall("HMGET", KEYS[7], "paused", "concurrency")
