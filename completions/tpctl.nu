@@ -197,6 +197,14 @@ module completions {
   export extern "tpctl import help help" [
   ]
 
+  # Full-screen dashboard: every app's status, CPU and memory beside its queue's figures, the queues, and the selected app's log; keys restart, stop, pause, retry and clean
+  export extern "tpctl monit" [
+    --interval: string        # Seconds between refreshes (0.2 to 60)
+    --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
+    --help(-h)                # Print help
+    --version(-V)             # Print version
+  ]
+
   # Every BullMQ queue with its status, workers and job counts (TestPlanIt's Admin › Job Queues)
   export extern "tpctl queues" [
     --watch                   # Refresh every 2 seconds until Ctrl-C
@@ -482,6 +490,10 @@ module completions {
 
   # A PM2 dump (default $PM2_HOME/dump.pm2, or ~/.pm2/dump.pm2)
   export extern "tpctl help import pm2-dump" [
+  ]
+
+  # Full-screen dashboard: every app's status, CPU and memory beside its queue's figures, the queues, and the selected app's log; keys restart, stop, pause, retry and clean
+  export extern "tpctl help monit" [
   ]
 
   # Every BullMQ queue with its status, workers and job counts (TestPlanIt's Admin › Job Queues)

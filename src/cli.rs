@@ -128,6 +128,16 @@ pub enum Command {
         #[command(subcommand)]
         what: Import,
     },
+    /// Full-screen dashboard: every app's status, CPU and memory beside its queue's figures, the
+    /// queues, and the selected app's log; keys restart, stop, pause, retry and clean.
+    #[command(
+        after_help = "Examples:\n  tpctl monit\n  VALKEY_URL=redis://valkey:6379 tpctl monit --interval 2\n\nKeys: ↑↓/jk select, Enter details, l log, r restart, s stop/start, p pause/resume the queue, R retry failed jobs, c clean completed and failed jobs, ? help, q or Esc quit. r, s (stop), p (pause), R and c ask first.\n\nValkey is VALKEY_URL from the environment, else from the apps of ./ecosystem.toml or the running apps."
+    )]
+    Monit {
+        /// Seconds between refreshes (0.2 to 60).
+        #[arg(long, default_value = "1", value_parser = parse_interval)]
+        interval: std::time::Duration,
+    },
     /// Every BullMQ queue with its status, workers and job counts (TestPlanIt's Admin › Job Queues).
     #[command(
         after_help = "Examples:\n  tpctl queues\n  tpctl queues --watch\n  tpctl queues --json | jq '.[] | select(.counts.failed > 0)'\n\nValkey is VALKEY_URL from the environment, else from the apps of ./ecosystem.toml."
@@ -340,6 +350,16 @@ pub enum QueueAction {
 }
 
 /// `--grace`: a duration (`500ms`, `30s`, `1h`) or `7d`, in milliseconds.
+fn parse_interval(s: &str) -> Result<std::time::Duration, String> {
+    let secs: f64 = s
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of seconds"))?;
+    if !(0.2..=60.0).contains(&secs) {
+        return Err(format!("{s} s is out of range: use 0.2 to 60"));
+    }
+    Ok(std::time::Duration::from_secs_f64(secs))
+}
+
 fn parse_grace(s: &str) -> Result<u64, String> {
     if let Some(days) = s.strip_suffix('d') {
         return days

@@ -9,6 +9,7 @@ mod dump;
 mod home;
 mod import;
 mod keeper;
+mod monit;
 mod persist;
 mod policy;
 mod progress;
@@ -105,6 +106,7 @@ fn dispatch(command: Command, quiet: bool) -> Result<Outcome, CommandError> {
                     force,
                 },
         } => commands::import::pm2_dump(path, output, force),
+        Command::Monit { interval } => monit::run(&ctx, interval),
         Command::Queues { watch, output } => commands::queues::list(&ctx, output.json, watch),
         Command::Queue { name, action, yes } => commands::queues::act(&ctx, &name, &action, yes),
         Command::Startup(a) => commands::startup::startup(&ctx, &a),

@@ -104,13 +104,7 @@ pub async fn open(
     let unknown = if own > 0 || configured.contains_key(name) {
         None
     } else {
-        let mut known = tp_bullmq::admin::discover_queues(&mut conn, PREFIX)
-            .await
-            .map_err(|e| format!("cannot list queues: {e}"))?;
-        known.extend(configured.keys().cloned());
-        known.sort();
-        known.dedup();
-        Some(known)
+        Some(names(&mut conn, configured).await?)
     };
     Ok(Opened {
         queue: Queue::new(conn, PREFIX, name),
@@ -121,44 +115,67 @@ pub async fn open(
 /// Every queue found under the prefix plus those the ecosystem file names.
 pub async fn rows(url: &str, configured: &BTreeMap<String, u32>) -> Result<Vec<QueueRow>, String> {
     let mut conn = connect(url).await?;
-    let mut names: Vec<String> = tp_bullmq::admin::discover_queues(&mut conn, PREFIX)
+    let names = names(&mut conn, configured).await?;
+    let mut out = Vec::new();
+    for name in names {
+        out.push(row(&conn, &name, configured).await);
+    }
+    Ok(out)
+}
+
+/// The queues found under the prefix (a keyspace SCAN) and those the ecosystem file names,
+/// sorted.
+pub async fn names(
+    conn: &mut redis::aio::MultiplexedConnection,
+    configured: &BTreeMap<String, u32>,
+) -> Result<Vec<String>, String> {
+    let mut names: Vec<String> = tp_bullmq::admin::discover_queues(conn, PREFIX)
         .await
         .map_err(|e| format!("cannot list queues: {e}"))?;
     names.extend(configured.keys().cloned());
     names.sort();
     names.dedup();
-    let mut out = Vec::new();
-    for name in names {
-        let q = Queue::new(conn.clone(), PREFIX, &name);
-        let row = match (q.counts().await, q.is_paused().await, q.workers().await) {
-            (Ok(counts), Ok(paused), Ok(workers)) => QueueRow {
-                status: if paused {
-                    "paused"
-                } else if counts.active > 0 {
-                    "active"
-                } else {
-                    "idle"
-                },
-                concurrency: configured.get(&name).copied(),
-                workers: workers.len(),
-                counts,
-                error: None,
-                queue: name,
-            },
-            (a, b, c) => QueueRow {
-                status: "error",
-                concurrency: configured.get(&name).copied(),
-                workers: 0,
-                counts: Counts::default(),
-                error: [a.err(), b.err(), c.err()]
-                    .into_iter()
-                    .flatten()
-                    .next()
-                    .map(|e| e.to_string()),
-                queue: name,
-            },
-        };
-        out.push(row);
+    Ok(names)
+}
+
+/// The Admin page's word for a readable queue: `paused`, `active` (jobs running) or `idle`.
+pub fn status_word(paused: bool, counts: &Counts) -> &'static str {
+    if paused {
+        "paused"
+    } else if counts.active > 0 {
+        "active"
+    } else {
+        "idle"
     }
-    Ok(out)
+}
+
+/// One queue's figures; a queue that cannot be read is a row with status `error`.
+pub async fn row(
+    conn: &redis::aio::MultiplexedConnection,
+    name: &str,
+    configured: &BTreeMap<String, u32>,
+) -> QueueRow {
+    let q = Queue::new(conn.clone(), PREFIX, name);
+    match (q.counts().await, q.is_paused().await, q.workers().await) {
+        (Ok(counts), Ok(paused), Ok(workers)) => QueueRow {
+            status: status_word(paused, &counts),
+            concurrency: configured.get(name).copied(),
+            workers: workers.len(),
+            counts,
+            error: None,
+            queue: name.to_string(),
+        },
+        (a, b, c) => QueueRow {
+            status: "error",
+            concurrency: configured.get(name).copied(),
+            workers: 0,
+            counts: Counts::default(),
+            error: [a.err(), b.err(), c.err()]
+                .into_iter()
+                .flatten()
+                .next()
+                .map(|e| e.to_string()),
+            queue: name.to_string(),
+        },
+    }
 }

@@ -28,10 +28,10 @@ const RESCAN: Duration = Duration::from_secs(1);
 
 /// One log file of one app.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Source {
-    app: String,
-    stream: &'static str,
-    path: PathBuf,
+pub(crate) struct Source {
+    pub(crate) app: String,
+    pub(crate) stream: &'static str,
+    pub(crate) path: PathBuf,
 }
 
 /// The files behind the given apps, stdout before stderr.
@@ -126,7 +126,7 @@ pub fn logs(ctx: &Ctx, args: &LogsArgs) -> Result<Outcome, CommandError> {
 }
 
 /// The last `n` lines of a file, reading backwards in blocks.
-fn last_lines(path: &PathBuf, n: usize) -> io::Result<Vec<Vec<u8>>> {
+pub(crate) fn last_lines(path: &PathBuf, n: usize) -> io::Result<Vec<Vec<u8>>> {
     let mut f = File::open(path)?;
     let len = f.metadata()?.len();
     if n == 0 || len == 0 {
@@ -157,8 +157,8 @@ fn last_lines(path: &PathBuf, n: usize) -> io::Result<Vec<Vec<u8>>> {
 }
 
 /// Follows one file across appends, rotation and truncation.
-struct Follower {
-    source: Source,
+pub(crate) struct Follower {
+    pub(crate) source: Source,
     file: Option<File>,
     inode: u64,
     offset: u64,
@@ -167,7 +167,7 @@ struct Follower {
 
 impl Follower {
     /// Follows `source` from its current end, or from its start (an app that just appeared).
-    fn new(source: Source, at_end: bool) -> Follower {
+    pub(crate) fn new(source: Source, at_end: bool) -> Follower {
         let mut f = Follower {
             source,
             file: None,
@@ -190,7 +190,7 @@ impl Follower {
     }
 
     /// New whole lines since the last poll.
-    fn poll(&mut self) -> Vec<Vec<u8>> {
+    pub(crate) fn poll(&mut self) -> Vec<Vec<u8>> {
         let mut lines = Vec::new();
         if self.file.is_none() {
             self.open(false);

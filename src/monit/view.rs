@@ -1,0 +1,694 @@
+//! Draws a `Model`: header, processes with their queue figures, queues, the selected app's
+//! log and a footer; overlays for help, details and confirmations. Columns that do not fit
+//! the terminal's width are left out, least useful first.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Cell, Clear, Paragraph, Row, Table, Wrap};
+
+use super::model::{AppRow, LogLine, Mode, Model, QueueFigures, Valkey};
+use crate::policy::Status;
+use crate::render;
+use tp_bullmq::Counts;
+
+/// One table column: its header, width, alignment and how early it is dropped when the
+/// terminal is narrow (higher `keep` stays longer).
+struct Col {
+    header: &'static str,
+    width: u16,
+    keep: u8,
+    right: bool,
+}
+
+const fn col(header: &'static str, width: u16, keep: u8, right: bool) -> Col {
+    Col {
+        header,
+        width,
+        keep,
+        right,
+    }
+}
+
+/// Indices of the columns that fit in `avail` cells, most-kept first, in table order.
+fn fit(cols: &[Col], avail: u16) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..cols.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(cols[i].keep));
+    let mut used = 0u16;
+    let mut chosen = Vec::new();
+    for i in order {
+        let need = cols[i].width + u16::from(!chosen.is_empty());
+        if used + need <= avail {
+            used += need;
+            chosen.push(i);
+        }
+    }
+    chosen.sort_unstable();
+    chosen
+}
+
+fn status_style(s: Status) -> Style {
+    let color = match s {
+        Status::Online | Status::Completed => Color::Green,
+        Status::Launching | Status::Stopping | Status::WaitingRestart => Color::Yellow,
+        Status::Stopped => Color::Gray,
+        Status::Errored | Status::Failed | Status::Lost => Color::Red,
+    };
+    Style::new().fg(color)
+}
+
+fn alarming(s: Status) -> bool {
+    matches!(s, Status::Errored | Status::Failed | Status::Lost)
+}
+
+/// 1234 → "1234", 12345 → "12.3k", 1234567 → "1.2M": figures stay within five cells.
+fn count(n: u64) -> String {
+    match n {
+        0..=9_999 => n.to_string(),
+        10_000..=999_999 => format!("{:.1}k", n as f64 / 1e3),
+        _ => format!("{:.1}M", n as f64 / 1e6),
+    }
+}
+
+/// A text sparkline of the last `width` values, scaled to [0, max(floor, largest)].
+fn spark(values: impl DoubleEndedIterator<Item = f64>, width: usize, floor: f64) -> String {
+    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let mut last: Vec<f64> = values.rev().take(width).collect();
+    last.reverse();
+    let top = last.iter().copied().fold(floor, f64::max);
+    last.iter()
+        .map(|v| {
+            let i = ((v / top) * 7.0).round().clamp(0.0, 7.0) as usize;
+            BARS[i]
+        })
+        .collect()
+}
+
+/// Memory history between the window's low (▁) and high (█), so growth shows; a flat line
+/// when it varies by less than 2% (or 512 KiB).
+fn mem_spark(values: &std::collections::VecDeque<u64>, width: usize) -> String {
+    let last: Vec<u64> = values.iter().rev().take(width).rev().copied().collect();
+    let (Some(lo), Some(hi)) = (last.iter().min().copied(), last.iter().max().copied()) else {
+        return String::new();
+    };
+    // Allocator noise of a few pages is not a trend.
+    if (hi - lo) as f64 <= (hi as f64 * 0.02).max(512.0 * 1024.0) {
+        return "▄".repeat(last.len());
+    }
+    spark(
+        last.iter().map(|v| (v - lo) as f64),
+        width,
+        (hi - lo) as f64,
+    )
+}
+
+fn sum_counts(m: &Model, app: &AppRow) -> Option<(Counts, Option<u64>)> {
+    if app.queues.is_empty() || !matches!(m.valkey, Valkey::Up { .. }) {
+        return None;
+    }
+    let mut c = Counts::default();
+    let mut per_min: Option<u64> = None;
+    for q in &app.queues {
+        let f = m.queue(q)?;
+        let r = &f.row.counts;
+        c.waiting += r.waiting;
+        c.active += r.active;
+        c.delayed += r.delayed;
+        c.prioritized += r.prioritized;
+        c.paused += r.paused;
+        c.failed += r.failed;
+        c.completed += r.completed;
+        if let Some(p) = f.per_min {
+            per_min = Some(per_min.unwrap_or(0) + p);
+        }
+    }
+    Some((c, per_min))
+}
+
+/// Draws the whole screen for `now_ms`.
+pub fn draw(frame: &mut Frame, m: &Model, now_ms: u64) {
+    let area = frame.area();
+    if let Mode::Logs { scroll } = m.mode {
+        draw_full_log(frame, m, area, scroll);
+        return;
+    }
+    let apps_h = (m.apps.len() as u16 + 3).max(4);
+    let queues_h = match m.valkey {
+        Valkey::Up { .. } => (m.queues.len() as u16 + 3).max(4),
+        _ => 4,
+    };
+    let [header, procs, queues, logs, footer] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Max(apps_h),
+        Constraint::Max(queues_h),
+        Constraint::Min(3),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    draw_header(frame, m, header, now_ms);
+    draw_processes(frame, m, procs);
+    draw_queues(frame, m, queues, now_ms);
+    draw_log(frame, m, logs);
+    draw_footer(frame, m, footer);
+    match &m.mode {
+        Mode::Help => draw_help(frame, area),
+        Mode::Details => draw_details(frame, m, area),
+        _ => {}
+    }
+}
+
+fn draw_header(frame: &mut Frame, m: &Model, area: Rect, now_ms: u64) {
+    let order = [
+        Status::Online,
+        Status::Launching,
+        Status::WaitingRestart,
+        Status::Stopping,
+        Status::Stopped,
+        Status::Errored,
+        Status::Lost,
+        Status::Completed,
+        Status::Failed,
+    ];
+    let mut spans = vec![
+        Span::styled("tpctl monit", Style::new().add_modifier(Modifier::BOLD)),
+        Span::raw(format!("  {} apps", m.apps.len())),
+    ];
+    for s in order {
+        let n = m.apps.iter().filter(|a| a.status.status == s).count();
+        if n > 0 {
+            spans.push(Span::raw(" · "));
+            spans.push(Span::styled(format!("{n} {}", s.as_str()), status_style(s)));
+        }
+    }
+    let valkey = match &m.valkey {
+        Valkey::NotConfigured => {
+            Span::styled("  Valkey: not configured", Style::new().fg(Color::Yellow))
+        }
+        Valkey::Connecting { address } => Span::styled(
+            format!("  Valkey {address}: connecting"),
+            Style::new().fg(Color::Yellow),
+        ),
+        Valkey::Up { address } => Span::raw(format!("  Valkey {address}")),
+        Valkey::Down { address, .. } => Span::styled(
+            format!("  Valkey {address}: DOWN"),
+            Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+        ),
+    };
+    spans.push(valkey);
+    let clock = render::timestamp(now_ms);
+    let clock = format!(" {}", clock.split(' ').nth(1).unwrap_or(""));
+    let [left, right] =
+        Layout::horizontal([Constraint::Min(0), Constraint::Length(clock.len() as u16)])
+            .areas(area);
+    frame.render_widget(Line::from(spans), left);
+    frame.render_widget(Line::from(clock), right);
+}
+
+const PROCESS_COLS: [Col; 17] = [
+    col("app", 0, 255, false),
+    col("status", 0, 250, false),
+    col("pid", 7, 120, true),
+    col("cpu", 6, 200, true),
+    col("cpu hist", 10, 140, false),
+    col("mem", 7, 210, true),
+    col("mem hist", 10, 135, false),
+    col("↺", 3, 190, true),
+    col("uptime", 6, 130, true),
+    col("wait", 5, 220, true),
+    col("act", 4, 180, true),
+    col("delay", 5, 110, true),
+    col("prio", 4, 90, true),
+    col("paused", 6, 80, true),
+    col("failed", 6, 170, true),
+    col("done", 6, 100, true),
+    col("/min", 5, 160, true),
+];
+
+fn aligned(text: String, right: bool) -> Line<'static> {
+    if right {
+        Line::from(text).right_aligned()
+    } else {
+        Line::from(text)
+    }
+}
+
+fn draw_processes(frame: &mut Frame, m: &Model, area: Rect) {
+    let block = Block::bordered().title(" Processes ");
+    let inner = block.inner(area);
+    let name_w = m
+        .apps
+        .iter()
+        .map(|a| a.status.id.chars().count() as u16)
+        .max()
+        .unwrap_or(3)
+        .clamp(3, 28);
+    let mut cols = PROCESS_COLS;
+    cols[0].width = name_w + 2;
+    cols[1].width = m
+        .apps
+        .iter()
+        .map(|a| a.status.status.as_str().len() as u16)
+        .max()
+        .unwrap_or(6)
+        .max(6);
+    let cols = &cols;
+    let shown = fit(cols, inner.width);
+    let header = Row::new(
+        shown
+            .iter()
+            .map(|&i| Cell::from(aligned(cols[i].header.to_string(), cols[i].right))),
+    )
+    .style(Style::new().add_modifier(Modifier::BOLD));
+    let selected = m.selected_index();
+    let rows = m.apps.iter().enumerate().map(|(n, a)| {
+        let s = &a.status;
+        let q = sum_counts(m, a);
+        let qv = |f: fn(&Counts) -> u64| match (&q, a.queues.is_empty()) {
+            (_, true) => String::new(),
+            (Some((c, _)), false) => count(f(c)),
+            (None, false) => "-".into(),
+        };
+        let mark = if Some(n) == selected { "▶ " } else { "  " };
+        let cells: Vec<(String, Style)> = vec![
+            (format!("{mark}{}", s.id), Style::new()),
+            (s.status.as_str().to_string(), status_style(s.status)),
+            (s.pid.map_or("-".into(), |p| p.to_string()), Style::new()),
+            (
+                s.cpu_percent.map_or("-".into(), |c| format!("{c:.1}%")),
+                Style::new(),
+            ),
+            (
+                if s.pid.is_some() {
+                    spark(a.cpu.iter().copied(), 10, 10.0)
+                } else {
+                    String::new()
+                },
+                Style::new().fg(Color::Cyan),
+            ),
+            (s.memory_bytes.map_or("-".into(), short_bytes), Style::new()),
+            (
+                if s.pid.is_some() {
+                    mem_spark(&a.mem, 10)
+                } else {
+                    String::new()
+                },
+                Style::new().fg(Color::Magenta),
+            ),
+            (s.restarts.to_string(), Style::new()),
+            (s.uptime_ms.map_or("-".into(), short_duration), Style::new()),
+            (qv(|c| c.waiting), Style::new()),
+            (qv(|c| c.active), Style::new()),
+            (qv(|c| c.delayed), Style::new()),
+            (qv(|c| c.prioritized), Style::new()),
+            (qv(|c| c.paused), Style::new()),
+            (
+                qv(|c| c.failed),
+                failed_style(q.as_ref().map_or(0, |(c, _)| c.failed)),
+            ),
+            (qv(|c| c.completed), Style::new()),
+            (
+                match (&q, a.queues.is_empty()) {
+                    (_, true) => String::new(),
+                    (Some((_, Some(p))), false) => count(*p),
+                    _ => "-".into(),
+                },
+                Style::new(),
+            ),
+        ];
+        let mut row = Row::new(shown.iter().map(|&i| {
+            let (text, style) = cells[i].clone();
+            Cell::from(aligned(text, cols[i].right)).style(style)
+        }));
+        if alarming(s.status) {
+            row = row.style(Style::new().fg(Color::Red).add_modifier(Modifier::BOLD));
+        }
+        if Some(n) == selected {
+            row = row.style(Style::new().add_modifier(Modifier::REVERSED));
+        }
+        row
+    });
+    let widths: Vec<Constraint> = shown
+        .iter()
+        .map(|&i| Constraint::Length(cols[i].width))
+        .collect();
+    let mut table = Table::new(rows, widths).header(header).block(block);
+    if let Some(e) = &m.apps_error {
+        table = table.block(
+            Block::bordered()
+                .title(" Processes ")
+                .title_bottom(Line::from(format!(" {e} ")).style(Style::new().fg(Color::Red))),
+        );
+    }
+    frame.render_widget(table, area);
+}
+
+fn failed_style(n: u64) -> Style {
+    if n > 0 {
+        Style::new().fg(Color::Red)
+    } else {
+        Style::new()
+    }
+}
+
+/// "123.4M": memory in at most six cells.
+fn short_bytes(n: u64) -> String {
+    render::bytes(n)
+        .replace(" MiB", "M")
+        .replace(" KiB", "K")
+        .replace(" GiB", "G")
+        .replace(" B", "B")
+}
+
+/// The largest unit of an uptime: "45s", "12m", "3h", "2d".
+fn short_duration(ms: u64) -> String {
+    let s = ms / 1000;
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m", s / 60),
+        3600..=86_399 => format!("{}h", s / 3600),
+        _ => format!("{}d", s / 86_400),
+    }
+}
+
+const QUEUE_COLS: [Col; 13] = [
+    col("queue", 0, 255, false),
+    col("status", 7, 250, false),
+    col("workers", 8, 200, true),
+    col("conc", 5, 120, true),
+    col("wait", 6, 220, true),
+    col("act", 5, 180, true),
+    col("delay", 6, 110, true),
+    col("prio", 5, 90, true),
+    col("paused", 6, 80, true),
+    col("failed", 6, 170, true),
+    col("done", 6, 100, true),
+    col("/min", 6, 160, true),
+    col("note", 0, 150, false),
+];
+
+fn queue_note(f: &QueueFigures) -> (String, Style) {
+    let r = &f.row;
+    if let Some(e) = &r.error {
+        return (e.clone(), Style::new().fg(Color::Red));
+    }
+    if r.status == "paused" {
+        return ("paused".into(), Style::new().fg(Color::Yellow));
+    }
+    if r.counts.waiting + r.counts.prioritized > 0 && r.workers == 0 {
+        return (
+            "jobs waiting, no worker connected".into(),
+            Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+        );
+    }
+    (String::new(), Style::new())
+}
+
+fn draw_queues(frame: &mut Frame, m: &Model, area: Rect, now_ms: u64) {
+    let block = Block::bordered().title(" Queues ");
+    let inner = block.inner(area);
+    let problem = match &m.valkey {
+        Valkey::Up { .. } => None,
+        Valkey::NotConfigured => Some((
+            "VALKEY_URL is not set (environment, or the env/env_file of the apps in ./ecosystem.toml): queue figures are unavailable".to_string(),
+            Color::Yellow,
+        )),
+        Valkey::Connecting { address } => Some((format!("connecting to Valkey at {address}…"), Color::Yellow)),
+        Valkey::Down {
+            address,
+            reason,
+            since_ms,
+        } => Some((
+            format!(
+                "Valkey at {address} is unreachable for {}: {}. Retrying; processes above stay live.",
+                render::duration_ms(now_ms.saturating_sub(*since_ms).max(1000) / 1000 * 1000),
+                reason.trim_end_matches(['.', ' '])
+            ),
+            Color::Red,
+        )),
+    };
+    if let Some((text, color)) = problem {
+        let p = Paragraph::new(text)
+            .style(Style::new().fg(color))
+            .wrap(Wrap { trim: true })
+            .block(block);
+        frame.render_widget(p, area);
+        return;
+    }
+    let name_w = m
+        .queues
+        .iter()
+        .map(|q| q.row.queue.chars().count() as u16)
+        .max()
+        .unwrap_or(5)
+        .clamp(5, 32);
+    let mut cols = QUEUE_COLS;
+    cols[0].width = name_w;
+    let fixed: u16 = cols[..cols.len() - 1].iter().map(|c| c.width + 1).sum();
+    cols[cols.len() - 1].width = inner.width.saturating_sub(fixed).max(12);
+    let shown = fit(&cols, inner.width);
+    let header = Row::new(
+        shown
+            .iter()
+            .map(|&i| Cell::from(aligned(cols[i].header.to_string(), cols[i].right))),
+    )
+    .style(Style::new().add_modifier(Modifier::BOLD));
+    let rows = m.queues.iter().map(|f| {
+        let r = &f.row;
+        let c = &r.counts;
+        let status_style = match r.status {
+            "error" => Style::new().fg(Color::Red),
+            "paused" => Style::new().fg(Color::Yellow),
+            "active" => Style::new().fg(Color::Green),
+            _ => Style::new(),
+        };
+        let cells: Vec<(String, Style)> = vec![
+            (r.queue.clone(), Style::new()),
+            (r.status.to_string(), status_style),
+            (r.workers.to_string(), Style::new()),
+            (
+                r.concurrency.map_or("-".into(), |c| c.to_string()),
+                Style::new(),
+            ),
+            (count(c.waiting), Style::new()),
+            (count(c.active), Style::new()),
+            (count(c.delayed), Style::new()),
+            (count(c.prioritized), Style::new()),
+            (count(c.paused), Style::new()),
+            (count(c.failed), failed_style(c.failed)),
+            (count(c.completed), Style::new()),
+            (f.per_min.map_or("-".into(), count), Style::new()),
+            queue_note(f),
+        ];
+        Row::new(shown.iter().map(|&i| {
+            let (text, style) = cells[i].clone();
+            Cell::from(aligned(text, cols[i].right)).style(style)
+        }))
+    });
+    let widths: Vec<Constraint> = shown
+        .iter()
+        .map(|&i| Constraint::Length(cols[i].width))
+        .collect();
+    let table = Table::new(rows, widths).header(header).block(block);
+    frame.render_widget(table, area);
+}
+
+fn log_lines(lines: &[&LogLine]) -> Vec<Line<'static>> {
+    lines
+        .iter()
+        .map(|l| {
+            let style = if l.err {
+                Style::new().fg(Color::Red)
+            } else {
+                Style::new()
+            };
+            Line::from(l.text.clone()).style(style)
+        })
+        .collect()
+}
+
+/// The last lines that fit `height` rows, `scroll` lines up from the end.
+fn tail(m: &Model, height: u16, scroll: usize) -> Vec<&LogLine> {
+    let end = m.logs.len().saturating_sub(scroll);
+    let start = end.saturating_sub(height as usize);
+    m.logs.range(start..end).collect()
+}
+
+fn log_title(m: &Model) -> String {
+    match &m.logs_of {
+        Some(id) => format!(" Log · {id} "),
+        None => " Log ".into(),
+    }
+}
+
+fn draw_log(frame: &mut Frame, m: &Model, area: Rect) {
+    let block = Block::bordered().title(log_title(m));
+    let inner = block.inner(area);
+    let lines = if m.logs.is_empty() {
+        vec![Line::from("(no output yet)").style(Style::new().fg(Color::DarkGray))]
+    } else {
+        log_lines(&tail(m, inner.height, 0))
+    };
+    frame.render_widget(Paragraph::new(lines).block(block), area);
+}
+
+fn draw_full_log(frame: &mut Frame, m: &Model, area: Rect, scroll: usize) {
+    let title = if scroll > 0 {
+        format!(
+            "{}(scrolled up {scroll} lines; End to follow) ",
+            log_title(m)
+        )
+    } else {
+        log_title(m)
+    };
+    let block = Block::bordered()
+        .title(title)
+        .title_bottom(" ↑↓ PgUp PgDn scroll · End follow · Esc back · q quit ");
+    let inner = block.inner(area);
+    let lines = log_lines(&tail(m, inner.height, scroll));
+    frame.render_widget(Paragraph::new(lines).block(block), area);
+}
+
+const KEYS_HINT: &str = "↑↓/jk select · ⏎ details · l log · r restart · s stop/start · p pause/resume queue · R retry failed · c clean · ? help · q quit";
+
+fn draw_footer(frame: &mut Frame, m: &Model, area: Rect) {
+    let line = match (&m.mode, &m.message) {
+        (Mode::Confirm(a), _) => Line::from(format!(
+            "Really {}? y confirms, any other key cancels",
+            a.describe()
+        ))
+        .style(Style::new().fg(Color::Black).bg(Color::Yellow)),
+        (_, Some(msg)) => Line::from(msg.text.clone()).style(if msg.error {
+            Style::new().fg(Color::Red)
+        } else {
+            Style::new().fg(Color::Green)
+        }),
+        _ => Line::from(KEYS_HINT).style(Style::new().fg(Color::DarkGray)),
+    };
+    frame.render_widget(line, area);
+}
+
+/// A box of `w`×`h` cells in the middle of `area`, clipped to it.
+fn centered(area: Rect, w: u16, h: u16) -> Rect {
+    let w = w.min(area.width);
+    let h = h.min(area.height);
+    Rect::new(
+        area.x + (area.width - w) / 2,
+        area.y + (area.height - h) / 2,
+        w,
+        h,
+    )
+}
+
+fn draw_help(frame: &mut Frame, area: Rect) {
+    let keys = [
+        ("↑ ↓  j k", "select an app (g/G first/last)"),
+        ("Enter", "details of the selected app"),
+        ("l", "its log, full screen"),
+        ("r", "restart it"),
+        ("s", "stop it, or start it when stopped"),
+        ("p", "pause its queue, or resume a paused one"),
+        ("R", "retry every failed job of its queue"),
+        ("c", "remove its queue's completed and failed jobs"),
+        ("?", "this help"),
+        ("q  Esc", "quit (Esc closes a window first)"),
+    ];
+    let mut lines: Vec<Line> = keys
+        .iter()
+        .map(|(k, what)| {
+            Line::from(vec![
+                Span::styled(
+                    format!("{k:<10}"),
+                    Style::new().add_modifier(Modifier::BOLD),
+                ),
+                Span::raw(*what),
+            ])
+        })
+        .collect();
+    lines.push(Line::from(""));
+    lines.push(Line::from(
+        "r, s (stop), p (pause), R and c ask before acting.",
+    ));
+    let rect = centered(area, 64, lines.len() as u16 + 2);
+    frame.render_widget(Clear, rect);
+    frame.render_widget(
+        Paragraph::new(lines).block(Block::bordered().title(" Keys (any key closes) ")),
+        rect,
+    );
+}
+
+fn draw_details(frame: &mut Frame, m: &Model, area: Rect) {
+    let Some(app) = m.selected() else { return };
+    let s = &app.status;
+    let opt = |v: Option<String>| v.unwrap_or_else(|| "-".into());
+    let mut rows: Vec<(String, String)> = vec![
+        ("app".into(), s.id.clone()),
+        (
+            "status".into(),
+            format!(
+                "{} since {}",
+                s.status.as_str(),
+                render::timestamp(s.since_ms)
+            ),
+        ),
+        ("pid".into(), opt(s.pid.map(|p| p.to_string()))),
+        (
+            "keeper pid".into(),
+            opt(s.keeper_pid.map(|p| p.to_string())),
+        ),
+        ("uptime".into(), opt(s.uptime_ms.map(render::duration_ms))),
+        ("restarts".into(), s.restarts.to_string()),
+        ("cpu".into(), opt(s.cpu_percent.map(|c| format!("{c:.1}%")))),
+        ("memory".into(), opt(s.memory_bytes.map(render::bytes))),
+        ("last exit".into(), render::exit(s.last_exit)),
+    ];
+    if let Some(r) = &s.reason {
+        rows.push(("reason".into(), r.clone()));
+    }
+    if s.dropped_log_bytes > 0 {
+        rows.push(("log bytes lost".into(), s.dropped_log_bytes.to_string()));
+    }
+    for q in &app.queues {
+        let text = match (m.queue(q), &m.valkey) {
+            (Some(f), Valkey::Up { .. }) => {
+                let c = &f.row.counts;
+                format!(
+                    "{}, {} workers: {} waiting, {} active, {} delayed, {} failed, {} completed",
+                    f.row.status,
+                    f.row.workers,
+                    c.waiting,
+                    c.active,
+                    c.delayed,
+                    c.failed,
+                    c.completed
+                )
+            }
+            _ => "figures unavailable (Valkey)".into(),
+        };
+        rows.push((format!("queue {q}"), text));
+    }
+    let lines: Vec<Line> = rows
+        .into_iter()
+        .map(|(k, v)| {
+            Line::from(vec![
+                Span::styled(
+                    format!("{k:<15}"),
+                    Style::new().add_modifier(Modifier::BOLD),
+                ),
+                Span::raw(v),
+            ])
+        })
+        .collect();
+    let rect = centered(
+        area,
+        area.width.saturating_sub(8).max(40),
+        lines.len() as u16 + 2,
+    );
+    frame.render_widget(Clear, rect);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(Block::bordered().title(format!(" {} (any key closes) ", s.id))),
+        rect,
+    );
+}
