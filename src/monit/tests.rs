@@ -37,13 +37,7 @@ fn queue(name: &str, workers: usize, counts: Counts, paused: bool, per_min: u64)
     QueueFigures {
         row: QueueRow {
             queue: name.into(),
-            status: if paused {
-                "paused"
-            } else if counts.active > 0 {
-                "active"
-            } else {
-                "idle"
-            },
+            status: crate::queues::status_word(paused, &counts),
             concurrency: Some(workers as u32 * 5),
             workers,
             counts,

@@ -6,7 +6,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Cell, Clear, Paragraph, Row, Table, Wrap};
+use ratatui::widgets::{Block, Cell, Clear, Paragraph, Row, Table, TableState, Wrap};
 
 use super::model::{AppRow, LogLine, Mode, Model, QueueFigures, Valkey};
 use crate::policy::Status;
@@ -340,7 +340,9 @@ fn draw_processes(frame: &mut Frame, m: &Model, area: Rect) {
                 .title_bottom(Line::from(format!(" {e} ")).style(Style::new().fg(Color::Red))),
         );
     }
-    frame.render_widget(table, area);
+    // The table scrolls to keep the selected app in view when there are more than fit.
+    let mut state = TableState::default().with_selected(selected);
+    frame.render_stateful_widget(table, area, &mut state);
 }
 
 fn failed_style(n: u64) -> Style {
