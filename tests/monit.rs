@@ -230,6 +230,36 @@ fn monit_shows_apps_and_queues_and_acts_on_keys() {
         !s.contains("DOWN") && row(s, "emails ").contains("idle")
     });
 
+    // Jobs per minute come from the queue's event stream: seven completions (and a failure,
+    // which does not count) written as BullMQ's moveToFinished writes them.
+    for id in 1..=8 {
+        let event = if id == 8 { "failed" } else { "completed" };
+        let out = Command::new("redis-cli")
+            .args([
+                "-p",
+                &server.port.to_string(),
+                "XADD",
+                "bull:forecast-updates:events",
+                "*",
+            ])
+            .args(["event", event, "jobId", &id.to_string(), "prev", "active"])
+            .output()
+            .expect("redis-cli");
+        assert!(out.status.success());
+    }
+    tmux.wait_for("7 jobs per minute", |s| {
+        row(s, "▶ forecast-worker")
+            .split_whitespace()
+            .rfind(|f| *f != "│")
+            == Some("7")
+    });
+
+    // A narrower terminal drops the least useful columns, not the app's essentials.
+    tmux.tmux(&["resize-window", "-x", "70", "-y", "30"]);
+    tmux.wait_for("the narrow layout", |s| {
+        !s.contains("cpu hist") && row(s, "▶ forecast-worker").contains("online")
+    });
+
     // s stops the selected app after a question; the terminal is restored on q.
     tmux.keys("s");
     tmux.wait_for("the stop question", |s| {
