@@ -1,7 +1,7 @@
 // Processes COUNT jobs with a Node worker and prints each as a JSON line (id, name, data,
 // opts, attemptsMade), in the order they ran: node consume.cjs URL QUEUE COUNT TIMEOUT_MS
 // (SLEEP_MS: how long each job takes; LOCK_MS, STALLED_MS: lockDuration, stalledInterval;
-// FAIL: every job throws)
+// FAIL: every job throws; DRAIN_S: drainDelay, the idle worker's blocking wait)
 const { Worker } = require("bullmq");
 (async () => {
   const [url, name, count, timeout] = process.argv.slice(2);
@@ -17,12 +17,12 @@ const { Worker } = require("bullmq");
         if (seen >= Number(count)) setImmediate(done);
         throw new Error("boom " + job.id);
       }
-      console.log(JSON.stringify({ id: job.id, name: job.name, data: job.data, opts: job.opts, attemptsMade: job.attemptsMade }));
+      console.log(JSON.stringify({ id: job.id, name: job.name, data: job.data, opts: job.opts, attemptsMade: job.attemptsMade, startedAt: Date.now() }));
       seen += 1;
       if (seen >= Number(count)) setImmediate(done);
       return { ok: job.id };
     },
-    { connection: { url }, concurrency: 1, lockDuration: Number(process.env.LOCK_MS || 30000), stalledInterval: Number(process.env.STALLED_MS || 30000) },
+    { connection: { url }, concurrency: 1, lockDuration: Number(process.env.LOCK_MS || 30000), stalledInterval: Number(process.env.STALLED_MS || 30000), drainDelay: Number(process.env.DRAIN_S || 5) },
   );
   const timer = setTimeout(done, Number(timeout));
   await finished;
