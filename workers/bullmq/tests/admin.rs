@@ -9,10 +9,10 @@ mod queue_support;
 mod redis_server;
 use queue_support::queue;
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
-use node_support::node_dir;
+use node_support::node_command;
 use redis_server::RedisServer;
 
 fn node(script: &str, args: &[&str], env: &[(&str, &str)]) -> Value {
@@ -145,12 +145,10 @@ async fn a_running_job_cannot_be_removed_and_obliterate_needs_a_pause() {
         .add("sync", &json!({}), &JobOptions::default())
         .await
         .expect("add");
-    let mut busy = Command::new("node")
-        .arg(node_dir().join("consume.cjs"))
+    let mut busy = node_command("consume.cjs")
         .args([&server.url(), "issue-sync", "1", "60000"])
         .env("SLEEP_MS", "60000")
         .stdout(Stdio::null())
-        .current_dir(node_dir())
         .spawn()
         .expect("node worker");
     let deadline = std::time::Instant::now() + Duration::from_secs(30);

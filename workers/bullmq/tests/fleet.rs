@@ -12,7 +12,7 @@ use queue_support::queue;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use node_support::{node_dir, node_last};
+use node_support::{node_command, node_last};
 use redis_server::RedisServer;
 use serde_json::json;
 use tp_bullmq::{JobOptions, Worker, WorkerOptions};
@@ -137,12 +137,10 @@ async fn a_mixed_fleet_runs_every_job_exactly_once() {
             )
             .await
     });
-    let mut node = Command::new("node")
-        .arg(node_dir().join("consume.cjs"))
+    let mut node = node_command("consume.cjs")
         .args([&server.url(), "notifications", "100000", "60000"])
         .env("SLEEP_MS", "2")
         .stdout(Stdio::null())
-        .current_dir(node_dir())
         .spawn()
         .expect("node worker");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);

@@ -97,9 +97,16 @@ async fn thirty_thousand_jobs_through_one_worker_in_flat_memory() {
     }
     let end_rss = rss_kib();
     let c = q.counts().await.expect("counts");
-    assert_eq!(done.load(Ordering::Relaxed), JOBS, "each job ran exactly once");
+    assert_eq!(
+        done.load(Ordering::Relaxed),
+        JOBS,
+        "each job ran exactly once"
+    );
     assert_eq!(c.failed, 0);
-    assert_eq!(c.completed, 1000, "removeOnComplete count 1000 trimmed the rest");
+    assert_eq!(
+        c.completed, 1000,
+        "removeOnComplete count 1000 trimmed the rest"
+    );
     let warm = warm_rss.expect("warm sample");
     assert!(
         end_rss <= warm + SLACK_KIB,

@@ -12,10 +12,10 @@ mod queue_support;
 mod redis_server;
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use node_support::{node_dir, node_last};
+use node_support::{node_command, node_last};
 use queue_support::queue;
 use redis_server::RedisServer;
 use serde_json::{Value, json};
@@ -92,10 +92,7 @@ async fn an_idle_rust_worker_takes_node_jobs_when_due() {
             .await
     });
 
-    for (name, opts) in [
-        ("delayed", json!({"delay": 1500})),
-        ("plain", json!({})),
-    ] {
+    for (name, opts) in [("delayed", json!({"delay": 1500})), ("plain", json!({}))] {
         wait_idle(&server).await;
         let jobs = json!([{"name": name, "data": {}, "opts": opts}]);
         let ids = node_last(
@@ -124,12 +121,9 @@ async fn an_idle_rust_worker_takes_node_jobs_when_due() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_node_worker_takes_rust_jobs_when_due() {
     let server = RedisServer::start();
-    node_support::ensure_installed();
-    let mut child = Command::new("node")
-        .arg(node_dir().join("consume.cjs"))
+    let mut child = node_command("consume.cjs")
         .args([&server.url(), "emails", "2", "60000"])
         .env("DRAIN_S", DRAIN.as_secs().to_string())
-        .current_dir(node_dir())
         .stdout(Stdio::piped())
         .spawn()
         .expect("node");

@@ -10,12 +10,12 @@ mod queue_support;
 mod redis_server;
 use queue_support::queue;
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use node_support::node_dir;
+use node_support::node_command;
 use redis_server::RedisServer;
 
 fn node(script: &str, args: &[&str]) -> Value {
@@ -212,8 +212,7 @@ async fn a_job_left_by_a_killed_node_worker_is_recovered_by_rust() {
     );
     let id = ids[0].as_str().expect("id").to_string();
     // A Node worker takes the job (lock 1 s) and is killed with SIGKILL while running it.
-    let mut node_worker = Command::new("node")
-        .arg(node_dir().join("consume.cjs"))
+    let mut node_worker = node_command("consume.cjs")
         .args([&server.url(), "issue-sync", "1", "60000"])
         .env("SLEEP_MS", "60000")
         .env("LOCK_MS", "1000")

@@ -1,5 +1,9 @@
-//! Running the Node bullmq 5.67.2 helpers of tests/interop/node. The pinned packages are
-//! installed with `npm ci` on first use (CI does it up front), so `cargo test` alone works.
+//! Running the Node bullmq helpers of tests/interop/node. The pinned packages are installed
+//! with `npm ci` on first use (CI does it up front), so `cargo test` alone works.
+//!
+//! The Node side is bullmq 5.67.2 (TestPlanIt's version). `TP_BULLMQ_NODE=5.81.3` runs the
+//! same helpers on bullmq 5.81.3 instead (the spec's version matrix): its packages are pinned
+//! in tests/interop/node-5.81.3 and the helpers load them through `BULLMQ_MODULE`.
 
 #![allow(dead_code)]
 
@@ -21,34 +25,60 @@ pub fn node_dir() -> PathBuf {
     }
 }
 
+/// The bullmq version under test: TestPlanIt's, unless the matrix variable names another.
+pub fn version() -> Option<String> {
+    std::env::var("TP_BULLMQ_NODE")
+        .ok()
+        .filter(|v| !v.is_empty() && v != "5.67.2")
+}
+
+/// The directory whose node_modules hold the bullmq under test.
+fn packages_dir() -> PathBuf {
+    match version() {
+        Some(v) => node_dir().with_file_name(format!("node-{v}")),
+        None => node_dir(),
+    }
+}
+
 /// Installs the locked Node packages once per test binary, if they are missing.
 pub fn ensure_installed() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
-        if node_dir().join("node_modules/bullmq/package.json").exists() {
+        let dir = packages_dir();
+        assert!(
+            dir.join("package-lock.json").is_file(),
+            "no pinned Node packages in {} (TP_BULLMQ_NODE={:?})",
+            dir.display(),
+            version()
+        );
+        if dir.join("node_modules/bullmq/package.json").exists() {
             return;
         }
         let status = Command::new("npm")
             .args(["ci", "--no-audit", "--no-fund", "--silent"])
-            .current_dir(node_dir())
+            .current_dir(&dir)
             .status()
             .expect("npm is installed");
-        assert!(
-            status.success(),
-            "npm ci in {} failed",
-            node_dir().display()
-        );
+        assert!(status.success(), "npm ci in {} failed", dir.display());
     });
+}
+
+/// `node <helper script>` with the bullmq under test.
+pub fn node_command(script: &str) -> Command {
+    ensure_installed();
+    let mut c = Command::new("node");
+    c.arg(node_dir().join(script)).current_dir(node_dir());
+    if version().is_some() {
+        c.env("BULLMQ_MODULE", packages_dir().join("node_modules/bullmq"));
+    }
+    c
 }
 
 /// Runs a helper script and returns its stdout lines parsed as JSON.
 pub fn node_lines(script: &str, args: &[&str], env: &[(&str, &str)]) -> Vec<Value> {
-    ensure_installed();
-    let out = Command::new("node")
-        .arg(node_dir().join(script))
+    let out = node_command(script)
         .args(args)
         .envs(env.iter().copied())
-        .current_dir(node_dir())
         .output()
         .expect("node is installed");
     assert!(

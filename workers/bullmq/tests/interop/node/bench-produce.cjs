@@ -1,7 +1,7 @@
 // Fills a queue for the benchmarks with TestPlanIt-shaped jobs:
 // node bench-produce.cjs URL QUEUE COUNT          (addBulk, batches of 1000)
 // node bench-produce.cjs URL QUEUE COUNT SPACING  (one at a time, SPACING ms apart, data.t = wall-clock µs)
-const { Queue } = require("bullmq");
+const { Queue } = require(process.env.BULLMQ_MODULE || "bullmq");
 const opts = { attempts: 3, backoff: { type: "exponential", delay: 5000 }, removeOnComplete: { age: 604800, count: 1000 }, removeOnFail: { age: 1209600 } };
 (async () => {
   const [url, name, count, spacing] = process.argv.slice(2);

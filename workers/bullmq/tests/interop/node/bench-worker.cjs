@@ -1,6 +1,6 @@
 // Benchmark counterpart of examples/bench_worker.rs, with Node bullmq:
 // node bench-worker.cjs URL QUEUE CONCURRENCY COUNT [latency|idle SECONDS]
-const { Worker } = require("bullmq");
+const { Worker } = require(process.env.BULLMQ_MODULE || "bullmq");
 (async () => {
   const [url, name, concurrency, count, mode, idleSecs] = process.argv.slice(2);
   const n = Number(count);

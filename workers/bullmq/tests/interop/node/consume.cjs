@@ -2,7 +2,7 @@
 // opts, attemptsMade), in the order they ran: node consume.cjs URL QUEUE COUNT TIMEOUT_MS
 // (SLEEP_MS: how long each job takes; LOCK_MS, STALLED_MS: lockDuration, stalledInterval;
 // FAIL: every job throws; DRAIN_S: drainDelay, the idle worker's blocking wait)
-const { Worker } = require("bullmq");
+const { Worker } = require(process.env.BULLMQ_MODULE || "bullmq");
 (async () => {
   const [url, name, count, timeout] = process.argv.slice(2);
   let seen = 0;

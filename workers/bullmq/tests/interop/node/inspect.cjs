@@ -1,5 +1,5 @@
 // Reads or changes a queue from Node: node inspect.cjs URL QUEUE counts|paused|repeatables|workers|pause|resume|jobs STATE|job ID|logs - ID
-const { Queue, Job } = require("bullmq");
+const { Queue, Job } = require(process.env.BULLMQ_MODULE || "bullmq");
 (async () => {
   const [url, name, what, arg] = process.argv.slice(2);
   const queue = new Queue(name, { connection: { url } });

@@ -1,6 +1,6 @@
 // Adds jobs the way TestPlanIt's web app does: node produce.cjs URL QUEUE '[{"name","data","opts"}]'
 // Prints the ids as a JSON array.
-const { Queue } = require("bullmq");
+const { Queue } = require(process.env.BULLMQ_MODULE || "bullmq");
 (async () => {
   const [url, name, jobs] = process.argv.slice(2);
   const queue = new Queue(name, { connection: { url } });
