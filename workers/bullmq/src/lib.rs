@@ -15,6 +15,7 @@ pub mod keys;
 pub mod opts;
 pub mod queue;
 pub mod repeat;
+pub mod scheduler;
 mod scripts;
 pub mod worker;
 
@@ -23,4 +24,5 @@ pub use job::Job;
 pub use opts::{Backoff, JobOptions, KeepJobs};
 pub use queue::{Counts, Queue, Repeatable};
 pub use repeat::Repeat;
+pub use scheduler::{JobScheduler, Template};
 pub use worker::{JobError, Worker, WorkerOptions};

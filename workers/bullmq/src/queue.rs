@@ -114,7 +114,8 @@ impl Queue {
         self.add_with_key(name, data, opts, "").await
     }
 
-    async fn add_with_key(
+    /// Adds a job; `repeat_key` (its `rjk`) is set for a repeatable's or scheduler's runs.
+    pub(crate) async fn add_with_key(
         &self,
         name: &str,
         data: &serde_json::Value,
@@ -229,30 +230,45 @@ impl Queue {
 
     /// The repeatables of this queue, soonest first.
     pub async fn repeatables(&self) -> Result<Vec<Repeatable>, Error> {
+        let defs = self.repeat_definitions(true, "list repeatables").await?;
+        Ok(defs
+            .into_iter()
+            .map(|(key, next, h)| Repeatable {
+                name: h.get("name").cloned().unwrap_or_default(),
+                pattern: h.get("pattern").cloned(),
+                every: h.get("every").and_then(|e| e.parse().ok()),
+                tz: h.get("tz").cloned(),
+                next,
+                key,
+            })
+            .collect())
+    }
+
+    /// Every member of the `repeat` zset (legacy repeatables and job schedulers) with its next
+    /// run and its definition hash, soonest first when `ascending`.
+    pub(crate) async fn repeat_definitions(
+        &self,
+        ascending: bool,
+        op: &'static str,
+    ) -> Result<Vec<(String, u64, HashMap<String, String>)>, Error> {
         let mut conn = self.conn.clone();
-        let members: Vec<(String, f64)> = redis::cmd("ZRANGE")
-            .arg(self.keys.of("repeat"))
-            .arg(0)
-            .arg(-1)
-            .arg("WITHSCORES")
-            .query_async(&mut conn)
-            .await
-            .map_err(self.redis("list repeatables"))?;
+        let members: Vec<(String, f64)> =
+            redis::cmd(if ascending { "ZRANGE" } else { "ZREVRANGE" })
+                .arg(self.keys.of("repeat"))
+                .arg(0)
+                .arg(-1)
+                .arg("WITHSCORES")
+                .query_async(&mut conn)
+                .await
+                .map_err(self.redis(op))?;
         let mut out = Vec::with_capacity(members.len());
         for (key, next) in members {
             let h: HashMap<String, String> = redis::cmd("HGETALL")
                 .arg(self.keys.of(&format!("repeat:{key}")))
                 .query_async(&mut conn)
                 .await
-                .map_err(self.redis("list repeatables"))?;
-            out.push(Repeatable {
-                name: h.get("name").cloned().unwrap_or_default(),
-                pattern: h.get("pattern").cloned(),
-                every: h.get("every").and_then(|e| e.parse().ok()),
-                tz: h.get("tz").cloned(),
-                next: next as u64,
-                key,
-            });
+                .map_err(self.redis(op))?;
+            out.push((key, next as u64, h));
         }
         Ok(out)
     }

@@ -30,6 +30,7 @@ script!(extend_lock, "extend_lock.lua");
 script!(move_stalled, "move_stalled.lua");
 script!(add_repeatable, "add_repeatable.lua");
 script!(remove_repeatable, "remove_repeatable.lua");
+script!(add_job_scheduler, "add_job_scheduler.lua");
 script!(next_iteration, "next_iteration.lua", uses "add_delayed_fn.lua");
 script!(update_progress, "update_progress.lua");
 script!(add_log, "add_log.lua");

@@ -13,23 +13,17 @@ mod redis_server;
 
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use node_support::{node_command, node_last};
-use queue_support::queue;
+use queue_support::{queue, recording_worker};
 use redis_server::RedisServer;
 use serde_json::{Value, json};
-use tp_bullmq::{JobOptions, Worker, WorkerOptions};
+use tp_bullmq::{JobOptions, WorkerOptions};
 
 const DRAIN: Duration = Duration::from_secs(20);
 /// Far below DRAIN, far above any honest wake-up.
 const BOUND_MS: u64 = 5_000;
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
 
 /// Clients blocked in BZPOPMIN: an idle worker waiting on the marker.
 async fn blocked_waiters(server: &RedisServer) -> usize {
@@ -65,32 +59,15 @@ fn due_ms(server: &RedisServer, q: &str, id: &str) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_rust_worker_takes_node_jobs_when_due() {
     let server = RedisServer::start();
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(String, u64)>();
-    let worker = Worker::connect(
-        &server.url(),
-        "bull",
+    let mut worker = recording_worker(
+        &server,
         "emails",
         WorkerOptions {
             drain_delay: DRAIN,
             ..Default::default()
         },
     )
-    .await
-    .expect("worker");
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let run = tokio::spawn(async move {
-        worker
-            .run(
-                move |job| {
-                    let _ = tx.send((job.id.clone(), now_ms()));
-                    async { Ok(json!(null)) }
-                },
-                async {
-                    let _ = stop_rx.await;
-                },
-            )
-            .await
-    });
+    .await;
 
     for (name, opts) in [("delayed", json!({"delay": 1500})), ("plain", json!({}))] {
         wait_idle(&server).await;
@@ -102,11 +79,11 @@ async fn an_idle_rust_worker_takes_node_jobs_when_due() {
         );
         let id = ids[0].as_str().expect("id").to_string();
         let due = due_ms(&server, "emails", &id);
-        let (ran, started) = tokio::time::timeout(DRAIN * 2, rx.recv())
+        let (ran, started) = tokio::time::timeout(DRAIN * 2, worker.started.recv())
             .await
             .expect("the job ran before the drain delay ended twice")
             .expect("a job");
-        assert_eq!(ran, id);
+        assert_eq!(ran.id, id);
         assert!(started + 50 >= due, "{name} job ran before it was due");
         assert!(
             started - due.min(started) < BOUND_MS,
@@ -114,8 +91,7 @@ async fn an_idle_rust_worker_takes_node_jobs_when_due() {
             started - due
         );
     }
-    let _ = stop_tx.send(());
-    run.await.expect("join").expect("run");
+    worker.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,6 +1,7 @@
 --[[
   Produces the next iteration of a repeatable when its current one is taken by a worker.
   Idempotent: only the current iteration (id repeat:<key>:<score>) produces, and only once.
+  Serves legacy repeatables and job schedulers alike, as Node 5.67's worker does.
   (shared/specs/bullmq-v5.md 6.3)
 
   KEYS: 1 repeat, 2 delayed, 3 id, 4 events, 5 meta, 6 marker
@@ -16,12 +17,19 @@ if not prev then
 end
 local defKey = prefix .. "repeat:" .. key
 local next = tonumber(ARGV[1])
-local every = tonumber(rcall("HGET", defKey, "every"))
+local opts = cmsgpack.unpack(ARGV[4])
+local repeatOpts = type(opts["repeat"]) == "table" and opts["repeat"] or {}
+-- `every` schedules are computed here, from the stored slot: the previous run plus the period,
+-- or the first slot (plus the definition's offset) after now when runs were missed.
+local every = tonumber(rcall("HGET", defKey, "every")) or tonumber(repeatOpts["every"])
 if every then
+  local offset = tonumber(rcall("HGET", defKey, "offset")) or tonumber(repeatOpts["offset"]) or 0
   next = tonumber(prev) + every
   if next < now then
-    next = math.floor(now / every) * every + every
+    next = math.floor(now / every) * every + every + offset
   end
+  -- As Node: the client's guess of the run time is not kept for every schedules.
+  opts["prevMillis"] = nil
 end
 if ARGV[7] ~= "repeat:" .. key .. ":" .. prev then
   return ""
@@ -44,9 +52,9 @@ if not data then
   end
 end
 local name = rcall("HGET", defKey, "name")
-local opts = cmsgpack.unpack(ARGV[4])
 local delay = math.max(0, next - now)
 opts["delay"] = delay
+opts["jobId"] = jobId
 rcall("HMSET", jobKey, "name", name, "data", data, "opts", cjson.encode(opts), "timestamp", now, "delay", delay,
   "priority", tonumber(opts["priority"]) or 0, "rjk", key)
 rcall("XADD", KEYS[4], "MAXLEN", "~", maxEvents, "*", "event", "added", "jobId", jobId, "name", name)

@@ -1,4 +1,5 @@
 // Reads or changes a queue from Node: node inspect.cjs URL QUEUE counts|paused|repeatables|workers|pause|resume|jobs STATE|job ID|logs - ID
+//   |schedulers|upsert-scheduler '{"id":..,"repeat":{..},"template":{..}}'|remove-scheduler ID
 const { Queue, Job } = require(process.env.BULLMQ_MODULE || "bullmq");
 (async () => {
   const [url, name, what, arg] = process.argv.slice(2);
@@ -10,6 +11,12 @@ const { Queue, Job } = require(process.env.BULLMQ_MODULE || "bullmq");
   else if (what === "jobs") out = (await queue.getJobs([arg], 0, 100)).map((j) => j.id);
   else if (what === "workers") out = (await queue.getWorkers()).length;
   else if (what === "logs") out = await queue.getJobLogs(process.argv[6]);
+  else if (what === "schedulers") out = await queue.getJobSchedulers();
+  else if (what === "upsert-scheduler") {
+    const { id, repeat, template } = JSON.parse(arg);
+    const job = await queue.upsertJobScheduler(id, repeat, template);
+    out = job && job.id;
+  } else if (what === "remove-scheduler") out = await queue.removeJobScheduler(arg);
   else if (what === "pause") out = await queue.pause();
   else if (what === "resume") out = await queue.resume();
   else if (what === "job") {
