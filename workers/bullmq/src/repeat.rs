@@ -3,7 +3,7 @@
 //! in the process's local time zone (or `tz`), and the next iteration produced when a worker
 //! takes the current one. (shared/specs/bullmq-v5.md 6)
 
-use chrono::{DateTime, Local, TimeZone, Utc};
+use chrono::{DateTime, Local, LocalResult, Offset, TimeZone, Utc};
 use croner::Cron;
 use serde::{Deserialize, Serialize};
 
@@ -63,14 +63,9 @@ pub fn next_millis(r: &Repeat, after_ms: u64) -> Result<Option<u64>, String> {
                 let zone: chrono_tz::Tz = tz
                     .parse()
                     .map_err(|_| format!("unknown time zone {tz:?}"))?;
-                cron.find_next_occurrence(&start.with_timezone(&zone), false)
-                    .map_err(|e| e.to_string())?
-                    .with_timezone(&Utc)
+                next_in(&cron, &zone, start)?
             }
-            None => cron
-                .find_next_occurrence(&start.with_timezone(&Local), false)
-                .map_err(|e| e.to_string())?
-                .with_timezone(&Utc),
+            None => next_in(&cron, &Local, start)?,
         };
         next_utc.timestamp_millis() as u64
     } else {
@@ -81,6 +76,40 @@ pub fn next_millis(r: &Repeat, after_ms: u64) -> Result<Option<u64>, String> {
     } else {
         Some(next)
     })
+}
+
+/// The next run after `after` of `cron` on the wall clock of `zone`, as Node's cron-parser
+/// finds it: like croner, except for a wall-clock time that a spring-forward skips (02:30
+/// on the night clocks go from 02:00 to 03:00), which cron-parser reads with the offset
+/// before the skip (so 03:30) where croner runs at the end of the gap (03:00), a time the
+/// pattern does not name.
+fn next_in<Z: TimeZone>(
+    cron: &Cron,
+    zone: &Z,
+    after: DateTime<Utc>,
+) -> Result<DateTime<Utc>, String> {
+    let by_instant = cron
+        .find_next_occurrence(&after.with_timezone(zone), false)
+        .map_err(|e| e.to_string())?
+        .with_timezone(&Utc);
+    let wall = after.with_timezone(zone).naive_local();
+    let wall_next = cron
+        .find_next_occurrence(&Utc.from_utc_datetime(&wall), false)
+        .map_err(|e| e.to_string())?
+        .naive_utc();
+    if let LocalResult::None = zone.from_local_datetime(&wall_next) {
+        // Offsets change at most twice a year: twelve hours earlier is before the skip.
+        let before = zone
+            .offset_from_utc_datetime(&(wall_next - chrono::Duration::hours(12)))
+            .fix();
+        let skipped = Utc.from_utc_datetime(
+            &(wall_next - chrono::Duration::seconds(i64::from(before.local_minus_utc()))),
+        );
+        if skipped > after {
+            return Ok(skipped);
+        }
+    }
+    Ok(by_instant)
 }
 
 #[cfg(test)]

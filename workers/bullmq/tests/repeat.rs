@@ -173,3 +173,69 @@ async fn node_continues_and_lists_a_repeatable_that_rust_registered_and_rust_rem
             .expect("remove again")
     );
 }
+
+/// Next run times equal those of the cron-parser bullmq uses, across DST changes (spring
+/// forward skips 02:00–03:00, fall back repeats it), in several zones, for the daily
+/// patterns TestPlanIt registers and the extensions cron-parser supports. Each case is
+/// followed for six runs, every run starting from the previous one, as a worker does.
+#[test]
+fn cron_next_times_equal_node_cron_parsers() {
+    let patterns = [
+        "0 3 * * *",
+        "0 6 * * *",
+        "0 8 * * *",
+        "30 2 * * *",
+        "0 2 * * *",
+        "*/30 * * * *",
+        "0 9 * * 1-5",
+        "15 10 1,15 * 5",
+        "0 0 L * *",
+        "0 9 * * 1#2",
+        "*/20 59 1 * * *",
+    ];
+    let zones = [
+        "Europe/Berlin",
+        "America/New_York",
+        "Australia/Sydney",
+        "UTC",
+    ];
+    // 2026-03-07 12:00Z, 2026-03-28 12:00Z, 2026-10-24 12:00Z, 2026-10-31 12:00Z.
+    let starts: [u64; 4] = [
+        1_772_884_800_000,
+        1_774_699_200_000,
+        1_792_843_200_000,
+        1_793_448_000_000,
+    ];
+    let mut cases = Vec::new();
+    for p in patterns {
+        for tz in zones {
+            for s in starts {
+                cases.push((p, tz, s));
+            }
+        }
+    }
+    // Follow each case for six runs, asking Node for one step of every case at a time.
+    let mut afters: Vec<u64> = cases.iter().map(|c| c.2).collect();
+    for step in 0..6 {
+        let input: Vec<Value> = cases
+            .iter()
+            .zip(&afters)
+            .map(|((p, tz, _), a)| json!({"pattern": p, "tz": tz, "after": a}))
+            .collect();
+        let theirs = node("cron.cjs", &[&Value::from(input).to_string()]).remove(0);
+        for (i, ((p, tz, _), after)) in cases.iter().zip(afters.iter_mut()).enumerate() {
+            let r = Repeat {
+                pattern: Some(p.to_string()),
+                tz: Some(tz.to_string()),
+                ..Default::default()
+            };
+            let ours = tp_bullmq::repeat::next_millis(&r, *after).expect("next");
+            assert_eq!(
+                ours,
+                theirs[i].as_u64(),
+                "step {step}: {p:?} in {tz} after {after}"
+            );
+            *after = ours.unwrap_or(*after);
+        }
+    }
+}
