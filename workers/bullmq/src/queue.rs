@@ -37,6 +37,14 @@ pub const STATES: [&str; 8] = [
     "waiting-children",
 ];
 
+/// The options as Node's `Job` constructor completes them before any add: `attempts`
+/// defaults to 0 and is written out. (Job schedulers' runs are made by a script and lack it.)
+fn node_defaults(opts: &JobOptions) -> JobOptions {
+    let mut o = opts.clone();
+    o.attempts.get_or_insert(0);
+    o
+}
+
 /// Jobs per state, as Node's `getJobCounts()` returns them.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Counts {
@@ -111,7 +119,8 @@ impl Queue {
         data: &serde_json::Value,
         opts: &JobOptions,
     ) -> Result<String, Error> {
-        self.add_with_key(name, data, opts, "").await
+        self.add_with_key(name, data, &node_defaults(opts), "")
+            .await
     }
 
     /// Adds a job; `repeat_key` (its `rjk`) is set for a repeatable's or scheduler's runs.
@@ -213,7 +222,7 @@ impl Queue {
             .await
             .map_err(self.redis("add repeatable"))?;
         let id = format!("repeat:{key}:{next}");
-        let mut first = opts.clone();
+        let mut first = node_defaults(opts);
         first.job_id = Some(id);
         first.delay = Some(next.saturating_sub(now));
         let mut r = serde_json::to_value(repeat).unwrap_or_default();
@@ -300,7 +309,7 @@ impl Queue {
         }
         let invocations = jobs
             .iter()
-            .map(|(name, data, opts)| self.add_invocation(name, data, opts, ""))
+            .map(|(name, data, opts)| self.add_invocation(name, data, &node_defaults(opts), ""))
             .collect::<Result<Vec<_>, _>>()?;
         let mut conn = self.conn.clone();
         // A pipeline runs EVALSHA only: make sure the server has the script first.

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use node_support::{node_last, node_lines};
-use queue_support::{queue, recording_worker};
+use queue_support::{connection, queue, recording_worker};
 use redis_server::RedisServer;
 use serde_json::{Value, json};
 use tp_bullmq::{JobOptions, Repeat, WorkerOptions};
@@ -32,11 +32,7 @@ fn berlin() -> Value {
 }
 
 async fn hash(server: &RedisServer, key: &str) -> HashMap<String, String> {
-    let client = redis::Client::open(server.url()).expect("url");
-    let mut conn = client
-        .get_multiplexed_async_connection()
-        .await
-        .expect("connection");
+    let mut conn = connection(server).await;
     redis::cmd("HGETALL")
         .arg(key)
         .query_async(&mut conn)

@@ -16,7 +16,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use node_support::{node_command, node_last};
-use queue_support::{queue, recording_worker};
+use queue_support::{connection, queue, recording_worker};
 use redis_server::RedisServer;
 use serde_json::{Value, json};
 use tp_bullmq::{JobOptions, WorkerOptions};
@@ -27,11 +27,7 @@ const BOUND_MS: u64 = 5_000;
 
 /// Clients blocked in BZPOPMIN: an idle worker waiting on the marker.
 async fn blocked_waiters(server: &RedisServer) -> usize {
-    let client = redis::Client::open(server.url()).expect("url");
-    let mut conn = client
-        .get_multiplexed_async_connection()
-        .await
-        .expect("connection");
+    let mut conn = connection(server).await;
     let list: String = redis::cmd("CLIENT")
         .arg("LIST")
         .query_async(&mut conn)

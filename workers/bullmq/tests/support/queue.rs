@@ -7,16 +7,20 @@ use tp_bullmq::Queue;
 use crate::redis_server::RedisServer;
 
 pub async fn queue(server: &RedisServer, name: &str) -> Queue {
+    Queue::new(connection(server).await, "bull", name)
+}
+
+/// A plain connection, for reading keys as they are.
+pub async fn connection(server: &RedisServer) -> redis::aio::MultiplexedConnection {
     let client = redis::Client::open(server.url()).expect("url");
-    let conn = client
+    client
         .get_multiplexed_tokio_connection()
         .await
-        .expect("connect");
-    Queue::new(conn, "bull", name)
+        .expect("connect")
 }
 
 /// A Rust worker that reports each job it starts (with the wall-clock ms of the start) and
-/// completes it with `null`.
+/// completes it with `null`, or with what `outcome` says.
 pub struct Recording {
     pub started: tokio::sync::mpsc::UnboundedReceiver<(tp_bullmq::Job, u64)>,
     stop: tokio::sync::oneshot::Sender<()>,
@@ -27,6 +31,15 @@ pub async fn recording_worker(
     server: &RedisServer,
     name: &str,
     opts: tp_bullmq::WorkerOptions,
+) -> Recording {
+    recording_worker_with(server, name, opts, |_| Ok(serde_json::Value::Null)).await
+}
+
+pub async fn recording_worker_with(
+    server: &RedisServer,
+    name: &str,
+    opts: tp_bullmq::WorkerOptions,
+    outcome: fn(&tp_bullmq::Job) -> Result<serde_json::Value, tp_bullmq::JobError>,
 ) -> Recording {
     let worker = tp_bullmq::Worker::connect(&server.url(), "bull", name, opts)
         .await
@@ -40,8 +53,9 @@ pub async fn recording_worker(
                     let at = std::time::SystemTime::now()
                         .duration_since(std::time::UNIX_EPOCH)
                         .map_or(0, |d| d.as_millis() as u64);
+                    let result = outcome(&job);
                     let _ = tx.send((job, at));
-                    async { Ok(serde_json::Value::Null) }
+                    async move { result }
                 },
                 async {
                     let _ = stop_rx.await;

@@ -1,7 +1,7 @@
 // Processes COUNT jobs with a Node worker and prints each as a JSON line (id, name, data,
 // opts, attemptsMade), in the order they ran: node consume.cjs URL QUEUE COUNT TIMEOUT_MS
 // (SLEEP_MS: how long each job takes; LOCK_MS, STALLED_MS: lockDuration, stalledInterval;
-// FAIL: every job throws; DRAIN_S: drainDelay, the idle worker's blocking wait)
+// FAIL: every job throws; FAIL_MARKED: jobs whose data has fail: true throw "boom"; DRAIN_S: drainDelay, the idle worker's blocking wait)
 const { Worker } = require(process.env.BULLMQ_MODULE || "bullmq");
 (async () => {
   const [url, name, count, timeout] = process.argv.slice(2);
@@ -12,6 +12,11 @@ const { Worker } = require(process.env.BULLMQ_MODULE || "bullmq");
     name,
     async (job) => {
       if (process.env.SLEEP_MS) await new Promise((r) => setTimeout(r, Number(process.env.SLEEP_MS)));
+      if (process.env.FAIL_MARKED && job.data && job.data.fail) {
+        seen += 1;
+        if (seen >= Number(count)) setImmediate(done);
+        throw new Error("boom");
+      }
       if (process.env.FAIL) {
         seen += 1;
         if (seen >= Number(count)) setImmediate(done);
