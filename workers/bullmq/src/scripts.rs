@@ -22,7 +22,7 @@ macro_rules! script {
 
 script!(add_job, "add_job.lua", uses "add_delayed_fn.lua");
 script!(move_to_active, "move_to_active.lua", uses "move_to_active_fn.lua");
-script!(move_to_finished, "move_to_finished.lua", uses "move_to_active_fn.lua", "release_lock_fn.lua");
+script!(move_to_finished, "move_to_finished.lua", uses "move_to_active_fn.lua", "release_lock_fn.lua", "add_delayed_fn.lua");
 script!(get_counts, "get_counts.lua");
 script!(pause, "pause.lua");
 script!(retry_job, "retry_job.lua", uses "release_lock_fn.lua", "add_delayed_fn.lua");

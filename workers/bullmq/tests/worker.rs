@@ -8,14 +8,13 @@ mod node_support;
 mod queue_support;
 #[path = "../../../tests/support/redis_server.rs"]
 mod redis_server;
-use queue_support::queue;
+use queue_support::{eventually, fast, queue};
 
-use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use node_support::node_command;
+use node_support::node_worker_sitting_on_a_job;
 use redis_server::RedisServer;
 
 fn node(script: &str, args: &[&str]) -> Value {
@@ -26,25 +25,6 @@ use tp_bullmq::{JobError, Worker, WorkerOptions};
 
 fn job(server: &RedisServer, q: &str, id: &str) -> Value {
     node("inspect.cjs", &[&server.url(), q, "job", id])
-}
-
-/// Polls `cond` every 20 ms for up to 30 s.
-async fn eventually(what: &str, mut cond: impl AsyncFnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while !cond().await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-fn fast() -> WorkerOptions {
-    WorkerOptions {
-        drain_delay: Duration::from_millis(200),
-        ..Default::default()
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -212,15 +192,8 @@ async fn a_job_left_by_a_killed_node_worker_is_recovered_by_rust() {
     );
     let id = ids[0].as_str().expect("id").to_string();
     // A Node worker takes the job (lock 1 s) and is killed with SIGKILL while running it.
-    let mut node_worker = node_command("consume.cjs")
-        .args([&server.url(), "issue-sync", "1", "60000"])
-        .env("SLEEP_MS", "60000")
-        .env("LOCK_MS", "1000")
-        // Its stalled check (shared by all workers through the stalled-check key) runs often too.
-        .env("STALLED_MS", "300")
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("node worker");
+    // Its stalled check (shared by all workers through the stalled-check key) runs often too.
+    let mut node_worker = node_worker_sitting_on_a_job(&server.url(), "issue-sync");
     eventually("Node runs the job", async || {
         job(&server, "issue-sync", &id)["state"] == "active"
     })

@@ -38,6 +38,38 @@ if deid then
   end
 end
 
+-- A flow child that completes releases its parent (in whatever queue) once no dependency is
+-- left: to delayed, prioritized or the head of wait, as Node's moveToFinished does. Failure
+-- policies of flows (fpof, cpof, idof, rdof) are not implemented: TestPlanIt adds no flows.
+if target == "completed" then
+  local parentKey = rcall("HGET", jobKey, "parentKey")
+  if parentKey and rcall("SREM", parentKey .. ":dependencies", jobKey) == 1 then
+    rcall("HSET", parentKey .. ":processed", jobKey, ARGV[5])
+    local parentId = string.match(parentKey, "([^:]+)$")
+    local q = string.sub(parentKey, 1, #parentKey - #parentId)
+    if rcall("SCARD", parentKey .. ":dependencies") == 0 and rcall("ZREM", q .. "waiting-children", parentId) == 1 then
+      local parentPaused = rcall("HEXISTS", q .. "meta", "paused") == 1
+      local delay = tonumber(rcall("HGET", parentKey, "delay")) or 0
+      local priority = tonumber(rcall("HGET", parentKey, "priority")) or 0
+      if delay > 0 then
+        addDelayed(q .. "delayed", q .. "marker", parentId, now + delay)
+        rcall("XADD", q .. "events", "*", "event", "delayed", "jobId", parentId, "delay", now + delay)
+      else
+        if priority > 0 then
+          local pc = rcall("INCR", q .. "pc")
+          rcall("ZADD", q .. "prioritized", priority * 4294967296 + (pc % 4294967296), parentId)
+        else
+          rcall("RPUSH", parentPaused and (q .. "paused") or (q .. "wait"), parentId)
+        end
+        if not parentPaused then
+          rcall("ZADD", q .. "marker", 0, "0")
+        end
+        rcall("XADD", q .. "events", "*", "event", "waiting", "jobId", parentId, "prev", "waiting-children")
+      end
+    end
+  end
+end
+
 local atm = rcall("HINCRBY", jobKey, "atm", 1)
 local count, age, limit = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
 local function removeJob(jid)

@@ -97,3 +97,16 @@ pub fn node_lines(script: &str, args: &[&str], env: &[(&str, &str)]) -> Vec<Valu
 pub fn node_last(script: &str, args: &[&str], env: &[(&str, &str)]) -> Value {
     node_lines(script, args, env).pop().unwrap_or(Value::Null)
 }
+
+/// A Node worker that takes one job of `queue` and sits on it for a minute with a 1 s lock,
+/// its stalled checker running every 300 ms: the worker a test kills with SIGKILL mid-job.
+pub fn node_worker_sitting_on_a_job(url: &str, queue: &str) -> std::process::Child {
+    node_command("consume.cjs")
+        .args([url, queue, "1", "60000"])
+        .env("SLEEP_MS", "60000")
+        .env("LOCK_MS", "1000")
+        .env("STALLED_MS", "300")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("node worker")
+}

@@ -1,6 +1,6 @@
 // Reads or changes a queue from Node: node inspect.cjs URL QUEUE counts|paused|repeatables|workers|pause|resume|jobs STATE|job ID|logs - ID
-//   |schedulers|upsert-scheduler '{"id":..,"repeat":{..},"template":{..}}'|remove-scheduler ID
-const { Queue, Job } = require(process.env.BULLMQ_MODULE || "bullmq");
+//   |obliterate-force|flow PARENT_NAME|schedulers|upsert-scheduler '{"id":..,"repeat":{..},"template":{..}}'|remove-scheduler ID
+const { Queue, Job, FlowProducer } = require(process.env.BULLMQ_MODULE || "bullmq");
 (async () => {
   const [url, name, what, arg] = process.argv.slice(2);
   const queue = new Queue(name, { connection: { url } });
@@ -12,6 +12,15 @@ const { Queue, Job } = require(process.env.BULLMQ_MODULE || "bullmq");
   else if (what === "workers") out = (await queue.getWorkers()).length;
   else if (what === "logs") out = await queue.getJobLogs(process.argv[6]);
   else if (what === "schedulers") out = await queue.getJobSchedulers();
+  else if (what === "obliterate-force") {
+    await queue.pause();
+    out = await queue.obliterate({ force: true });
+  } else if (what === "flow") {
+    const flow = new FlowProducer({ connection: { url } });
+    const tree = await flow.add({ name: arg, queueName: name, data: {}, children: [{ name: "child", queueName: name, data: {} }] });
+    out = tree.job.id;
+    await flow.close();
+  }
   else if (what === "upsert-scheduler") {
     const { id, repeat, template } = JSON.parse(arg);
     const job = await queue.upsertJobScheduler(id, repeat, template);
