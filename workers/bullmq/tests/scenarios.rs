@@ -211,7 +211,8 @@ async fn a_renewed_lock_keeps_a_long_job_from_stalling() {
     );
     let id = ids[0].as_str().expect("id").to_string();
     let opts = WorkerOptions {
-        lock_duration: Duration::from_millis(1000),
+        // Renewed every second; a lock of two leaves a second of slack on a loaded machine.
+        lock_duration: Duration::from_millis(2000),
         stalled_interval: Duration::from_millis(300),
         ..fast()
     };
@@ -219,7 +220,7 @@ async fn a_renewed_lock_keeps_a_long_job_from_stalling() {
         .await
         .expect("worker");
     let running = spawn_worker(worker, |_job| async {
-        tokio::time::sleep(Duration::from_secs(4)).await;
+        tokio::time::sleep(Duration::from_secs(5)).await;
         Ok(json!("done"))
     });
     let q = queue(&server, "long").await;
@@ -229,8 +230,8 @@ async fn a_renewed_lock_keeps_a_long_job_from_stalling() {
     .await;
     // A Node worker's stalled checker runs every 300 ms meanwhile (it finds nothing to run).
     let node_worker = node_command("consume.cjs")
-        .args([&server.url(), "long", "1", "5000"])
-        .env("LOCK_MS", "1000")
+        .args([&server.url(), "long", "1", "6000"])
+        .env("LOCK_MS", "2000")
         .env("STALLED_MS", "300")
         .stdout(Stdio::null())
         .spawn()

@@ -110,6 +110,8 @@ async fn rust_continues_node_job_schedulers() {
     for w in ticks.windows(2) {
         assert!(w[1] > w[0] && (w[1] - w[0]) % 1000 == 0, "ticks {ticks:?}");
     }
+    // Stopped, so that nothing moves between the listings compared below.
+    worker.stop().await;
     let listed = inspect(&server, "digests", "schedulers", "");
     let tick = listed
         .as_array()
@@ -124,7 +126,6 @@ async fn rust_continues_node_job_schedulers() {
     let ours = serde_json::to_value(q.job_schedulers().await.expect("list")).expect("json");
     let theirs = inspect(&server, "digests", "schedulers", "");
     assert_eq!(ours, theirs);
-    worker.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
