@@ -24,7 +24,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use node_support::node_last;
-use queue_support::{connection, queue, recording_worker_with};
+use queue_support::{connection, fast, queue, recording_worker_with};
 use redis_server::RedisServer;
 use serde_json::{Value, json};
 use tp_bullmq::{JobError, JobOptions, WorkerOptions};
@@ -272,6 +272,107 @@ async fn node_and_rust_leave_the_same_keys_behind() {
     assert!(
         d.is_empty(),
         "Rust→Node differs from Node→Node:\n{}",
+        d.join("\n")
+    );
+}
+
+/// The run times in a repeatable's job ids (`repeat:<key>:<ms>`) differ run to run: each
+/// becomes `<run N>` (N in time order) wherever it appears, in key names and in values; a
+/// run's delay and creation time (which depend on when the previous run was taken) go too.
+fn relabel_runs(dump: BTreeMap<String, Value>) -> BTreeMap<String, Value> {
+    let mut runs: Vec<String> = dump
+        .keys()
+        .filter_map(|k| k.strip_prefix("repeat:"))
+        .filter_map(|k| k.rsplit_once(':').map(|(_, ms)| ms.to_string()))
+        .filter(|ms| ms.len() >= 12 && ms.bytes().all(|b| b.is_ascii_digit()))
+        .collect();
+    runs.sort();
+    runs.dedup();
+    let label = |text: &str| {
+        runs.iter()
+            .enumerate()
+            .fold(text.to_string(), |t, (n, ms)| {
+                t.replace(ms.as_str(), &format!("<run {n}>"))
+            })
+    };
+    fn walk(v: &mut Value, label: &dyn Fn(&str) -> String) {
+        match v {
+            Value::String(s) => *s = label(s),
+            Value::Number(n) => {
+                let l = label(&n.to_string());
+                if l != n.to_string() {
+                    *v = Value::String(l);
+                }
+            }
+            Value::Array(a) => a.iter_mut().for_each(|x| walk(x, label)),
+            Value::Object(m) => {
+                let old = std::mem::take(m);
+                for (k, mut x) in old {
+                    walk(&mut x, label);
+                    m.insert(label(&k), x);
+                }
+            }
+            _ => {}
+        }
+    }
+    dump.into_iter()
+        .map(|(k, mut v)| {
+            walk(&mut v, &label);
+            let k = label(&k);
+            if k.starts_with("repeat:") && k.contains("<run") {
+                // A run's delay and time depend on when the previous one was taken.
+                v["delay"] = json!("<time>");
+                if v["opts"].is_object() {
+                    v["opts"]["delay"] = json!("<time>");
+                    v["opts"]["timestamp"] = json!("<time>");
+                }
+            }
+            (k, v)
+        })
+        .collect()
+}
+
+/// TestPlanIt's scheduler shape: a legacy repeatable with a cron pattern and a jobId.
+fn repeatable() -> Value {
+    json!([{"name": "send-daily-digest", "data": {"tenant": "t1"}, "opts": {"repeat": {"pattern": "* * * * * *"}, "jobId": "send-daily-digest-t1", "removeOnComplete": 10}}])
+}
+
+const RUNS: usize = 3;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeatable_leaves_the_same_keys_whoever_runs_it() {
+    let server = RedisServer::start();
+    for q in ["rep-nn", "rep-nr"] {
+        node_last(
+            "produce.cjs",
+            &[&server.url(), q, &repeatable().to_string()],
+            &[],
+        );
+    }
+    node_last(
+        "consume.cjs",
+        &[&server.url(), "rep-nn", &RUNS.to_string(), "30000"],
+        &[],
+    );
+    let mut worker =
+        recording_worker_with(&server, "rep-nr", fast(), |job| Ok(json!({"ok": job.id}))).await;
+    for n in 0..RUNS {
+        tokio::time::timeout(Duration::from_secs(30), worker.started.recv())
+            .await
+            .unwrap_or_else(|_| panic!("only {n} of {RUNS} runs"))
+            .expect("a run");
+    }
+    worker.stop().await;
+    let nn = relabel_runs(dump(&server, "rep-nn").await);
+    let nr = relabel_runs(dump(&server, "rep-nr").await);
+    assert!(
+        nn.keys().any(|k| k.ends_with("<run 3>")),
+        "the next run is pending: {nn:?}"
+    );
+    let d = differences(&nn, &nr);
+    assert!(
+        d.is_empty(),
+        "Node→Rust differs from Node→Node:\n{}",
         d.join("\n")
     );
 }
