@@ -332,3 +332,38 @@ fn monit_refuses_without_a_terminal() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn the_terminal_is_restored_after_a_panic() {
+    let server = RedisServer::start();
+    let t = TempHome::new();
+    ecosystem(&t);
+    let tmux = Tmux::start(
+        &t,
+        &server,
+        &format!(
+            "TPCTL_MONIT_TEST_PANIC=1 {BIN} monit; echo MONIT-EXIT=$?; stty -a | grep -o -- '-*icanon'; sleep 600"
+        ),
+    );
+    tmux.wait_for("the dashboard", |s| s.contains("Processes"));
+    tmux.keys("!");
+    let s = tmux.wait_for("monit to exit and stty to report", |s| {
+        s.contains("MONIT-EXIT=") && s.contains("icanon")
+    });
+    assert!(s.contains("MONIT-EXIT=101"), "a panic exits 101: {s}");
+    assert!(
+        s.contains("panic requested"),
+        "the panic message is readable: {s}"
+    );
+    assert!(
+        s.lines().any(|l| l.trim() == "icanon"),
+        "terminal left in raw mode:\n{s}"
+    );
+    assert_eq!(
+        tmux.tmux(&["display", "-p", "#{alternate_on} #{cursor_flag}"])
+            .trim(),
+        "0 1"
+    );
+    drop(tmux);
+    t.finish();
+}

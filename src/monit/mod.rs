@@ -166,6 +166,14 @@ impl Shell<'_> {
                 dirty = true;
                 match event::read()? {
                     Event::Key(key) if key.kind != KeyEventKind::Release => {
+                        // Debug builds only: lets the tests check the terminal is restored
+                        // after a panic.
+                        #[cfg(debug_assertions)]
+                        if key.code == event::KeyCode::Char('!')
+                            && std::env::var_os("TPCTL_MONIT_TEST_PANIC").is_some()
+                        {
+                            panic!("panic requested by TPCTL_MONIT_TEST_PANIC");
+                        }
                         match self.model.on_key(key) {
                             Some(Effect::Quit) => return Ok(()),
                             Some(Effect::Run(action)) => feeds::run(
