@@ -2,11 +2,10 @@
 //! in a PIE, each process privately relocates ~70 KiB of read-only data at start, while a
 //! non-PIE binary's pages stay shared between them all.
 
+include!("workers/no_pie.rs");
+
 fn main() {
-    let os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
-    let env = std::env::var("CARGO_CFG_TARGET_ENV").unwrap_or_default();
-    if os == "linux" && env == "gnu" {
-        println!("cargo:rustc-link-arg-bins=-no-pie");
-    }
+    link_without_pie("bins");
     println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-changed=workers/no_pie.rs");
 }

@@ -14,15 +14,18 @@ use std::sync::Once;
 use serde_json::Value;
 
 pub fn node_dir() -> PathBuf {
-    // This file is shared by tp-bullmq's tests and the root package's tests, whose
-    // manifest directories differ; the Node project lives beside tp-bullmq.
+    // This file is shared by tp-bullmq's, tp-worker's and the root package's tests, whose
+    // manifest directories differ; the Node project lives in tp-bullmq's tests.
     let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let own = manifest.join("tests/interop/node");
-    if own.join("package.json").is_file() {
-        own
-    } else {
-        manifest.join("workers/bullmq/tests/interop/node")
-    }
+    [
+        "tests/interop/node",
+        "workers/bullmq/tests/interop/node",
+        "../bullmq/tests/interop/node",
+    ]
+    .iter()
+    .map(|p| manifest.join(p))
+    .find(|d| d.join("package.json").is_file())
+    .unwrap_or_else(|| manifest.join("tests/interop/node"))
 }
 
 /// The bullmq version under test: TestPlanIt's, unless the matrix variable names another.

@@ -1,0 +1,109 @@
+//! What a worker reads from its environment (spec §1, §2, §13).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+/// True for `true` or `1`, as TestPlanIt reads its flags.
+pub fn flag(name: &str) -> bool {
+    std::env::var(name).is_ok_and(|v| matches!(v.trim(), "true" | "1"))
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database_url: Option<String>,
+    pub valkey_url: Option<String>,
+    pub multi_tenant: bool,
+}
+
+impl Config {
+    pub fn from_env() -> Config {
+        Config {
+            database_url: var("DATABASE_URL"),
+            valkey_url: var("VALKEY_URL"),
+            multi_tenant: flag("MULTI_TENANT_MODE"),
+        }
+    }
+
+    pub fn mode(&self) -> &'static str {
+        if self.multi_tenant {
+            "MULTI-TENANT"
+        } else {
+            "SINGLE-TENANT"
+        }
+    }
+}
+
+/// One tenant's settings (spec §2.2); only the database and base URL are used.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Tenant {
+    pub database_url: String,
+    #[serde(default)]
+    pub base_url: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TenantError {
+    #[error("cannot read tenant configuration {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "tenant configuration {what} is not valid JSON of the form {{\"<id>\": {{\"databaseUrl\": ...}}}}: {reason}"
+    )]
+    Parse { what: String, reason: String },
+}
+
+/// The tenants, read afresh (TestPlanIt reloads them for every job): the JSON file
+/// `TENANT_CONFIG_FILE` (default /config/tenants.json; absent is fine), overridden by the JSON
+/// in `TENANT_CONFIGS`, then `TENANT_<ID>_DATABASE_URL` (and `_BASE_URL`) for ids not yet
+/// defined, the id being `<ID>` lowercased.
+pub fn tenants() -> Result<BTreeMap<String, Tenant>, TenantError> {
+    let path =
+        PathBuf::from(var("TENANT_CONFIG_FILE").unwrap_or_else(|| "/config/tenants.json".into()));
+    let mut out: BTreeMap<String, Tenant> = match std::fs::read_to_string(&path) {
+        Ok(text) => serde_json::from_str(&text).map_err(|e| TenantError::Parse {
+            what: path.display().to_string(),
+            reason: e.to_string(),
+        })?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
+        Err(source) => return Err(TenantError::Read { path, source }),
+    };
+    if let Some(text) = var("TENANT_CONFIGS") {
+        let more: BTreeMap<String, Tenant> =
+            serde_json::from_str(&text).map_err(|e| TenantError::Parse {
+                what: "TENANT_CONFIGS".into(),
+                reason: e.to_string(),
+            })?;
+        out.extend(more);
+    }
+    for (k, v) in std::env::vars() {
+        let Some(id) = k
+            .strip_prefix("TENANT_")
+            .and_then(|r| r.strip_suffix("_DATABASE_URL"))
+        else {
+            continue;
+        };
+        let id = id.to_lowercase();
+        if id.is_empty() || out.contains_key(&id) || v.trim().is_empty() {
+            continue;
+        }
+        let base_url = var(&format!("TENANT_{}_BASE_URL", id.to_uppercase()));
+        out.insert(
+            id,
+            Tenant {
+                database_url: v,
+                base_url,
+            },
+        );
+    }
+    Ok(out)
+}

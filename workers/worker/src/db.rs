@@ -1,0 +1,85 @@
+//! PostgreSQL pools: one on DATABASE_URL, or one per tenant in multi-tenant mode (re-read for
+//! every job, replaced when a tenant's URL changes). Pools connect lazily, so a worker starts
+//! while PostgreSQL is down and its jobs fail (and are retried by BullMQ) until it is back.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
+use tokio::sync::Mutex;
+
+use crate::config::{self, Config};
+
+/// How long a job waits for a connection before it fails (and is retried).
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub struct Databases {
+    multi_tenant: bool,
+    single: Option<Result<PgPool, String>>,
+    tenants: Mutex<HashMap<String, (String, PgPool)>>,
+    size: u32,
+}
+
+fn open(url: &str, size: u32) -> Result<PgPool, String> {
+    PgPoolOptions::new()
+        .max_connections(size)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .connect_lazy(url)
+        .map_err(|e| format!("invalid database URL: {e}"))
+}
+
+impl Databases {
+    /// Pools of `size` connections (the worker's concurrency).
+    pub fn new(cfg: &Config, size: usize) -> Databases {
+        let size = u32::try_from(size.max(1)).unwrap_or(u32::MAX);
+        Databases {
+            multi_tenant: cfg.multi_tenant,
+            single: (!cfg.multi_tenant).then(|| match &cfg.database_url {
+                Some(url) => open(url, size),
+                None => Err("DATABASE_URL is not set".into()),
+            }),
+            tenants: Mutex::new(HashMap::new()),
+            size,
+        }
+    }
+
+    /// The pool for a job of `tenant`, or why there is none (the job fails with that reason).
+    pub async fn pool(&self, tenant: Option<&str>) -> Result<PgPool, String> {
+        if !self.multi_tenant {
+            return match &self.single {
+                Some(Ok(p)) => Ok(p.clone()),
+                Some(Err(e)) => Err(e.clone()),
+                None => Err("DATABASE_URL is not set".into()),
+            };
+        }
+        let id = tenant.ok_or("tenantId is required in multi-tenant mode")?;
+        let all = config::tenants().map_err(|e| e.to_string())?;
+        let t = all
+            .get(id)
+            .ok_or_else(|| format!("No configuration found for tenant: {id}"))?;
+        let mut cache = self.tenants.lock().await;
+        if let Some((url, pool)) = cache.get(id)
+            && *url == t.database_url
+        {
+            return Ok(pool.clone());
+        }
+        let pool = open(&t.database_url, self.size)?;
+        if let Some((_, old)) = cache.insert(id.to_string(), (t.database_url.clone(), pool.clone()))
+        {
+            tracing::info!("database URL of tenant {id} changed; closing its old connections");
+            tokio::spawn(async move { old.close().await });
+        }
+        Ok(pool)
+    }
+
+    /// Closes every pool (at shutdown).
+    pub async fn close(&self) {
+        if let Some(Ok(p)) = &self.single {
+            p.close().await;
+        }
+        for (_, (_, p)) in self.tenants.lock().await.drain() {
+            p.close().await;
+        }
+    }
+}

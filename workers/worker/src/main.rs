@@ -1,0 +1,110 @@
+//! tp-worker: TestPlanIt's background workers in Rust, one binary called with the worker's
+//! name (`tp-worker scheduler`, `tp-worker audit-log`, ...). Reads the same environment as
+//! TestPlanIt's Node workers (DATABASE_URL, VALKEY_URL, MULTI_TENANT_MODE, ...).
+
+mod audit;
+mod config;
+mod cuid;
+mod db;
+mod queues;
+mod run;
+mod scheduler;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use config::Config;
+use tracing_subscriber::fmt::writer::MakeWriterExt;
+
+/// The workers this binary runs, with what they do.
+const WORKERS: [(&str, &str); 2] = [
+    (
+        "scheduler",
+        "register the daily cron jobs, then exit (one-shot)",
+    ),
+    (
+        "audit-log",
+        "write audit events from the audit-logs queue to \"AuditLog\"",
+    ),
+];
+
+fn usage() -> String {
+    let mut s = String::from("usage: tp-worker WORKER\n\nworkers:\n");
+    for (n, what) in WORKERS {
+        s.push_str(&format!("  {n:<12} {what}\n"));
+    }
+    s
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TP_WORKER_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        // Warnings and errors on stderr (tpctl's err.log), the rest on stdout.
+        .with_writer(
+            std::io::stderr
+                .with_max_level(tracing::Level::WARN)
+                .or_else(std::io::stdout),
+        )
+        .with_target(false)
+        .with_ansi(false)
+        .try_init();
+}
+
+fn main() -> ExitCode {
+    let Some(name) = std::env::args().nth(1) else {
+        eprint!("{}", usage());
+        return ExitCode::from(2);
+    };
+    if name == "-h" || name == "--help" {
+        print!("{}", usage());
+        return ExitCode::SUCCESS;
+    }
+    if !WORKERS.iter().any(|(n, _)| *n == name) {
+        eprint!("tp-worker: unknown worker {name:?}\n\n{}", usage());
+        return ExitCode::from(2);
+    }
+    init_tracing();
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("tp-worker: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let cfg = Config::from_env();
+    let result = rt.block_on(async {
+        match name.as_str() {
+            "scheduler" => scheduler::run(&cfg)
+                .await
+                .map(|n| {
+                    tracing::info!("Scheduler finished: {n} repeatable job(s) registered.");
+                })
+                .map_err(anyhow::Error::from),
+            "audit-log" => {
+                let spec = queues::AUDIT_LOGS;
+                let concurrency = spec.concurrency();
+                let dbs = Arc::new(db::Databases::new(&cfg, concurrency));
+                let d = dbs.clone();
+                let r = run::serve("Audit log", &spec, &cfg, concurrency, move |job| {
+                    audit::process(d.clone(), job)
+                })
+                .await;
+                dbs.close().await;
+                r
+            }
+            other => Err(anyhow::anyhow!("unknown worker {other:?}")),
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! TestPlanIt's queues: their default job options (what the web app adds with) and the
+//! options its workers run with (spec §2.3). The `*_CONCURRENCY` variables are honoured, with
+//! the concurrency TestPlanIt really runs as the default.
+
+use std::time::Duration;
+
+use tp_bullmq::{Backoff, JobOptions, KeepJobs, WorkerOptions};
+
+const DAY_S: u64 = 86_400;
+
+/// One queue and how it is worked.
+#[derive(Debug, Clone, Copy)]
+pub struct QueueSpec {
+    pub name: &'static str,
+    attempts: u32,
+    /// Exponential back-off base, ms.
+    backoff_ms: Option<u64>,
+    complete_age_days: u64,
+    complete_count: u64,
+    fail_age_days: u64,
+    pub concurrency_var: &'static str,
+    concurrency: usize,
+    lock: Option<Duration>,
+    stalled_interval: Option<Duration>,
+    /// (jobs, per ms)
+    limiter: Option<(u64, u64)>,
+}
+
+pub const FORECAST: QueueSpec = QueueSpec {
+    name: "forecast-updates",
+    attempts: 3,
+    backoff_ms: Some(5_000),
+    complete_age_days: 7,
+    complete_count: 1_000,
+    fail_age_days: 14,
+    concurrency_var: "FORECAST_CONCURRENCY",
+    concurrency: 5,
+    lock: None,
+    stalled_interval: None,
+    limiter: Some((100, 1_000)),
+};
+
+pub const NOTIFICATIONS: QueueSpec = QueueSpec {
+    name: "notifications",
+    attempts: 3,
+    backoff_ms: Some(5_000),
+    complete_age_days: 7,
+    complete_count: 1_000,
+    fail_age_days: 14,
+    concurrency_var: "NOTIFICATION_CONCURRENCY",
+    concurrency: 5,
+    lock: None,
+    stalled_interval: None,
+    limiter: None,
+};
+
+pub const AUDIT_LOGS: QueueSpec = QueueSpec {
+    name: "audit-logs",
+    attempts: 3,
+    backoff_ms: Some(5_000),
+    complete_age_days: 365,
+    complete_count: 100_000,
+    fail_age_days: 90,
+    concurrency_var: "AUDIT_LOG_CONCURRENCY",
+    concurrency: 10,
+    lock: None,
+    stalled_interval: None,
+    limiter: None,
+};
+
+impl QueueSpec {
+    /// The options TestPlanIt's web app adds this queue's jobs with.
+    pub fn job_options(&self) -> JobOptions {
+        JobOptions {
+            attempts: Some(self.attempts),
+            backoff: self.backoff_ms.map(Backoff::exponential),
+            remove_on_complete: Some(KeepJobs::Policy {
+                age: Some(self.complete_age_days * DAY_S),
+                count: Some(self.complete_count),
+            }),
+            remove_on_fail: Some(KeepJobs::Policy {
+                age: Some(self.fail_age_days * DAY_S),
+                count: None,
+            }),
+            ..Default::default()
+        }
+    }
+
+    /// The concurrency from `*_CONCURRENCY`, else TestPlanIt's; an unusable value is said so
+    /// and the default kept.
+    pub fn concurrency(&self) -> usize {
+        match std::env::var(self.concurrency_var) {
+            Ok(v) => match v.trim().parse::<usize>() {
+                Ok(n) if n > 0 => n,
+                _ => {
+                    tracing::warn!(
+                        "{}={v:?} is not a positive number; using {}",
+                        self.concurrency_var,
+                        self.concurrency
+                    );
+                    self.concurrency
+                }
+            },
+            Err(_) => self.concurrency,
+        }
+    }
+
+    /// The options the worker runs with.
+    pub fn worker_options(&self, concurrency: usize) -> WorkerOptions {
+        let mut o = WorkerOptions {
+            concurrency,
+            ..Default::default()
+        };
+        if let Some(l) = self.lock {
+            o.lock_duration = l;
+        }
+        if let Some(s) = self.stalled_interval {
+            o.stalled_interval = s;
+        }
+        o.limiter = self.limiter.map(|(n, ms)| (n, Duration::from_millis(ms)));
+        o
+    }
+}

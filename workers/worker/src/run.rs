@@ -1,0 +1,113 @@
+//! The runtime every queue worker shares: connect (and keep trying while Valkey is away; a
+//! worker never exits on an outage), one log line per job started, completed and failed, and a
+//! graceful close on SIGINT or SIGTERM that lets running jobs finish.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::watch;
+use tp_bullmq::{Job, JobError, Worker};
+
+use crate::config::Config;
+use crate::queues::QueueSpec;
+
+/// Resolves on the first SIGINT or SIGTERM.
+pub fn shutdown_signal() -> std::io::Result<watch::Receiver<bool>> {
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut term = signal(SignalKind::terminate())?;
+    let (tx, rx) = watch::channel(false);
+    tokio::spawn(async move {
+        let name = tokio::select! {
+            _ = int.recv() => "SIGINT",
+            _ = term.recv() => "SIGTERM",
+        };
+        tracing::info!("{name} received: finishing running jobs, then exiting");
+        let _ = tx.send(true);
+    });
+    Ok(rx)
+}
+
+async fn stopped(mut rx: watch::Receiver<bool>) {
+    let _ = rx.wait_for(|s| *s).await;
+}
+
+/// The tenant a job names, for log lines.
+pub fn tenant_of(job: &Job) -> Option<String> {
+    job.data
+        .get("tenantId")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+}
+
+/// " for tenant <t>" for log lines, or nothing.
+pub fn for_tenant(tenant: Option<&str>) -> String {
+    tenant
+        .map(|t| format!(" for tenant {t}"))
+        .unwrap_or_default()
+}
+
+/// Runs `processor` on `spec`'s queue until a signal; `label` names the worker in logs.
+pub async fn serve<P, Fut>(
+    label: &'static str,
+    spec: &QueueSpec,
+    cfg: &Config,
+    concurrency: usize,
+    processor: P,
+) -> anyhow::Result<()>
+where
+    P: Fn(Job) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Result<Value, JobError>> + Send + 'static,
+{
+    let shutdown = shutdown_signal()?;
+    tracing::info!("{label} worker starting in {} mode", cfg.mode());
+    let Some(url) = cfg.valkey_url.clone() else {
+        anyhow::bail!("VALKEY_URL is not set: the {label} worker has no queue to read");
+    };
+    let opts = spec.worker_options(concurrency);
+    let mut wait = Duration::from_secs(1);
+    let worker = loop {
+        match Worker::connect(&url, "bull", spec.name, opts.clone()).await {
+            Ok(w) => break w,
+            Err(e) => {
+                tracing::warn!("cannot reach Valkey: {e}; retrying in {} s", wait.as_secs());
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = stopped(shutdown.clone()) => return Ok(()),
+                }
+                wait = (wait * 2).min(Duration::from_secs(30));
+            }
+        }
+    };
+    tracing::info!(
+        "{label} worker started for queue \"{}\" (concurrency {concurrency})",
+        spec.name
+    );
+    let processor = Arc::new(processor);
+    worker
+        .run(
+            move |job: Job| {
+                let processor = processor.clone();
+                async move {
+                    let id = job.id.clone();
+                    let for_tenant = for_tenant(tenant_of(&job).as_deref());
+                    tracing::info!("Processing job {id} of type {}{for_tenant}", job.name);
+                    let result = processor(job).await;
+                    match &result {
+                        Ok(_) => tracing::info!("Job {id} completed successfully."),
+                        Err(JobError::Failed(e)) => tracing::warn!("Job {id} failed: {e}"),
+                        Err(JobError::Unrecoverable(e)) => {
+                            tracing::warn!("Job {id} failed (not retried): {e}")
+                        }
+                    }
+                    result
+                }
+            },
+            stopped(shutdown),
+        )
+        .await?;
+    tracing::info!("{label} worker stopped");
+    Ok(())
+}
