@@ -6,6 +6,8 @@ mod audit;
 mod config;
 mod cuid;
 mod db;
+mod notification;
+mod producer;
 mod queues;
 mod run;
 mod scheduler;
@@ -17,10 +19,14 @@ use config::Config;
 use tracing_subscriber::fmt::writer::MakeWriterExt;
 
 /// The workers this binary runs, with what they do.
-const WORKERS: [(&str, &str); 2] = [
+const WORKERS: [(&str, &str); 3] = [
     (
         "scheduler",
         "register the daily cron jobs, then exit (one-shot)",
+    ),
+    (
+        "notification",
+        "in-app notifications, immediate emails and the daily digest (notifications queue)",
     ),
     (
         "audit-log",
@@ -95,6 +101,21 @@ fn main() -> ExitCode {
                 })
                 .await;
                 dbs.close().await;
+                r
+            }
+            "notification" => {
+                let spec = queues::NOTIFICATIONS;
+                let concurrency = spec.concurrency();
+                let n = Arc::new(notification::Notifications {
+                    dbs: db::Databases::new(&cfg, concurrency),
+                    emails: producer::Producer::new(cfg.valkey_url.clone(), &queues::EMAILS),
+                });
+                let w = n.clone();
+                let r = run::serve("Notification", &spec, &cfg, concurrency, move |job| {
+                    notification::process(w.clone(), job)
+                })
+                .await;
+                n.dbs.close().await;
                 r
             }
             other => Err(anyhow::anyhow!("unknown worker {other:?}")),

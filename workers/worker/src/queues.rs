@@ -54,6 +54,20 @@ pub const NOTIFICATIONS: QueueSpec = QueueSpec {
     limiter: None,
 };
 
+pub const EMAILS: QueueSpec = QueueSpec {
+    name: "emails",
+    attempts: 5,
+    backoff_ms: Some(10_000),
+    complete_age_days: 30,
+    complete_count: 5_000,
+    fail_age_days: 30,
+    concurrency_var: "EMAIL_CONCURRENCY",
+    concurrency: 3,
+    lock: None,
+    stalled_interval: None,
+    limiter: None,
+};
+
 pub const AUDIT_LOGS: QueueSpec = QueueSpec {
     name: "audit-logs",
     attempts: 3,

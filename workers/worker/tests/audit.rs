@@ -4,6 +4,8 @@
 //! payloads fail their job with a reason while the worker carries on, and a database that is
 //! not there yet fails the job until it is, then the retry completes it.
 
+#[path = "support/jobs.rs"]
+mod jobs;
 #[path = "../../bullmq/tests/support/node.rs"]
 mod node_support;
 #[path = "support/pg.rs"]
@@ -13,9 +15,6 @@ mod redis_server;
 #[path = "support/worker.rs"]
 mod worker;
 
-use std::time::{Duration, Instant};
-
-use node_support::node_last;
 use pg::TestDb;
 use redis_server::RedisServer;
 use serde_json::{Value, json};
@@ -27,38 +26,7 @@ const OPTS: &str = r#"{"attempts": 3, "backoff": {"type": "exponential", "delay"
 fn capture(server: &RedisServer, data: Value, job_id: &str) -> String {
     let mut opts: Value = serde_json::from_str(OPTS).expect("opts");
     opts["jobId"] = job_id.into();
-    let jobs = json!([{"name": "audit-event", "data": data, "opts": opts}]);
-    node_last(
-        "produce.cjs",
-        &[&server.url(), "audit-logs", &jobs.to_string()],
-        &[],
-    )[0]
-    .as_str()
-    .expect("id")
-    .to_string()
-}
-
-fn job(server: &RedisServer, id: &str) -> Value {
-    node_last(
-        "inspect.cjs",
-        &[&server.url(), "audit-logs", "job", id],
-        &[],
-    )
-}
-
-fn wait_state(server: &RedisServer, id: &str, state: &str, within: Duration) -> Value {
-    let deadline = Instant::now() + within;
-    loop {
-        let j = job(server, id);
-        if j["state"] == state {
-            return j;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "job {id} never became {state}: {j}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    jobs::add(server, "audit-logs", "audit-event", data, opts)
 }
 
 fn seed(db: &TestDb) {
@@ -69,7 +37,7 @@ fn seed(db: &TestDb) {
 #[test]
 fn audit_events_become_audit_log_rows() {
     let server = RedisServer::start();
-    let db = TestDb::with_schema(&["audit.sql"]);
+    let db = TestDb::with_schema(&["users.sql", "audit.sql"]);
     seed(&db);
     let worker = Running::start(
         &["audit-log"],
@@ -110,16 +78,16 @@ fn audit_events_become_audit_log_rows() {
         "bad-2",
     );
 
-    wait_state(&server, &full, "completed", Duration::from_secs(30));
-    wait_state(&server, &from_context, "completed", Duration::from_secs(30));
-    let bad = wait_state(&server, &malformed, "failed", Duration::from_secs(30));
+    jobs::wait_state(&server, "audit-logs", &full, "completed");
+    jobs::wait_state(&server, "audit-logs", &from_context, "completed");
+    let bad = jobs::wait_state(&server, "audit-logs", &malformed, "failed");
     assert!(
         bad["failedReason"]
             .as_str()
             .is_some_and(|r| r.contains("malformed audit-event payload") && r.contains("event")),
         "{bad}"
     );
-    let bad = wait_state(&server, &unknown, "failed", Duration::from_secs(30));
+    let bad = jobs::wait_state(&server, "audit-logs", &unknown, "failed");
     assert_eq!(bad["failedReason"], "unknown audit action \"EXPLODE\"");
 
     let rows = db.sql(
@@ -188,8 +156,7 @@ fn audit_events_become_audit_log_rows() {
         log.contains("Job bad-2 failed (not retried): unknown audit action"),
         "{log}"
     );
-    let status = worker.stop();
-    assert!(status.success(), "exit {status}");
+    worker.stop_cleanly();
 }
 
 #[test]
@@ -210,14 +177,14 @@ fn a_database_that_comes_back_gets_the_retried_job() {
         json!({"event": {"action": "DELETE", "entityType": "Tags", "entityId": "3"}, "context": null}),
         "DELETE-Tags-3-1795867200000",
     );
-    let first = wait_state(&server, &id, "delayed", Duration::from_secs(30));
+    let first = jobs::wait_state(&server, "audit-logs", &id, "delayed");
     assert_eq!(first["attemptsMade"], 1, "{first}");
     // The database appears (an outage ends); BullMQ's back-off retries the job.
-    let db = TestDb::adopt(&name, &["audit.sql"]);
-    wait_state(&server, &id, "completed", Duration::from_secs(60));
+    let db = TestDb::adopt(&name, &["users.sql", "audit.sql"]);
+    jobs::wait_state(&server, "audit-logs", &id, "completed");
     assert_eq!(
         db.sql(r#"SELECT action || ' ' || "entityId" FROM "AuditLog""#),
         "DELETE 3"
     );
-    assert!(worker.stop().success());
+    worker.stop_cleanly();
 }

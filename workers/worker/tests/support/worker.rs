@@ -97,6 +97,19 @@ impl Running {
     }
 }
 
+impl Running {
+    /// SIGINT, and a clean exit (status 0), with the log in the message otherwise.
+    pub fn stop_cleanly(self) {
+        let log = self.log.clone();
+        let status = self.stop();
+        let log = log.lock().map(|l| l.join("\n")).unwrap_or_default();
+        assert!(
+            status.success(),
+            "tp-worker exited with {status} after SIGINT:\n{log}"
+        );
+    }
+}
+
 impl Drop for Running {
     fn drop(&mut self) {
         if let Ok(None) = self.child.try_wait() {
