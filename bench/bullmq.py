@@ -11,12 +11,13 @@ usage: bench/bullmq.py [--quick]
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+
+from procstat import free_port
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NODE_DIR = os.path.join(ROOT, "workers", "bullmq", "tests", "interop", "node")
@@ -25,11 +26,6 @@ JOBS = 20_000 if QUICK else 100_000
 REPS = 1 if QUICK else 3
 RUST = os.path.join(ROOT, "target", "release", "examples", "bench_worker")
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def main():

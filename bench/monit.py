@@ -8,11 +8,12 @@ usage: bench/monit.py [--seconds N] [--interval S]
 """
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
+
+from procstat import cpu_seconds, free_port, rss_kib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TPCTL = os.path.join(ROOT, "target", "release", "tpctl")
@@ -29,25 +30,7 @@ SECONDS = arg("--seconds", 60)
 INTERVAL = arg("--interval", 1)
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
-
-def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    tick = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / tick
-
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 def main():

@@ -9,7 +9,8 @@ pub struct TestDb {
     pub name: String,
 }
 
-fn pg(cmd: &str) -> Command {
+/// A PostgreSQL client program with the test connection settings.
+pub fn pg(cmd: &str) -> Command {
     let mut c = Command::new(cmd);
     if std::env::var_os("PGHOST").is_none() {
         c.env("PGHOST", "127.0.0.1");

@@ -1,12 +1,13 @@
 // Fills a queue for the benchmarks with TestPlanIt-shaped jobs:
 // node bench-produce.cjs URL QUEUE COUNT          (addBulk, batches of 1000)
 // node bench-produce.cjs URL QUEUE COUNT SPACING  (one at a time, SPACING ms apart, data.t = wall-clock µs)
+// DATA_JSON replaces the jobs' data (bench/workers.py gives real create-notification payloads).
 const { Queue } = require(process.env.BULLMQ_MODULE || "bullmq");
 const opts = { attempts: 3, backoff: { type: "exponential", delay: 5000 }, removeOnComplete: { age: 604800, count: 1000 }, removeOnFail: { age: 1209600 } };
 (async () => {
   const [url, name, count, spacing] = process.argv.slice(2);
   const queue = new Queue(name, { connection: { url } });
-  const data = { userId: "u1", type: "X", title: "t", message: "m" };
+  const data = process.env.DATA_JSON ? JSON.parse(process.env.DATA_JSON) : { userId: "u1", type: "X", title: "t", message: "m" };
   if (spacing) {
     for (let i = 0; i < Number(count); i++) {
       await queue.add("create-notification", { ...data, t: (performance.timeOrigin + performance.now()) * 1000 }, opts);
