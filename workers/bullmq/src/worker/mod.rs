@@ -370,7 +370,7 @@ impl Worker {
             // worker is not closing): one round trip per job, as Node's fetch-next.
             loop {
                 let outcome =
-                    run_one(&keys, &conn, &queue, &job, &token, lock_ms, &processor).await;
+                    run_one(&keys, &conn, &queue, &mut job, &token, lock_ms, &processor).await;
                 let fetch = (!closing.load(Ordering::SeqCst)).then(|| FetchNext {
                     token: format!("{worker_id}:{}", tokens.fetch_add(1, Ordering::SeqCst) + 1),
                     lock_ms,
@@ -423,7 +423,7 @@ async fn run_one<F, Fut>(
     keys: &Keys,
     conn: &ConnectionManager,
     queue: &str,
-    job: &Job,
+    job: &mut Job,
     token: &str,
     lock_ms: u64,
     processor: &F,
@@ -440,7 +440,13 @@ where
     if let Some(reason) = job.deferred_failure.clone() {
         return Err(JobError::Unrecoverable(reason));
     }
-    let run = processor(job.clone());
+    // The data moves to the processor (finishing needs only the id and options): no deep
+    // copy of a job's data per job.
+    let data = std::mem::take(&mut job.data);
+    let run = processor(Job {
+        data,
+        ..job.clone()
+    });
     tokio::pin!(run);
     // The first renewal is due after half the lock duration. (An interval's immediate first
     // tick still waits for the timer wheel, ~1 ms, on every job: avoid it.)

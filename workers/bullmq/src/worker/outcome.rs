@@ -130,10 +130,12 @@ pub(super) fn job_from_reply(hash: &redis::Value, id: &redis::Value) -> Option<J
         .ok()
         .filter(|f| !f.is_empty())?;
     let id = redis::from_redis_value::<String>(id).ok()?;
-    let h: std::collections::HashMap<String, String> = flat
-        .chunks(2)
-        .filter_map(|p| Some((p.first()?.clone(), p.get(1)?.clone())))
-        .collect();
+    // Field/value pairs, moved rather than copied: this runs once per job.
+    let mut h = std::collections::HashMap::with_capacity(flat.len() / 2);
+    let mut it = flat.into_iter();
+    while let (Some(k), Some(v)) = (it.next(), it.next()) {
+        h.insert(k, v);
+    }
     Job::from_hash(&id, &h)
 }
 
