@@ -21,12 +21,20 @@ impl Keys {
 
     /// A queue-level key: `wait`, `paused`, `meta`, ...
     pub fn of(&self, kind: &str) -> String {
-        format!("{}{kind}", self.base)
+        self.join(kind)
     }
 
     /// A job's hash.
     pub fn job(&self, id: &str) -> String {
-        format!("{}{id}", self.base)
+        self.join(id)
+    }
+
+    /// Base + suffix without the formatting machinery: a dozen of these are built per job.
+    fn join(&self, suffix: &str) -> String {
+        let mut s = String::with_capacity(self.base.len() + suffix.len());
+        s.push_str(&self.base);
+        s.push_str(suffix);
+        s
     }
 }
 

@@ -182,6 +182,11 @@ impl Worker {
         let mut drain_deadline: Option<tokio::time::Instant> = None;
         let mut stalled = tokio::time::interval(self.opts.stalled_interval);
         let mut outage = Duration::ZERO;
+        // The blocking wait on the marker lives across loop turns: when another branch wins
+        // (a job ends, the stalled check is due), dropping it would leave its BZPOPMIN running
+        // on the server, where it would pop the next marker for nobody and the worker would
+        // sleep through a job for up to 10 s.
+        let mut marker_wait: Option<std::pin::Pin<Box<dyn Future<Output = ()> + Send + '_>>> = None;
         loop {
             let mut wait = self.opts.drain_delay;
             while !closing && tasks.len() < self.opts.concurrency {
@@ -226,6 +231,9 @@ impl Worker {
                 return Ok(());
             }
             let free = !closing && tasks.len() < self.opts.concurrency;
+            if free && marker_wait.is_none() {
+                marker_wait = Some(Box::pin(self.wait_for_marker(wait)));
+            }
             tokio::select! {
                 Some(done) = tasks.join_next(), if !tasks.is_empty() => {
                     if let Err(e) = done {
@@ -239,8 +247,15 @@ impl Worker {
                     drain_deadline = self.opts.drain_timeout.map(|d| tokio::time::Instant::now() + d);
                 }
                 () = tokio::time::sleep_until(drain_deadline.unwrap_or_else(tokio::time::Instant::now)), if drain_deadline.is_some() => {}
-                () = self.wait_for_marker(wait), if free => {}
-                () = tokio::time::sleep(wait), if !free && tasks.is_empty() => {}
+                () = async {
+                    match marker_wait.as_mut() {
+                        Some(w) => w.await,
+                        None => std::future::pending().await,
+                    }
+                }, if free && marker_wait.is_some() => marker_wait = None,
+                // A delayed job may fall due before a wait already in flight ends: look again
+                // then, leaving that wait in place.
+                () = tokio::time::sleep(wait), if free || tasks.is_empty() => {}
             }
         }
     }
@@ -301,7 +316,7 @@ impl Worker {
                 source,
             })?;
         let (hash, id, limited, next) = reply;
-        if let Some(job) = job_from_reply(&hash, &id) {
+        if let Some(job) = job_from_reply(hash, &id) {
             return Ok(Fetched::Job(Box::new(job)));
         }
         if limited > 0 {

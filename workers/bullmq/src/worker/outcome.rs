@@ -124,29 +124,43 @@ pub(super) enum Finished {
     Next(Box<Job>),
 }
 
-/// A job from a moveToActive-style reply `{hash, id, ...}`.
-pub(super) fn job_from_reply(hash: &redis::Value, id: &redis::Value) -> Option<Job> {
-    let flat = redis::from_redis_value::<Vec<String>>(hash)
-        .ok()
-        .filter(|f| !f.is_empty())?;
+/// A job from a moveToActive-style reply `{hash, id, ...}`. The field names and values are
+/// moved out of the reply's bulk strings, not converted through copies: this runs per job.
+pub(super) fn job_from_reply(hash: redis::Value, id: &redis::Value) -> Option<Job> {
+    let redis::Value::Array(flat) = hash else {
+        return None;
+    };
+    if flat.is_empty() {
+        return None;
+    }
     let id = redis::from_redis_value::<String>(id).ok()?;
-    // Field/value pairs, moved rather than copied: this runs once per job.
-    let mut h = std::collections::HashMap::with_capacity(flat.len() / 2);
+    let text = |v: redis::Value| match v {
+        redis::Value::BulkString(b) => String::from_utf8(b).ok(),
+        redis::Value::SimpleString(s) => Some(s),
+        other => redis::from_redis_value::<String>(&other).ok(),
+    };
+    let mut fields = Vec::with_capacity(flat.len() / 2);
     let mut it = flat.into_iter();
     while let (Some(k), Some(v)) = (it.next(), it.next()) {
-        h.insert(k, v);
+        if let (Some(k), Some(v)) = (text(k), text(v)) {
+            fields.push((k, v));
+        }
     }
-    Job::from_hash(&id, &h)
+    Job::from_fields(id, fields)
 }
 
 fn finished_from(reply: redis::Value) -> Finished {
-    if let redis::Value::Array(items) = &reply
-        && let (Some(hash), Some(id)) = (items.first(), items.get(1))
-        && let Some(job) = job_from_reply(hash, id)
-    {
-        return Finished::Next(Box::new(job));
+    match reply {
+        redis::Value::Array(mut items) if items.len() >= 2 => {
+            let id = items.swap_remove(1);
+            let hash = items.swap_remove(0);
+            match job_from_reply(hash, &id) {
+                Some(job) => Finished::Next(Box::new(job)),
+                None => Finished::Code(0),
+            }
+        }
+        other => Finished::Code(redis::from_redis_value::<i64>(&other).unwrap_or(0)),
     }
-    Finished::Code(redis::from_redis_value::<i64>(&reply).unwrap_or(0))
 }
 
 pub(super) async fn finish(
