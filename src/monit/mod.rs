@@ -6,6 +6,7 @@
 //! and redraws when something changed (ratatui writes only the cells that differ, so nothing
 //! flickers).
 
+mod cells;
 mod feeds;
 mod model;
 mod view;

@@ -1,107 +1,21 @@
 //! Draws a `Model`: header, processes with their queue figures, queues, the selected app's
-//! log and a footer; overlays for help, details and confirmations. Columns that do not fit
-//! the terminal's width are left out, least useful first.
+//! log and a footer; overlays for help, details and confirmations. What goes into the cells
+//! (and which columns fit) is in `cells`.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Cell, Clear, Paragraph, Row, Table, TableState, Wrap};
+use ratatui::widgets::{Block, Clear, Paragraph, Table, TableState, Wrap};
 
+use super::cells::{
+    Col, Fitted, alarming, col, count, failed_style, mem_spark, short_bytes, short_duration, spark,
+    status_style,
+};
 use super::model::{AppRow, LogLine, Mode, Model, QueueFigures, Valkey};
 use crate::policy::Status;
 use crate::render;
 use tp_bullmq::Counts;
-
-/// One table column: its header, width, alignment and how early it is dropped when the
-/// terminal is narrow (higher `keep` stays longer).
-struct Col {
-    header: &'static str,
-    width: u16,
-    keep: u8,
-    right: bool,
-}
-
-const fn col(header: &'static str, width: u16, keep: u8, right: bool) -> Col {
-    Col {
-        header,
-        width,
-        keep,
-        right,
-    }
-}
-
-/// Indices of the columns that fit in `avail` cells, most-kept first, in table order.
-fn fit(cols: &[Col], avail: u16) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..cols.len()).collect();
-    order.sort_by_key(|&i| std::cmp::Reverse(cols[i].keep));
-    let mut used = 0u16;
-    let mut chosen = Vec::new();
-    for i in order {
-        let need = cols[i].width + u16::from(!chosen.is_empty());
-        if used + need <= avail {
-            used += need;
-            chosen.push(i);
-        }
-    }
-    chosen.sort_unstable();
-    chosen
-}
-
-fn status_style(s: Status) -> Style {
-    let color = match s {
-        Status::Online | Status::Completed => Color::Green,
-        Status::Launching | Status::Stopping | Status::WaitingRestart => Color::Yellow,
-        Status::Stopped => Color::Gray,
-        Status::Errored | Status::Failed | Status::Lost => Color::Red,
-    };
-    Style::new().fg(color)
-}
-
-fn alarming(s: Status) -> bool {
-    matches!(s, Status::Errored | Status::Failed | Status::Lost)
-}
-
-/// 1234 → "1234", 12345 → "12.3k", 1234567 → "1.2M": figures stay within five cells.
-fn count(n: u64) -> String {
-    match n {
-        0..=9_999 => n.to_string(),
-        10_000..=999_999 => format!("{:.1}k", n as f64 / 1e3),
-        _ => format!("{:.1}M", n as f64 / 1e6),
-    }
-}
-
-/// A text sparkline of the last `width` values, scaled to [0, max(floor, largest)].
-fn spark(values: impl DoubleEndedIterator<Item = f64>, width: usize, floor: f64) -> String {
-    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
-    let mut last: Vec<f64> = values.rev().take(width).collect();
-    last.reverse();
-    let top = last.iter().copied().fold(floor, f64::max);
-    last.iter()
-        .map(|v| {
-            let i = ((v / top) * 7.0).round().clamp(0.0, 7.0) as usize;
-            BARS[i]
-        })
-        .collect()
-}
-
-/// Memory history between the window's low (▁) and high (█), so growth shows; a flat line
-/// when it varies by less than 2% (or 512 KiB).
-fn mem_spark(values: &std::collections::VecDeque<u64>, width: usize) -> String {
-    let last: Vec<u64> = values.iter().rev().take(width).rev().copied().collect();
-    let (Some(lo), Some(hi)) = (last.iter().min().copied(), last.iter().max().copied()) else {
-        return String::new();
-    };
-    // Allocator noise of a few pages is not a trend.
-    if (hi - lo) as f64 <= (hi as f64 * 0.02).max(512.0 * 1024.0) {
-        return "▄".repeat(last.len());
-    }
-    spark(
-        last.iter().map(|v| (v - lo) as f64),
-        width,
-        (hi - lo) as f64,
-    )
-}
 
 fn sum_counts(m: &Model, app: &AppRow) -> Option<(Counts, Option<u64>)> {
     if app.queues.is_empty() || !matches!(m.valkey, Valkey::Up { .. }) {
@@ -225,14 +139,6 @@ const PROCESS_COLS: [Col; 17] = [
     col("/min", 5, 160, true),
 ];
 
-fn aligned(text: String, right: bool) -> Line<'static> {
-    if right {
-        Line::from(text).right_aligned()
-    } else {
-        Line::from(text)
-    }
-}
-
 fn draw_processes(frame: &mut Frame, m: &Model, area: Rect) {
     let block = Block::bordered().title(" Processes ");
     let inner = block.inner(area);
@@ -252,14 +158,10 @@ fn draw_processes(frame: &mut Frame, m: &Model, area: Rect) {
         .max()
         .unwrap_or(6)
         .max(6);
-    let cols = &cols;
-    let shown = fit(cols, inner.width);
-    let header = Row::new(
-        shown
-            .iter()
-            .map(|&i| Cell::from(aligned(cols[i].header.to_string(), cols[i].right))),
-    )
-    .style(Style::new().add_modifier(Modifier::BOLD));
+    let fitted = Fitted::new(&cols, inner.width);
+    let header = fitted
+        .header()
+        .style(Style::new().add_modifier(Modifier::BOLD));
     let selected = m.selected_index();
     let rows = m.apps.iter().enumerate().map(|(n, a)| {
         let s = &a.status;
@@ -316,10 +218,7 @@ fn draw_processes(frame: &mut Frame, m: &Model, area: Rect) {
                 Style::new(),
             ),
         ];
-        let mut row = Row::new(shown.iter().map(|&i| {
-            let (text, style) = cells[i].clone();
-            Cell::from(aligned(text, cols[i].right)).style(style)
-        }));
+        let mut row = fitted.row(cells);
         if alarming(s.status) {
             row = row.style(Style::new().fg(Color::Red).add_modifier(Modifier::BOLD));
         }
@@ -328,11 +227,9 @@ fn draw_processes(frame: &mut Frame, m: &Model, area: Rect) {
         }
         row
     });
-    let widths: Vec<Constraint> = shown
-        .iter()
-        .map(|&i| Constraint::Length(cols[i].width))
-        .collect();
-    let mut table = Table::new(rows, widths).header(header).block(block);
+    let mut table = Table::new(rows, fitted.widths())
+        .header(header)
+        .block(block);
     if let Some(e) = &m.apps_error {
         table = table.block(
             Block::bordered()
@@ -343,34 +240,6 @@ fn draw_processes(frame: &mut Frame, m: &Model, area: Rect) {
     // The table scrolls to keep the selected app in view when there are more than fit.
     let mut state = TableState::default().with_selected(selected);
     frame.render_stateful_widget(table, area, &mut state);
-}
-
-fn failed_style(n: u64) -> Style {
-    if n > 0 {
-        Style::new().fg(Color::Red)
-    } else {
-        Style::new()
-    }
-}
-
-/// "123.4M": memory in at most six cells.
-fn short_bytes(n: u64) -> String {
-    render::bytes(n)
-        .replace(" MiB", "M")
-        .replace(" KiB", "K")
-        .replace(" GiB", "G")
-        .replace(" B", "B")
-}
-
-/// The largest unit of an uptime: "45s", "12m", "3h", "2d".
-fn short_duration(ms: u64) -> String {
-    let s = ms / 1000;
-    match s {
-        0..=59 => format!("{s}s"),
-        60..=3599 => format!("{}m", s / 60),
-        3600..=86_399 => format!("{}h", s / 3600),
-        _ => format!("{}d", s / 86_400),
-    }
 }
 
 const QUEUE_COLS: [Col; 13] = [
@@ -448,13 +317,10 @@ fn draw_queues(frame: &mut Frame, m: &Model, area: Rect, now_ms: u64) {
     cols[0].width = name_w;
     let fixed: u16 = cols[..cols.len() - 1].iter().map(|c| c.width + 1).sum();
     cols[cols.len() - 1].width = inner.width.saturating_sub(fixed).max(12);
-    let shown = fit(&cols, inner.width);
-    let header = Row::new(
-        shown
-            .iter()
-            .map(|&i| Cell::from(aligned(cols[i].header.to_string(), cols[i].right))),
-    )
-    .style(Style::new().add_modifier(Modifier::BOLD));
+    let fitted = Fitted::new(&cols, inner.width);
+    let header = fitted
+        .header()
+        .style(Style::new().add_modifier(Modifier::BOLD));
     let rows = m.queues.iter().map(|f| {
         let r = &f.row;
         let c = &r.counts;
@@ -482,16 +348,11 @@ fn draw_queues(frame: &mut Frame, m: &Model, area: Rect, now_ms: u64) {
             (f.per_min.map_or("-".into(), count), Style::new()),
             queue_note(f),
         ];
-        Row::new(shown.iter().map(|&i| {
-            let (text, style) = cells[i].clone();
-            Cell::from(aligned(text, cols[i].right)).style(style)
-        }))
+        fitted.row(cells)
     });
-    let widths: Vec<Constraint> = shown
-        .iter()
-        .map(|&i| Constraint::Length(cols[i].width))
-        .collect();
-    let table = Table::new(rows, widths).header(header).block(block);
+    let table = Table::new(rows, fitted.widths())
+        .header(header)
+        .block(block);
     frame.render_widget(table, area);
 }
 
