@@ -8,7 +8,7 @@ mod node_support;
 mod queue_support;
 #[path = "../../../tests/support/redis_server.rs"]
 mod redis_server;
-use queue_support::queue;
+use queue_support::{queue, spawn_worker};
 
 use std::time::Duration;
 
@@ -56,22 +56,12 @@ async fn rust_continues_a_repeatable_that_node_registered() {
     )
     .await
     .expect("worker");
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let run = tokio::spawn(async move {
-        worker
-            .run(
-                move |job| {
-                    let tx = tx.clone();
-                    async move {
-                        let _ = tx.send(job.id.clone());
-                        Ok(json!(null))
-                    }
-                },
-                async {
-                    let _ = stop_rx.await;
-                },
-            )
-            .await
+    let running = spawn_worker(worker, move |job| {
+        let tx = tx.clone();
+        async move {
+            let _ = tx.send(job.id.clone());
+            Ok(json!(null))
+        }
     });
     let mut ids = Vec::new();
     while ids.len() < 3 {
@@ -81,8 +71,7 @@ async fn rust_continues_a_repeatable_that_node_registered() {
             .expect("open");
         ids.push(id);
     }
-    let _ = stop_tx.send(());
-    run.await.expect("join").expect("run");
+    running.stop().await;
     let millis: Vec<u64> = ids
         .iter()
         .map(|id| {

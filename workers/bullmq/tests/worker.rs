@@ -8,7 +8,7 @@ mod node_support;
 mod queue_support;
 #[path = "../../../tests/support/redis_server.rs"]
 mod redis_server;
-use queue_support::{eventually, fast, queue};
+use queue_support::{eventually, fast, queue, spawn_worker};
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -39,16 +39,8 @@ async fn node_added_jobs_are_completed_by_rust_and_node_reads_the_result() {
     let worker = Worker::connect(&server.url(), "bull", "notifications", fast())
         .await
         .expect("worker");
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let run = tokio::spawn(async move {
-        worker
-            .run(
-                |job| async move { Ok(json!({"ok": job.id, "user": job.data["userId"]})) },
-                async {
-                    let _ = stop_rx.await;
-                },
-            )
-            .await
+    let running = spawn_worker(worker, |job| async move {
+        Ok(json!({"ok": job.id, "user": job.data["userId"]}))
     });
     let q = queue(&server, "notifications").await;
     eventually("the job completed", async || {
@@ -65,8 +57,7 @@ async fn node_added_jobs_are_completed_by_rust_and_node_reads_the_result() {
         node("inspect.cjs", &[&server.url(), "notifications", "counts"]),
         serde_json::to_value(q.counts().await.expect("counts")).expect("json")
     );
-    let _ = stop_tx.send(());
-    run.await.expect("join").expect("run");
+    running.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -83,28 +74,18 @@ async fn failures_are_retried_with_backoff_then_failed_with_reason_and_stack() {
     let worker = Worker::connect(&server.url(), "bull", "emails", fast())
         .await
         .expect("worker");
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let run = tokio::spawn(async move {
-        worker
-            .run(
-                move |job| {
-                    let t = t.clone();
-                    async move {
-                        match job.name.as_str() {
-                            "flaky" if t.fetch_add(1, Ordering::SeqCst) < 2 => {
-                                Err(JobError::Failed("smtp 421 try later".into()))
-                            }
-                            "flaky" => Ok(json!("sent")),
-                            "broken" => Err(JobError::Failed("smtp 550 no such user".into())),
-                            _ => Err(JobError::Unrecoverable("bad payload".into())),
-                        }
-                    }
-                },
-                async {
-                    let _ = stop_rx.await;
-                },
-            )
-            .await
+    let running = spawn_worker(worker, move |job| {
+        let t = t.clone();
+        async move {
+            match job.name.as_str() {
+                "flaky" if t.fetch_add(1, Ordering::SeqCst) < 2 => {
+                    Err(JobError::Failed("smtp 421 try later".into()))
+                }
+                "flaky" => Ok(json!("sent")),
+                "broken" => Err(JobError::Failed("smtp 550 no such user".into())),
+                _ => Err(JobError::Unrecoverable("bad payload".into())),
+            }
+        }
     });
     let q = queue(&server, "emails").await;
     eventually("one completed, two failed", async || {
@@ -135,8 +116,7 @@ async fn failures_are_retried_with_backoff_then_failed_with_reason_and_stack() {
         (Some("failed"), Some(1)),
         "unrecoverable: no retry"
     );
-    let _ = stop_tx.send(());
-    run.await.expect("join").expect("run");
+    running.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -208,14 +188,7 @@ async fn a_job_left_by_a_killed_node_worker_is_recovered_by_rust() {
     let worker = Worker::connect(&server.url(), "bull", "issue-sync", opts)
         .await
         .expect("worker");
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let run = tokio::spawn(async move {
-        worker
-            .run(|_job| async { Ok(json!("recovered")) }, async {
-                let _ = stop_rx.await;
-            })
-            .await
-    });
+    let running = spawn_worker(worker, |_job| async { Ok(json!("recovered")) });
     eventually("Rust recovered and completed the job", async || {
         job(&server, "issue-sync", &id)["state"] == "completed"
     })
@@ -226,8 +199,7 @@ async fn a_job_left_by_a_killed_node_worker_is_recovered_by_rust() {
         seen["attemptsStarted"], 2,
         "started once by Node, once by Rust"
     );
-    let _ = stop_tx.send(());
-    run.await.expect("join").expect("run");
+    running.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -237,22 +209,12 @@ async fn the_worker_survives_a_valkey_restart_and_takes_new_jobs() {
     let worker = Worker::connect(&server.url(), "bull", "audit-logs", fast())
         .await
         .expect("worker");
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let run = tokio::spawn(async move {
-        worker
-            .run(
-                move |job| {
-                    let tx = tx.clone();
-                    async move {
-                        let _ = tx.send(job.name.clone());
-                        Ok(json!(null))
-                    }
-                },
-                async {
-                    let _ = stop_rx.await;
-                },
-            )
-            .await
+    let running = spawn_worker(worker, move |job| {
+        let tx = tx.clone();
+        async move {
+            let _ = tx.send(job.name.clone());
+            Ok(json!(null))
+        }
     });
     node(
         "produce.cjs",
@@ -291,8 +253,7 @@ async fn the_worker_survives_a_valkey_restart_and_takes_new_jobs() {
         Some("after"),
         "the worker did not come back after the restart"
     );
-    let _ = stop_tx.send(());
-    run.await.expect("join").expect("run");
+    running.stop().await;
 }
 
 /// Runs `workers` Rust workers on `queue` until `count` jobs completed; returns the processors'
