@@ -116,11 +116,19 @@ pub async fn open(
 pub async fn rows(url: &str, configured: &BTreeMap<String, u32>) -> Result<Vec<QueueRow>, String> {
     let mut conn = connect(url).await?;
     let names = names(&mut conn, configured).await?;
+    let clients = client_list(&mut conn).await;
     let mut out = Vec::new();
     for name in names {
-        out.push(row(&conn, &name, configured).await);
+        out.push(row(&conn, &name, configured, clients.as_deref()).await);
     }
     Ok(out)
+}
+
+/// The server's CLIENT LIST, read once for every queue's worker count.
+pub async fn client_list(conn: &mut redis::aio::MultiplexedConnection) -> Result<String, String> {
+    tp_bullmq::admin::client_list(conn)
+        .await
+        .map_err(|e| format!("cannot list connected workers: {e}"))
 }
 
 /// The queues found under the prefix (a keyspace SCAN) and those the ecosystem file names,
@@ -149,18 +157,23 @@ pub fn status_word(paused: bool, counts: &Counts) -> &'static str {
     }
 }
 
-/// One queue's figures; a queue that cannot be read is a row with status `error`.
+/// One queue's figures, its workers counted in `clients` (the CLIENT LIST, read once for
+/// all queues, or why it could not be); a queue that cannot be read is a row with status
+/// `error`.
 pub async fn row(
     conn: &redis::aio::MultiplexedConnection,
     name: &str,
     configured: &BTreeMap<String, u32>,
+    clients: Result<&str, &String>,
 ) -> QueueRow {
     let q = Queue::new(conn.clone(), PREFIX, name);
-    match (q.counts().await, q.is_paused().await, q.workers().await) {
-        (Ok(counts), Ok(paused), Ok(workers)) => QueueRow {
+    let counts = q.counts().await.map_err(|e| e.to_string());
+    let paused = q.is_paused().await.map_err(|e| e.to_string());
+    match (counts, paused, clients) {
+        (Ok(counts), Ok(paused), Ok(clients)) => QueueRow {
             status: status_word(paused, &counts),
             concurrency: configured.get(name).copied(),
-            workers: workers.len(),
+            workers: q.workers_in(clients).len(),
             counts,
             error: None,
             queue: name.to_string(),
@@ -170,11 +183,10 @@ pub async fn row(
             concurrency: configured.get(name).copied(),
             workers: 0,
             counts: Counts::default(),
-            error: [a.err(), b.err(), c.err()]
+            error: [a.err(), b.err(), c.err().cloned()]
                 .into_iter()
                 .flatten()
-                .next()
-                .map(|e| e.to_string()),
+                .next(),
             queue: name.to_string(),
         },
     }

@@ -267,9 +267,10 @@ async fn queue_round(
     let now = server_ms(conn)
         .await
         .map_err(|e| format!("cannot read the server's time: {e}"))?;
+    let clients = queues::client_list(conn).await;
     let mut out = Vec::with_capacity(st.names.len());
     for name in &st.names {
-        let row = queues::row(conn, name, configured).await;
+        let row = queues::row(conn, name, configured, clients.as_deref()).await;
         if row.status == "error" && row.error.as_deref().is_some_and(is_connection_error) {
             return Err(row.error.unwrap_or_default());
         }

@@ -285,17 +285,22 @@ impl Queue {
     /// Connected workers of this queue, by their connection names (Node's `getWorkers()`).
     pub async fn workers(&self) -> Result<Vec<HashMap<String, String>>, Error> {
         let mut conn = self.connection();
-        let list: String = redis::cmd("CLIENT")
-            .arg("LIST")
-            .query_async(&mut conn)
+        let list = client_list(&mut conn)
             .await
             .map_err(self.redis("list workers"))?;
+        Ok(self.workers_in(&list))
+    }
+
+    /// This queue's workers in a `CLIENT LIST` reply already read (one read serves every
+    /// queue of a listing).
+    pub fn workers_in(&self, client_list: &str) -> Vec<HashMap<String, String>> {
         let base = format!(
             "{}:{}",
             self.prefix(),
             crate::worker::base64(self.name().as_bytes())
         );
-        Ok(list
+        let worker_prefix = format!("{base}:w:");
+        client_list
             .lines()
             .map(|l| {
                 l.split(' ')
@@ -305,10 +310,17 @@ impl Queue {
             })
             .filter(|c| {
                 c.get("name")
-                    .is_some_and(|n| *n == base || n.starts_with(&format!("{base}:w:")))
+                    .is_some_and(|n| *n == base || n.starts_with(&worker_prefix))
             })
-            .collect())
+            .collect()
     }
+}
+
+/// The server's `CLIENT LIST`.
+pub async fn client_list(
+    conn: &mut redis::aio::MultiplexedConnection,
+) -> Result<String, redis::RedisError> {
+    redis::cmd("CLIENT").arg("LIST").query_async(conn).await
 }
 
 /// Every key matching `pattern`, by SCAN (never KEYS: a big instance must not block).
