@@ -6,6 +6,8 @@ mod audit;
 mod config;
 mod cuid;
 mod db;
+mod email;
+mod fail;
 mod notification;
 mod producer;
 mod queues;
@@ -19,7 +21,7 @@ use config::Config;
 use tracing_subscriber::fmt::writer::MakeWriterExt;
 
 /// The workers this binary runs, with what they do.
-const WORKERS: [(&str, &str); 3] = [
+const WORKERS: [(&str, &str); 4] = [
     (
         "scheduler",
         "register the daily cron jobs, then exit (one-shot)",
@@ -27,6 +29,10 @@ const WORKERS: [(&str, &str); 3] = [
     (
         "notification",
         "in-app notifications, immediate emails and the daily digest (notifications queue)",
+    ),
+    (
+        "email",
+        "send notification and daily digest emails over SMTP (emails queue)",
     ),
     (
         "audit-log",
@@ -116,6 +122,22 @@ fn main() -> ExitCode {
                 })
                 .await;
                 n.dbs.close().await;
+                r
+            }
+            "email" => {
+                let spec = queues::EMAILS;
+                let concurrency = spec.concurrency();
+                let e = Arc::new(email::Emails {
+                    dbs: db::Databases::new(&cfg, concurrency),
+                    mailer: email::smtp::Mailer::from_env(),
+                });
+                tracing::info!("Email delivery: {}", e.mailer.describe());
+                let w = e.clone();
+                let r = run::serve("Email", &spec, &cfg, concurrency, move |job| {
+                    email::process(w.clone(), job)
+                })
+                .await;
+                e.dbs.close().await;
                 r
             }
             other => Err(anyhow::anyhow!("unknown worker {other:?}")),

@@ -10,6 +10,7 @@ use tp_bullmq::{Job, JobError};
 
 use crate::cuid::cuid;
 use crate::db::Databases;
+use crate::fail::{db, malformed};
 use crate::producer::Producer;
 
 /// What the worker needs besides the job.
@@ -40,14 +41,6 @@ pub const TYPES: [&str; 7] = [
     "MILESTONE_DUE_REMINDER",
     "SHARE_LINK_ACCESSED",
 ];
-
-fn db(what: &'static str) -> impl Fn(sqlx::Error) -> JobError {
-    move |e| JobError::Failed(format!("{what}: {e}"))
-}
-
-fn malformed(e: serde_json::Error) -> JobError {
-    JobError::Unrecoverable(format!("malformed payload: {e}"))
-}
 
 /// `AppConfig.notificationSettings.defaultMode`, else IN_APP.
 async fn global_mode(pool: &PgPool) -> Result<String, JobError> {

@@ -1,6 +1,7 @@
 -- TestPlanIt's users, their preferences, the app configuration and notifications (shared
 -- spec §14), as `prisma db push` creates them.
 CREATE TYPE "NotificationMode" AS ENUM ('NONE', 'IN_APP', 'IN_APP_EMAIL_IMMEDIATE', 'IN_APP_EMAIL_DAILY', 'USE_GLOBAL');
+CREATE TYPE "Locale" AS ENUM ('en_US', 'es_ES', 'fr_FR');
 CREATE TYPE "NotificationType" AS ENUM ('WORK_ASSIGNED', 'SESSION_ASSIGNED', 'SYSTEM_ANNOUNCEMENT', 'USER_REGISTERED',
   'COMMENT_MENTION', 'MILESTONE_DUE_REMINDER', 'SHARE_LINK_ACCESSED');
 
@@ -18,6 +19,7 @@ CREATE TABLE "User" (
 CREATE TABLE "UserPreferences" (
   "id" text PRIMARY KEY,
   "userId" text NOT NULL UNIQUE REFERENCES "User"("id") ON DELETE CASCADE,
+  "locale" "Locale" NOT NULL DEFAULT 'en_US',
   "timezone" text NOT NULL DEFAULT 'Etc/UTC',
   "notificationMode" "NotificationMode" NOT NULL DEFAULT 'USE_GLOBAL',
   "emailNotifications" boolean NOT NULL DEFAULT true,
