@@ -8,6 +8,7 @@ mod cuid;
 mod db;
 mod email;
 mod fail;
+mod forecast;
 mod notification;
 mod producer;
 mod queues;
@@ -21,7 +22,7 @@ use config::Config;
 use tracing_subscriber::fmt::writer::MakeWriterExt;
 
 /// The workers this binary runs, with what they do.
-const WORKERS: [(&str, &str); 4] = [
+const WORKERS: [(&str, &str); 5] = [
     (
         "scheduler",
         "register the daily cron jobs, then exit (one-shot)",
@@ -33,6 +34,10 @@ const WORKERS: [(&str, &str); 4] = [
     (
         "email",
         "send notification and daily digest emails over SMTP (emails queue)",
+    ),
+    (
+        "forecast",
+        "case and run time forecasts, milestone completion and reminders (forecast-updates queue)",
     ),
     (
         "audit-log",
@@ -138,6 +143,24 @@ fn main() -> ExitCode {
                 })
                 .await;
                 e.dbs.close().await;
+                r
+            }
+            "forecast" => {
+                let spec = queues::FORECAST;
+                let concurrency = spec.concurrency();
+                let f = Arc::new(forecast::Forecasts {
+                    dbs: db::Databases::new(&cfg, concurrency),
+                    notifications: producer::Producer::new(
+                        cfg.valkey_url.clone(),
+                        &queues::NOTIFICATIONS,
+                    ),
+                });
+                let w = f.clone();
+                let r = run::serve("Forecast", &spec, &cfg, concurrency, move |job| {
+                    forecast::process(w.clone(), job)
+                })
+                .await;
+                f.dbs.close().await;
                 r
             }
             other => Err(anyhow::anyhow!("unknown worker {other:?}")),

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use tokio::sync::Mutex;
-use tp_bullmq::Queue;
+use tp_bullmq::{JobOptions, Queue};
 
 use crate::queues::QueueSpec;
 
@@ -27,6 +27,16 @@ impl Producer {
 
     /// Adds `name` with `data` and the queue's default options; returns the job id.
     pub async fn add(&self, name: &str, data: &Value) -> Result<String, String> {
+        self.add_with(name, data, &self.spec.job_options()).await
+    }
+
+    /// Adds `name` with `data` and `opts`; returns the job id.
+    pub async fn add_with(
+        &self,
+        name: &str,
+        data: &Value,
+        opts: &JobOptions,
+    ) -> Result<String, String> {
         let mut slot = self.queue.lock().await;
         if slot.is_none() {
             let url = self.url.as_deref().ok_or("VALKEY_URL is not set")?;
@@ -38,7 +48,7 @@ impl Producer {
         let Some(queue) = slot.as_ref() else {
             return Err("no connection".into());
         };
-        match queue.add(name, data, &self.spec.job_options()).await {
+        match queue.add(name, data, opts).await {
             Ok(id) => Ok(id),
             Err(e) => {
                 *slot = None;

@@ -37,7 +37,7 @@ fn seed(db: &TestDb) {
 #[test]
 fn audit_events_become_audit_log_rows() {
     let server = RedisServer::start();
-    let db = TestDb::with_schema(&["users.sql", "audit.sql"]);
+    let db = TestDb::with_schema(&["users.sql", "projects.sql", "audit.sql"]);
     seed(&db);
     let worker = Running::start(
         &["audit-log"],
@@ -180,7 +180,7 @@ fn a_database_that_comes_back_gets_the_retried_job() {
     let first = jobs::wait_state(&server, "audit-logs", &id, "delayed");
     assert_eq!(first["attemptsMade"], 1, "{first}");
     // The database appears (an outage ends); BullMQ's back-off retries the job.
-    let db = TestDb::adopt(&name, &["users.sql", "audit.sql"]);
+    let db = TestDb::adopt(&name, &["users.sql", "projects.sql", "audit.sql"]);
     jobs::wait_state(&server, "audit-logs", &id, "completed");
     assert_eq!(
         db.sql(r#"SELECT action || ' ' || "entityId" FROM "AuditLog""#),

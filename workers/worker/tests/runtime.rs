@@ -35,7 +35,7 @@ fn audit_event(server: &RedisServer, entity: &str) -> String {
 #[test]
 fn sigint_during_a_job_lets_it_finish_before_exit() {
     let server = RedisServer::start();
-    let db = TestDb::with_schema(&["users.sql", "audit.sql"]);
+    let db = TestDb::with_schema(&["users.sql", "projects.sql", "audit.sql"]);
     // Another session holds "AuditLog" locked: the job's INSERT waits for it.
     let mut locker = pg::pg("psql")
         .args(["-X", "-q", "-d", &db.name])
@@ -89,7 +89,7 @@ fn a_worker_started_before_valkey_serves_once_it_is_up() {
     // A port with nothing on it yet.
     let mut server = RedisServer::start();
     server.stop();
-    let db = TestDb::with_schema(&["users.sql", "audit.sql"]);
+    let db = TestDb::with_schema(&["users.sql", "projects.sql", "audit.sql"]);
     let mut worker = Running::start(
         &["audit-log"],
         &[("DATABASE_URL", &db.url()), ("VALKEY_URL", &server.url())],

@@ -3,7 +3,7 @@
 //! SMTP. A digest marks its notifications read once it is sent.
 
 mod content;
-mod i18n;
+pub mod i18n;
 mod render;
 pub mod smtp;
 mod tiptap;

@@ -1,22 +1,12 @@
 -- The part of TestPlanIt's schema (shared spec §14) the audit-log worker touches, as
 -- `prisma db push` creates it: quoted PascalCase tables, camelCase columns, enum types.
--- Needs users.sql first.
+-- Needs users.sql and projects.sql first.
 CREATE TYPE "AuditAction" AS ENUM (
   'CREATE', 'UPDATE', 'DELETE', 'BULK_CREATE', 'BULK_UPDATE', 'BULK_DELETE', 'LOGIN', 'LOGOUT',
   'LOGIN_FAILED', 'SESSION_INVALIDATED', 'PASSWORD_CHANGED', 'PASSWORD_RESET', 'PERMISSION_GRANT',
   'PERMISSION_REVOKE', 'ROLE_CHANGED', 'API_KEY_CREATED', 'API_KEY_DELETED', 'API_KEY_REGENERATED',
   'API_KEY_REVOKED', 'DATA_EXPORTED', 'SSO_CONFIG_CHANGED', 'SYSTEM_CONFIG_CHANGED',
   'SHARE_LINK_CREATED', 'SHARE_LINK_ACCESSED', 'SHARE_LINK_REVOKED');
-
-CREATE TABLE "Projects" (
-  "id" serial PRIMARY KEY,
-  "name" text NOT NULL UNIQUE,
-  "isCompleted" boolean NOT NULL DEFAULT false,
-  "isDeleted" boolean NOT NULL DEFAULT false,
-  "completedAt" date,
-  "createdAt" timestamptz(6) NOT NULL DEFAULT now(),
-  "createdBy" text NOT NULL REFERENCES "User"("id")
-);
 
 CREATE TABLE "AuditLog" (
   "id" text PRIMARY KEY,
