@@ -6,18 +6,39 @@
 pub struct RedisServer {
     child: std::process::Child,
     pub port: u16,
+    /// Set for a server that keeps its data across restarts (an append-only file there).
+    data_dir: Option<std::path::PathBuf>,
 }
 
 impl RedisServer {
     pub fn start() -> RedisServer {
+        RedisServer::start_in(None)
+    }
+
+    /// A server that writes every change to an append-only file in a directory of its own
+    /// (removed on drop), so `restart` brings the same data back: an outage, not a wipe.
+    pub fn start_persistent() -> RedisServer {
+        let dir = std::env::temp_dir().join(format!(
+            "tp-redis-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos())
+        ));
+        std::fs::create_dir_all(&dir).expect("a data directory");
+        RedisServer::start_in(Some(dir))
+    }
+
+    fn start_in(data_dir: Option<std::path::PathBuf>) -> RedisServer {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .expect("free port")
             .local_addr()
             .expect("addr")
             .port();
         let mut server = RedisServer {
-            child: spawn(port),
+            child: spawn(port, data_dir.as_deref()),
             port,
+            data_dir,
         };
         server.wait_up();
         server
@@ -49,10 +70,11 @@ impl RedisServer {
         s.write_all(b"PING\r\n").is_ok() && s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n"
     }
 
-    /// Starts the server again on the same port, empty (a Valkey restart).
+    /// Starts the server again on the same port: empty (a Valkey restart), or with its data
+    /// for a persistent one.
     pub fn restart(&mut self) {
         self.stop();
-        self.child = spawn(self.port);
+        self.child = spawn(self.port, self.data_dir.as_deref());
         self.wait_up();
     }
 
@@ -66,24 +88,33 @@ impl RedisServer {
 impl Drop for RedisServer {
     fn drop(&mut self) {
         self.stop();
+        if let Some(dir) = &self.data_dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }
 
-fn spawn(port: u16) -> std::process::Child {
-    std::process::Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--maxmemory-policy",
-            "noeviction",
-        ])
-        .stdout(std::process::Stdio::null())
+fn spawn(port: u16, data_dir: Option<&std::path::Path>) -> std::process::Child {
+    let mut c = std::process::Command::new("redis-server");
+    c.args([
+        "--port",
+        &port.to_string(),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--maxmemory-policy",
+        "noeviction",
+    ]);
+    if let Some(dir) = data_dir {
+        // Later arguments override the ones above.
+        c.arg("--dir")
+            .arg(dir)
+            .args(["--appendonly", "yes", "--appendfsync", "always"]);
+    }
+    c.stdout(std::process::Stdio::null())
         .spawn()
         .expect("redis-server is installed")
 }

@@ -1,6 +1,8 @@
 //! The shared worker runtime under trouble: SIGINT while a job runs lets the job finish
 //! before the worker exits; a worker started while Valkey is down keeps trying and serves the
-//! queue once Valkey is up; with nothing to connect to it never exits on its own.
+//! queue once Valkey is up; with nothing to connect to it never exits on its own; PostgreSQL
+//! or Valkey going away while a job runs delays the job, which completes once, when they are
+//! back.
 
 #[path = "support/jobs.rs"]
 mod jobs;
@@ -13,8 +15,6 @@ mod redis_server;
 #[path = "support/worker.rs"]
 mod worker;
 
-use std::io::Write;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use pg::TestDb;
@@ -37,24 +37,7 @@ fn sigint_during_a_job_lets_it_finish_before_exit() {
     let server = RedisServer::start();
     let db = TestDb::with_schema(&["users.sql", "projects.sql", "audit.sql"]);
     // Another session holds "AuditLog" locked: the job's INSERT waits for it.
-    let mut locker = pg::pg("psql")
-        .args(["-X", "-q", "-d", &db.name])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("psql");
-    let mut lock_input = locker.stdin.take().expect("stdin");
-    writeln!(
-        lock_input,
-        r#"BEGIN; LOCK TABLE "AuditLog" IN ACCESS EXCLUSIVE MODE;"#
-    )
-    .expect("lock");
-    lock_input.flush().expect("flush");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while db.sql(r#"SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'AuditLog' AND l.granted AND l.mode = 'AccessExclusiveLock'"#) != "1" {
-        assert!(Instant::now() < deadline, "the lock was not taken");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut lock = pg::TableLock::take(&db, "AuditLog");
 
     let mut worker = Running::start(
         &["audit-log"],
@@ -75,13 +58,11 @@ fn sigint_during_a_job_lets_it_finish_before_exit() {
         worker.log().join("\n")
     );
     assert_eq!(jobs::job(&server, "audit-logs", &id)["state"], "active");
-    writeln!(lock_input, "COMMIT;").expect("unlock");
-    drop(lock_input);
+    lock.release();
     let status = worker.wait_exit();
     assert!(status.success(), "{status}:\n{}", worker.log().join("\n"));
     assert_eq!(jobs::job(&server, "audit-logs", &id)["state"], "completed");
     assert_eq!(db.sql(r#"SELECT "entityId" FROM "AuditLog""#), "1");
-    let _ = locker.wait();
 }
 
 #[test]
@@ -103,5 +84,78 @@ fn a_worker_started_before_valkey_serves_once_it_is_up() {
     worker.wait_for_line("started for queue");
     let id = audit_event(&server, "2");
     jobs::wait_state(&server, "audit-logs", &id, "completed");
+    worker.stop_cleanly();
+}
+
+#[test]
+fn postgresql_away_during_a_job_retries_it_until_it_is_back() {
+    let server = RedisServer::start();
+    let db = TestDb::with_schema(&["users.sql", "projects.sql", "audit.sql"]);
+    let worker = Running::start(
+        &["audit-log"],
+        &[("DATABASE_URL", &db.url()), ("VALKEY_URL", &server.url())],
+    );
+    worker.wait_for_line("started for queue");
+    // A first job opens the pool's connections, which the outage then cuts.
+    let first = audit_event(&server, "1");
+    jobs::wait_state(&server, "audit-logs", &first, "completed");
+
+    db.set_reachable(false);
+    let id = audit_event(&server, "2");
+    // The attempt fails and waits for the queue's 5 s back-off.
+    let delayed = jobs::wait_state(&server, "audit-logs", &id, "delayed");
+    assert_eq!(delayed["attemptsMade"], 1, "{delayed}");
+    assert!(
+        delayed["failedReason"].as_str().is_some_and(|r| r
+            .contains("not currently accepting connections")
+            || r.contains("terminat")),
+        "{delayed}"
+    );
+    db.set_reachable(true);
+    let done = jobs::wait_state(&server, "audit-logs", &id, "completed");
+    assert_eq!(done["attemptsMade"], 2, "{done}");
+    assert_eq!(
+        db.sql(r#"SELECT "entityId" FROM "AuditLog" ORDER BY "entityId""#),
+        "1\n2",
+        "each event once"
+    );
+    worker.stop_cleanly();
+}
+
+#[test]
+fn valkey_away_while_a_job_runs_records_it_once_when_back() {
+    // Valkey with its data on disk: the restart is an outage, not a wipe.
+    let mut server = RedisServer::start_persistent();
+    let db = TestDb::with_schema(&["users.sql", "projects.sql", "audit.sql"]);
+    let mut lock = pg::TableLock::take(&db, "AuditLog");
+    let worker = Running::start(
+        &["audit-log"],
+        &[("DATABASE_URL", &db.url()), ("VALKEY_URL", &server.url())],
+    );
+    worker.wait_for_line("started for queue");
+    let id = audit_event(&server, "1");
+    worker.wait_for_line("Processing audit event: CREATE Tags:1");
+    // The job is mid-INSERT; Valkey dies; the INSERT then goes through while it is away.
+    server.stop();
+    lock.release();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while db.sql(r#"SELECT count(*) FROM "AuditLog""#) != "1" {
+        assert!(Instant::now() < deadline, "the job's row was not written");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    worker.wait_for_line("cannot record the job's end yet");
+    server.restart();
+    let done = jobs::wait_state(&server, "audit-logs", &id, "completed");
+    assert_eq!(
+        done["attemptsMade"], 1,
+        "recorded by the attempt that did the work: {done}"
+    );
+    // Later jobs are served as usual, and the first one was not run a second time.
+    let next = audit_event(&server, "2");
+    jobs::wait_state(&server, "audit-logs", &next, "completed");
+    assert_eq!(
+        db.sql(r#"SELECT "entityId" FROM "AuditLog" ORDER BY "entityId""#),
+        "1\n2"
+    );
     worker.stop_cleanly();
 }

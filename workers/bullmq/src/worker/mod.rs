@@ -393,15 +393,30 @@ impl Worker {
                     duration: duration.clone(),
                     name: name.clone(),
                 });
-                let finished = finish(
-                    &keys,
-                    conn.clone(),
-                    &job,
-                    &token,
-                    outcome.clone(),
-                    fetch.as_ref(),
-                )
-                .await;
+                // Valkey may be away when the job ends: keep trying while the lock can still
+                // be ours, so a job whose work is done is recorded once rather than left to
+                // the stalled check (which would run it a second time).
+                let give_up = tokio::time::Instant::now() + Duration::from_millis(lock_ms);
+                let mut pause = Duration::from_millis(100);
+                let finished = loop {
+                    let attempt = finish(
+                        &keys,
+                        conn.clone(),
+                        &job,
+                        &token,
+                        outcome.clone(),
+                        fetch.as_ref(),
+                    )
+                    .await;
+                    match attempt {
+                        Err(e) if tokio::time::Instant::now() + pause < give_up => {
+                            tracing::warn!(queue = %queue, job = %job.id, error = %e, "cannot record the job's end yet; retrying");
+                            tokio::time::sleep(pause).await;
+                            pause = (pause * 2).min(Duration::from_secs(2));
+                        }
+                        other => break other,
+                    }
+                };
                 let code = match &finished {
                     Ok(Finished::Code(c)) => *c,
                     Ok(Finished::Next(_)) => 0,

@@ -106,3 +106,82 @@ impl TestDb {
         db
     }
 }
+
+impl TestDb {
+    /// Runs SQL on the server's `postgres` database (for statements about this database).
+    pub fn admin(&self, sql: &str) -> String {
+        psql("postgres", &["-c", sql])
+    }
+
+    /// Refuses new connections to this database and ends the open ones (PostgreSQL away, for
+    /// this database only), or lets them in again.
+    pub fn set_reachable(&self, yes: bool) {
+        self.admin(&format!(
+            "ALTER DATABASE \"{}\" ALLOW_CONNECTIONS {yes}",
+            self.name
+        ));
+        if !yes {
+            self.admin(&format!(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{}'",
+                self.name
+            ));
+        }
+    }
+}
+
+/// A table held locked by another session, so a job writing to it waits mid-statement until
+/// `release`. Released (and the session ended) on drop too.
+pub struct TableLock {
+    session: std::process::Child,
+    input: Option<std::process::ChildStdin>,
+}
+
+impl TableLock {
+    pub fn take(db: &TestDb, table: &str) -> TableLock {
+        use std::io::Write;
+        let mut session = pg("psql")
+            .args(["-X", "-q", "-d", &db.name])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("psql");
+        let mut input = session.stdin.take().expect("stdin");
+        writeln!(
+            input,
+            r#"BEGIN; LOCK TABLE "{table}" IN ACCESS EXCLUSIVE MODE;"#
+        )
+        .expect("lock");
+        input.flush().expect("flush");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while db.sql(&format!(
+            r#"SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+               WHERE c.relname = '{table}' AND l.granted AND l.mode = 'AccessExclusiveLock'"#
+        )) != "1"
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the lock on {table} was not taken"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        TableLock {
+            session,
+            input: Some(input),
+        }
+    }
+
+    /// Commits, letting the waiting statement through.
+    pub fn release(&mut self) {
+        use std::io::Write;
+        if let Some(mut input) = self.input.take() {
+            let _ = writeln!(input, "COMMIT;");
+        }
+        let _ = self.session.wait();
+    }
+}
+
+impl Drop for TableLock {
+    fn drop(&mut self) {
+        self.release();
+    }
+}
