@@ -68,13 +68,14 @@ def main():
                 break
             time.sleep(0.05)
         psql("postgres", f'CREATE DATABASE "{db}"')
-        for f in ("users.sql", "audit.sql"):
+        for f in ("users.sql", "projects.sql", "audit.sql", "forecast.sql"):
             subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", db, "-f", os.path.join(SCHEMA, f)], env=PG, check=True)
         psql(db, """INSERT INTO "User" (id, name, email, "updatedAt") VALUES ('u1', 'Ada', 'ada@example.com', now())""")
         psql(db, """INSERT INTO "UserPreferences" (id, "userId", "notificationMode") VALUES ('p1', 'u1', 'IN_APP')""")
         env = {"PATH": os.environ.get("PATH", ""), "VALKEY_URL": url,
                "DATABASE_URL": f"postgres://{PG['PGUSER']}@{PG['PGHOST']}:5432/{db}",
-               "TENANT_CONFIG_FILE": "/nonexistent"}
+               "TENANT_CONFIG_FILE": "/nonexistent",
+               "EMAIL_SERVER_HOST": "127.0.0.1", "EMAIL_SERVER_PORT": "2525", "EMAIL_FROM": "bench@localhost"}
 
         # The scheduler: one run, its time and peak RSS (GNU time reports the exec'd program's
         # own high-water mark; a forked Python child's would include the interpreter's pages).
@@ -85,7 +86,7 @@ def main():
         rows.append(("scheduler run (4 repeatables)", f"{took * 1000:.0f} ms, peak RSS {peak_kib / 1024:.1f} MiB"))
 
         # Idle RSS after 10 s with nothing to do.
-        for worker in ("notification", "audit-log"):
+        for worker in ("notification", "email", "forecast", "audit-log"):
             p = start(worker, env, work)
             time.sleep(10)
             rows.append((f"{worker} worker idle RSS (10 s)", f"{rss_kib(p.pid) / 1024:.1f} MiB"))

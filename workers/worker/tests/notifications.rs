@@ -208,6 +208,18 @@ fn the_daily_digest_gathers_each_daily_users_unread_notifications() {
     assert_eq!(queued[1]["data"]["userId"], "g-global");
     worker.wait_for_line("Processed daily digest for 2 users");
 
+    // process-user-notifications only counts: n1, n2 and n5 are unread and not deleted.
+    let count = jobs::add(
+        &server,
+        "notifications",
+        "process-user-notifications",
+        json!({"userId": "f-daily"}),
+        json!({}),
+    );
+    let done = jobs::wait_state(&server, "notifications", &count, "completed");
+    assert_eq!(done["returnvalue"], json!({"unread": 3}));
+    worker.wait_for_line("User f-daily has 3 unread notification(s)");
+
     // A job this worker does not know fails with the reason; the worker carries on.
     let bogus = jobs::add(&server, "notifications", "bogus", json!({}), json!({}));
     let failed = jobs::wait_state(&server, "notifications", &bogus, "failed");
