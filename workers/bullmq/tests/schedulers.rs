@@ -77,7 +77,7 @@ async fn rust_continues_node_job_schedulers() {
             .await
             .unwrap_or_else(|_| panic!("digests {digests:?}, ticks {ticks:?}"))
             .expect("a job");
-        let ran: Ran = (job.id, job.name, job.data, job.opts);
+        let ran: Ran = (job.id, job.name, job.data, job.opts.value().clone());
         if ran.0.starts_with("repeat:ticker:") {
             ticks.push(
                 ran.0

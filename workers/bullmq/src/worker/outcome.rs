@@ -6,7 +6,7 @@ use redis::aio::ConnectionManager;
 use serde_json::Value;
 
 use super::JobError;
-use crate::job::Job;
+use crate::job::{Job, Keep};
 use crate::keys::Keys;
 use crate::queue::now_ms;
 use crate::repeat::{Repeat, next_millis};
@@ -31,15 +31,13 @@ pub fn backoff_delay(backoff: &Value, attempt: u32) -> u64 {
 }
 
 /// `removeOnComplete` / `removeOnFail` as (count, age seconds, limit): count -1 keeps all.
-pub(super) fn keep_jobs(v: Option<&Value>) -> (i64, u64, u64) {
+pub(super) fn keep_jobs(v: Option<Keep>) -> (i64, u64, u64) {
     match v {
-        Some(Value::Bool(true)) => (0, 0, 1000),
-        Some(Value::Number(n)) => (n.as_i64().unwrap_or(-1), 0, 1000),
-        Some(Value::Object(o)) => (
-            o.get("count").and_then(Value::as_i64).unwrap_or(-1),
-            o.get("age").and_then(Value::as_u64).unwrap_or(0),
-            o.get("limit").and_then(Value::as_u64).unwrap_or(1000),
-        ),
+        Some(Keep::Remove(true)) => (0, 0, 1000),
+        Some(Keep::Count(n)) => (n, 0, 1000),
+        Some(Keep::Policy { count, age, limit }) => {
+            (count.unwrap_or(-1), age.unwrap_or(0), limit.unwrap_or(1000))
+        }
         _ => (-1, 0, 1000),
     }
 }
@@ -53,7 +51,7 @@ pub(super) async fn next_iteration(
     let Some(key) = &job.repeat_key else {
         return Ok(());
     };
-    let mut opts = job.opts.clone();
+    let mut opts = job.opts.value().clone();
     let repeat: Repeat =
         serde_json::from_value(opts.get("repeat").cloned().unwrap_or_default()).unwrap_or_default();
     let iteration = opts
@@ -171,12 +169,9 @@ pub(super) async fn finish(
     outcome: Result<Value, JobError>,
     fetch: Option<&FetchNext>,
 ) -> Result<Finished, redis::RedisError> {
-    let attempts = job
-        .opts
-        .get("attempts")
-        .and_then(Value::as_u64)
-        .unwrap_or(0);
-    let finished = |target: &str, payload: String, keep: Option<&Value>, stack: String| {
+    let opts = job.opts.finishing();
+    let attempts = opts.attempts.unwrap_or(0);
+    let finished = |target: &str, payload: String, keep: Option<Keep>, stack: String| {
         let (count, age, limit) = keep_jobs(keep);
         let mut inv = scripts::move_to_finished().prepare_invoke();
         inv.key(keys.of("wait"))
@@ -217,14 +212,10 @@ pub(super) async fn finish(
     match outcome {
         Ok(value) => {
             let json = serde_json::to_string(&value).unwrap_or_else(|_| "null".into());
-            let reply: redis::Value = finished(
-                "completed",
-                json,
-                job.opts.get("removeOnComplete"),
-                String::new(),
-            )
-            .invoke_async(&mut conn)
-            .await?;
+            let reply: redis::Value =
+                finished("completed", json, opts.remove_on_complete, String::new())
+                    .invoke_async(&mut conn)
+                    .await?;
             Ok(finished_from(reply))
         }
         Err(e) => {
@@ -262,10 +253,9 @@ pub(super) async fn finish(
                     .await
                     .map(Finished::Code)
             } else {
-                let reply: redis::Value =
-                    finished("failed", reason, job.opts.get("removeOnFail"), stack)
-                        .invoke_async(&mut conn)
-                        .await?;
+                let reply: redis::Value = finished("failed", reason, opts.remove_on_fail, stack)
+                    .invoke_async(&mut conn)
+                    .await?;
                 Ok(finished_from(reply))
             }
         }
@@ -293,12 +283,46 @@ mod tests {
 
     #[test]
     fn keep_jobs_reads_every_form() {
-        assert_eq!(keep_jobs(Some(&json!(true))), (0, 0, 1000));
-        assert_eq!(keep_jobs(None), (-1, 0, 1000));
-        assert_eq!(keep_jobs(Some(&json!(5))), (5, 0, 1000));
+        use crate::job::StoredOpts;
+        // From the stored text (the worker's path) and from a parsed tree, alike.
+        let read = |v: serde_json::Value| {
+            let key = |o: &StoredOpts| keep_jobs(o.finishing().remove_on_complete);
+            let from_text = key(&StoredOpts::from_raw(
+                json!({"removeOnComplete": v.clone()}).to_string(),
+            ));
+            let from_tree = key(&StoredOpts::from(json!({"removeOnComplete": v})));
+            assert_eq!(from_text, from_tree);
+            from_text
+        };
+        assert_eq!(read(json!(true)), (0, 0, 1000));
+        assert_eq!(read(json!(false)), (-1, 0, 1000));
+        assert_eq!(read(json!(null)), (-1, 0, 1000));
+        assert_eq!(read(json!(5)), (5, 0, 1000));
         assert_eq!(
-            keep_jobs(Some(&json!({"age": 3600, "count": 1000}))),
+            read(json!({"age": 3600, "count": 1000})),
             (1000, 3600, 1000)
+        );
+        assert_eq!(
+            read(json!({"age": 60, "limit": 10, "x": [1, {"y": 2}]})),
+            (-1, 60, 10)
+        );
+        assert_eq!(read(json!("odd")), (-1, 0, 1000));
+        let none = StoredOpts::from_raw(
+            r#"{"attempts": 4, "backoff": {"type": "fixed", "delay": 1}}"#.into(),
+        );
+        assert_eq!(none.finishing().attempts, Some(4));
+        assert_eq!(keep_jobs(none.finishing().remove_on_fail), (-1, 0, 1000));
+        // Unparseable text: nothing, as an absent option.
+        assert_eq!(
+            StoredOpts::from_raw("{".into()).finishing(),
+            Default::default()
+        );
+        // A mistyped attempts is absent, and does not hide the other options.
+        let odd =
+            StoredOpts::from_raw(r#"{"attempts": "3", "removeOnFail": 7}"#.into()).finishing();
+        assert_eq!(
+            (odd.attempts, keep_jobs(odd.remove_on_fail)),
+            (None, (7, 0, 1000))
         );
     }
 }
