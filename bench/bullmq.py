@@ -30,7 +30,8 @@ RUST = os.path.join(ROOT, "target", "release", "examples", "bench_worker")
 
 def main():
     subprocess.run(["cargo", "build", "--release", "--quiet", "-p", "tp-bullmq", "--example", "bench_worker"], cwd=ROOT, check=True)
-    subprocess.run(["npm", "ci", "--silent", "--no-audit", "--no-fund"], cwd=NODE_DIR, check=True)
+    if not os.environ.get("BULLMQ_MODULE"):  # bench/run installs its own and names it
+        subprocess.run(["npm", "ci", "--silent", "--no-audit", "--no-fund"], cwd=NODE_DIR, check=True)
     # bench/run passes a fixed port it has checked; alone, any free one.
     port = int(sys.argv[sys.argv.index("--port") + 1]) if "--port" in sys.argv else free_port()
     work = tempfile.mkdtemp(prefix="tp-bullmq-bench-")
