@@ -11,7 +11,8 @@
 //! kept); `drained` events depend on when a worker happened to find the queue empty; the
 //! `stalled-check` key and a worker's `marker` depend on timers, not on the data; meta's
 //! `version` names the last Node `Queue` opened on it (informational; a Rust producer opens
-//! none).
+//! none); for a repeatable's runs, whether one passed through `delayed` (it depends on
+//! whether its second had begun when it was added).
 
 #[path = "support/node.rs"]
 mod node_support;
@@ -325,6 +326,30 @@ fn relabel_runs(dump: BTreeMap<String, Value>) -> BTreeMap<String, Value> {
                 if v["opts"].is_object() {
                     v["opts"]["delay"] = json!("<time>");
                     v["opts"]["timestamp"] = json!("<time>");
+                }
+            }
+            if k == "events"
+                && let Some(per_job) = v.as_object_mut()
+            {
+                // Whether a run passes through `delayed` depends on whether its second had
+                // already begun when it was added: the first run is added at an arbitrary
+                // moment, and about once in a thousand adds it lands on the tick and waits
+                // at once (CI saw it). Timing, not behaviour: compare the runs without it.
+                for (job, events) in per_job.iter_mut() {
+                    if !job.contains("<run") {
+                        continue;
+                    }
+                    if let Some(list) = events.as_array_mut() {
+                        list.retain(|e| e["event"] != "delayed");
+                        for e in list.iter_mut() {
+                            if e["event"] == "waiting"
+                                && e["prev"] == "delayed"
+                                && let Some(o) = e.as_object_mut()
+                            {
+                                o.remove("prev");
+                            }
+                        }
+                    }
                 }
             }
             (k, v)
