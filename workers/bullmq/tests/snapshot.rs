@@ -64,11 +64,17 @@ fn produce_node(server: &RedisServer, name: &str) {
     );
 }
 
+/// How long each job takes in the scenario. `removeOnComplete: 2` trims the completed set by
+/// finish time in milliseconds; two jobs finishing in the same millisecond tie, and the tie
+/// decides which is trimmed (CI saw Node→Node and Rust→Node differ that way). Jobs that take
+/// a few milliseconds never tie, whoever runs them.
+const JOB_MS: u64 = 3;
+
 fn consume_node(server: &RedisServer, name: &str) {
     node_last(
         "consume.cjs",
         &[&server.url(), name, &INVOCATIONS.to_string(), "30000"],
-        &[("FAIL_MARKED", "1")],
+        &[("FAIL_MARKED", "1"), ("SLEEP_MS", &JOB_MS.to_string())],
     );
 }
 
@@ -78,6 +84,8 @@ async fn consume_rust(server: &RedisServer, name: &str) {
         ..Default::default()
     };
     let mut worker = recording_worker_with(server, name, opts, |job| {
+        // A blocking pause is fine here: the worker runs on its own runtime thread.
+        std::thread::sleep(Duration::from_millis(JOB_MS));
         if job.data["fail"] == true {
             Err(JobError::Failed("boom".into()))
         } else {
