@@ -86,6 +86,20 @@ impl Drop for Tmux {
 }
 
 /// The row of the screen that mentions `name`.
+/// After monit exits (its screen `s` ends with `stty`'s report): cooked mode again (icanon,
+/// not -icanon), the main screen and a visible cursor.
+fn assert_terminal_restored(tmux: &Tmux, s: &str) {
+    assert!(
+        s.lines().any(|l| l.trim() == "icanon"),
+        "terminal left in raw mode:\n{s}"
+    );
+    assert_eq!(
+        tmux.tmux(&["display", "-p", "#{alternate_on} #{cursor_flag}"])
+            .trim(),
+        "0 1"
+    );
+}
+
 fn row<'a>(screen: &'a str, name: &str) -> &'a str {
     screen
         .lines()
@@ -277,16 +291,7 @@ fn monit_shows_apps_and_queues_and_acts_on_keys() {
         s.contains("MONIT-EXIT=") && s.contains("icanon")
     });
     assert!(s.contains("MONIT-EXIT=0"), "{s}");
-    // Cooked mode again (icanon, not -icanon), the main screen and a visible cursor.
-    assert!(
-        s.lines().any(|l| l.trim() == "icanon"),
-        "terminal left in raw mode:\n{s}"
-    );
-    assert_eq!(
-        tmux.tmux(&["display", "-p", "#{alternate_on} #{cursor_flag}"])
-            .trim(),
-        "0 1"
-    );
+    assert_terminal_restored(&tmux, &s);
     tmux.kill();
     drop(tmux);
     t.finish();
@@ -355,15 +360,7 @@ fn the_terminal_is_restored_after_a_panic() {
         s.contains("panic requested"),
         "the panic message is readable: {s}"
     );
-    assert!(
-        s.lines().any(|l| l.trim() == "icanon"),
-        "terminal left in raw mode:\n{s}"
-    );
-    assert_eq!(
-        tmux.tmux(&["display", "-p", "#{alternate_on} #{cursor_flag}"])
-            .trim(),
-        "0 1"
-    );
+    assert_terminal_restored(&tmux, &s);
     drop(tmux);
     t.finish();
 }

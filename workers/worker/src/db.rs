@@ -46,23 +46,32 @@ impl Databases {
 
     /// The pool for a job of `tenant`, or why there is none (the job fails with that reason).
     pub async fn pool(&self, tenant: Option<&str>) -> Result<PgPool, String> {
+        self.pool_and_tenant(tenant).await.map(|(pool, _)| pool)
+    }
+
+    /// The pool, and in multi-tenant mode the tenant's configuration as read for this job
+    /// (so a caller needing more of it, such as the base URL, does not read it again).
+    pub async fn pool_and_tenant(
+        &self,
+        tenant: Option<&str>,
+    ) -> Result<(PgPool, Option<config::Tenant>), String> {
         if !self.multi_tenant {
             return match &self.single {
-                Some(Ok(p)) => Ok(p.clone()),
+                Some(Ok(p)) => Ok((p.clone(), None)),
                 Some(Err(e)) => Err(e.clone()),
                 None => Err("DATABASE_URL is not set".into()),
             };
         }
         let id = tenant.ok_or("tenantId is required in multi-tenant mode")?;
-        let all = config::tenants().map_err(|e| e.to_string())?;
+        let mut all = config::tenants().map_err(|e| e.to_string())?;
         let t = all
-            .get(id)
+            .remove(id)
             .ok_or_else(|| format!("No configuration found for tenant: {id}"))?;
         let mut cache = self.tenants.lock().await;
         if let Some((url, pool)) = cache.get(id)
             && *url == t.database_url
         {
-            return Ok(pool.clone());
+            return Ok((pool.clone(), Some(t)));
         }
         let pool = open(&t.database_url, self.size)?;
         if let Some((_, old)) = cache.insert(id.to_string(), (t.database_url.clone(), pool.clone()))
@@ -70,7 +79,7 @@ impl Databases {
             tracing::info!("database URL of tenant {id} changed; closing its old connections");
             tokio::spawn(async move { old.close().await });
         }
-        Ok(pool)
+        Ok((pool, Some(t)))
     }
 
     /// Closes every pool (at shutdown).

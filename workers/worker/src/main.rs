@@ -16,7 +16,6 @@ mod run;
 mod scheduler;
 
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use config::Config;
 use tracing_subscriber::fmt::writer::MakeWriterExt;
@@ -103,65 +102,56 @@ fn main() -> ExitCode {
                 })
                 .map_err(anyhow::Error::from),
             "audit-log" => {
-                let spec = queues::AUDIT_LOGS;
-                let concurrency = spec.concurrency();
-                let dbs = Arc::new(db::Databases::new(&cfg, concurrency));
-                let d = dbs.clone();
-                let r = run::serve("Audit log", &spec, &cfg, concurrency, move |job| {
-                    audit::process(d.clone(), job)
-                })
-                .await;
-                dbs.close().await;
-                r
+                run::serve_queue(
+                    "Audit log",
+                    &queues::AUDIT_LOGS,
+                    &cfg,
+                    |dbs| dbs,
+                    audit::process,
+                )
+                .await
             }
             "notification" => {
-                let spec = queues::NOTIFICATIONS;
-                let concurrency = spec.concurrency();
-                let n = Arc::new(notification::Notifications {
-                    dbs: db::Databases::new(&cfg, concurrency),
-                    emails: producer::Producer::new(cfg.valkey_url.clone(), &queues::EMAILS),
-                });
-                let w = n.clone();
-                let r = run::serve("Notification", &spec, &cfg, concurrency, move |job| {
-                    notification::process(w.clone(), job)
-                })
-                .await;
-                n.dbs.close().await;
-                r
+                let valkey = cfg.valkey_url.clone();
+                run::serve_queue(
+                    "Notification",
+                    &queues::NOTIFICATIONS,
+                    &cfg,
+                    |dbs| notification::Notifications {
+                        dbs,
+                        emails: producer::Producer::new(valkey, &queues::EMAILS),
+                    },
+                    notification::process,
+                )
+                .await
             }
             "email" => {
-                let spec = queues::EMAILS;
-                let concurrency = spec.concurrency();
-                let e = Arc::new(email::Emails {
-                    dbs: db::Databases::new(&cfg, concurrency),
-                    mailer: email::smtp::Mailer::from_env(),
-                });
-                tracing::info!("Email delivery: {}", e.mailer.describe());
-                let w = e.clone();
-                let r = run::serve("Email", &spec, &cfg, concurrency, move |job| {
-                    email::process(w.clone(), job)
-                })
-                .await;
-                e.dbs.close().await;
-                r
+                run::serve_queue(
+                    "Email",
+                    &queues::EMAILS,
+                    &cfg,
+                    |dbs| {
+                        let mailer = email::smtp::Mailer::from_env();
+                        tracing::info!("Email delivery: {}", mailer.describe());
+                        email::Emails { dbs, mailer }
+                    },
+                    email::process,
+                )
+                .await
             }
             "forecast" => {
-                let spec = queues::FORECAST;
-                let concurrency = spec.concurrency();
-                let f = Arc::new(forecast::Forecasts {
-                    dbs: db::Databases::new(&cfg, concurrency),
-                    notifications: producer::Producer::new(
-                        cfg.valkey_url.clone(),
-                        &queues::NOTIFICATIONS,
-                    ),
-                });
-                let w = f.clone();
-                let r = run::serve("Forecast", &spec, &cfg, concurrency, move |job| {
-                    forecast::process(w.clone(), job)
-                })
-                .await;
-                f.dbs.close().await;
-                r
+                let valkey = cfg.valkey_url.clone();
+                run::serve_queue(
+                    "Forecast",
+                    &queues::FORECAST,
+                    &cfg,
+                    |dbs| forecast::Forecasts {
+                        dbs,
+                        notifications: producer::Producer::new(valkey, &queues::NOTIFICATIONS),
+                    },
+                    forecast::process,
+                )
+                .await
             }
             other => Err(anyhow::anyhow!("unknown worker {other:?}")),
         }

@@ -19,6 +19,12 @@ pub struct Notifications {
     pub emails: Producer,
 }
 
+impl crate::run::WithDatabases for Notifications {
+    fn databases(&self) -> &Databases {
+        &self.dbs
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Create {

@@ -12,6 +12,7 @@ use tokio::sync::watch;
 use tp_bullmq::{Job, JobError, Worker};
 
 use crate::config::Config;
+use crate::db::Databases;
 use crate::queues::QueueSpec;
 
 /// Resolves on the first SIGINT or SIGTERM.
@@ -110,4 +111,40 @@ where
         .await?;
     tracing::info!("{label} worker stopped");
     Ok(())
+}
+
+/// A queue worker's state: it owns the database pools, which are closed at shutdown.
+pub trait WithDatabases {
+    fn databases(&self) -> &Databases;
+}
+
+impl WithDatabases for Databases {
+    fn databases(&self) -> &Databases {
+        self
+    }
+}
+
+/// Runs a queue worker: its state built around pools sized to the queue's concurrency,
+/// `process` for each job, the pools closed once the worker has stopped.
+pub async fn serve_queue<S, P, Fut>(
+    label: &'static str,
+    spec: &QueueSpec,
+    cfg: &Config,
+    state: impl FnOnce(Databases) -> S,
+    process: P,
+) -> anyhow::Result<()>
+where
+    S: WithDatabases + Send + Sync + 'static,
+    P: Fn(Arc<S>, Job) -> Fut + Copy + Send + Sync + 'static,
+    Fut: Future<Output = Result<Value, JobError>> + Send + 'static,
+{
+    let concurrency = spec.concurrency();
+    let state = Arc::new(state(Databases::new(cfg, concurrency)));
+    let shared = state.clone();
+    let result = serve(label, spec, cfg, concurrency, move |job| {
+        process(shared.clone(), job)
+    })
+    .await;
+    state.databases().close().await;
+    result
 }

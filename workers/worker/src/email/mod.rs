@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 use tp_bullmq::{Job, JobError};
 
+use crate::config::Tenant;
 use crate::db::Databases;
 use crate::fail::{db, malformed};
 use content::Notice;
@@ -29,6 +30,12 @@ pub struct Emails {
     pub mailer: Mailer,
 }
 
+impl crate::run::WithDatabases for Emails {
+    fn databases(&self) -> &Databases {
+        &self.dbs
+    }
+}
+
 impl From<SendError> for JobError {
     fn from(e: SendError) -> JobError {
         match e {
@@ -39,15 +46,20 @@ impl From<SendError> for JobError {
 }
 
 /// The web app's address for links: the tenant's `baseUrl`, else `NEXTAUTH_URL`, else
-/// http://localhost:3000; without a trailing slash.
-fn base_url(tenant: Option<&str>) -> String {
-    let from_tenant = tenant.and_then(|id| match crate::config::tenants() {
-        Ok(all) => all.get(id).and_then(|t| t.base_url.clone()),
-        Err(e) => {
-            tracing::warn!("{e}; links use NEXTAUTH_URL");
-            None
-        }
-    });
+/// http://localhost:3000; without a trailing slash. `known` is the tenant's configuration when
+/// the pool lookup already read it (multi-tenant mode); otherwise a job naming a tenant has
+/// it read here.
+fn base_url(tenant: Option<&str>, known: Option<Tenant>) -> String {
+    let from_tenant = match known {
+        Some(t) => t.base_url,
+        None => tenant.and_then(|id| match crate::config::tenants() {
+            Ok(mut all) => all.remove(id).and_then(|t| t.base_url),
+            Err(e) => {
+                tracing::warn!("{e}; links use NEXTAUTH_URL");
+                None
+            }
+        }),
+    };
     from_tenant
         .or_else(|| std::env::var("NEXTAUTH_URL").ok())
         .filter(|u| !u.trim().is_empty())
@@ -130,7 +142,11 @@ async fn notification_email(
         notification_id: String,
     }
     let p: P = serde_json::from_value(job.data.clone()).map_err(malformed)?;
-    let pool = e.dbs.pool(tenant).await.map_err(JobError::Failed)?;
+    let (pool, known) = e
+        .dbs
+        .pool_and_tenant(tenant)
+        .await
+        .map_err(JobError::Failed)?;
     let row: Option<NoticeAndUser> = sqlx::query_as(
         r#"SELECT id, type::text, title, message, data, "createdAt", "userId"
                FROM "Notification" WHERE id = $1"#,
@@ -149,7 +165,7 @@ async fn notification_email(
         tracing::info!("Notification or user email not found");
         return Ok(json!({"sent": false}));
     };
-    let base = base_url(tenant);
+    let base = base_url(tenant, known);
     let shown = content::show(&n, u.locale, &base, true);
     let r = Recipient {
         user_id: &user_id,
@@ -175,7 +191,11 @@ async fn digest_email(e: &Emails, job: &Job, tenant: Option<&str>) -> Result<Val
         notifications: Vec<Item>,
     }
     let p: P = serde_json::from_value(job.data.clone()).map_err(malformed)?;
-    let pool = e.dbs.pool(tenant).await.map_err(JobError::Failed)?;
+    let (pool, known) = e
+        .dbs
+        .pool_and_tenant(tenant)
+        .await
+        .map_err(JobError::Failed)?;
     let Some(u) = user(&pool, &p.user_id).await? else {
         tracing::info!("User {} has no email address; digest not sent", p.user_id);
         return Ok(json!({"sent": false}));
@@ -189,7 +209,7 @@ async fn digest_email(e: &Emails, job: &Job, tenant: Option<&str>) -> Result<Val
     .fetch_all(&pool)
     .await
     .map_err(db("cannot read the digest's notifications"))?;
-    let base = base_url(tenant);
+    let base = base_url(tenant, known);
     let items: Vec<_> = rows
         .into_iter()
         .map(|r| content::show(&notice(r), u.locale, &base, false))

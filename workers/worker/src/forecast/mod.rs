@@ -23,6 +23,12 @@ pub struct Forecasts {
     pub notifications: Producer,
 }
 
+impl crate::run::WithDatabases for Forecasts {
+    fn databases(&self) -> &Databases {
+        &self.dbs
+    }
+}
+
 fn verbose() -> bool {
     crate::config::flag("DEBUG_FORECAST")
 }
@@ -34,34 +40,25 @@ fn result(ok: u64, failed: u64) -> Value {
 /// Runs one job.
 pub async fn process(f: Arc<Forecasts>, job: Job) -> Result<Value, JobError> {
     let tenant = crate::run::tenant_of(&job);
-    let known = [
-        "update-single-case-forecast",
-        "update-all-cases-forecast",
-        "auto-complete-milestones",
-        "milestone-due-notifications",
-    ];
-    if !known.contains(&job.name.as_str()) {
-        return Err(JobError::Unrecoverable(format!(
-            "Unknown job type: {}",
-            job.name
-        )));
-    }
-    let pool = f
-        .dbs
-        .pool(tenant.as_deref())
-        .await
-        .map_err(JobError::Failed)?;
+    // An unknown name fails before the database is looked at.
+    let pool = || async {
+        f.dbs
+            .pool(tenant.as_deref())
+            .await
+            .map_err(JobError::Failed)
+    };
     match job.name.as_str() {
-        "update-single-case-forecast" => single_case(&pool, &job).await,
-        "update-all-cases-forecast" => all_cases(&pool).await,
+        "update-single-case-forecast" => single_case(&pool().await?, &job).await,
+        "update-all-cases-forecast" => all_cases(&pool().await?).await,
         "auto-complete-milestones" => {
-            let t = milestones::auto_complete(&pool).await?;
+            let t = milestones::auto_complete(&pool().await?).await?;
             tracing::info!("Auto-completed {} milestone(s); failed: {}", t.ok, t.failed);
             Ok(result(t.ok, t.failed))
         }
-        _ => {
+        "milestone-due-notifications" => {
             let t =
-                milestones::due_notifications(&pool, &f.notifications, tenant.as_deref()).await?;
+                milestones::due_notifications(&pool().await?, &f.notifications, tenant.as_deref())
+                    .await?;
             tracing::info!(
                 "Sent {} milestone notifications. Failed: {}",
                 t.ok,
@@ -69,6 +66,9 @@ pub async fn process(f: Arc<Forecasts>, job: Job) -> Result<Value, JobError> {
             );
             Ok(result(t.ok, t.failed))
         }
+        other => Err(JobError::Unrecoverable(format!(
+            "Unknown job type: {other}"
+        ))),
     }
 }
 

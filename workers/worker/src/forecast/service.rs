@@ -46,15 +46,6 @@ pub async fn update_case(
     collect_runs: bool,
 ) -> Result<CaseUpdate, RunError> {
     let err = |what| move |source| CaseError { what, case, source };
-    let exists: Option<i32> =
-        sqlx::query_scalar(r#"SELECT id FROM "RepositoryCases" WHERE id = $1"#)
-            .bind(case)
-            .fetch_optional(pool)
-            .await
-            .map_err(err("cannot read the case"))?;
-    if exists.is_none() {
-        return Ok(CaseUpdate::default());
-    }
     let group: Vec<(i32, String)> = sqlx::query_as(
         r#"SELECT id, source::text FROM "RepositoryCases"
            WHERE id = $1 OR id IN (
@@ -68,6 +59,10 @@ pub async fn update_case(
     .fetch_all(pool)
     .await
     .map_err(err("cannot read the case's links"))?;
+    // The group holds the case itself when it exists; a missing case has nothing to update.
+    if !group.iter().any(|(id, _)| *id == case) {
+        return Ok(CaseUpdate::default());
+    }
     let ids_of = |pred: &dyn Fn(&str) -> bool| -> Vec<i32> {
         group
             .iter()
