@@ -34,15 +34,9 @@ impl StoredOpts {
         })
     }
 
-    /// `attempts`, `removeOnComplete` and `removeOnFail`, read straight from the text.
+    /// `attempts`, `removeOnComplete` and `removeOnFail`, read straight from the text (which
+    /// is always there, parsed or not).
     pub fn finishing(&self) -> Finishing {
-        if let Some(v) = self.parsed.get() {
-            return Finishing {
-                attempts: v.get("attempts").and_then(Value::as_u64),
-                remove_on_complete: v.get("removeOnComplete").map(Keep::from_value),
-                remove_on_fail: v.get("removeOnFail").map(Keep::from_value),
-            };
-        }
         serde_json::from_str(&self.raw).unwrap_or_default()
     }
 }
@@ -116,21 +110,6 @@ pub enum Keep {
     },
     /// Anything else: treated as absent.
     Other,
-}
-
-impl Keep {
-    fn from_value(v: &Value) -> Keep {
-        match v {
-            Value::Bool(b) => Keep::Remove(*b),
-            Value::Number(n) => n.as_i64().map_or(Keep::Other, Keep::Count),
-            Value::Object(o) => Keep::Policy {
-                count: o.get("count").and_then(Value::as_i64),
-                age: o.get("age").and_then(Value::as_u64),
-                limit: o.get("limit").and_then(Value::as_u64),
-            },
-            _ => Keep::Other,
-        }
-    }
 }
 
 impl<'de> Deserialize<'de> for Keep {
