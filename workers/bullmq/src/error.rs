@@ -16,6 +16,13 @@ pub enum Error {
         #[source]
         source: redis::RedisError,
     },
+    #[error("{op} on queue {queue}: {source}")]
+    Link {
+        op: &'static str,
+        queue: String,
+        #[source]
+        source: crate::link::LinkError,
+    },
     #[error(
         "invalid job id {0:?}: ids must not be 0, start with \"0:\", look like an integer, or contain ':'"
     )]

@@ -3,15 +3,16 @@
 //! scripts (`src/scripts/`), written from the layout description in
 //! `shared/specs/bullmq-v5.md`; key names and encodings live in `keys` and `opts` only.
 //!
-//! This first slice is the producer side and the queue-level reads: `add` (standard, delayed,
-//! prioritized, LIFO, custom id, deduplication id), `add_bulk`, `counts` (as Node's
-//! `getJobCounts()`), `pause`/`resume`/`is_paused` and `job`. The worker side comes next.
+//! The producer side (`Queue::add`, `add_bulk`), the admin operations (`admin`, counts as
+//! Node's `getJobCounts()`), repeatables and job schedulers, and the `Worker`, whose hot path
+//! runs on a pipelined connection of its own (`link`).
 
 pub mod admin;
 pub mod connect;
 pub mod error;
 pub mod job;
 pub mod keys;
+pub mod link;
 pub mod opts;
 pub mod queue;
 pub mod repeat;
@@ -21,6 +22,7 @@ pub mod worker;
 
 pub use error::Error;
 pub use job::Job;
+pub use link::LinkError;
 pub use opts::{Backoff, JobOptions, KeepJobs};
 pub use queue::{Counts, Queue, Repeatable};
 pub use repeat::Repeat;

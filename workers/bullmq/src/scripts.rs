@@ -1,17 +1,49 @@
-//! Our Lua scripts, loaded once per process; `redis::Script` runs them with EVALSHA and falls
-//! back to EVAL when the server does not have them cached yet.
+//! Our Lua scripts, loaded once per process; `redis::Script` (admin paths) and the worker's
+//! own link run them with EVALSHA and fall back to EVAL when the server does not have them
+//! cached yet.
 
 use std::sync::OnceLock;
 
 use redis::Script;
 
+/// A script's source and its `redis::Script` (which holds the SHA1).
+pub struct Lua {
+    code: &'static str,
+    script: Script,
+}
+
+impl Lua {
+    fn new(code: &'static str) -> Lua {
+        Lua {
+            code,
+            script: Script::new(code),
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+
+    pub fn sha(&self) -> &str {
+        self.script.get_hash()
+    }
+}
+
+impl std::ops::Deref for Lua {
+    type Target = Script;
+
+    fn deref(&self) -> &Script {
+        &self.script
+    }
+}
+
 /// A script, after the shared functions it calls (each a `local function` in its own file).
 macro_rules! script {
     ($fn:ident, $file:literal $(, uses $($shared:literal),+)?) => {
-        pub fn $fn() -> &'static Script {
-            static S: OnceLock<Script> = OnceLock::new();
+        pub fn $fn() -> &'static Lua {
+            static S: OnceLock<Lua> = OnceLock::new();
             S.get_or_init(|| {
-                Script::new(concat!(
+                Lua::new(concat!(
                     $($(include_str!(concat!("scripts/", $shared)),)+)?
                     include_str!(concat!("scripts/", $file))
                 ))

@@ -17,6 +17,8 @@ use std::time::Duration;
 
 use redis::aio::ConnectionManager;
 use serde_json::Value;
+
+use crate::link::{KeyList, Link, LinkError, Reply, ScriptCall};
 use tokio::task::JoinSet;
 
 use crate::error::Error;
@@ -24,7 +26,35 @@ use crate::job::Job;
 use crate::keys::Keys;
 use crate::queue::now_ms;
 use crate::scripts;
-use outcome::{FetchNext, Finished, finish, job_from_reply, next_iteration};
+use outcome::{FetchNext, Finished, Taken, finish, next_iteration, taken_from};
+
+/// The keys of the scripts a worker runs per job, encoded once.
+pub(crate) struct HotKeys {
+    pub to_active: KeyList,
+    pub completed: KeyList,
+    pub failed: KeyList,
+    pub retry: KeyList,
+}
+
+impl HotKeys {
+    /// Each list in the order of its script's KEYS.
+    fn new(keys: &Keys) -> HotKeys {
+        let base = keys.base();
+        let finished = |target: &str| {
+            let names = format!(
+                "wait active prioritized events stalled {target} meta limiter delayed paused pc marker"
+            );
+            KeyList::new(base, &names.split(' ').collect::<Vec<_>>())
+        };
+        let list = |names: &str| KeyList::new(base, &names.split(' ').collect::<Vec<_>>());
+        HotKeys {
+            to_active: list("wait active prioritized events limiter delayed paused meta pc marker"),
+            completed: finished("completed"),
+            failed: finished("failed"),
+            retry: list("wait active prioritized events stalled paused meta pc marker delayed"),
+        }
+    }
+}
 
 /// How a worker runs (Node's defaults).
 #[derive(Debug, Clone)]
@@ -79,7 +109,10 @@ enum Fetched {
 pub struct Worker {
     queue: String,
     keys: Keys,
-    cmd: ConnectionManager,
+    hot: Arc<HotKeys>,
+    /// Scripts: the hot path, on our own pipelined connection.
+    cmd: Link,
+    /// The blocking wait on the marker.
     block: ConnectionManager,
     opts: WorkerOptions,
     id: String,
@@ -138,7 +171,13 @@ impl Worker {
             source,
         };
         let client = redis::Client::open(url.as_str()).map_err(err)?;
-        let cmd = ConnectionManager::new(client.clone()).await.map_err(err)?;
+        let link_err = |source| Error::Link {
+            op: "connect",
+            queue: queue.to_string(),
+            source,
+        };
+        let cmd = Link::new(&url).map_err(link_err)?;
+        cmd.connect().await.map_err(link_err)?;
         let mut block = ConnectionManager::new(client).await.map_err(err)?;
         let mut name = format!("{prefix}:{}", base64(queue.as_bytes()));
         if let Some(n) = &opts.name {
@@ -156,6 +195,7 @@ impl Worker {
         Ok(Worker {
             queue: queue.to_string(),
             keys: Keys::new(prefix, queue),
+            hot: Arc::new(HotKeys::new(&Keys::new(prefix, queue))),
             cmd,
             block,
             opts,
@@ -283,68 +323,68 @@ impl Worker {
 
     async fn fetch(&self, token: &str) -> Result<Fetched, Error> {
         let k = &self.keys;
-        let mut conn = self.cmd.clone();
         let (max, dur) = self
             .opts
             .limiter
             .map_or((String::new(), String::new()), |(m, d)| {
                 (m.to_string(), d.as_millis().to_string())
             });
-        let reply: (redis::Value, redis::Value, u64, u64) = scripts::move_to_active()
-            .key(k.of("wait"))
-            .key(k.of("active"))
-            .key(k.of("prioritized"))
-            .key(k.of("events"))
-            .key(k.of("limiter"))
-            .key(k.of("delayed"))
-            .key(k.of("paused"))
-            .key(k.of("meta"))
-            .key(k.of("pc"))
-            .key(k.of("marker"))
-            .arg(k.base())
+        let mut call = ScriptCall::new(scripts::move_to_active(), &self.hot.to_active);
+        call.arg(k.base())
             .arg(now_ms())
             .arg(token)
             .arg(self.opts.lock_duration.as_millis() as u64)
-            .arg(max)
-            .arg(dur)
-            .arg(self.opts.name.as_deref().unwrap_or(""))
-            .invoke_async(&mut conn)
+            .arg(&max)
+            .arg(&dur)
+            .arg(self.opts.name.as_deref().unwrap_or(""));
+        let taken = call
+            .run(&self.cmd)
             .await
-            .map_err(|source| Error::Redis {
+            .and_then(taken_from)
+            .map_err(|source| Error::Link {
                 op: "take a job",
                 queue: self.queue.clone(),
                 source,
             })?;
-        let (hash, id, limited, next) = reply;
-        if let Some(job) = job_from_reply(hash, &id) {
-            return Ok(Fetched::Job(Box::new(job)));
-        }
-        if limited > 0 {
-            return Ok(Fetched::RateLimited(limited));
-        }
-        Ok(Fetched::Nothing {
-            next_delayed: (next > 0).then_some(next),
+        Ok(match taken {
+            Taken::Job(job) => Fetched::Job(job),
+            Taken::Codes { limited, .. } if limited > 0 => Fetched::RateLimited(limited as u64),
+            Taken::Codes { next, .. } => Fetched::Nothing {
+                next_delayed: (next > 0).then_some(next as u64),
+            },
         })
     }
 
     async fn check_stalled(&self) {
         let k = &self.keys;
-        let mut conn = self.cmd.clone();
-        let r: redis::RedisResult<Vec<String>> = scripts::move_stalled()
-            .key(k.of("stalled"))
-            .key(k.of("wait"))
-            .key(k.of("active"))
-            .key(k.of("stalled-check"))
-            .key(k.of("meta"))
-            .key(k.of("paused"))
-            .key(k.of("marker"))
-            .key(k.of("events"))
-            .arg(self.opts.max_stalled_count)
+        let stalled_keys = KeyList::new(
+            k.base(),
+            &[
+                "stalled",
+                "wait",
+                "active",
+                "stalled-check",
+                "meta",
+                "paused",
+                "marker",
+                "events",
+            ],
+        );
+        let mut call = ScriptCall::new(scripts::move_stalled(), &stalled_keys);
+        call.arg(self.opts.max_stalled_count)
             .arg(k.base())
             .arg(now_ms())
-            .arg(self.opts.stalled_interval.as_millis() as u64)
-            .invoke_async(&mut conn)
-            .await;
+            .arg(self.opts.stalled_interval.as_millis() as u64);
+        let r = call.run(&self.cmd).await.and_then(|reply| match reply {
+            Reply::Array(items) => Ok(items
+                .into_iter()
+                .filter_map(Reply::into_text)
+                .collect::<Vec<_>>()),
+            other => Err(LinkError::Unexpected {
+                what: "the stalled check",
+                reply: format!("{other:?}"),
+            }),
+        });
         match r {
             Ok(ids) if !ids.is_empty() => {
                 tracing::warn!(queue = %self.queue, jobs = ?ids, "stalled jobs put back")
@@ -366,6 +406,7 @@ impl Worker {
         Fut: Future<Output = Result<Value, JobError>> + Send + 'static,
     {
         let keys = self.keys.clone();
+        let hot = self.hot.clone();
         let conn = self.cmd.clone();
         let queue = self.queue.clone();
         let lock_ms = self.opts.lock_duration.as_millis() as u64;
@@ -401,7 +442,8 @@ impl Worker {
                 let finished = loop {
                     let attempt = finish(
                         &keys,
-                        conn.clone(),
+                        &hot,
+                        &conn,
                         &job,
                         &token,
                         outcome.clone(),
@@ -451,7 +493,7 @@ impl Worker {
 /// Runs the processor on one job, renewing its lock meanwhile; a `defa` job fails at once.
 async fn run_one<F, Fut>(
     keys: &Keys,
-    conn: &ConnectionManager,
+    conn: &Link,
     queue: &str,
     job: &mut Job,
     token: &str,
@@ -464,7 +506,7 @@ where
 {
     tracing::info!(queue = %queue, job = %job.id, name = %job.name, "Processing job {} of type {}", job.id, job.name);
     // A repeatable's next run is produced when its current one starts, as Node does.
-    if let Err(e) = next_iteration(keys, conn.clone(), job).await {
+    if let Err(e) = next_iteration(keys, conn, job).await {
         tracing::error!(queue = %queue, job = %job.id, error = %e, "cannot schedule the next run of this repeatable");
     }
     if let Some(reason) = job.deferred_failure.clone() {
@@ -491,9 +533,12 @@ where
             biased;
             r = &mut run => return r,
             _ = renew.tick() => {
-                let mut c = conn.clone();
-                let ok: redis::RedisResult<i64> = scripts::extend_lock().key(keys.job(&job.id) + ":lock").key(keys.of("stalled")).arg(token).arg(lock_ms).arg(&job.id).invoke_async(&mut c).await;
-                if !matches!(ok, Ok(1)) {
+                let base = keys.base();
+                let lock_keys = KeyList::joined(&[&[base, &job.id, ":lock"], &[base, "stalled"]]);
+                let mut call = ScriptCall::new(scripts::extend_lock(), &lock_keys);
+                call.arg(token).arg(lock_ms).arg(&job.id);
+                let ok = call.run(conn).await.map(|r| r.int());
+                if !matches!(ok, Ok(Some(1))) {
                     tracing::warn!(queue = %queue, job = %job.id, "lost the job's lock; another worker may run it");
                 }
             }

@@ -2,12 +2,12 @@
 //! back-off) or failed, per its attempts, backoff and removeOn* options; and, for a
 //! repeatable, its next iteration. (shared/specs/bullmq-v5.md 4.5, 4.6, 4.8, 6.3)
 
-use redis::aio::ConnectionManager;
 use serde_json::Value;
 
-use super::JobError;
+use super::{HotKeys, JobError};
 use crate::job::{Job, Keep};
 use crate::keys::Keys;
+use crate::link::{KeyList, Link, LinkError, Reply, ScriptCall};
 use crate::queue::now_ms;
 use crate::repeat::{Repeat, next_millis};
 use crate::scripts;
@@ -43,11 +43,7 @@ pub(super) fn keep_jobs(v: Option<Keep>) -> (i64, u64, u64) {
 }
 
 /// Adds the next iteration of a repeatable job (shared/specs/bullmq-v5.md 6.3).
-pub(super) async fn next_iteration(
-    keys: &Keys,
-    mut conn: ConnectionManager,
-    job: &Job,
-) -> Result<(), String> {
+pub(super) async fn next_iteration(keys: &Keys, conn: &Link, job: &Job) -> Result<(), String> {
     let Some(key) = &job.repeat_key else {
         return Ok(());
     };
@@ -81,23 +77,24 @@ pub(super) async fn next_iteration(
     }
     let packed = rmp_serde::to_vec_named(&opts).map_err(|e| e.to_string())?;
     let data = serde_json::to_string(&job.data).map_err(|e| e.to_string())?;
-    let produced: String = scripts::next_iteration()
-        .key(keys.of("repeat"))
-        .key(keys.of("delayed"))
-        .key(keys.of("id"))
-        .key(keys.of("events"))
-        .key(keys.of("meta"))
-        .key(keys.of("marker"))
-        .arg(next)
+    let repeat_keys = KeyList::new(
+        keys.base(),
+        &["repeat", "delayed", "id", "events", "meta", "marker"],
+    );
+    let mut call = ScriptCall::new(scripts::next_iteration(), &repeat_keys);
+    call.arg(next)
         .arg(key)
         .arg(data)
-        .arg(packed)
+        .arg(packed.as_slice())
         .arg(now)
         .arg(keys.base())
-        .arg(&job.id)
-        .invoke_async(&mut conn)
+        .arg(&job.id);
+    let produced = call
+        .run(conn)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| e.to_string())?
+        .into_text()
+        .unwrap_or_default();
     if !produced.is_empty() {
         tracing::info!(next = %produced, "next run of repeatable {key} scheduled");
     }
@@ -123,70 +120,96 @@ pub(super) enum Finished {
 }
 
 /// A job from a moveToActive-style reply `{hash, id, ...}`. The field names and values are
-/// moved out of the reply's bulk strings, not converted through copies: this runs per job.
-pub(super) fn job_from_reply(hash: redis::Value, id: &redis::Value) -> Option<Job> {
-    let redis::Value::Array(flat) = hash else {
+/// moved out of the reply's bulk strings, not copied: this runs per job.
+fn job_from_reply(hash: Reply, id: Reply) -> Option<Job> {
+    let Reply::Array(flat) = hash else {
         return None;
     };
     if flat.is_empty() {
         return None;
     }
-    let id = redis::from_redis_value::<String>(id).ok()?;
-    let text = |v: redis::Value| match v {
-        redis::Value::BulkString(b) => String::from_utf8(b).ok(),
-        redis::Value::SimpleString(s) => Some(s),
-        other => redis::from_redis_value::<String>(&other).ok(),
-    };
+    let id = id.into_text()?;
     let mut fields = Vec::with_capacity(flat.len() / 2);
     let mut it = flat.into_iter();
     while let (Some(k), Some(v)) = (it.next(), it.next()) {
-        if let (Some(k), Some(v)) = (text(k), text(v)) {
+        if let (Some(k), Some(v)) = (k.into_text(), v.into_text()) {
             fields.push((k, v));
         }
     }
     Job::from_fields(id, fields)
 }
 
-fn finished_from(reply: redis::Value) -> Finished {
+/// What moveToActive answered.
+pub(super) enum Taken {
+    Job(Box<Job>),
+    /// No job: rate-limited for `limited` ms, or the next delayed job's time (0: none).
+    Codes {
+        limited: i64,
+        next: i64,
+    },
+}
+
+/// moveToActive's `{hash, id, limited, next delayed}`.
+pub(super) fn taken_from(reply: Reply) -> Result<Taken, LinkError> {
+    let unexpected = |r: &Reply| LinkError::Unexpected {
+        what: "taking a job",
+        reply: format!("{r:?}"),
+    };
+    let Reply::Array(items) = reply else {
+        return Err(unexpected(&reply));
+    };
+    if items.len() != 4 {
+        return Err(unexpected(&Reply::Array(items)));
+    }
+    let mut it = items.into_iter();
+    let (Some(hash), Some(id), Some(limited), Some(next)) =
+        (it.next(), it.next(), it.next(), it.next())
+    else {
+        return Err(LinkError::Unexpected {
+            what: "taking a job",
+            reply: "fewer than 4 items".into(),
+        });
+    };
+    if let Some(job) = job_from_reply(hash, id) {
+        return Ok(Taken::Job(Box::new(job)));
+    }
+    Ok(Taken::Codes {
+        limited: limited.int().unwrap_or(0),
+        next: next.int().unwrap_or(0),
+    })
+}
+
+fn finished_from(reply: Reply) -> Finished {
     match reply {
-        redis::Value::Array(mut items) if items.len() >= 2 => {
-            let id = items.swap_remove(1);
-            let hash = items.swap_remove(0);
-            match job_from_reply(hash, &id) {
-                Some(job) => Finished::Next(Box::new(job)),
-                None => Finished::Code(0),
-            }
-        }
-        other => Finished::Code(redis::from_redis_value::<i64>(&other).unwrap_or(0)),
+        r @ Reply::Array(_) => match taken_from(r) {
+            Ok(Taken::Job(job)) => Finished::Next(job),
+            _ => Finished::Code(0),
+        },
+        other => Finished::Code(other.int().unwrap_or(0)),
     }
 }
 
 pub(super) async fn finish(
     keys: &Keys,
-    mut conn: ConnectionManager,
+    hot: &HotKeys,
+    conn: &Link,
     job: &Job,
     token: &str,
     outcome: Result<Value, JobError>,
     fetch: Option<&FetchNext>,
-) -> Result<Finished, redis::RedisError> {
+) -> Result<Finished, LinkError> {
     let opts = job.opts.finishing();
     let attempts = opts.attempts.unwrap_or(0);
-    let finished = |target: &str, payload: String, keep: Option<Keep>, stack: String| {
+    let base = keys.base();
+    let finished = |target: &str, payload: &str, keep: Option<Keep>, stack: &str| {
         let (count, age, limit) = keep_jobs(keep);
-        let mut inv = scripts::move_to_finished().prepare_invoke();
-        inv.key(keys.of("wait"))
-            .key(keys.of("active"))
-            .key(keys.of("prioritized"))
-            .key(keys.of("events"))
-            .key(keys.of("stalled"))
-            .key(keys.of(target))
-            .key(keys.of("meta"))
-            .key(keys.of("limiter"))
-            .key(keys.of("delayed"))
-            .key(keys.of("paused"))
-            .key(keys.of("pc"))
-            .key(keys.of("marker"));
-        inv.arg(keys.base())
+        let keys = if target == "completed" {
+            &hot.completed
+        } else {
+            &hot.failed
+        };
+        let mut call = ScriptCall::new(scripts::move_to_finished(), keys);
+        call.arg(base)
             .arg(&job.id)
             .arg(now_ms())
             .arg(target)
@@ -198,25 +221,22 @@ pub(super) async fn finish(
             .arg(attempts)
             .arg(stack);
         match fetch {
-            Some(f) => inv
+            Some(f) => call
                 .arg("1")
                 .arg(&f.token)
                 .arg(f.lock_ms)
                 .arg(&f.max)
                 .arg(&f.duration)
                 .arg(&f.name),
-            None => inv.arg("0").arg("").arg(0).arg("").arg("").arg(""),
+            None => call.arg("0").arg("").arg(0u64).arg("").arg("").arg(""),
         };
-        inv
+        call
     };
     match outcome {
         Ok(value) => {
             let json = serde_json::to_string(&value).unwrap_or_else(|_| "null".into());
-            let reply: redis::Value =
-                finished("completed", json, opts.remove_on_complete, String::new())
-                    .invoke_async(&mut conn)
-                    .await?;
-            Ok(finished_from(reply))
+            let call = finished("completed", &json, opts.remove_on_complete, "");
+            Ok(finished_from(call.run(conn).await?))
         }
         Err(e) => {
             let (reason, recoverable) = match e {
@@ -231,32 +251,18 @@ pub(super) async fn finish(
                     .opts
                     .get("backoff")
                     .map_or(0, |b| backoff_delay(b, job.attempts_made + 1));
-                scripts::retry_job()
-                    .key(keys.of("wait"))
-                    .key(keys.of("active"))
-                    .key(keys.of("prioritized"))
-                    .key(keys.of("events"))
-                    .key(keys.of("stalled"))
-                    .key(keys.of("paused"))
-                    .key(keys.of("meta"))
-                    .key(keys.of("pc"))
-                    .key(keys.of("marker"))
-                    .key(keys.of("delayed"))
-                    .arg(keys.base())
+                let mut call = ScriptCall::new(scripts::retry_job(), &hot.retry);
+                call.arg(base)
                     .arg(&job.id)
                     .arg(now_ms())
                     .arg(token)
                     .arg(delay)
                     .arg(&reason)
-                    .arg(stack)
-                    .invoke_async(&mut conn)
-                    .await
-                    .map(Finished::Code)
+                    .arg(stack);
+                Ok(Finished::Code(call.run(conn).await?.int().unwrap_or(0)))
             } else {
-                let reply: redis::Value = finished("failed", reason, opts.remove_on_fail, stack)
-                    .invoke_async(&mut conn)
-                    .await?;
-                Ok(finished_from(reply))
+                let call = finished("failed", &reason, opts.remove_on_fail, &stack);
+                Ok(finished_from(call.run(conn).await?))
             }
         }
     }

@@ -1,0 +1,127 @@
+//! Where a link connects (from VALKEY_URL) and the socket it reads and writes without
+//! blocking.
+
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, RawFd};
+
+use redis::{ConnectionAddr, IntoConnectionInfo};
+
+use super::LinkError;
+use super::resp;
+
+/// A connected, non-blocking socket.
+pub(super) enum Stream {
+    Tcp(std::net::TcpStream),
+    Unix(std::os::unix::net::UnixStream),
+}
+
+impl Stream {
+    pub(super) fn read(&self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => (&*s).read(buf),
+            Stream::Unix(s) => (&*s).read(buf),
+        }
+    }
+
+    pub(super) fn write(&self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => (&*s).write(buf),
+            Stream::Unix(s) => (&*s).write(buf),
+        }
+    }
+}
+
+impl AsRawFd for Stream {
+    fn as_raw_fd(&self) -> RawFd {
+        match self {
+            Stream::Tcp(s) => s.as_raw_fd(),
+            Stream::Unix(s) => s.as_raw_fd(),
+        }
+    }
+}
+
+/// The server and the handshake a URL asks for.
+pub(super) struct Target {
+    addr: Addr,
+    db: i64,
+    username: Option<String>,
+    password: Option<String>,
+}
+
+enum Addr {
+    Tcp(String, u16),
+    Unix(std::path::PathBuf),
+}
+
+impl Target {
+    pub(super) fn from_url(url: &str) -> Result<Target, LinkError> {
+        let normalized = url.replacen("valkey://", "redis://", 1);
+        let info = normalized
+            .as_str()
+            .into_connection_info()
+            .map_err(|e| LinkError::Url(format!("{} ({e})", crate::connect::redacted(url))))?;
+        let addr = match info.addr {
+            ConnectionAddr::Tcp(host, port) => Addr::Tcp(host, port),
+            ConnectionAddr::Unix(path) => Addr::Unix(path),
+            #[allow(unreachable_patterns)] // TLS exists only with the crate's TLS features
+            _ => {
+                return Err(LinkError::Url(format!(
+                    "{}: TLS connections are not supported; use redis:// or a unix socket",
+                    crate::connect::redacted(url)
+                )));
+            }
+        };
+        Ok(Target {
+            addr,
+            db: info.redis.db,
+            username: info.redis.username,
+            password: info.redis.password,
+        })
+    }
+
+    /// host:port or the socket path, for messages.
+    pub(super) fn shown(&self) -> String {
+        match &self.addr {
+            Addr::Tcp(h, p) => format!("{h}:{p}"),
+            Addr::Unix(p) => p.display().to_string(),
+        }
+    }
+
+    pub(super) async fn open(&self) -> Result<Stream, LinkError> {
+        let failed = |e: std::io::Error| LinkError::Connect {
+            addr: self.shown(),
+            reason: e.to_string(),
+        };
+        match &self.addr {
+            Addr::Tcp(host, port) => {
+                let s = tokio::net::TcpStream::connect((host.as_str(), *port))
+                    .await
+                    .map_err(failed)?;
+                s.set_nodelay(true).map_err(failed)?;
+                // Keeps tokio's non-blocking mode; AsyncFd registers it again.
+                Ok(Stream::Tcp(s.into_std().map_err(failed)?))
+            }
+            Addr::Unix(path) => {
+                let s = tokio::net::UnixStream::connect(path)
+                    .await
+                    .map_err(failed)?;
+                Ok(Stream::Unix(s.into_std().map_err(failed)?))
+            }
+        }
+    }
+
+    /// AUTH and SELECT, as the URL asks.
+    pub(super) fn handshake(&self) -> Vec<Vec<u8>> {
+        let mut cmds = Vec::new();
+        match (&self.username, &self.password) {
+            (Some(u), Some(p)) => cmds.push(resp::command(&[b"AUTH", u.as_bytes(), p.as_bytes()])),
+            (None, Some(p)) => cmds.push(resp::command(&[b"AUTH", p.as_bytes()])),
+            _ => {}
+        }
+        if self.db != 0 {
+            let db = self.db.to_string();
+            cmds.push(resp::command(&[b"SELECT", db.as_bytes()]));
+        }
+        cmds
+    }
+}
