@@ -6,6 +6,11 @@ Rust alternating in one run: drain 100,000 no-op jobs at concurrency 1, 5 and 50
 worker CPU per job, peak RSS), add -> processor-start latency (1000 jobs 10 ms apart, idle
 worker), idle RSS. Prints one table of medians with ranges and the Rust/Node ratio.
 
+One more drain at concurrency 1 runs the worker and redis-server on the same CPU. Unpinned, each
+job's round trip wakes a process on the other vCPU and back (an inter-processor interrupt and a
+halted vCPU resumed, both slow in a VM): about 20 µs of kernel time per job that either worker
+pays alike. Pinned, that cost mostly goes, and what remains is closer to each worker's own work.
+
 usage: bench/bullmq.py [--quick]
 """
 import json
@@ -49,16 +54,24 @@ def main():
                 return [RUST, url, "bench", str(conc), str(count), *extra]
             return ["node", os.path.join(NODE_DIR, "bench-worker.cjs"), url, "bench", str(conc), str(count), *extra]
 
-        def run(impl, conc, count, produce, *extra):
+        all_cpus = os.sched_getaffinity(0)
+        one_cpu = {min(all_cpus)}
+
+        def run(impl, conc, count, produce, *extra, pin=False):
             subprocess.run(["redis-cli", "-p", str(port), "flushall"], capture_output=True, check=True)
             if produce == "bulk":
                 subprocess.run(["node", os.path.join(NODE_DIR, "bench-produce.cjs"), url, "bench", str(count)], check=True)
-            p = subprocess.Popen(worker_cmd(impl, conc, count, *extra), stdout=subprocess.PIPE, text=True, cwd=NODE_DIR)
-            assert p.stdout.readline().strip() == "ready"
-            if produce == "spaced":
-                subprocess.run(["node", os.path.join(NODE_DIR, "bench-produce.cjs"), url, "bench", str(count), "10"], check=True)
-            out = json.loads(p.stdout.readline())
-            p.wait(timeout=120)
+            os.sched_setaffinity(redis.pid, one_cpu if pin else all_cpus)
+            try:
+                p = subprocess.Popen(worker_cmd(impl, conc, count, *extra), stdout=subprocess.PIPE, text=True, cwd=NODE_DIR,
+                                     preexec_fn=(lambda: os.sched_setaffinity(0, one_cpu)) if pin else None)
+                assert p.stdout.readline().strip() == "ready"
+                if produce == "spaced":
+                    subprocess.run(["node", os.path.join(NODE_DIR, "bench-produce.cjs"), url, "bench", str(count), "10"], check=True)
+                out = json.loads(p.stdout.readline())
+                p.wait(timeout=120)
+            finally:
+                os.sched_setaffinity(redis.pid, all_cpus)
             return out
 
         for conc in (1, 5, 50):
@@ -67,6 +80,11 @@ def main():
                     r = run(impl, conc, JOBS, "bulk")
                     results.setdefault((impl, f"c{conc}"), []).append(r)
                     print(f"  {impl} concurrency {conc}: {r['jobs_per_s']:.0f} jobs/s", file=sys.stderr)
+        for rep in range(REPS):
+            for impl in ("node", "rust") if rep % 2 == 0 else ("rust", "node"):
+                r = run(impl, 1, JOBS, "bulk", pin=True)
+                results.setdefault((impl, "c1pin"), []).append(r)
+                print(f"  {impl} concurrency 1, one CPU: {r['jobs_per_s']:.0f} jobs/s", file=sys.stderr)
         for rep in range(REPS):
             for impl in ("node", "rust"):
                 results.setdefault((impl, "latency"), []).append(run(impl, 1, 300 if QUICK else 1000, "spaced"))
@@ -90,6 +108,10 @@ def main():
             n, ns = cell("node", f"c{conc}", field, fmt)
             r, rs = cell("rust", f"c{conc}", field, fmt)
             rows.append((f"drain {JOBS:,}, concurrency {conc}: {label}", ns, rs, f"{r / n:.2f}×" if n else "-"))
+    for field, label, fmt in (("jobs_per_s", "jobs/s", "{:.0f}"), ("cpu_us_per_job", "worker CPU µs/job", "{:.1f}")):
+        n, ns = cell("node", "c1pin", field, fmt)
+        r, rs = cell("rust", "c1pin", field, fmt)
+        rows.append((f"drain {JOBS:,}, concurrency 1, worker and redis-server on one CPU: {label}", ns, rs, f"{r / n:.2f}×" if n else "-"))
     for field, label in (("p50_ms", "add→start p50 ms"), ("p99_ms", "add→start p99 ms")):
         n, ns = cell("node", "latency", field, "{:.2f}")
         r, rs = cell("rust", "latency", field, "{:.2f}")

@@ -72,8 +72,9 @@ struct Shared {
 #[derive(Default)]
 struct State {
     io: Option<AsyncFd<Stream>>,
-    /// Encoded commands not yet written.
+    /// Encoded commands; `out[sent..]` is not written yet.
     out: Vec<u8>,
+    sent: usize,
     /// Received bytes `buf[start..end]` not yet parsed; `want` is the length worth parsing.
     buf: Vec<u8>,
     start: usize,
@@ -125,14 +126,20 @@ impl Link {
     /// Sends one encoded command and waits for its reply. Error replies are `Ok(Reply::Error)`.
     /// The command is given in parts, written one after the other.
     pub async fn call(&self, command: &[&[u8]]) -> Result<Reply, LinkError> {
-        self.ensure_connected().await?;
-        let id = {
-            let mut st = self.lock();
-            if st.io.is_none() {
-                // Broken between the check and now: say so; the caller retries.
-                return Err(self.broken("connection lost".into()));
+        let mut attempts = 0;
+        let id = loop {
+            {
+                let mut st = self.lock();
+                if st.io.is_some() {
+                    break st.queue(command);
+                }
             }
-            st.queue(command)
+            attempts += 1;
+            if attempts > 2 {
+                // Connected twice and broken again before a command could go out.
+                return Err(self.broken("the connection keeps closing".into()));
+            }
+            self.ensure_connected().await?;
         };
         Pending {
             link: self,
@@ -253,6 +260,7 @@ impl State {
         self.generation += 1;
         self.io = Some(io);
         self.out.clear();
+        self.sent = 0;
         self.buf = vec![0; READ_CHUNK];
         (self.start, self.end, self.want) = (0, 0, 0);
         self.reader = None;
@@ -276,7 +284,8 @@ impl State {
     /// Ends the connection: every command in flight gets `err`.
     fn fail_all(&mut self, err: &LinkError) {
         self.io = None;
-        self.out.clear();
+        self.out = Vec::new();
+        self.sent = 0;
         self.buf = Vec::new();
         (self.start, self.end, self.want) = (0, 0, 0);
         self.reader = None;
@@ -310,19 +319,24 @@ impl State {
 
     /// Writes what is queued. `Pending` when the socket cannot take it now.
     fn flush(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        while !self.out.is_empty() {
+        while self.sent < self.out.len() {
             let Some(io) = self.io.as_ref() else {
                 return Poll::Ready(Ok(()));
             };
             let mut guard = std::task::ready!(io.poll_write_ready(cx))?;
-            match guard.try_io(|fd| fd.get_ref().write(&self.out)) {
+            let pending = &self.out[self.sent..];
+            match guard.try_io(|fd| fd.get_ref().write(pending)) {
                 Ok(Ok(0)) => return Poll::Ready(Err(std::io::ErrorKind::WriteZero.into())),
-                Ok(Ok(n)) => {
-                    self.out.drain(..n);
-                }
+                Ok(Ok(n)) => self.sent += n,
                 Ok(Err(e)) => return Poll::Ready(Err(e)),
                 Err(_would_block) => {}
             }
+        }
+        self.out.clear();
+        self.sent = 0;
+        if self.out.capacity() > READ_CHUNK * 4 {
+            // A large command went out: give its memory back.
+            self.out = Vec::new();
         }
         Poll::Ready(Ok(()))
     }
@@ -419,26 +433,21 @@ impl Future for Pending<'_> {
                 this.collected = true;
                 return Poll::Ready(Err(link.broken("connection lost".into())));
             }
-            let progress = match st.flush(cx) {
-                Poll::Ready(Ok(())) => {
-                    let read = st.read(cx);
-                    if read.is_pending() {
-                        st.reader = Some(this.id);
-                    }
-                    read
-                }
-                Poll::Ready(Err(e)) => Poll::Ready(Err(e.to_string())),
-                Poll::Pending => Poll::Pending,
-            };
-            match progress {
+            // Write what is queued, then read. A write that has to wait does not keep the
+            // replies from being read meanwhile.
+            if let Poll::Ready(Err(e)) = st.flush(cx) {
+                st.fail_all(&link.broken(e.to_string()));
+                continue;
+            }
+            match st.read(cx) {
                 Poll::Ready(Ok(())) => {}
                 Poll::Ready(Err(reason)) => {
                     tracing::warn!(addr = %link.shared.target.shown(), %reason, "connection to Valkey lost");
-                    let err = link.broken(reason);
-                    st.fail_all(&err);
+                    st.fail_all(&link.broken(reason));
                 }
                 Poll::Pending => {
                     let id = this.id;
+                    st.reader = Some(id);
                     if let Some(w) = st.waiting.iter_mut().find(|w| w.id == id) {
                         w.waker = Some(cx.waker().clone());
                     }
