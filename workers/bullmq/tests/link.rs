@@ -85,14 +85,10 @@ async fn a_caller_that_gives_up_does_not_take_anyone_elses_reply() {
     )
     .await;
     assert!(gave_up.is_err(), "BLPOP should still be waiting");
-    let (l, waiting) = (
-        link.clone(),
-        tokio::spawn({
-            let link = link.clone();
-            async move { call(&link, &["GET", "k"]).await }
-        }),
-    );
-    drop(l);
+    let waiting = tokio::spawn({
+        let link = link.clone();
+        async move { call(&link, &["GET", "k"]).await }
+    });
     // Another connection feeds the list: BLPOP's reply comes, is thrown away, then GET's.
     let other = Link::new(&server.url()).expect("link");
     call(&other, &["RPUSH", "list", "item"])
