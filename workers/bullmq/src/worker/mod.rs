@@ -2,7 +2,8 @@
 //! `Worker` does (shared/specs/bullmq-v5.md 4 and Appendix A).
 //!
 //! One connection only waits (`BZPOPMIN` on the marker, named so Node's `getWorkers()` lists
-//! this worker); another runs the scripts. Each job runs in its own task that also renews
+//! this worker); the scripts run on a pipelined connection of our own (`crate::link`), the
+//! path each job takes. Each job runs in its own task that also renews
 //! the job's lock and finishes the job, so no state is shared between tasks. Connection
 //! errors are retried with back-off: an outage never ends the worker.
 
@@ -17,16 +18,15 @@ use std::time::Duration;
 
 use redis::aio::ConnectionManager;
 use serde_json::Value;
-
-use crate::link::{KeyList, Link, LinkError, Reply, ScriptCall};
 use tokio::task::JoinSet;
 
 use crate::error::Error;
 use crate::job::Job;
 use crate::keys::Keys;
+use crate::link::{KeyList, Link, LinkError, Reply, ScriptCall};
 use crate::queue::now_ms;
 use crate::scripts;
-use outcome::{FetchNext, Finished, Taken, finish, next_iteration, taken_from};
+use outcome::{FetchNext, Fetched, Finished, fetched_from, finish, next_iteration};
 
 /// The keys of the scripts a worker runs per job, encoded once.
 pub(crate) struct HotKeys {
@@ -96,13 +96,6 @@ pub enum JobError {
     Failed(String),
     /// Failed at once, whatever attempts remain (Node's UnrecoverableError).
     Unrecoverable(String),
-}
-
-/// What `moveToActive` gave.
-enum Fetched {
-    Job(Box<Job>),
-    RateLimited(u64),
-    Nothing { next_delayed: Option<u64> },
 }
 
 /// A worker bound to one queue.
@@ -192,10 +185,11 @@ impl Worker {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
+        let keys = Keys::new(prefix, queue);
         Ok(Worker {
             queue: queue.to_string(),
-            keys: Keys::new(prefix, queue),
-            hot: Arc::new(HotKeys::new(&Keys::new(prefix, queue))),
+            hot: Arc::new(HotKeys::new(&keys)),
+            keys,
             cmd,
             block,
             opts,
@@ -337,22 +331,14 @@ impl Worker {
             .arg(&max)
             .arg(&dur)
             .arg(self.opts.name.as_deref().unwrap_or(""));
-        let taken = call
-            .run(&self.cmd)
+        call.run(&self.cmd)
             .await
-            .and_then(taken_from)
+            .and_then(fetched_from)
             .map_err(|source| Error::Link {
                 op: "take a job",
                 queue: self.queue.clone(),
                 source,
-            })?;
-        Ok(match taken {
-            Taken::Job(job) => Fetched::Job(job),
-            Taken::Codes { limited, .. } if limited > 0 => Fetched::RateLimited(limited as u64),
-            Taken::Codes { next, .. } => Fetched::Nothing {
-                next_delayed: (next > 0).then_some(next as u64),
-            },
-        })
+            })
     }
 
     async fn check_stalled(&self) {

@@ -139,18 +139,19 @@ fn job_from_reply(hash: Reply, id: Reply) -> Option<Job> {
     Job::from_fields(id, fields)
 }
 
-/// What moveToActive answered.
-pub(super) enum Taken {
+/// What moveToActive gave.
+pub(super) enum Fetched {
     Job(Box<Job>),
-    /// No job: rate-limited for `limited` ms, or the next delayed job's time (0: none).
-    Codes {
-        limited: i64,
-        next: i64,
+    /// Rate-limited for this many ms.
+    RateLimited(u64),
+    /// No job now; when the next delayed one is due, if any.
+    Nothing {
+        next_delayed: Option<u64>,
     },
 }
 
-/// moveToActive's `{hash, id, limited, next delayed}`.
-pub(super) fn taken_from(reply: Reply) -> Result<Taken, LinkError> {
+/// moveToActive's `{hash, id, limited ms, next delayed time}`.
+pub(super) fn fetched_from(reply: Reply) -> Result<Fetched, LinkError> {
     let unexpected = |r: &Reply| LinkError::Unexpected {
         what: "taking a job",
         reply: format!("{r:?}"),
@@ -158,31 +159,27 @@ pub(super) fn taken_from(reply: Reply) -> Result<Taken, LinkError> {
     let Reply::Array(items) = reply else {
         return Err(unexpected(&reply));
     };
-    if items.len() != 4 {
-        return Err(unexpected(&Reply::Array(items)));
-    }
-    let mut it = items.into_iter();
-    let (Some(hash), Some(id), Some(limited), Some(next)) =
-        (it.next(), it.next(), it.next(), it.next())
-    else {
-        return Err(LinkError::Unexpected {
-            what: "taking a job",
-            reply: "fewer than 4 items".into(),
-        });
+    let [hash, id, limited, next]: [Reply; 4] = match items.try_into() {
+        Ok(four) => four,
+        Err(other) => return Err(unexpected(&Reply::Array(other))),
     };
     if let Some(job) = job_from_reply(hash, id) {
-        return Ok(Taken::Job(Box::new(job)));
+        return Ok(Fetched::Job(Box::new(job)));
     }
-    Ok(Taken::Codes {
-        limited: limited.int().unwrap_or(0),
-        next: next.int().unwrap_or(0),
+    let (limited, next) = (limited.int().unwrap_or(0), next.int().unwrap_or(0));
+    Ok(if limited > 0 {
+        Fetched::RateLimited(limited as u64)
+    } else {
+        Fetched::Nothing {
+            next_delayed: (next > 0).then_some(next as u64),
+        }
     })
 }
 
 fn finished_from(reply: Reply) -> Finished {
     match reply {
-        r @ Reply::Array(_) => match taken_from(r) {
-            Ok(Taken::Job(job)) => Finished::Next(job),
+        r @ Reply::Array(_) => match fetched_from(r) {
+            Ok(Fetched::Job(job)) => Finished::Next(job),
             _ => Finished::Code(0),
         },
         other => Finished::Code(other.int().unwrap_or(0)),
