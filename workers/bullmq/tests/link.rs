@@ -1,7 +1,7 @@
 //! The worker's own connection (`tp_bullmq::link`) against a real redis-server: replies reach
 //! the right callers when many tasks share it, a caller that gives up does not shift anyone's
 //! reply, large replies arrive whole, a restarted server is reconnected to, a hung one is
-//! given up on, and the URL's password and database are used.
+//! given up on, the URL's password and database are used, and a unix socket URL works.
 
 #[path = "../../../tests/support/redis_server.rs"]
 mod redis_server;
@@ -172,6 +172,42 @@ async fn the_urls_password_and_database_are_used() {
     assert!(matches!(err, LinkError::Connect { .. }), "{err}");
     assert!(err.to_string().to_lowercase().contains("pass"), "{err}");
     assert!(!err.to_string().contains("nope"), "{err}");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_unix_socket_url_works() {
+    let dir = std::env::temp_dir().join(format!("tp-link-unix-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let socket = dir.join("valkey.sock");
+    // No TCP listener at all: port 0.
+    let mut server = std::process::Command::new("redis-server")
+        .args([
+            "--port",
+            "0",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--unixsocket",
+        ])
+        .arg(&socket)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("redis-server");
+    let link = Link::new(&format!("redis+unix://{}", socket.display())).expect("link");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let answer = loop {
+        match call(&link, &["PING"]).await {
+            Err(LinkError::Connect { .. }) if std::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(20)).await
+            }
+            other => break other,
+        }
+    };
+    let _ = server.kill();
+    let _ = server.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(answer, Ok(Reply::Status("PONG".into())));
 }
 
 #[test]
