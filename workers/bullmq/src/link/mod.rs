@@ -1,4 +1,4 @@
-//! A pipelined connection of our own for a worker's scripts: the path every job takes twice.
+//! A pipelined connection of our own for a worker's scripts: the path every job takes.
 //!
 //! The redis crate's multiplexed connection hands each command to a driver task and each
 //! reply back through a channel: two task hops and a general parser per job, which made the
