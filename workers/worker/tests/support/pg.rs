@@ -67,11 +67,15 @@ impl TestDb {
     }
 }
 
-/// A database name no other test uses.
+/// A database name no other test uses: the process, a counter for the tests running in it
+/// (two of them once read the same nanosecond and raced to create one database), and the
+/// time for earlier runs' leftovers.
 pub fn unique_name(prefix: &str) -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     format!(
-        "{prefix}_{}_{}",
+        "{prefix}_{}_{}_{}",
         std::process::id(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos())
