@@ -75,6 +75,22 @@ impl RedisServer {
         s.write_all(b"PING\r\n").is_ok() && s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n"
     }
 
+    /// Makes the server require `password` from now on (it starts without one so that the
+    /// readiness check needs none; `restart` then no longer works).
+    pub fn require_password(&self, password: &str) {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
+        let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(10)));
+        let cmd = format!(
+            "*4\r\n$6\r\nCONFIG\r\n$3\r\nSET\r\n$11\r\nrequirepass\r\n${}\r\n{password}\r\n",
+            password.len()
+        );
+        let mut reply = [0u8; 5];
+        s.write_all(cmd.as_bytes()).expect("CONFIG SET");
+        s.read_exact(&mut reply).expect("CONFIG SET reply");
+        assert_eq!(&reply, b"+OK\r\n", "CONFIG SET requirepass");
+    }
+
     /// Starts the server again on the same port: empty (a Valkey restart), or with its data
     /// for a persistent one.
     pub fn restart(&mut self) {

@@ -4,7 +4,6 @@
 mod redis_server;
 
 use std::io::{Read, Write};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use redis_server::RedisServer;
@@ -34,38 +33,10 @@ async fn nobody_listening_is_unreachable() {
 
 #[tokio::test]
 async fn a_wrong_password_is_an_auth_error_without_the_password() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("port")
-        .local_addr()
-        .expect("addr")
-        .port();
-    let mut server = Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--requirepass",
-            "right",
-        ])
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("redis-server");
-    let url = format!("redis://:wrong@127.0.0.1:{port}");
-    let mut result = connect(&url, T).await;
-    for _ in 0..100 {
-        if !matches!(result, Err(ConnectError::Unreachable { .. })) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        result = connect(&url, T).await;
-    }
-    let _ = server.kill();
-    let _ = server.wait();
+    let server = RedisServer::start();
+    server.require_password("right");
+    let url = format!("redis://:wrong@127.0.0.1:{}", server.port);
+    let result = connect(&url, T).await;
     let err = result.expect_err("wrong password");
     assert!(matches!(err, ConnectError::Auth { .. }), "{err}");
     assert!(!err.to_string().contains("wrong@"), "{err}");

@@ -154,10 +154,7 @@ async fn a_server_that_stops_answering_breaks_the_connection_after_the_reply_tim
 #[tokio::test(flavor = "current_thread")]
 async fn the_urls_password_and_database_are_used() {
     let server = RedisServer::start();
-    let open = Link::new(&server.url()).expect("link");
-    call(&open, &["CONFIG", "SET", "requirepass", "s3cret"])
-        .await
-        .expect("CONFIG SET");
+    server.require_password("s3cret");
     let port = server.port;
     let link = Link::new(&format!("redis://:s3cret@127.0.0.1:{port}/3")).expect("link");
     call(&link, &["SET", "where", "db3"]).await.expect("SET");
