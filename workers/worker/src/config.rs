@@ -39,13 +39,16 @@ impl Config {
     }
 }
 
-/// One tenant's settings (spec §2.2); only the database and base URL are used.
+/// One tenant's settings (spec §2.2): its database, base URL and search server.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Tenant {
     pub database_url: String,
     #[serde(default)]
     pub base_url: Option<String>,
+    /// The tenant's own search server (TestPlanIt reads it but always uses the global one).
+    #[serde(default)]
+    pub elasticsearch_node: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -97,11 +100,13 @@ pub fn tenants() -> Result<BTreeMap<String, Tenant>, TenantError> {
             continue;
         }
         let base_url = var(&format!("TENANT_{}_BASE_URL", id.to_uppercase()));
+        let elasticsearch_node = var(&format!("TENANT_{}_ELASTICSEARCH_NODE", id.to_uppercase()));
         out.insert(
             id,
             Tenant {
                 database_url: v,
                 base_url,
+                elasticsearch_node,
             },
         );
     }

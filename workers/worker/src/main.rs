@@ -9,11 +9,14 @@ mod db;
 mod email;
 mod fail;
 mod forecast;
+mod joblog;
 mod notification;
 mod producer;
 mod queues;
+mod reindex;
 mod run;
 mod scheduler;
+mod search;
 
 use std::process::ExitCode;
 
@@ -21,7 +24,7 @@ use config::Config;
 use tracing_subscriber::fmt::writer::MakeWriterExt;
 
 /// The workers this binary runs, with what they do.
-const WORKERS: [(&str, &str); 5] = [
+const WORKERS: [(&str, &str); 6] = [
     (
         "scheduler",
         "register the daily cron jobs, then exit (one-shot)",
@@ -39,6 +42,10 @@ const WORKERS: [(&str, &str); 5] = [
         "case and run time forecasts, milestone completion and reminders (forecast-updates queue)",
     ),
     (
+        "elasticsearch-reindex",
+        "rebuild the search indices from PostgreSQL (elasticsearch-reindex queue)",
+    ),
+    (
         "audit-log",
         "write audit events from the audit-logs queue to \"AuditLog\"",
     ),
@@ -47,7 +54,7 @@ const WORKERS: [(&str, &str); 5] = [
 fn usage() -> String {
     let mut s = String::from("usage: tp-worker WORKER\n\nworkers:\n");
     for (n, what) in WORKERS {
-        s.push_str(&format!("  {n:<12} {what}\n"));
+        s.push_str(&format!("  {n:<22} {what}\n"));
     }
     s
 }
@@ -150,6 +157,20 @@ fn main() -> ExitCode {
                         notifications: producer::Producer::new(valkey, &queues::NOTIFICATIONS),
                     },
                     forecast::process,
+                )
+                .await
+            }
+            "elasticsearch-reindex" => {
+                let valkey = cfg.valkey_url.clone();
+                run::serve_queue(
+                    "Elasticsearch reindex",
+                    &queues::ELASTICSEARCH_REINDEX,
+                    &cfg,
+                    |dbs| reindex::Reindexer {
+                        dbs,
+                        log: joblog::JobLog::new(valkey, &queues::ELASTICSEARCH_REINDEX),
+                    },
+                    reindex::process,
                 )
                 .await
             }

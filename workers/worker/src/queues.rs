@@ -82,6 +82,21 @@ pub const AUDIT_LOGS: QueueSpec = QueueSpec {
     limiter: None,
 };
 
+pub const ELASTICSEARCH_REINDEX: QueueSpec = QueueSpec {
+    name: "elasticsearch-reindex",
+    attempts: 1,
+    backoff_ms: None,
+    complete_age_days: 7,
+    complete_count: 50,
+    fail_age_days: 14,
+    concurrency_var: "ELASTICSEARCH_REINDEX_CONCURRENCY",
+    concurrency: 2,
+    // A large project takes long: an hour's lock, and a stall check every 5 minutes.
+    lock: Some(Duration::from_secs(3_600)),
+    stalled_interval: Some(Duration::from_secs(300)),
+    limiter: None,
+};
+
 impl QueueSpec {
     /// The options TestPlanIt's web app adds this queue's jobs with.
     pub fn job_options(&self) -> JobOptions {

@@ -1,0 +1,119 @@
+//! Issue documents: the issues of a project, found by their own project or through what links
+//! them to it (its cases, its undeleted runs and sessions, their results and step results),
+//! with their creator and integration. An issue with a project of its own is indexed under
+//! that project; one found through links, under the project it was found through. (The sync
+//! worker's single-issue refresh will add its own selection here.)
+
+use serde_json::Value;
+
+use super::{Doc, IndexError, Reader, Target, col, ms};
+use crate::search::index::Entity;
+use crate::search::text::node_text;
+
+/// The issues of project `$1`.
+const LINKED: &str = r#"(
+    (i."projectId" = $1)
+    OR EXISTS (SELECT 1 FROM "_IssueToRepositoryCases" l JOIN "RepositoryCases" c ON c.id = l."B"
+               WHERE l."A" = i.id AND c."projectId" = $1)
+    OR EXISTS (SELECT 1 FROM "_IssueToSessions" l JOIN "Sessions" s ON s.id = l."B"
+               WHERE l."A" = i.id AND s."projectId" = $1 AND NOT s."isDeleted")
+    OR EXISTS (SELECT 1 FROM "_IssueToTestRuns" l JOIN "TestRuns" r ON r.id = l."B"
+               WHERE l."A" = i.id AND r."projectId" = $1 AND NOT r."isDeleted")
+    OR EXISTS (SELECT 1 FROM "_IssueToSessionResults" l JOIN "SessionResults" sr ON sr.id = l."B"
+               JOIN "Sessions" s ON s.id = sr."sessionId"
+               WHERE l."A" = i.id AND s."projectId" = $1 AND NOT s."isDeleted")
+    OR EXISTS (SELECT 1 FROM "_IssueToTestRunResults" l JOIN "TestRunResults" rr ON rr.id = l."B"
+               JOIN "TestRuns" r ON r.id = rr."testRunId"
+               WHERE l."A" = i.id AND r."projectId" = $1 AND NOT r."isDeleted")
+    OR EXISTS (SELECT 1 FROM "_IssueToTestRunStepResults" l JOIN "TestRunStepResults" st ON st.id = l."B"
+               JOIN "TestRunResults" rr ON rr.id = st."testRunResultId"
+               JOIN "TestRuns" r ON r.id = rr."testRunId"
+               WHERE l."A" = i.id AND r."projectId" = $1 AND NOT r."isDeleted"))"#;
+
+/// Indexes the project's next page of issues after id `after`.
+pub async fn page(
+    db: &mut Reader,
+    out: &mut Target<'_>,
+    project: i32,
+    after: i32,
+) -> Result<(usize, i32), IndexError> {
+    let sql = format!(
+        r#"SELECT q.*, pp.name AS project_name, pp."iconUrl" AS project_icon FROM (
+             SELECT i.id, i.name, i.title, i.description, i."externalId", i.note, i.data,
+                    i."isDeleted", {created} AS created_ms, i."createdById",
+                    u.name AS creator_name, u.image AS creator_image, g.name AS integration,
+                    COALESCE(i."projectId", $1) AS pid
+             FROM "Issue" i
+             LEFT JOIN "User" u ON u.id = i."createdById"
+             LEFT JOIN "Integration" g ON g.id = i."integrationId"
+             WHERE i.id > $2 AND {LINKED}
+             ORDER BY i.id LIMIT $3) q
+           LEFT JOIN "Projects" pp ON pp.id = q.pid
+           ORDER BY q.id"#,
+        created = ms(r#"i."createdAt""#),
+    );
+    let rows = db
+        .rows(
+            "issues",
+            sqlx::query(&sql).bind(project).bind(after).bind(out.page),
+        )
+        .await?;
+    let mut last = after;
+    for r in &rows {
+        let id: i32 = col(r, "id")?;
+        last = id;
+        let pid: i32 = col(r, "pid")?;
+        let project_name: String = col(r, "project_name")?;
+        let name: String = col(r, "name")?;
+        let title: String = col(r, "title")?;
+        let description: Option<String> = col(r, "description")?;
+        let external: Option<String> = col(r, "externalId")?;
+        let integration: Option<String> = col(r, "integration")?;
+        let note = col::<Option<Value>>(r, "note")?.map_or_else(String::new, |v| node_text(&v));
+        let url = col::<Option<Value>>(r, "data")?.and_then(|d| d.get("url").cloned());
+        let searchable = [
+            name.as_str(),
+            &title,
+            description.as_deref().unwrap_or(""),
+            external.as_deref().unwrap_or(""),
+            &note,
+            integration.as_deref().unwrap_or(""),
+        ]
+        .join(" ");
+        let mut d = Doc::default();
+        d.set("id", id)
+            .set("projectId", pid)
+            .set("projectName", project_name)
+            .set("projectIconUrl", col::<Option<String>>(r, "project_icon")?)
+            .set("name", name)
+            .set("title", title)
+            .set("description", description)
+            .set("externalId", external)
+            .set("note", note)
+            .maybe("url", url.filter(|u| !u.is_null()))
+            .set(
+                "issueSystem",
+                integration
+                    .filter(|n| !n.is_empty())
+                    .unwrap_or_else(|| "Unknown".into()),
+            )
+            .set("isDeleted", col::<bool>(r, "isDeleted")?)
+            .date("createdAt", col(r, "created_ms")?)
+            .set("createdById", col::<String>(r, "createdById")?)
+            .maybe("createdByName", col::<Option<String>>(r, "creator_name")?)
+            .set("createdByImage", col::<Option<String>>(r, "creator_image")?)
+            .set("searchableContent", searchable);
+        out.add(Entity::Issues, i64::from(id), &d.into_value())
+            .await?;
+    }
+    Ok((rows.len(), last))
+}
+
+/// How many issues a project's reindex will go through.
+pub async fn count(db: &mut Reader, project: i32) -> Result<i64, IndexError> {
+    let sql = format!(r#"SELECT count(*) AS n FROM "Issue" i WHERE {LINKED}"#);
+    let rows = db
+        .rows("the number of issues", sqlx::query(&sql).bind(project))
+        .await?;
+    rows.first().map_or(Ok(0), |r| col(r, "n"))
+}
