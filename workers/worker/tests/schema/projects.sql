@@ -3,6 +3,9 @@
 CREATE TABLE "Projects" (
   "id" serial PRIMARY KEY,
   "name" text NOT NULL UNIQUE,
+  "iconUrl" text,
+  "note" text,
+  "docs" text,
   "isCompleted" boolean NOT NULL DEFAULT false,
   "isDeleted" boolean NOT NULL DEFAULT false,
   "completedAt" date,

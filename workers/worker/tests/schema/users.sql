@@ -10,6 +10,7 @@ CREATE TABLE "User" (
   "name" text NOT NULL,
   "email" text NOT NULL UNIQUE,
   "password" text NOT NULL DEFAULT '',
+  "image" text,
   "isActive" boolean NOT NULL DEFAULT true,
   "isDeleted" boolean NOT NULL DEFAULT false,
   "createdAt" timestamptz(6) NOT NULL DEFAULT now(),
