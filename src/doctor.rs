@@ -146,6 +146,9 @@ fn required_vars(spec: &AppSpec) -> Vec<&'static str> {
     if spec.queues.iter().any(|q| q == "emails") {
         vars.extend(["EMAIL_SERVER_HOST", "EMAIL_FROM", "NEXTAUTH_URL"]);
     }
+    if spec.queues.iter().any(|q| q == "elasticsearch-reindex") {
+        vars.push("ELASTICSEARCH_NODE");
+    }
     vars
 }
 

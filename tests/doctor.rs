@@ -126,9 +126,10 @@ fn too_small_max_connections_for_the_workers_concurrency_fails() {
 fn missing_env_vars_are_named_never_their_values() {
     let redis = RedisServer::start();
     let t = TempHome::new();
-    t.write("ecosystem.toml", &format!("[[apps]]\nname = \"email-worker\"\nscript = \"/bin/sleep\"\nqueue = \"emails\"\nenv = {{ VALKEY_URL = \"{}\", DATABASE_URL = \"{PG}\" }}\n", redis.url()));
+    t.write("ecosystem.toml", &format!("[[apps]]\nname = \"email-worker\"\nscript = \"/bin/sleep\"\nqueue = \"emails\"\nenv = {{ VALKEY_URL = \"{0}\", DATABASE_URL = \"{PG}\" }}\n\n[[apps]]\nname = \"reindex-worker\"\nscript = \"/bin/sleep\"\nqueue = \"elasticsearch-reindex\"\nenv = {{ VALKEY_URL = \"{0}\", DATABASE_URL = \"{PG}\", ELASTICSEARCH_NODE = \"\" }}\n", redis.url()));
     let (code, lines) = doctor(&t);
     assert_eq!(code, 1);
     let fails = failing(&lines);
     assert!(fails.iter().any(|f| f == "env: email-worker: missing EMAIL_SERVER_HOST, EMAIL_FROM, NEXTAUTH_URL (set them in its env_file or env)"), "{fails:?}");
+    assert!(fails.iter().any(|f| f == "env: reindex-worker: missing ELASTICSEARCH_NODE (set them in its env_file or env)"), "{fails:?}");
 }

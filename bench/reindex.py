@@ -1,0 +1,289 @@
+#!/usr/bin/env python3
+"""Elasticsearch reindex benchmark (issue: elasticsearch-reindex worker): reindex a generated
+TestPlanIt project of 100,000 cases (each with 5 steps, 3 tags, 4 custom fields, in a folder 4
+deep) plus 5,000 runs, and print a table: documents/s, SQL queries per case, peak RSS, the
+share of the time spent waiting on the search server and on PostgreSQL; then the search
+server's own bulk ingest rate for the same documents sent by a trivial client (one request
+at a time, 1,000 documents per request, as our writer sends them), the ceiling we compare with.
+
+The job is added with Node bullmq as the admin page adds it. SQL queries are counted twice: by
+the worker (its summary line) and by PostgreSQL (transactions committed in the bench database,
+which includes the worker's count queries and the pool's own).
+
+Needs redis-server, PostgreSQL at 127.0.0.1:5432 (user postgres), node with the pinned bullmq
+(npm ci in workers/bullmq/tests/interop/node) and python3 -m pip (the search servers are
+installed by workers/worker/tests/support/install-search-servers).
+
+usage: bench/reindex.py [--cases N] [--runs N] [--server osmem|noida]
+"""
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+from procstat import free_port
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+NODE_DIR = os.path.join(ROOT, "workers", "bullmq", "tests", "interop", "node")
+SCHEMA = os.path.join(ROOT, "workers", "worker", "tests", "schema")
+TOOLS = os.path.join(ROOT, "target", "tmp", "search-servers")
+BIN = os.path.join(ROOT, "target", "release", "tp-worker")
+PG = dict(os.environ, PGHOST=os.environ.get("PGHOST", "127.0.0.1"), PGUSER=os.environ.get("PGUSER", "postgres"))
+
+
+def arg(name, default):
+    return sys.argv[sys.argv.index(name) + 1] if name in sys.argv else default
+
+
+CASES = int(arg("--cases", "100000"))
+RUNS = int(arg("--runs", "5000"))
+SERVER = arg("--server", "osmem")
+
+
+def psql(db, sql):
+    return subprocess.run(["psql", "-X", "-q", "-tA", "-v", "ON_ERROR_STOP=1", "-d", db, "-c", sql],
+                          env=PG, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def tiptap(expr):
+    """SQL for a TipTap document whose text is the SQL expression `expr`."""
+    return ("jsonb_build_object('type', 'doc', 'content', jsonb_build_array(jsonb_build_object("
+            "'type', 'paragraph', 'content', jsonb_build_array(jsonb_build_object('type', 'text', 'text', "
+            f"{expr})))))")
+
+
+def generate(db):
+    """One project: folders 5/25/125/625 (cases in the 625 leaves), 50 tags, 4 custom fields
+    (text, number, select, checkbox), 5 steps and 3 tags per case, 5,000 runs."""
+    sql = f"""
+    INSERT INTO "User" (id, name, email, "updatedAt") SELECT 'u' || g, 'User ' || g, 'u' || g || '@example.com', now() FROM generate_series(1, 10) g;
+    INSERT INTO "Projects" (id, name, "createdBy") VALUES (1, 'Big project', 'u1');
+    INSERT INTO "ColorFamily" (id, name) VALUES (1, 'Blues');
+    INSERT INTO "Color" (id, "colorFamilyId", value) VALUES (1, 1, '#0000ff');
+    INSERT INTO "FieldIcon" (id, name) VALUES (1, 'circle');
+    INSERT INTO "Workflows" (id, name, "iconId", "colorId", scope) VALUES (1, 'New', 1, 1, 'CASES');
+    INSERT INTO "Templates" (id, "templateName", "isEnabled", "isDefault") VALUES (1, 'Default', true, true);
+    INSERT INTO "Repositories" (id, "projectId") VALUES (1, 1);
+    INSERT INTO "RepositoryFolders" (id, "projectId", "repositoryId", "parentId", name, "creatorId")
+      SELECT g, 1, 1, NULL, 'Area ' || g, 'u1' FROM generate_series(1, 5) g;
+    INSERT INTO "RepositoryFolders" (id, "projectId", "repositoryId", "parentId", name, "creatorId")
+      SELECT 5 + g, 1, 1, 1 + (g - 1) / 5, 'Feature ' || g, 'u1' FROM generate_series(1, 25) g;
+    INSERT INTO "RepositoryFolders" (id, "projectId", "repositoryId", "parentId", name, "creatorId")
+      SELECT 30 + g, 1, 1, 6 + (g - 1) / 5, 'Story ' || g, 'u1' FROM generate_series(1, 125) g;
+    INSERT INTO "RepositoryFolders" (id, "projectId", "repositoryId", "parentId", name, "creatorId")
+      SELECT 155 + g, 1, 1, 31 + (g - 1) / 5, 'Suite ' || g, 'u1' FROM generate_series(1, 625) g;
+    INSERT INTO "Tags" (id, name) SELECT g, 'tag-' || g FROM generate_series(1, 50) g;
+    INSERT INTO "CaseFieldTypes" (id, type) VALUES (1, 'Text String'), (2, 'Number'), (3, 'Select'), (4, 'Checkbox');
+    INSERT INTO "CaseFields" (id, "displayName", "systemName", "typeId") VALUES
+      (1, 'Owner', 'owner', 1), (2, 'Points', 'points', 2), (3, 'Priority', 'priority', 3), (4, 'Reviewed', 'reviewed', 4);
+    INSERT INTO "FieldOptions" (id, name) VALUES (1, 'High'), (2, 'Medium'), (3, 'Low');
+    INSERT INTO "CaseFieldAssignment" ("fieldOptionId", "caseFieldId") VALUES (1, 3), (2, 3), (3, 3);
+    INSERT INTO "RepositoryCases" (id, "projectId", "repositoryId", "folderId", "templateId", name, "className", "stateId", estimate, "creatorId")
+      SELECT g, 1, 1, 156 + g % 625, 1, 'Checkout case ' || g || ' pays with a saved card', 'com.shop.Checkout' || (g % 100), 1, 60, 'u' || (1 + g % 10)
+      FROM generate_series(1, {CASES}) g;
+    INSERT INTO "_RepositoryCasesToTags" ("A", "B") SELECT g, 1 + (g + k * 17) % 50 FROM generate_series(1, {CASES}) g, generate_series(0, 2) k;
+    INSERT INTO "Steps" ("testCaseId", "order", step, "expectedResult")
+      SELECT g, k, {tiptap("'Step ' || k || ': open the cart and press pay for order ' || g")}, {tiptap("'The order ' || g || ' is paid'")}
+      FROM generate_series(1, {CASES}) g, generate_series(0, 4) k;
+    INSERT INTO "CaseFieldValues" ("testCaseId", "fieldId", value)
+      SELECT g, f, CASE f WHEN 1 THEN to_jsonb('owner-' || (g % 10)) WHEN 2 THEN to_jsonb(g % 13) WHEN 3 THEN to_jsonb(1 + g % 3) ELSE to_jsonb(g % 2 = 0) END
+      FROM generate_series(1, {CASES}) g, generate_series(1, 4) f;
+    INSERT INTO "TestRuns" (id, "projectId", name, note, "stateId", "createdById")
+      SELECT g, 1, 'Nightly run ' || g, {tiptap("'Regression of build ' || g")}, 1, 'u1' FROM generate_series(1, {RUNS}) g;
+    INSERT INTO "_TagsToTestRuns" ("A", "B") SELECT 1 + g % 50, g FROM generate_series(1, {RUNS}) g;
+    ANALYZE;
+    """
+    subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", db], input=sql, env=PG, check=True, text=True)
+
+
+def request(port, method, path, body=None, ctype="application/json"):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+    c.request(method, path, body=body, headers={"Content-Type": ctype} if body is not None else {})
+    r = c.getresponse()
+    data = r.read()
+    c.close()
+    return r.status, data
+
+
+def start_search(work):
+    subprocess.run(["bash", os.path.join(ROOT, "workers", "worker", "tests", "support", "install-search-servers"), TOOLS],
+                   check=True, stdout=subprocess.DEVNULL)
+    port = free_port()
+    if SERVER == "noida":
+        cmd = [os.path.join(TOOLS, "unpacked", "noida_db", "noida-db"), "start", "--only", "elasticsearch",
+               "--elasticsearch-port", str(port), "--data-dir", os.path.join(work, "noida")]
+    else:
+        cmd = [os.path.join(TOOLS, "unpacked", "osmem_server", "bin", "osmem-server"), "-addr", f"127.0.0.1:{port}",
+               "-no-stdin-watch", "-no-ja", "-parent-pid", str(os.getpid())]
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(600):
+        try:
+            if request(port, "GET", "/")[0] == 200:
+                return p, port
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise SystemExit("the search server did not start")
+
+
+def node(script, *args):
+    out = subprocess.run(["node", os.path.join(NODE_DIR, script), *args], check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def peak_rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
+
+
+def committed(db):
+    return int(psql("postgres", f"SELECT xact_commit FROM pg_stat_database WHERE datname = '{db}'"))
+
+
+def export_docs(port, index, path):
+    """Every document of `index` as bulk NDJSON pairs, read back in id order."""
+    n = 0
+    after = None
+    with open(path, "w") as out:
+        while True:
+            q = {"size": 1000, "sort": [{"id": "asc"}], "query": {"match_all": {}}}
+            if after is not None:
+                q["search_after"] = [after]
+            status, body = request(port, "POST", f"/{index}/_search", json.dumps(q))
+            hits = json.loads(body)["hits"]["hits"]
+            if status != 200 or not hits:
+                break
+            for h in hits:
+                out.write(json.dumps({"index": {"_index": "ceiling-" + index, "_id": h["_id"]}}) + "\n")
+                out.write(json.dumps(h["_source"]) + "\n")
+                n += 1
+            after = hits[-1]["_source"]["id"]
+    return n
+
+
+def ceiling(port, indices, work):
+    """The same documents into fresh indices with the same mappings, 1,000 per _bulk, one
+    request at a time: documents/s."""
+    files = []
+    total = 0
+    for index in indices:
+        status, body = request(port, "GET", f"/{index}/_mapping")
+        mapping = json.loads(body)[index]["mappings"]
+        settings = {"number_of_shards": 1, "number_of_replicas": 0,
+                    "analysis": {"analyzer": {"standard": {"type": "standard", "stopwords": "_english_"}}}}
+        request(port, "PUT", f"/ceiling-{index}", json.dumps({"settings": settings, "mappings": mapping}))
+        path = os.path.join(work, f"{index}.ndjson")
+        total += export_docs(port, index, path)
+        files.append(path)
+    t0 = time.perf_counter()
+    for path in files:
+        batch = []
+        with open(path) as f:
+            for line in f:
+                batch.append(line)
+                if len(batch) == 2000:
+                    request(port, "POST", "/_bulk", "".join(batch), "application/x-ndjson")
+                    batch = []
+        if batch:
+            request(port, "POST", "/_bulk", "".join(batch), "application/x-ndjson")
+    for index in indices:
+        request(port, "POST", f"/ceiling-{index}/_refresh")
+    took = time.perf_counter() - t0
+    return total, took
+
+
+def main():
+    subprocess.run(["cargo", "build", "--release", "--quiet", "-p", "tp-worker"], cwd=ROOT, check=True)
+    subprocess.run(["npm", "ci", "--silent", "--no-audit", "--no-fund"], cwd=NODE_DIR, check=True)
+    work = tempfile.mkdtemp(prefix="tp-reindex-bench-")
+    rport = free_port()
+    redis_url = f"redis://127.0.0.1:{rport}"
+    redis = subprocess.Popen(["redis-server", "--port", str(rport), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", work],
+                             stdout=subprocess.DEVNULL)
+    search, sport = start_search(work)
+    db = f"tp_reindex_bench_{os.getpid()}"
+    worker = None
+    try:
+        psql("postgres", f'CREATE DATABASE "{db}"')
+        for f in ("users.sql", "projects.sql", "forecast.sql", "search.sql"):
+            subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", db, "-f", os.path.join(SCHEMA, f)], env=PG, check=True)
+        t0 = time.perf_counter()
+        generate(db)
+        print(f"generated {CASES:,} cases and {RUNS:,} runs in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+        env = {"PATH": os.environ.get("PATH", ""), "VALKEY_URL": redis_url,
+               "DATABASE_URL": f"postgres://{PG['PGUSER']}@{PG['PGHOST']}:5432/{db}",
+               "ELASTICSEARCH_NODE": f"http://127.0.0.1:{sport}", "TENANT_CONFIG_FILE": "/nonexistent"}
+        log_path = os.path.join(work, "worker.log")
+        worker = subprocess.Popen([BIN, "elasticsearch-reindex"], env=env, stdout=open(log_path, "w"), stderr=subprocess.STDOUT)
+        for _ in range(600):
+            if "started for queue" in open(log_path).read():
+                break
+            time.sleep(0.05)
+        before = committed(db)
+        job = json.dumps([{"name": "reindex", "data": {"entityType": "all", "userId": "u1"},
+                           "opts": {"attempts": 1, "removeOnComplete": {"age": 604800, "count": 50}, "removeOnFail": {"age": 1209600}}}])
+        jid = node("produce.cjs", redis_url, "elasticsearch-reindex", job)[0]
+        deadline = time.time() + 3600
+        while True:
+            j = node("inspect.cjs", redis_url, "elasticsearch-reindex", "job", jid)
+            if j["state"] in ("completed", "failed"):
+                break
+            if time.time() > deadline:
+                raise SystemExit("the reindex did not finish within an hour")
+            time.sleep(1)
+        if j["state"] != "completed":
+            raise SystemExit(f"the reindex failed: {j['failedReason']}")
+        after = committed(db)
+        peak = peak_rss_kib(worker.pid)
+        worker.send_signal(signal.SIGINT)
+        worker.wait(timeout=60)
+        worker = None
+        log = open(log_path).read()
+        m = re.search(r"(\d+) documents indexed, (\d+) refused, in ([\d.]+) s \((\d+)/s\); (\d+) SQL queries; "
+                      r"waited ([\d.]+) s on PostgreSQL and ([\d.]+) s on the search server", log)
+        if not m:
+            raise SystemExit(f"no summary line in the worker's log:\n{log}")
+        docs, secs, queries = int(m[1]), float(m[3]), int(m[5])
+        pg_wait, es_wait = float(m[6]), float(m[7])
+        indices = ["testplanit-repository-cases", "testplanit-test-runs", "testplanit-projects"]
+        n, took = ceiling(sport, indices, work)
+        ours = docs / secs
+        theirs = n / took
+        rows = [
+            ("documents indexed", f"{docs:,} ({CASES:,} cases, {RUNS:,} runs, 1 project)"),
+            ("time, documents/s", f"{secs:.1f} s, {ours:,.0f}/s"),
+            ("SQL queries: worker's count / PostgreSQL's commits", f"{queries:,} / {after - before:,}"),
+            ("SQL queries per case", f"{queries / CASES:.3f} (target ≤ 0.1; Node ≈ 8)"),
+            ("peak RSS", f"{peak / 1024:.1f} MiB (target ≤ 64 MB)"),
+            ("waiting on PostgreSQL / on the search server", f"{pg_wait:.1f} s ({pg_wait / secs:.0%}) / {es_wait:.1f} s ({es_wait / secs:.0%})"),
+            ("trivial client, same documents, 1,000 per _bulk", f"{n:,} in {took:.1f} s, {theirs:,.0f}/s"),
+            ("ceiling ÷ ours", f"{theirs / ours:.2f} (target ≤ 1.5)"),
+        ]
+        print(f"\nreindex, {SERVER} search server, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} CPUs, all on loopback\n")
+        print("| figure | tp-worker elasticsearch-reindex |")
+        print("|---|---|")
+        for r in rows:
+            print(f"| {r[0]} | {r[1]} |")
+    finally:
+        if worker is not None:
+            worker.kill()
+            worker.wait()
+        search.kill()
+        search.wait()
+        redis.terminate()
+        redis.wait()
+        subprocess.run(["dropdb", "--if-exists", "--force", db], env=PG, capture_output=True)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
