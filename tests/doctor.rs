@@ -131,5 +131,9 @@ fn missing_env_vars_are_named_never_their_values() {
     assert_eq!(code, 1);
     let fails = failing(&lines);
     assert!(fails.iter().any(|f| f == "env: email-worker: missing EMAIL_SERVER_HOST, EMAIL_FROM, NEXTAUTH_URL (set them in its env_file or env)"), "{fails:?}");
-    assert!(fails.iter().any(|f| f == "env: reindex-worker: missing ELASTICSEARCH_NODE (set them in its env_file or env)"), "{fails:?}");
+    assert!(
+        fails.iter().any(|f| f
+            == "env: reindex-worker: missing ELASTICSEARCH_NODE (set them in its env_file or env)"),
+        "{fails:?}"
+    );
 }

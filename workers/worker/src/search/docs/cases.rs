@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use serde_json::{Value, json};
 
-use super::{Doc, IndexError, Reader, Target, col, float, ms, tag_names, tags_of};
+use super::{Doc, IndexError, Reader, Target, col, float, ids, ms, tag_names};
 use crate::search::fields::{self, Field, FieldOption};
 use crate::search::index::Entity;
 use crate::search::text::stored_text;
@@ -59,35 +59,21 @@ pub async fn page(
         created = ms(r#"c."createdAt""#)
     );
     let cases = db
-        .rows(
-            "repository cases",
-            sqlx::query(&sql).bind(project).bind(after).bind(out.page),
-        )
+        .page("repository cases", &sql, Some(project), after, out.page)
         .await?;
     if cases.is_empty() {
         return Ok((0, after));
     }
-    let mut ids = Vec::with_capacity(cases.len());
+    let ids = ids(&cases)?;
     let mut folder_ids = Vec::with_capacity(cases.len());
     for r in &cases {
-        ids.push(col::<i32>(r, "id")?);
         folder_ids.push(col::<i32>(r, "folderId")?);
     }
     folder_ids.sort_unstable();
     folder_ids.dedup();
-
-    let tags = tags_of(
-        &db.rows(
-            "case tags",
-            sqlx::query(
-                r#"SELECT l."A" AS owner, t.id AS tag_id, t.name AS tag_name
-                   FROM "_RepositoryCasesToTags" l JOIN "Tags" t ON t.id = l."B"
-                   WHERE l."A" = ANY($1) ORDER BY l."A", t.id"#,
-            )
-            .bind(&ids),
-        )
-        .await?,
-    )?;
+    let tags = db
+        .tags("case tags", "_RepositoryCasesToTags", "A", &ids)
+        .await?;
     let paths = folder_paths(db, &folder_ids).await?;
     let steps = steps(db, &ids).await?;
     let values = field_values(db, fields_cache, &ids).await?;

@@ -6,9 +6,8 @@
 
 use serde_json::Value;
 
-use super::{Doc, IndexError, Reader, Target, col, ms};
+use super::{Doc, IndexError, Reader, Target, col, ms, text_col};
 use crate::search::index::Entity;
-use crate::search::text::node_text;
 
 /// The issues of project `$1`.
 const LINKED: &str = r#"(
@@ -53,10 +52,7 @@ pub async fn page(
         created = ms(r#"i."createdAt""#),
     );
     let rows = db
-        .rows(
-            "issues",
-            sqlx::query(&sql).bind(project).bind(after).bind(out.page),
-        )
+        .page("issues", &sql, Some(project), after, out.page)
         .await?;
     let mut last = after;
     for r in &rows {
@@ -69,7 +65,7 @@ pub async fn page(
         let description: Option<String> = col(r, "description")?;
         let external: Option<String> = col(r, "externalId")?;
         let integration: Option<String> = col(r, "integration")?;
-        let note = col::<Option<Value>>(r, "note")?.map_or_else(String::new, |v| node_text(&v));
+        let note = text_col(r, "note")?;
         let url = col::<Option<Value>>(r, "data")?.and_then(|d| d.get("url").cloned());
         let searchable = [
             name.as_str(),

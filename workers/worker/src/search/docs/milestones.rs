@@ -2,11 +2,8 @@
 //! creator; note and docs as plain text. Deleted milestones are indexed too. Unlike
 //! TestPlanIt's, they carry the creator's name and image.
 
-use serde_json::Value;
-
-use super::{Doc, IndexError, Reader, Target, col, ms};
+use super::{Doc, IndexError, Reader, Target, col, ms, text_col};
 use crate::search::index::Entity;
-use crate::search::text::node_text;
 
 /// Indexes the project's next page of milestones after id `after`.
 pub async fn page(
@@ -31,18 +28,15 @@ pub async fn page(
         created = ms(r#"m."createdAt""#)
     );
     let rows = db
-        .rows(
-            "milestones",
-            sqlx::query(&sql).bind(project).bind(after).bind(out.page),
-        )
+        .page("milestones", &sql, Some(project), after, out.page)
         .await?;
     let mut last = after;
     for r in &rows {
         let id: i32 = col(r, "id")?;
         last = id;
         let name: String = col(r, "name")?;
-        let note = col::<Option<Value>>(r, "note")?.map_or_else(String::new, |v| node_text(&v));
-        let docs = col::<Option<Value>>(r, "docs")?.map_or_else(String::new, |v| node_text(&v));
+        let note = text_col(r, "note")?;
+        let docs = text_col(r, "docs")?;
         let searchable = [name.as_str(), &note, &docs].join(" ");
         let mut d = Doc::default();
         d.set("id", id)

@@ -54,6 +54,39 @@ impl Reader {
         }
     }
 
+    /// One keyset page of rows: `sql` takes the project (or NULL) as `$1`, the last id seen
+    /// as `$2` and the page size as `$3`.
+    pub async fn page(
+        &mut self,
+        what: &'static str,
+        sql: &str,
+        project: Option<i32>,
+        after: i32,
+        size: i64,
+    ) -> Result<Vec<PgRow>, IndexError> {
+        self.rows(what, sqlx::query(sql).bind(project).bind(after).bind(size))
+            .await
+    }
+
+    /// The tags of each owner through Prisma's join table `table`, where the owner's id is
+    /// in column `owner` and the tag's in the other.
+    pub async fn tags(
+        &mut self,
+        what: &'static str,
+        table: &str,
+        owner: &str,
+        owners: &[i32],
+    ) -> Result<std::collections::HashMap<i32, Vec<Value>>, IndexError> {
+        let tag = if owner == "A" { "B" } else { "A" };
+        let sql = format!(
+            r#"SELECT l."{owner}" AS owner, t.id AS tag_id, t.name AS tag_name
+               FROM "{table}" l JOIN "Tags" t ON t.id = l."{tag}"
+               WHERE l."{owner}" = ANY($1) ORDER BY l."{owner}", t.id"#
+        );
+        let rows = self.rows(what, sqlx::query(&sql).bind(owners)).await?;
+        tags_of(&rows)
+    }
+
     pub async fn rows(
         &mut self,
         what: &'static str,
@@ -100,8 +133,8 @@ pub fn ms(column: &str) -> String {
     format!("floor(extract(epoch from {column}) * 1000)::int8")
 }
 
-/// A document under construction: fields in the web app's order, `null` kept where a column
-/// is NULL, a field left out where the web app's value would be `undefined`.
+/// A document under construction: `null` kept where a column is NULL, a field left out where
+/// the web app's value would be `undefined` (JSON key order means nothing to the index).
 #[derive(Default)]
 pub struct Doc(Map<String, Value>);
 
@@ -133,14 +166,23 @@ impl Doc {
     }
 }
 
+/// The plain text of a rich-text (TipTap JSON) column; empty when NULL.
+pub fn text_col(row: &PgRow, name: &'static str) -> Result<String, IndexError> {
+    Ok(col::<Option<Value>>(row, name)?.map_or_else(String::new, |v| super::text::node_text(&v)))
+}
+
 /// An optional `f64` column as JSON (`null` when NULL).
 pub fn float(v: Option<f64>) -> Value {
     v.and_then(serde_json::Number::from_f64)
         .map_or(Value::Null, Value::Number)
 }
 
-/// Tags of a page's rows, from a `"_X..."` join table: (row id, tag id, tag name) ordered by
-/// row id.
+/// The `id` column of each row.
+pub fn ids(rows: &[PgRow]) -> Result<Vec<i32>, IndexError> {
+    rows.iter().map(|r| col(r, "id")).collect()
+}
+
+/// Values grouped by the row they belong to, in the order given.
 pub fn group_by_owner<T>(rows: Vec<(i32, T)>) -> std::collections::HashMap<i32, Vec<T>> {
     let mut out: std::collections::HashMap<i32, Vec<T>> = std::collections::HashMap::new();
     for (owner, v) in rows {
@@ -150,7 +192,7 @@ pub fn group_by_owner<T>(rows: Vec<(i32, T)>) -> std::collections::HashMap<i32, 
 }
 
 /// Reads `(owner, tag id, tag name)` rows into tags per owner.
-pub fn tags_of(rows: &[PgRow]) -> Result<std::collections::HashMap<i32, Vec<Value>>, IndexError> {
+fn tags_of(rows: &[PgRow]) -> Result<std::collections::HashMap<i32, Vec<Value>>, IndexError> {
     let mut pairs = Vec::with_capacity(rows.len());
     for r in rows {
         let owner: i32 = col(r, "owner")?;

@@ -20,12 +20,7 @@ pub async fn page(
            WHERE ($1::int4 IS NULL OR p.id = $1) AND p.id > $2 ORDER BY p.id LIMIT $3"#,
         created = ms(r#"p."createdAt""#)
     );
-    let rows = db
-        .rows(
-            "projects",
-            sqlx::query(&sql).bind(only).bind(after).bind(out.page),
-        )
-        .await?;
+    let rows = db.page("projects", &sql, only, after, out.page).await?;
     let mut last = after;
     for r in &rows {
         let id: i32 = col(r, "id")?;

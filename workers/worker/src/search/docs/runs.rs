@@ -1,11 +1,10 @@
 //! Test run documents: the run with its project, creator, workflow state, configuration,
 //! milestone and tags; note and docs as plain text. Deleted runs are indexed too.
 
-use serde_json::Value;
+use sqlx::postgres::PgRow;
 
-use super::{Doc, IndexError, Reader, Target, col, float, ms, tag_names, tags_of};
+use super::{Doc, IndexError, Reader, Target, col, float, ids, ms, tag_names, text_col};
 use crate::search::index::Entity;
-use crate::search::text::node_text;
 
 /// Indexes the project's next page of runs after id `after`.
 pub async fn page(
@@ -31,36 +30,21 @@ pub async fn page(
         created = ms(r#"r."createdAt""#)
     );
     let runs = db
-        .rows(
-            "test runs",
-            sqlx::query(&sql).bind(project).bind(after).bind(out.page),
-        )
+        .page("test runs", &sql, Some(project), after, out.page)
         .await?;
     if runs.is_empty() {
         return Ok((0, after));
     }
-    let mut ids = Vec::with_capacity(runs.len());
-    for r in &runs {
-        ids.push(col::<i32>(r, "id")?);
-    }
-    let tags = tags_of(
-        &db.rows(
-            "test run tags",
-            sqlx::query(
-                r#"SELECT l."B" AS owner, t.id AS tag_id, t.name AS tag_name
-                   FROM "_TagsToTestRuns" l JOIN "Tags" t ON t.id = l."A"
-                   WHERE l."B" = ANY($1) ORDER BY l."B", t.id"#,
-            )
-            .bind(&ids),
-        )
-        .await?,
-    )?;
+    let ids = ids(&runs)?;
+    let tags = db
+        .tags("test run tags", "_TagsToTestRuns", "B", &ids)
+        .await?;
     let last = *ids.last().unwrap_or(&after);
     for r in &runs {
         let id: i32 = col(r, "id")?;
         let name: String = col(r, "name")?;
-        let note = col::<Option<Value>>(r, "note")?.map_or_else(String::new, |v| node_text(&v));
-        let docs = col::<Option<Value>>(r, "docs")?.map_or_else(String::new, |v| node_text(&v));
+        let note = text_col(r, "note")?;
+        let docs = text_col(r, "docs")?;
         let run_tags = tags.get(&id).cloned().unwrap_or_default();
         // The web app joins these with single spaces even when some are empty.
         let searchable = [name.as_str(), &note, &docs, &tag_names(&run_tags)].join(" ");
@@ -71,29 +55,35 @@ pub async fn page(
             .set("name", name)
             .set("note", note)
             .set("docs", docs)
-            .set("configId", col::<Option<i32>>(r, "configId")?)
-            .maybe(
-                "configurationName",
-                col::<Option<String>>(r, "config_name")?,
-            )
-            .set("milestoneId", col::<Option<i32>>(r, "milestoneId")?)
-            .maybe("milestoneName", col::<Option<String>>(r, "milestone_name")?)
-            .set("stateId", col::<i32>(r, "stateId")?)
-            .maybe("stateName", col::<Option<String>>(r, "state_name")?)
-            .set("forecastManual", col::<Option<i32>>(r, "forecastManual")?)
-            .set("forecastAutomated", float(col(r, "forecastAutomated")?))
-            .set("elapsed", col::<Option<i32>>(r, "elapsed")?)
-            .set("isCompleted", col::<bool>(r, "isCompleted")?)
-            .set("isDeleted", col::<bool>(r, "isDeleted")?)
-            .date("completedAt", col(r, "completed_ms")?)
-            .set("testRunType", col::<String>(r, "run_type")?)
-            .date("createdAt", col(r, "created_ms")?)
-            .set("createdById", col::<String>(r, "createdById")?)
-            .maybe("createdByName", col::<Option<String>>(r, "creator_name")?)
-            .set("tags", run_tags)
-            .set("searchableContent", searchable);
+            .set("testRunType", col::<String>(r, "run_type")?);
+        planned(&mut d, r)?;
+        d.set("tags", run_tags).set("searchableContent", searchable);
         out.add(Entity::TestRuns, i64::from(id), &d.into_value())
             .await?;
     }
     Ok((runs.len(), last))
+}
+
+/// The fields runs and sessions share: configuration, milestone, state, forecasts, elapsed,
+/// completion, deletion and creator, from columns both queries name alike.
+pub(super) fn planned(d: &mut Doc, r: &PgRow) -> Result<(), IndexError> {
+    d.set("configId", col::<Option<i32>>(r, "configId")?)
+        .maybe(
+            "configurationName",
+            col::<Option<String>>(r, "config_name")?,
+        )
+        .set("milestoneId", col::<Option<i32>>(r, "milestoneId")?)
+        .maybe("milestoneName", col::<Option<String>>(r, "milestone_name")?)
+        .set("stateId", col::<i32>(r, "stateId")?)
+        .maybe("stateName", col::<Option<String>>(r, "state_name")?)
+        .set("forecastManual", col::<Option<i32>>(r, "forecastManual")?)
+        .set("forecastAutomated", float(col(r, "forecastAutomated")?))
+        .set("elapsed", col::<Option<i32>>(r, "elapsed")?)
+        .set("isCompleted", col::<bool>(r, "isCompleted")?)
+        .set("isDeleted", col::<bool>(r, "isDeleted")?)
+        .date("completedAt", col(r, "completed_ms")?)
+        .date("createdAt", col(r, "created_ms")?)
+        .set("createdById", col::<String>(r, "createdById")?)
+        .maybe("createdByName", col::<Option<String>>(r, "creator_name")?);
+    Ok(())
 }

@@ -2,11 +2,8 @@
 //! workflow state, configuration, milestone and tags; note and mission as plain text.
 //! Deleted sessions are indexed too.
 
-use serde_json::Value;
-
-use super::{Doc, IndexError, Reader, Target, col, float, ms, tag_names, tags_of};
+use super::{Doc, IndexError, Reader, Target, col, ids, ms, tag_names, text_col};
 use crate::search::index::Entity;
-use crate::search::text::node_text;
 
 /// Indexes the project's next page of sessions after id `after`.
 pub async fn page(
@@ -35,37 +32,21 @@ pub async fn page(
         created = ms(r#"s."createdAt""#)
     );
     let sessions = db
-        .rows(
-            "sessions",
-            sqlx::query(&sql).bind(project).bind(after).bind(out.page),
-        )
+        .page("sessions", &sql, Some(project), after, out.page)
         .await?;
     if sessions.is_empty() {
         return Ok((0, after));
     }
-    let mut ids = Vec::with_capacity(sessions.len());
-    for r in &sessions {
-        ids.push(col::<i32>(r, "id")?);
-    }
-    let tags = tags_of(
-        &db.rows(
-            "session tags",
-            sqlx::query(
-                r#"SELECT l."A" AS owner, t.id AS tag_id, t.name AS tag_name
-                   FROM "_SessionsToTags" l JOIN "Tags" t ON t.id = l."B"
-                   WHERE l."A" = ANY($1) ORDER BY l."A", t.id"#,
-            )
-            .bind(&ids),
-        )
-        .await?,
-    )?;
+    let ids = ids(&sessions)?;
+    let tags = db
+        .tags("session tags", "_SessionsToTags", "A", &ids)
+        .await?;
     let last = *ids.last().unwrap_or(&after);
     for r in &sessions {
         let id: i32 = col(r, "id")?;
         let name: String = col(r, "name")?;
-        let note = col::<Option<Value>>(r, "note")?.map_or_else(String::new, |v| node_text(&v));
-        let mission =
-            col::<Option<Value>>(r, "mission")?.map_or_else(String::new, |v| node_text(&v));
+        let note = text_col(r, "note")?;
+        let mission = text_col(r, "mission")?;
         let session_tags = tags.get(&id).cloned().unwrap_or_default();
         let searchable = [name.as_str(), &note, &mission, &tag_names(&session_tags)].join(" ");
         let mut d = Doc::default();
@@ -77,28 +58,11 @@ pub async fn page(
             .set("name", name)
             .set("note", note)
             .set("mission", mission)
-            .set("configId", col::<Option<i32>>(r, "configId")?)
-            .maybe(
-                "configurationName",
-                col::<Option<String>>(r, "config_name")?,
-            )
-            .set("milestoneId", col::<Option<i32>>(r, "milestoneId")?)
-            .maybe("milestoneName", col::<Option<String>>(r, "milestone_name")?)
-            .set("stateId", col::<i32>(r, "stateId")?)
-            .maybe("stateName", col::<Option<String>>(r, "state_name")?)
             .set("assignedToId", col::<Option<String>>(r, "assignedToId")?)
             .maybe("assignedToName", col::<Option<String>>(r, "assignee_name")?)
-            .set("estimate", col::<Option<i32>>(r, "estimate")?)
-            .set("forecastManual", col::<Option<i32>>(r, "forecastManual")?)
-            .set("forecastAutomated", float(col(r, "forecastAutomated")?))
-            .set("elapsed", col::<Option<i32>>(r, "elapsed")?)
-            .set("isCompleted", col::<bool>(r, "isCompleted")?)
-            .set("isDeleted", col::<bool>(r, "isDeleted")?)
-            .date("completedAt", col(r, "completed_ms")?)
-            .date("createdAt", col(r, "created_ms")?)
-            .set("createdById", col::<String>(r, "createdById")?)
-            .maybe("createdByName", col::<Option<String>>(r, "creator_name")?)
-            .set("tags", session_tags)
+            .set("estimate", col::<Option<i32>>(r, "estimate")?);
+        super::runs::planned(&mut d, r)?;
+        d.set("tags", session_tags)
             .set("searchableContent", searchable);
         out.add(Entity::Sessions, i64::from(id), &d.into_value())
             .await?;

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use serde_json::{Value, json};
 
-use super::{Doc, IndexError, Reader, Target, col, ms};
+use super::{Doc, IndexError, Reader, Target, col, ids, ms};
 use crate::search::index::Entity;
 use crate::search::text::{js_string, stored_text};
 
@@ -36,18 +36,12 @@ pub async fn page(
         created = ms(r#"g."createdAt""#)
     );
     let groups = db
-        .rows(
-            "shared step groups",
-            sqlx::query(&sql).bind(project).bind(after).bind(out.page),
-        )
+        .page("shared step groups", &sql, Some(project), after, out.page)
         .await?;
     if groups.is_empty() {
         return Ok((0, after));
     }
-    let mut ids = Vec::with_capacity(groups.len());
-    for r in &groups {
-        ids.push(col::<i32>(r, "id")?);
-    }
+    let ids = ids(&groups)?;
     let mut items: HashMap<i32, Vec<(i32, i32, Value, Value)>> = HashMap::new();
     for r in db
         .rows(
