@@ -99,6 +99,13 @@ impl RedisServer {
         self.wait_up();
     }
 
+    /// Starts a stopped server again on the same port (the end of an outage); a persistent
+    /// one comes back with its data.
+    pub fn start_again(&mut self) {
+        self.child = spawn(self.port, self.data_dir.as_deref());
+        self.wait_up();
+    }
+
     /// Stops the server now (a dead Valkey).
     pub fn stop(&mut self) {
         let _ = self.child.kill();

@@ -212,3 +212,38 @@ fn a_url_that_is_not_redis_is_refused_up_front() {
     let err = Link::new("http://localhost:6379").err().expect("refused");
     assert!(matches!(err, LinkError::Url(_)), "{err}");
 }
+
+/// A named link's connections carry the name from the handshake on, a reconnected one too
+/// (Node's getWorkers() finds a worker by its marker connection's name).
+#[tokio::test(flavor = "current_thread")]
+async fn a_named_link_names_every_connection_it_makes() {
+    let mut server = RedisServer::start();
+    let link = Link::named(&server.url(), "bull:dGVzdA==").expect("link");
+    let names = async |link: &Link| match call(link, &["CLIENT", "GETNAME"]).await {
+        Ok(r) => r,
+        Err(e) => panic!("CLIENT GETNAME: {e}"),
+    };
+    assert_eq!(names(&link).await, bulk("bull:dGVzdA=="));
+    server.restart();
+    let _ = call(&link, &["PING"]).await; // the broken connection reports itself
+    assert_eq!(names(&link).await, bulk("bull:dGVzdA=="));
+    // A blocking command on it wakes when another connection feeds the key.
+    let waiting = tokio::spawn({
+        let link = link.clone();
+        async move { call(&link, &["BZPOPMIN", "marker", "10"]).await }
+    });
+    let other = Link::new(&server.url()).expect("link");
+    while call(&other, &["CLIENT", "LIST"]).await.is_ok_and(|r| match r {
+        Reply::Bulk(b) => !String::from_utf8_lossy(&b).contains("cmd=bzpopmin"),
+        _ => true,
+    }) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    call(&other, &["ZADD", "marker", "0", "0"]).await.expect("ZADD");
+    let got = tokio::time::timeout(Duration::from_secs(5), waiting)
+        .await
+        .expect("BZPOPMIN woke")
+        .expect("task")
+        .expect("reply");
+    assert!(matches!(got, Reply::Array(_)), "{got:?}");
+}

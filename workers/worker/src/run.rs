@@ -68,17 +68,26 @@ where
         anyhow::bail!("VALKEY_URL is not set: the {label} worker has no queue to read");
     };
     let opts = spec.worker_options(concurrency);
-    let mut wait = Duration::from_secs(1);
+    // Tries every second while Valkey is away (it must be noticed soon after it is back),
+    // saying so once, and once more when connected.
+    let mut down_since: Option<std::time::Instant> = None;
     let worker = loop {
         match Worker::connect(&url, "bull", spec.name, opts.clone()).await {
-            Ok(w) => break w,
+            Ok(w) => {
+                if let Some(t) = down_since {
+                    tracing::info!("Valkey reached after {:.1} s", t.elapsed().as_secs_f64());
+                }
+                break w;
+            }
             Err(e) => {
-                tracing::warn!("cannot reach Valkey: {e}; retrying in {} s", wait.as_secs());
+                if down_since.is_none() {
+                    down_since = Some(std::time::Instant::now());
+                    tracing::warn!("cannot reach Valkey: {e}; trying again every second");
+                }
                 tokio::select! {
-                    _ = tokio::time::sleep(wait) => {}
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
                     _ = stopped(shutdown.clone()) => return Ok(()),
                 }
-                wait = (wait * 2).min(Duration::from_secs(30));
             }
         }
     };

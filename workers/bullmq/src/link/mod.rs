@@ -106,16 +106,28 @@ impl Link {
         Link::with_reply_timeout(url, REPLY_TIMEOUT)
     }
 
+    /// As `new`, with a connection name set on every connection it makes (`CLIENT SETNAME`,
+    /// part of the handshake, so no command ever runs on it unnamed).
+    pub fn named(url: &str, name: &str) -> Result<Link, LinkError> {
+        let mut target = Target::from_url(url)?;
+        target.client_name = Some(name.to_string());
+        Ok(Link::from_target(target, REPLY_TIMEOUT))
+    }
+
     /// As `new`, with another reply timeout.
     pub fn with_reply_timeout(url: &str, reply_timeout: Duration) -> Result<Link, LinkError> {
-        Ok(Link {
+        Ok(Link::from_target(Target::from_url(url)?, reply_timeout))
+    }
+
+    fn from_target(target: Target, reply_timeout: Duration) -> Link {
+        Link {
             shared: Arc::new(Shared {
-                target: Target::from_url(url)?,
+                target,
                 reply_timeout,
                 state: Mutex::new(State::default()),
                 connecting: tokio::sync::Mutex::new(()),
             }),
-        })
+        }
     }
 
     /// Connects now if not connected (the first command would otherwise).

@@ -46,6 +46,9 @@ pub(super) struct Target {
     db: i64,
     username: Option<String>,
     password: Option<String>,
+    /// `CLIENT SETNAME` on every connection (a worker's marker connection is how Node's
+    /// `getWorkers()` finds it, so a reconnect must never leave it unnamed).
+    pub(super) client_name: Option<String>,
 }
 
 enum Addr {
@@ -76,6 +79,7 @@ impl Target {
             db: info.redis.db,
             username: info.redis.username,
             password: info.redis.password,
+            client_name: None,
         })
     }
 
@@ -110,7 +114,7 @@ impl Target {
         }
     }
 
-    /// AUTH and SELECT, as the URL asks.
+    /// AUTH and SELECT, as the URL asks, and CLIENT SETNAME when the link has a name.
     pub(super) fn handshake(&self) -> Vec<Vec<u8>> {
         let mut cmds = Vec::new();
         match (&self.username, &self.password) {
@@ -121,6 +125,9 @@ impl Target {
         if self.db != 0 {
             let db = self.db.to_string();
             cmds.push(resp::command(&[b"SELECT", db.as_bytes()]));
+        }
+        if let Some(name) = &self.client_name {
+            cmds.push(resp::command(&[b"CLIENT", b"SETNAME", name.as_bytes()]));
         }
         cmds
     }

@@ -16,7 +16,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use redis::aio::ConnectionManager;
 use serde_json::Value;
 use tokio::task::JoinSet;
 
@@ -98,6 +97,9 @@ pub enum JobError {
     Unrecoverable(String),
 }
 
+/// The longest pause between two tries to reach Valkey while it is away.
+const MAX_OUTAGE_RETRY: Duration = Duration::from_secs(1);
+
 /// A worker bound to one queue.
 pub struct Worker {
     queue: String,
@@ -105,12 +107,10 @@ pub struct Worker {
     hot: Arc<HotKeys>,
     /// Scripts: the hot path, on our own pipelined connection.
     cmd: Link,
-    /// The blocking wait on the marker.
-    block: ConnectionManager,
+    /// The blocking wait on the marker: a link of its own, named on every connection.
+    block: Link,
     opts: WorkerOptions,
     id: String,
-    /// The blocking connection's name, as Node's getWorkers() looks for it.
-    client_name: String,
     /// Set when the worker is closing: job tasks stop taking the next job.
     closing: Arc<AtomicBool>,
     /// Lock tokens are `<worker id>:<n>`.
@@ -158,12 +158,6 @@ impl Worker {
             tracing::warn!(queue, "{w}");
         }
         let url = url.replacen("valkey://", "redis://", 1);
-        let err = |source| Error::Redis {
-            op: "connect",
-            queue: queue.to_string(),
-            source,
-        };
-        let client = redis::Client::open(url.as_str()).map_err(err)?;
         let link_err = |source| Error::Link {
             op: "connect",
             queue: queue.to_string(),
@@ -171,17 +165,12 @@ impl Worker {
         };
         let cmd = Link::new(&url).map_err(link_err)?;
         cmd.connect().await.map_err(link_err)?;
-        let mut block = ConnectionManager::new(client).await.map_err(err)?;
         let mut name = format!("{prefix}:{}", base64(queue.as_bytes()));
         if let Some(n) = &opts.name {
             name.push_str(&format!(":w:{n}"));
         }
-        let _: () = redis::cmd("CLIENT")
-            .arg("SETNAME")
-            .arg(&name)
-            .query_async(&mut block)
-            .await
-            .map_err(err)?;
+        let block = Link::named(&url, &name).map_err(link_err)?;
+        block.connect().await.map_err(link_err)?;
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
@@ -194,7 +183,6 @@ impl Worker {
             block,
             opts,
             id: format!("{:x}-{nanos:x}", std::process::id()),
-            client_name: name,
             closing: Arc::new(AtomicBool::new(false)),
             tokens: Arc::new(AtomicU64::new(0)),
         })
@@ -216,6 +204,8 @@ impl Worker {
         let mut drain_deadline: Option<tokio::time::Instant> = None;
         let mut stalled = tokio::time::interval(self.opts.stalled_interval);
         let mut outage = Duration::ZERO;
+        // When the current Valkey outage began (one log line when it starts, one at its end).
+        let mut down_since: Option<std::time::Instant> = None;
         // The blocking wait on the marker lives across loop turns: when another branch wins
         // (a job ends, the stalled check is due), dropping it would leave its BZPOPMIN running
         // on the server, where it would pop the next marker for nobody and the worker would
@@ -232,6 +222,7 @@ impl Worker {
                 match self.fetch(&token).await {
                     Ok(Fetched::Job(job)) => {
                         outage = Duration::ZERO;
+                        self.back(&mut down_since);
                         tasks.spawn(self.process(*job, token, processor.clone()));
                     }
                     Ok(Fetched::RateLimited(ms)) => {
@@ -240,15 +231,20 @@ impl Worker {
                     }
                     Ok(Fetched::Nothing { next_delayed }) => {
                         outage = Duration::ZERO;
+                        self.back(&mut down_since);
                         if let Some(t) = next_delayed {
                             wait = wait.min(Duration::from_millis(t.saturating_sub(now_ms())));
                         }
                         break;
                     }
                     Err(e) => {
-                        outage =
-                            (outage * 2).clamp(Duration::from_millis(100), Duration::from_secs(10));
-                        tracing::warn!(queue = %self.queue, error = %e, retry_in_ms = outage.as_millis() as u64, "cannot take jobs; retrying");
+                        // Tries again soon: Valkey coming back must be noticed within a second,
+                        // not after a back-off grown over a long outage.
+                        outage = (outage * 2).clamp(Duration::from_millis(100), MAX_OUTAGE_RETRY);
+                        if down_since.is_none() {
+                            down_since = Some(std::time::Instant::now());
+                            tracing::warn!(queue = %self.queue, error = %e, "cannot reach Valkey; trying again every second until it is back");
+                        }
                         wait = outage;
                         break;
                     }
@@ -294,24 +290,26 @@ impl Worker {
         }
     }
 
+    /// Says that Valkey is back, and after how long, if it was away.
+    fn back(&self, down_since: &mut Option<std::time::Instant>) {
+        if let Some(t) = down_since.take() {
+            tracing::info!(queue = %self.queue, "Valkey is back after {:.1} s; taking jobs again", t.elapsed().as_secs_f64());
+        }
+    }
+
     /// Blocks on the marker for at most `wait` (10 s cap, as Node).
     async fn wait_for_marker(&self, wait: Duration) {
-        let secs = wait.min(Duration::from_secs(10)).as_secs_f64().max(0.001);
-        let mut conn = self.block.clone();
-        let r: redis::RedisResult<redis::Value> = redis::cmd("BZPOPMIN")
-            .arg(self.keys.of("marker"))
-            .arg(secs)
-            .query_async(&mut conn)
-            .await;
+        let secs = format!(
+            "{}",
+            wait.min(Duration::from_secs(10)).as_secs_f64().max(0.001)
+        );
+        let marker = self.keys.of("marker");
+        let cmd = crate::link::command(&[b"BZPOPMIN", marker.as_bytes(), secs.as_bytes()]);
+        let r = self.block.call(&[&cmd]).await;
         if r.is_err() {
-            // The connection is down: do not spin; the fetch reports the outage. A reconnected
-            // connection has lost its name, so name it again (getWorkers must still see us).
+            // Valkey is away: do not spin; the fetch reports the outage, and the next wait
+            // connects again (named in the handshake, so getWorkers sees us at once).
             tokio::time::sleep(wait.min(Duration::from_secs(1))).await;
-            let _: redis::RedisResult<()> = redis::cmd("CLIENT")
-                .arg("SETNAME")
-                .arg(&self.client_name)
-                .query_async(&mut conn)
-                .await;
         }
     }
 
