@@ -13,7 +13,7 @@ which includes the worker's count queries and the pool's own).
 
 Needs redis-server, PostgreSQL at 127.0.0.1:5432 (user postgres), node with the pinned bullmq
 (npm ci in workers/bullmq/tests/interop/node) and python3 -m pip (the search servers are
-installed by workers/worker/tests/support/install-search-servers).
+installed by workers/worker/tests/support/install-test-servers).
 
 usage: bench/reindex.py [--cases N] [--runs N] [--server osmem|noida]
 """
@@ -33,7 +33,7 @@ from procstat import free_port
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NODE_DIR = os.path.join(ROOT, "workers", "bullmq", "tests", "interop", "node")
 SCHEMA = os.path.join(ROOT, "workers", "worker", "tests", "schema")
-TOOLS = os.path.join(ROOT, "target", "tmp", "search-servers")
+TOOLS = os.path.join(ROOT, "target", "tmp", "test-servers")
 BIN = os.path.join(ROOT, "target", "release", "tp-worker")
 PG = dict(os.environ, PGHOST=os.environ.get("PGHOST", "127.0.0.1"), PGUSER=os.environ.get("PGUSER", "postgres"))
 
@@ -113,7 +113,7 @@ def request(port, method, path, body=None, ctype="application/json"):
 
 
 def start_search(work):
-    subprocess.run(["bash", os.path.join(ROOT, "workers", "worker", "tests", "support", "install-search-servers"), TOOLS],
+    subprocess.run(["bash", os.path.join(ROOT, "workers", "worker", "tests", "support", "install-test-servers"), TOOLS],
                    check=True, stdout=subprocess.DEVNULL)
     port = free_port()
     if SERVER == "noida":

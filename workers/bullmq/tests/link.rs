@@ -233,13 +233,18 @@ async fn a_named_link_names_every_connection_it_makes() {
         async move { call(&link, &["BZPOPMIN", "marker", "10"]).await }
     });
     let other = Link::new(&server.url()).expect("link");
-    while call(&other, &["CLIENT", "LIST"]).await.is_ok_and(|r| match r {
-        Reply::Bulk(b) => !String::from_utf8_lossy(&b).contains("cmd=bzpopmin"),
-        _ => true,
-    }) {
+    while call(&other, &["CLIENT", "LIST"])
+        .await
+        .is_ok_and(|r| match r {
+            Reply::Bulk(b) => !String::from_utf8_lossy(&b).contains("cmd=bzpopmin"),
+            _ => true,
+        })
+    {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    call(&other, &["ZADD", "marker", "0", "0"]).await.expect("ZADD");
+    call(&other, &["ZADD", "marker", "0", "0"])
+        .await
+        .expect("ZADD");
     let got = tokio::time::timeout(Duration::from_secs(5), waiting)
         .await
         .expect("BZPOPMIN woke")

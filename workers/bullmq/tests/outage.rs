@@ -50,7 +50,7 @@ async fn survives_an_outage_of(outage: Duration) {
     });
     let mut runs: BTreeMap<String, u32> = BTreeMap::new();
     let take = async |rx: &mut tokio::sync::mpsc::UnboundedReceiver<(String, Instant)>,
-                          name: &str| {
+                      name: &str| {
         let (got, at) = tokio::time::timeout(Duration::from_secs(30), rx.recv())
             .await
             .unwrap_or_else(|_| panic!("job {name} was not run"))

@@ -14,6 +14,8 @@ mod pg;
 mod redis_server;
 #[path = "support/smtp.rs"]
 mod smtp;
+#[path = "support/test_servers.rs"]
+mod test_servers;
 #[path = "support/worker.rs"]
 mod worker;
 

@@ -16,6 +16,8 @@ mod pg;
 mod redis_server;
 #[path = "support/search_server.rs"]
 mod search_server;
+#[path = "support/test_servers.rs"]
+mod test_servers;
 #[path = "support/worker.rs"]
 mod worker;
 

@@ -1,6 +1,6 @@
 //! A private Elasticsearch-compatible search server for a test, on a free port, killed on
 //! drop: `noida-db` (answers as Elasticsearch 8.15) or `osmem-server` (OpenSearch 3), both
-//! pinned and installed by `install-search-servers` (run here on first use when missing).
+//! pinned and installed by `install-test-servers` (see `test_servers`).
 //! Also a small HTTP client to read the documents back the way a search does.
 
 #![allow(dead_code)]
@@ -23,40 +23,13 @@ pub enum Kind {
 
 pub const BOTH: [Kind; 2] = [Kind::Elasticsearch, Kind::OpenSearch];
 
-fn tools_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("search-servers")
-}
-
-/// The server binaries, installed on first use (under a lock: tests run in parallel).
 fn binary(kind: Kind) -> PathBuf {
-    let dir = tools_dir();
-    let path = dir.join("unpacked").join(match kind {
-        Kind::Elasticsearch => "noida_db/noida-db",
-        Kind::OpenSearch => "osmem_server/bin/osmem-server",
-    });
-    if path.exists() {
-        return path;
-    }
-    std::fs::create_dir_all(&dir).expect("tools directory");
-    let lock = std::fs::File::create(dir.join(".lock")).expect("lock file");
-    // SAFETY: flock on a file we hold open; released when it is closed.
-    unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX) };
-    if !path.exists() {
-        let script = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/support/install-search-servers"
-        );
-        let status = Command::new("bash")
-            .arg(script)
-            .arg(&dir)
-            .status()
-            .expect("bash");
-        assert!(
-            status.success(),
-            "could not install the test search servers: run {script} (needs python3 -m pip and the PyPI registry)"
-        );
-    }
-    path
+    crate::test_servers::dir()
+        .join("unpacked")
+        .join(match kind {
+            Kind::Elasticsearch => "noida_db/noida-db",
+            Kind::OpenSearch => "osmem_server/bin/osmem-server",
+        })
 }
 
 pub struct SearchServer {

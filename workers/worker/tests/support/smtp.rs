@@ -1,4 +1,4 @@
-//! A real SMTP server process (tests/support/smtp_server.py, Python's smtpd) on a free port,
+//! A real SMTP server process (tests/support/smtp_server.py, on aiosmtpd) on a free port,
 //! with the messages it accepted, decoded. Killed on drop; can be stopped and started again
 //! on the same port (a mail server outage).
 
@@ -31,15 +31,9 @@ impl SmtpServer {
     }
 
     fn spawn(&mut self) {
-        // smtpd and asyncore are deprecated (gone in Python 3.12) but are a complete SMTP
-        // server in 3.11's standard library; their import warnings are noise here.
         let mut child = Command::new("python3")
-            .args([
-                "-W",
-                "ignore::DeprecationWarning",
-                SCRIPT,
-                &self.port.to_string(),
-            ])
+            .args([SCRIPT, &self.port.to_string()])
+            .env("PYTHONPATH", crate::test_servers::python_path())
             .stdout(Stdio::piped())
             .spawn()
             .expect("python3 runs the SMTP server");

@@ -1,5 +1,5 @@
-"""A real SMTP server for the email worker's tests (Python 3.11's smtpd; run with
--W ignore::DeprecationWarning).
+"""A real SMTP server for the email worker's tests, on aiosmtpd (installed by
+install-test-servers; any Python 3.8 or later).
 
     python3 smtp_server.py PORT
 
@@ -10,12 +10,13 @@ with the MIME parts decoded. Recipients decide the reply, so a test can ask for 
   busy...@    -> 451 4.3.0 on the first delivery to that address, accepted afterwards
 """
 
-import asyncore
+import asyncio
 import email
 import email.policy
 import json
-import smtpd
 import sys
+
+from aiosmtpd.smtp import SMTP
 
 seen_busy = set()
 
@@ -25,16 +26,16 @@ def emit(obj):
     sys.stdout.flush()
 
 
-class Server(smtpd.SMTPServer):
-    def process_message(self, peer, mailfrom, rcpttos, data, **kwargs):
-        for rcpt in rcpttos:
+class Handler:
+    async def handle_DATA(self, server, session, envelope):
+        for rcpt in envelope.rcpt_tos:
             local = rcpt.split("@", 1)[0].lower()
             if local.startswith("reject"):
                 return "550 5.1.1 <%s>: Recipient address rejected: User unknown" % rcpt
             if local.startswith("busy") and rcpt not in seen_busy:
                 seen_busy.add(rcpt)
                 return "451 4.3.0 <%s>: Mailbox busy, try again later" % rcpt
-        msg = email.message_from_bytes(data, policy=email.policy.default)
+        msg = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
         parts = {"text": None, "html": None}
         for part in msg.walk():
             kind = part.get_content_type()
@@ -45,22 +46,26 @@ class Server(smtpd.SMTPServer):
         emit(
             {
                 "from": str(msg["From"]),
-                "envelope_from": mailfrom,
-                "to": rcpttos,
+                "envelope_from": envelope.mail_from,
+                "to": envelope.rcpt_tos,
                 "subject": str(msg["Subject"]),
                 "text": parts["text"],
                 "html": parts["html"],
             }
         )
-        return None
+        return "250 OK"
 
 
-def main():
+async def main():
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
-    server = Server(("127.0.0.1", port), None, decode_data=False)
-    emit({"port": server.socket.getsockname()[1]})
-    asyncore.loop(timeout=0.2)
+    handler = Handler()
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(
+        lambda: SMTP(handler, hostname="tests.local", decode_data=False), "127.0.0.1", port
+    )
+    emit({"port": server.sockets[0].getsockname()[1]})
+    await server.serve_forever()
 
 
 if __name__ == "__main__":
-    main()
+    asyncio.run(main())
