@@ -9,6 +9,7 @@ mod dump;
 mod home;
 mod import;
 mod keeper;
+mod leftovers;
 mod monit;
 mod persist;
 mod policy;

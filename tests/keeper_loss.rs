@@ -58,13 +58,7 @@ fn sigkill_of_a_keeper_kills_its_app_and_status_reports_it_lost() {
             .first()
             .is_some_and(|l| !l.starts_with(&app_and_grandchild[0].to_string()))
     });
-    let copies = processes_with_env("TPCTL_APP_ID=victim")
-        .into_iter()
-        .filter(|p| {
-            std::fs::read_to_string(format!("/proc/{p}/comm"))
-                .is_ok_and(|c| c.trim() == "stubborn.sh")
-        })
-        .count();
+    let copies = t.instances("victim", "stubborn.sh").len();
     assert_eq!(copies, 1, "exactly one copy of the app after two starts");
     assert_eq!(t.app("victim")["status"], "online");
     t.finish();

@@ -182,12 +182,7 @@ fn concurrent_starts_of_one_app_run_exactly_one_instance() {
     for mut c in children {
         assert!(c.wait().expect("wait").success());
     }
-    let apps = processes_with_env("TPCTL_APP_ID=solo")
-        .into_iter()
-        .filter(|p| {
-            std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == "sleep")
-        })
-        .count();
+    let apps = t.instances("solo", "sleep").len();
     assert_eq!(apps, 1);
     t.finish();
 }

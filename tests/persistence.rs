@@ -141,7 +141,7 @@ fn a_save_killed_at_any_moment_never_leaves_a_truncated_dump() {
     t.write("ecosystem.toml", &apps);
     t.ok(&["start"]);
     t.ok(&["save"]);
-    for i in 0..40u64 {
+    for i in 0..100u64 {
         let mut child = t
             .cmd(&["save"])
             .stdout(std::process::Stdio::null())

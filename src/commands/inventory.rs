@@ -78,7 +78,9 @@ fn recover_lost(dir: &AppDir, saved: Option<state::PersistedState>) -> Option<Ap
     let _lock = dir.try_lock().ok()??;
     let mut st = saved?;
     let was = st.status.status;
-    let killed = st.session.map_or(0, |sid| kill_session(sid, &st.status.id));
+    let killed = st
+        .session
+        .map_or(0, |sid| crate::leftovers::kill_session(sid, &st.status.id));
     let seen = st.status.since_ms;
     st.status.status = Status::Lost;
     st.status.pid = None;
@@ -103,40 +105,4 @@ fn recover_lost(dir: &AppDir, saved: Option<state::PersistedState>) -> Option<Ap
         tracing::warn!(error = %e, "cannot record the lost keeper");
     }
     Some(st.status)
-}
-
-/// SIGKILLs every process in session `sid` that carries this app's id in its environment (the
-/// check guards against a recycled session id). Returns how many were killed.
-fn kill_session(sid: i32, app_id: &str) -> usize {
-    let marker = format!("TPCTL_APP_ID={app_id}");
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return 0;
-    };
-    let mut killed = 0;
-    for entry in entries.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<i32>().ok())
-        else {
-            continue;
-        };
-        // SAFETY: getsid has no memory-safety preconditions.
-        if unsafe { libc::getsid(pid) } != sid {
-            continue;
-        }
-        let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else {
-            continue;
-        };
-        if environ
-            .split(|b| *b == 0)
-            .any(|var| var == marker.as_bytes())
-        {
-            // SAFETY: kill has no memory-safety preconditions.
-            if unsafe { libc::kill(pid, libc::SIGKILL) } == 0 {
-                killed += 1;
-            }
-        }
-    }
-    killed
 }

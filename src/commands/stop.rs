@@ -81,7 +81,7 @@ fn stop_ids(ctx: &Ctx, ids: &[String]) -> (Outcome, Vec<AppStatus>) {
                 statuses.push(status);
             }
             Err(ClientError::NotRunning) => {
-                let status = inventory::statuses(home, std::slice::from_ref(id)).remove(0);
+                let status = settled_status(home, id);
                 println!("✓ {id}: not running ({})", status.status.as_str());
                 statuses.push(status);
             }
@@ -96,6 +96,22 @@ fn stop_ids(ctx: &Ctx, ids: &[String]) -> (Outcome, Vec<AppStatus>) {
         }
     }
     (outcome, statuses)
+}
+
+/// The status of an app whose keeper did not answer. A keeper that died during the request
+/// (SIGKILL mid-stop) may still hold its lock for a moment while it exits; until then its
+/// last record says "online". Wait briefly for the truth: stopped, or lost with its leftovers
+/// cleaned up.
+fn settled_status(home: &Home, id: &str) -> AppStatus {
+    let id = id.to_string();
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    loop {
+        let status = inventory::statuses(home, std::slice::from_ref(&id)).remove(0);
+        if status.status.is_settled() || std::time::Instant::now() >= deadline {
+            return status;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// Removes an app's control files under its lock. `Ok(false)` if a keeper still holds it.

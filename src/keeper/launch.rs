@@ -70,9 +70,16 @@ pub fn background(dir: PathBuf) -> i32 {
             1,
         );
     }
-    let ledger = state::load(&dir.state_path())
-        .map(|s| s.ledger)
-        .unwrap_or_default();
+    let previous = state::load(&dir.state_path());
+    // A previous keeper that died (SIGKILL mid-restart, say) may have left processes of its
+    // app's session that ignore signals; nobody else will find them once we run the app again.
+    if let Some(sid) = previous.as_ref().and_then(|s| s.session) {
+        let killed = crate::leftovers::kill_session(sid, &spec.id);
+        if killed > 0 {
+            tracing::warn!(app = %spec.id, killed, "killed what was left of the app's previous run, whose keeper died");
+        }
+    }
+    let ledger = previous.map(|s| s.ledger).unwrap_or_default();
     let listener = match bind(&dir) {
         Ok(l) => l,
         Err(message) => return handshake(&Handshake::Failed { message }, 1),

@@ -38,6 +38,7 @@ impl Keeper {
                 self.conns[i].respond(&response);
             }
             Request::Start => {
+                self.supersede_stops("start");
                 self.conns[i].parked = Some(Until::Running);
                 self.feed(Event::Start);
             }
@@ -49,6 +50,7 @@ impl Keeper {
                 if let Some(spec) = spec {
                     self.replace_spec(*spec);
                 }
+                self.supersede_stops("restart");
                 self.conns[i].parked = Some(Until::Running);
                 self.feed(Event::Restart);
             }
@@ -70,6 +72,32 @@ impl Keeper {
             }
             Request::WaitSettled => {
                 self.conns[i].parked = Some(Until::Settled);
+            }
+        }
+    }
+
+    /// Answers the requests waiting for the app to settle before a start or restart moves
+    /// it on: settled already (its stop finished in this same turn), they get that status;
+    /// still stopping, the start wins (the app starts again as soon as it has stopped, so it
+    /// is never seen settled) and they are told so. Either way none of them waits for ever.
+    fn supersede_stops(&mut self, by: &str) {
+        let status = self.policy.status();
+        let response = if status.is_settled() {
+            Response::Status {
+                status: self.status(),
+            }
+        } else if status == Status::Stopping {
+            Response::Error {
+                message: format!(
+                    "a {by} request came in while the app was stopping; it is starting again"
+                ),
+            }
+        } else {
+            return;
+        };
+        for c in &mut self.conns {
+            if c.parked == Some(Until::Settled) {
+                c.respond(&response);
             }
         }
     }

@@ -91,6 +91,19 @@ impl TempHome {
         processes_with_env(&marker)
     }
 
+    /// This test's live processes of app `id` whose command name is `comm` (other tests'
+    /// apps of the same name do not count).
+    pub fn instances(&self, id: &str, comm: &str) -> Vec<i32> {
+        let ours = self.live_processes();
+        processes_with_env(&format!("TPCTL_APP_ID={id}"))
+            .into_iter()
+            .filter(|p| ours.contains(p))
+            .filter(|p| {
+                std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == comm)
+            })
+            .collect()
+    }
+
     /// Stops everything and asserts that no process of this test is left.
     pub fn finish(mut self) {
         self.finished = true;
