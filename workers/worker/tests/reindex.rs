@@ -142,6 +142,15 @@ fn start_worker(db_url: &str, redis: &RedisServer, extra: &[(&str, &str)]) -> Ru
     w
 }
 
+/// A private Valkey, a seeded database and the worker writing to search server `node`.
+fn seeded_worker(node: &str) -> (RedisServer, TestDb, Running) {
+    let redis = RedisServer::start();
+    let db = TestDb::with_schema(&SCHEMA);
+    seed(&db);
+    let worker = start_worker(&db.url(), &redis, &[("ELASTICSEARCH_NODE", node)]);
+    (redis, db, worker)
+}
+
 /// Adds a reindex job as the web app does; waits for it to finish; returns it as Node sees
 /// it with its log lines.
 fn reindex(redis: &RedisServer, name: &str, data: Value) -> (Value, Vec<String>) {
@@ -177,10 +186,7 @@ fn field<'a>(doc: &'a Value, name: &str) -> &'a Value {
 
 fn indexes_every_entity_type(kind: Kind) {
     let search = SearchServer::start(kind);
-    let redis = RedisServer::start();
-    let db = TestDb::with_schema(&SCHEMA);
-    seed(&db);
-    let worker = start_worker(&db.url(), &redis, &[("ELASTICSEARCH_NODE", &search.url())]);
+    let (redis, _db, worker) = seeded_worker(&search.url());
 
     let (job, log) = reindex(
         &redis,
@@ -541,10 +547,7 @@ fn documents_the_server_refuses_fail_the_job_with_their_reason() {
             Some(&json!({"mappings": {"properties": {"externalId": {"type": "integer"}}}})),
         );
         assert_eq!(status, 200, "{v}");
-        let redis = RedisServer::start();
-        let db = TestDb::with_schema(&SCHEMA);
-        seed(&db);
-        let worker = start_worker(&db.url(), &redis, &[("ELASTICSEARCH_NODE", &search.url())]);
+        let (redis, _db, worker) = seeded_worker(&search.url());
         let (job, log) = reindex(
             &redis,
             "reindex",
@@ -592,10 +595,7 @@ fn documents_the_server_refuses_fail_the_job_with_their_reason() {
 fn the_search_server_going_away_mid_run_fails_the_job() {
     for kind in BOTH {
         let mut search = SearchServer::start(kind);
-        let redis = RedisServer::start();
-        let db = TestDb::with_schema(&SCHEMA);
-        seed(&db);
-        let worker = start_worker(&db.url(), &redis, &[("ELASTICSEARCH_NODE", &search.url())]);
+        let (redis, db, worker) = seeded_worker(&search.url());
         // The case step reads "Tags", the projects step does not: hold the table so the worker
         // stops inside the case step, after writing the projects.
         let mut lock = pg::TableLock::take(&db, "Tags");

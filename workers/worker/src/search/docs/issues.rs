@@ -95,9 +95,7 @@ pub async fn page(
             )
             .set("isDeleted", col::<bool>(r, "isDeleted")?)
             .date("createdAt", col(r, "created_ms")?)
-            .set("createdById", col::<String>(r, "createdById")?)
-            .maybe("createdByName", col::<Option<String>>(r, "creator_name")?)
-            .set("createdByImage", col::<Option<String>>(r, "creator_image")?)
+            .creator(r, "createdById")?
             .set("searchableContent", searchable);
         out.add(Entity::Issues, i64::from(id), &d.into_value())
             .await?;

@@ -55,9 +55,7 @@ pub async fn page(
             .date("completedAt", col(r, "completed_ms")?)
             .set("isDeleted", col::<bool>(r, "isDeleted")?)
             .date("createdAt", col(r, "created_ms")?)
-            .set("createdById", col::<String>(r, "createdBy")?)
-            .maybe("createdByName", col::<Option<String>>(r, "creator_name")?)
-            .set("createdByImage", col::<Option<String>>(r, "creator_image")?)
+            .creator(r, "createdBy")?
             .set("searchableContent", searchable);
         out.add(Entity::Milestones, i64::from(id), &d.into_value())
             .await?;

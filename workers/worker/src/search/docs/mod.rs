@@ -152,6 +152,15 @@ impl Doc {
         self
     }
 
+    /// The creator as most documents carry it: id (column `id_col`), name and image (columns
+    /// `creator_name` and `creator_image`).
+    pub fn creator(&mut self, r: &PgRow, id_col: &'static str) -> Result<&mut Self, IndexError> {
+        Ok(self
+            .set("createdById", col::<String>(r, id_col)?)
+            .maybe("createdByName", col::<Option<String>>(r, "creator_name")?)
+            .set("createdByImage", col::<Option<String>>(r, "creator_image")?))
+    }
+
     /// A timestamp as JavaScript's `toISOString()`, or null.
     pub fn date(&mut self, k: &str, millis: Option<i64>) -> &mut Self {
         let v = millis

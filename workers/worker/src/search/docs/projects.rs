@@ -42,9 +42,7 @@ pub async fn page(
             .set("docs", docs)
             .set("isDeleted", col::<bool>(r, "isDeleted")?)
             .date("createdAt", col(r, "created_ms")?)
-            .set("createdById", col::<String>(r, "createdBy")?)
-            .maybe("createdByName", col::<Option<String>>(r, "creator_name")?)
-            .set("createdByImage", col::<Option<String>>(r, "creator_image")?)
+            .creator(r, "createdBy")?
             .set("searchableContent", searchable);
         out.add(Entity::Projects, i64::from(id), &d.into_value())
             .await?;

@@ -87,9 +87,7 @@ pub async fn page(
             .set("projectName", col::<String>(r, "project_name")?)
             .set("projectIconUrl", col::<Option<String>>(r, "project_icon")?)
             .date("createdAt", col(r, "created_ms")?)
-            .set("createdById", col::<String>(r, "createdById")?)
-            .maybe("createdByName", col::<Option<String>>(r, "creator_name")?)
-            .set("createdByImage", col::<Option<String>>(r, "creator_image")?)
+            .creator(r, "createdById")?
             .set("isDeleted", col::<bool>(r, "isDeleted")?)
             .set("items", docs)
             .set("searchableContent", searchable.join(" "));
