@@ -74,7 +74,9 @@ struct Outcome {
 /// Sends a batch, then its refused items once more.
 async fn send(client: SearchClient, batch: Batch) -> Result<Outcome, SearchError> {
     let mut out = Outcome::default();
-    let answer = client.bulk(Bytes::from(batch.body.clone())).await?;
+    // The body moves into shared bytes (no copy); a second try takes its pieces from it.
+    let body = Bytes::from(batch.body);
+    let answer = client.bulk(body.clone()).await?;
     let refused = refused_items(&answer, batch.items.len());
     for (i, (entity, _, _)) in batch.items.iter().enumerate() {
         if !refused.contains_key(&i) {
@@ -89,7 +91,7 @@ async fn send(client: SearchClient, batch: Batch) -> Result<Outcome, SearchError
     order.sort_unstable();
     for i in &order {
         let (entity, id, span) = &batch.items[*i];
-        again.body.extend_from_slice(&batch.body[span.clone()]);
+        again.body.extend_from_slice(&body[span.clone()]);
         let len = again.body.len();
         again
             .items
