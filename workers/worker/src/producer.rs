@@ -1,7 +1,9 @@
-//! Adding jobs to another queue from inside a job (the notification worker feeds `emails`).
-//! The connection is made on first use and made again after an error, so an outage fails the
-//! job (BullMQ retries it) rather than leaving the worker with a dead connection.
+//! A connection to one queue made on first use and made again after an error, so an outage
+//! fails the current call (and BullMQ retries the job) rather than leaving the worker with a
+//! dead connection; and adding jobs to another queue from inside a job through it (the
+//! notification worker feeds `emails`).
 
+use std::future::Future;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -10,33 +12,29 @@ use tp_bullmq::{JobOptions, Queue};
 
 use crate::queues::QueueSpec;
 
-pub struct Producer {
+/// One queue, connected when first used.
+pub struct QueueHandle {
     url: Option<String>,
-    spec: &'static QueueSpec,
+    pub spec: &'static QueueSpec,
     queue: Mutex<Option<Queue>>,
 }
 
-impl Producer {
-    pub fn new(url: Option<String>, spec: &'static QueueSpec) -> Producer {
-        Producer {
+impl QueueHandle {
+    pub fn new(url: Option<String>, spec: &'static QueueSpec) -> QueueHandle {
+        QueueHandle {
             url,
             spec,
             queue: Mutex::new(None),
         }
     }
 
-    /// Adds `name` with `data` and the queue's default options; returns the job id.
-    pub async fn add(&self, name: &str, data: &Value) -> Result<String, String> {
-        self.add_with(name, data, &self.spec.job_options()).await
-    }
-
-    /// Adds `name` with `data` and `opts`; returns the job id.
-    pub async fn add_with(
-        &self,
-        name: &str,
-        data: &Value,
-        opts: &JobOptions,
-    ) -> Result<String, String> {
+    /// Runs `f` on the queue, connecting first if need be; an error drops the connection so
+    /// that the next call makes a new one.
+    pub async fn with<T, F, Fut>(&self, f: F) -> Result<T, String>
+    where
+        F: FnOnce(Queue) -> Fut,
+        Fut: Future<Output = Result<T, tp_bullmq::Error>>,
+    {
         let mut slot = self.queue.lock().await;
         if slot.is_none() {
             let url = self.url.as_deref().ok_or("VALKEY_URL is not set")?;
@@ -48,12 +46,38 @@ impl Producer {
         let Some(queue) = slot.as_ref() else {
             return Err("no connection".into());
         };
-        match queue.add(name, data, opts).await {
-            Ok(id) => Ok(id),
+        match f(queue.clone()).await {
+            Ok(v) => Ok(v),
             Err(e) => {
                 *slot = None;
-                Err(format!("cannot add {name} to {}: {e}", self.spec.name))
+                Err(e.to_string())
             }
         }
+    }
+}
+
+pub struct Producer(QueueHandle);
+
+impl Producer {
+    pub fn new(url: Option<String>, spec: &'static QueueSpec) -> Producer {
+        Producer(QueueHandle::new(url, spec))
+    }
+
+    /// Adds `name` with `data` and the queue's default options; returns the job id.
+    pub async fn add(&self, name: &str, data: &Value) -> Result<String, String> {
+        self.add_with(name, data, &self.0.spec.job_options()).await
+    }
+
+    /// Adds `name` with `data` and `opts`; returns the job id.
+    pub async fn add_with(
+        &self,
+        name: &str,
+        data: &Value,
+        opts: &JobOptions,
+    ) -> Result<String, String> {
+        self.0
+            .with(|q| async move { q.add(name, data, opts).await })
+            .await
+            .map_err(|e| format!("cannot add {name} to {}: {e}", self.0.spec.name))
     }
 }
