@@ -23,6 +23,8 @@ pub enum Verdict {
     /// Worth knowing; does not fail the run.
     Warn,
     Fail,
+    /// Not needed by this ecosystem (no app uses the service).
+    Skip,
 }
 
 /// One line of the checklist (`doctor --json` prints these).
@@ -115,22 +117,46 @@ pub fn run(home: &Home, opts: &Options<'_>) -> Vec<Line> {
             .iter()
             .find_map(|s| s.env.get(var).cloned())
             .or_else(|| std::env::var(var).ok())
+            .filter(|v| !v.trim().is_empty())
     };
-    match env_of("VALKEY_URL") {
-        Some(url) => lines.extend(valkey(&url)),
-        None => lines.push(Line {
-            check: "valkey",
-            verdict: Verdict::Fail,
-            detail: "VALKEY_URL is not set (in the environment or the ecosystem file)".into(),
-        }),
-    }
-    match env_of("DATABASE_URL") {
-        Some(url) => lines.extend(postgres(&url, &specs, opts.web_connections)),
-        None => lines.push(Line {
-            check: "postgres",
-            verdict: Verdict::Fail,
-            detail: "DATABASE_URL is not set (in the environment or the ecosystem file)".into(),
-        }),
+    // Valkey and PostgreSQL matter to the apps that work queues (and the scheduler); an
+    // ecosystem of other programs skips them rather than failing on them.
+    let uses_queues = specs.iter().any(|s| !required_vars(s).is_empty());
+    for (check, var, service) in [
+        ("valkey", "VALKEY_URL", "Valkey"),
+        ("postgres", "DATABASE_URL", "PostgreSQL"),
+    ] {
+        let Some(url) = env_of(var) else {
+            lines.push(if uses_queues {
+                Line {
+                    check,
+                    verdict: Verdict::Fail,
+                    detail: format!("{var} is not set (in the environment or the ecosystem file)"),
+                }
+            } else {
+                Line {
+                    check,
+                    verdict: Verdict::Skip,
+                    detail: format!("skipped: no app works a queue, so {service} is not needed"),
+                }
+            });
+            continue;
+        };
+        if check == "valkey" {
+            match env_of("BULLMQ_PREFIX") {
+                Some(p) => match tp_bullmq::keys::check_prefix(p.trim()) {
+                    Ok(p) => lines.extend(valkey(&url, p)),
+                    Err(e) => lines.push(Line {
+                        check,
+                        verdict: Verdict::Fail,
+                        detail: e.to_string(),
+                    }),
+                },
+                None => lines.extend(valkey(&url, tp_bullmq::keys::DEFAULT_PREFIX)),
+            }
+        } else {
+            lines.extend(postgres(&url, &specs, opts.web_connections));
+        }
     }
     lines.push(disk(home, &specs));
     lines.push(boot(home));
@@ -200,7 +226,7 @@ fn timeout_checks(specs: &[AppSpec], lines: &mut Vec<Line>) {
     }
 }
 
-fn valkey(url: &str) -> Vec<Line> {
+fn valkey(url: &str, prefix: &str) -> Vec<Line> {
     let url = url
         .replacen("valkey://", "redis://", 1)
         .replacen("valkeys://", "rediss://", 1);
@@ -242,7 +268,7 @@ fn valkey(url: &str) -> Vec<Line> {
     let mut out = vec![Line {
         check: "valkey",
         verdict: Verdict::Ok,
-        detail: format!("reachable at {shown} ({version})"),
+        detail: format!("reachable at {shown} ({version}), queues under prefix \"{prefix}\""),
     }];
     match redis::cmd("CONFIG").arg("GET").arg("maxmemory-policy").query::<Vec<String>>(&mut conn) {
         Ok(v) if v.get(1).is_some_and(|p| p == "noeviction") => out.push(Line { check: "valkey", verdict: Verdict::Ok, detail: "maxmemory-policy is noeviction".into() }),

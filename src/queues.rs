@@ -12,9 +12,6 @@ use crate::config::ConfigError;
 use crate::config::defaults::ECOSYSTEM_FILE;
 use crate::spec::AppSpec;
 
-/// BullMQ's key prefix, as TestPlanIt uses it.
-pub const PREFIX: &str = "bull";
-
 /// One row of `tpctl queues` (also its `--json`).
 #[derive(Debug, Clone, Serialize)]
 pub struct QueueRow {
@@ -40,13 +37,34 @@ pub fn ecosystem() -> Result<Vec<AppSpec>, ConfigError> {
     }
 }
 
-/// Where Valkey is: `VALKEY_URL` of the environment, else of the apps (their `env` or
-/// `env_file`), as the workers see it.
-pub fn valkey_url(apps: &[AppSpec]) -> Option<String> {
-    std::env::var("VALKEY_URL")
+/// Where the queues are: Valkey's address and BullMQ's key prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Valkey {
+    pub url: String,
+    pub prefix: String,
+}
+
+/// A variable of the environment, else of the apps (their `env` or `env_file`), as the
+/// workers see it.
+fn setting(apps: &[AppSpec], name: &str) -> Option<String> {
+    std::env::var(name)
         .ok()
-        .filter(|u| !u.is_empty())
-        .or_else(|| apps.iter().find_map(|s| s.env.get("VALKEY_URL").cloned()))
+        .filter(|v| !v.trim().is_empty())
+        .or_else(|| apps.iter().find_map(|s| s.env.get(name).cloned()))
+}
+
+/// Where the queues are: `VALKEY_URL` and `BULLMQ_PREFIX` (default `bull`) of the
+/// environment, else of the apps; none without a URL, an error for a prefix TestPlanIt would
+/// refuse.
+pub fn valkey(apps: &[AppSpec]) -> Result<Option<Valkey>, tp_bullmq::keys::PrefixError> {
+    let Some(url) = setting(apps, "VALKEY_URL") else {
+        return Ok(None);
+    };
+    let prefix = match setting(apps, "BULLMQ_PREFIX") {
+        Some(p) => tp_bullmq::keys::check_prefix(p.trim())?.to_string(),
+        None => tp_bullmq::keys::DEFAULT_PREFIX.to_string(),
+    };
+    Ok(Some(Valkey { url, prefix }))
 }
 
 /// Queue names the apps consume, with their summed concurrency.
@@ -88,38 +106,42 @@ pub struct Opened {
 
 /// Connects and opens a queue handle, or says why not.
 pub async fn open(
-    url: &str,
+    valkey: &Valkey,
     name: &str,
     configured: &BTreeMap<String, u32>,
 ) -> Result<Opened, String> {
-    let mut conn = connect(url).await?;
+    let mut conn = connect(&valkey.url).await?;
+    let prefix = &valkey.prefix;
     // The queue's own keys answer whether it exists; the keyspace SCAN behind the list of
     // known queues is paid only when it does not.
     let own: u64 = redis::cmd("EXISTS")
-        .arg(format!("{PREFIX}:{name}:meta"))
-        .arg(format!("{PREFIX}:{name}:id"))
+        .arg(format!("{prefix}:{name}:meta"))
+        .arg(format!("{prefix}:{name}:id"))
         .query_async(&mut conn)
         .await
         .map_err(|e| format!("cannot read queue {name}: {e}"))?;
     let unknown = if own > 0 || configured.contains_key(name) {
         None
     } else {
-        Some(names(&mut conn, configured).await?)
+        Some(names(&mut conn, prefix, configured).await?)
     };
     Ok(Opened {
-        queue: Queue::new(conn, PREFIX, name),
+        queue: Queue::new(conn, prefix, name),
         unknown,
     })
 }
 
 /// Every queue found under the prefix plus those the ecosystem file names.
-pub async fn rows(url: &str, configured: &BTreeMap<String, u32>) -> Result<Vec<QueueRow>, String> {
-    let mut conn = connect(url).await?;
-    let names = names(&mut conn, configured).await?;
+pub async fn rows(
+    valkey: &Valkey,
+    configured: &BTreeMap<String, u32>,
+) -> Result<Vec<QueueRow>, String> {
+    let mut conn = connect(&valkey.url).await?;
+    let names = names(&mut conn, &valkey.prefix, configured).await?;
     let clients = client_list(&mut conn).await;
     let mut out = Vec::new();
     for name in names {
-        out.push(row(&conn, &name, configured, clients.as_deref()).await);
+        out.push(row(&conn, &valkey.prefix, &name, configured, clients.as_deref()).await);
     }
     Ok(out)
 }
@@ -135,9 +157,10 @@ pub async fn client_list(conn: &mut redis::aio::MultiplexedConnection) -> Result
 /// sorted.
 pub async fn names(
     conn: &mut redis::aio::MultiplexedConnection,
+    prefix: &str,
     configured: &BTreeMap<String, u32>,
 ) -> Result<Vec<String>, String> {
-    let mut names: Vec<String> = tp_bullmq::admin::discover_queues(conn, PREFIX)
+    let mut names: Vec<String> = tp_bullmq::admin::discover_queues(conn, prefix)
         .await
         .map_err(|e| format!("cannot list queues: {e}"))?;
     names.extend(configured.keys().cloned());
@@ -162,11 +185,12 @@ pub fn status_word(paused: bool, counts: &Counts) -> &'static str {
 /// `error`.
 pub async fn row(
     conn: &redis::aio::MultiplexedConnection,
+    prefix: &str,
     name: &str,
     configured: &BTreeMap<String, u32>,
     clients: Result<&str, &String>,
 ) -> QueueRow {
-    let q = Queue::new(conn.clone(), PREFIX, name);
+    let q = Queue::new(conn.clone(), prefix, name);
     let counts = q.counts().await.map_err(|e| e.to_string());
     let paused = q.is_paused().await.map_err(|e| e.to_string());
     match (counts, paused, clients) {

@@ -137,3 +137,69 @@ fn missing_env_vars_are_named_never_their_values() {
         "{fails:?}"
     );
 }
+
+#[test]
+fn an_ecosystem_without_queues_skips_valkey_and_postgres() {
+    let t = TempHome::new();
+    t.write(
+        "ecosystem.toml",
+        "[[apps]]\nname = \"web\"\nscript = \"/bin/sleep\"\nargs = [\"60\"]\n",
+    );
+    let out = t
+        .cmd(&["doctor", "--json"])
+        .env_remove("VALKEY_URL")
+        .env_remove("DATABASE_URL")
+        .output()
+        .expect("doctor");
+    let lines: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(failing(&lines), Vec::<String>::new());
+    for check in ["valkey", "postgres"] {
+        let line = lines
+            .iter()
+            .find(|l| l["check"] == check)
+            .unwrap_or_else(|| panic!("no {check} line: {lines:?}"));
+        assert_eq!(line["verdict"], "skip", "{line}");
+        assert!(
+            line["detail"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with("skipped: no app works a queue"),
+            "{line}"
+        );
+    }
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn the_bullmq_prefix_is_shown_and_checked() {
+    let redis = RedisServer::start();
+    let t = TempHome::new();
+    eco(&t, &redis.url(), PG, 3);
+    let run = |prefix: &str| {
+        let out = t
+            .cmd(&["doctor", "--json"])
+            .env("BULLMQ_PREFIX", prefix)
+            .output()
+            .expect("doctor");
+        let lines: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).expect("json");
+        (out.status.code(), lines)
+    };
+    let (code, lines) = run("tp-prod");
+    assert_eq!(code, Some(0), "{lines:?}");
+    assert!(
+        lines.iter().any(|l| l["check"] == "valkey"
+            && l["detail"]
+                .as_str()
+                .unwrap_or("")
+                .contains(r#"queues under prefix "tp-prod""#)),
+        "{lines:?}"
+    );
+    let (code, lines) = run("tp:prod");
+    assert_eq!(code, Some(1));
+    assert!(
+        failing(&lines)
+            .iter()
+            .any(|f| f.starts_with(r#"valkey: BULLMQ_PREFIX "tp:prod" is not a valid key prefix"#)),
+        "{lines:?}"
+    );
+}

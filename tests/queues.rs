@@ -322,3 +322,78 @@ fn a_dead_valkey_is_named_with_what_to_fix() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn bullmq_prefix_selects_the_web_apps_queues() {
+    let server = RedisServer::start();
+    let t = TempHome::new();
+    let prefixed = [("BULLMQ_PREFIX", "tp-prod")];
+    node_last(
+        "produce.cjs",
+        &[
+            &server.url(),
+            "emails",
+            r#"[{"name": "a", "data": {}}, {"name": "b", "data": {}}]"#,
+        ],
+        &prefixed,
+    );
+    node_last(
+        "produce.cjs",
+        &[
+            &server.url(),
+            "audit-logs",
+            r#"[{"name": "x", "data": {}}]"#,
+        ],
+        &[],
+    );
+    let listed = |prefix: Option<&str>| -> Vec<(String, u64)> {
+        let mut cmd = t.cmd(&["queues", "--json"]);
+        cmd.env("VALKEY_URL", server.url());
+        match prefix {
+            Some(p) => cmd.env("BULLMQ_PREFIX", p),
+            None => cmd.env_remove("BULLMQ_PREFIX"),
+        };
+        let out = cmd.output().expect("tpctl");
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let rows: Vec<Value> = serde_json::from_slice(&out.stdout).expect("json");
+        rows.iter()
+            .map(|r| {
+                (
+                    r["queue"].as_str().unwrap_or("").to_string(),
+                    r["counts"]["waiting"].as_u64().unwrap_or(0),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(listed(Some("tp-prod")), [("emails".to_string(), 2)]);
+    assert_eq!(listed(None), [("audit-logs".to_string(), 1)]);
+    // Actions reach the prefixed queue too.
+    let out = t
+        .cmd(&["queue", "emails", "pause", "--yes"])
+        .env("VALKEY_URL", server.url())
+        .env("BULLMQ_PREFIX", "tp-prod")
+        .output()
+        .expect("tpctl");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let url = server.url();
+    assert_eq!(
+        node_last(
+            "inspect.cjs",
+            &[url.as_str(), "emails", "paused"],
+            &prefixed
+        ),
+        json!(true)
+    );
+    let out = t
+        .cmd(&["queues"])
+        .env("VALKEY_URL", server.url())
+        .env("BULLMQ_PREFIX", "a b")
+        .output()
+        .expect("tpctl");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains(r#"BULLMQ_PREFIX "a b" is not a valid key prefix"#),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -116,6 +116,7 @@ pub fn doctor(
                 crate::doctor::Verdict::Ok => "✓",
                 crate::doctor::Verdict::Warn => "!",
                 crate::doctor::Verdict::Fail => "✗",
+                crate::doctor::Verdict::Skip => "-",
             };
             println!("{mark} {:<12} {}", l.check, l.detail);
         }

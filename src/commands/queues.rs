@@ -10,7 +10,7 @@ use tp_bullmq::admin::{Refused, State};
 
 use super::{CommandError, Ctx, Outcome};
 use crate::cli::QueueAction;
-use crate::queues::{self, QueueRow};
+use crate::queues::{self, QueueRow, Valkey};
 use crate::spec::AppSpec;
 
 fn io(what: &str) -> impl FnOnce(std::io::Error) -> CommandError + '_ {
@@ -20,22 +20,24 @@ fn io(what: &str) -> impl FnOnce(std::io::Error) -> CommandError + '_ {
     }
 }
 
-fn url(apps: &[AppSpec]) -> Result<String, CommandError> {
-    queues::valkey_url(apps).ok_or_else(|| {
-        CommandError::Usage(
-            "VALKEY_URL is not set: export it, or set it in the env or env_file of the apps in ./ecosystem.toml".into(),
-        )
-    })
+fn valkey(apps: &[AppSpec]) -> Result<Valkey, CommandError> {
+    queues::valkey(apps)
+        .map_err(|e| CommandError::Usage(e.to_string()))?
+        .ok_or_else(|| {
+            CommandError::Usage(
+                "VALKEY_URL is not set: export it, or set it in the env or env_file of the apps in ./ecosystem.toml".into(),
+            )
+        })
 }
 
 /// `tpctl queues [--json] [--watch]`.
 pub fn list(ctx: &Ctx, json_out: bool, watch: bool) -> Result<Outcome, CommandError> {
     let apps = queues::ecosystem()?;
-    let url = url(&apps)?;
+    let valkey = valkey(&apps)?;
     let configured = queues::configured(&apps);
     let rt = queues::runtime().map_err(io("cannot start an async runtime"))?;
     loop {
-        let rows = rt.block_on(queues::rows(&url, &configured));
+        let rows = rt.block_on(queues::rows(&valkey, &configured));
         let rows = match rows {
             Ok(r) => r,
             Err(e) if watch => {
@@ -197,11 +199,11 @@ pub fn act(
     yes: bool,
 ) -> Result<Outcome, CommandError> {
     let apps = queues::ecosystem()?;
-    let url = url(&apps)?;
+    let valkey = valkey(&apps)?;
     let configured = queues::configured(&apps);
     let rt = queues::runtime().map_err(io("cannot start an async runtime"))?;
     rt.block_on(async {
-        let q = match queues::open(&url, name, &configured).await {
+        let q = match queues::open(&valkey, name, &configured).await {
             Ok(queues::Opened { unknown: Some(known), .. }) if !creates_queue(action) => {
                 return Err(unknown_queue(name, &known));
             }

@@ -19,7 +19,7 @@ use crate::commands::logs::{Follower, Source, last_lines};
 use crate::commands::targets::saved_spec;
 use crate::home::Home;
 use crate::proto::AppStatus;
-use crate::queues;
+use crate::queues::{self, Valkey};
 
 /// How long one round of Valkey reads may take before Valkey counts as unreachable.
 const VALKEY_PATIENCE: Duration = Duration::from_secs(3);
@@ -62,7 +62,7 @@ impl Poke {
 /// Starts the feeds; they stop when the receiver of `tx` is dropped.
 pub fn start(
     home: Home,
-    valkey: Option<String>,
+    valkey: Option<Valkey>,
     configured: BTreeMap<String, u32>,
     every: Duration,
     tx: Sender<Msg>,
@@ -75,12 +75,12 @@ pub fn start(
             .name("monit-processes".into())
             .spawn(move || processes(home, every, tx, poke_rx))?;
     }
-    if let Some(url) = valkey {
+    if let Some(valkey) = valkey {
         let notify = notify.clone();
         let rt = queues::runtime()?;
         std::thread::Builder::new()
             .name("monit-queues".into())
-            .spawn(move || rt.block_on(queue_feed(url, configured, every, tx, notify)))?;
+            .spawn(move || rt.block_on(queue_feed(valkey, configured, every, tx, notify)))?;
     }
     Ok(Poke {
         processes: poke_tx,
@@ -155,12 +155,13 @@ impl Throughput {
 /// Reads the stream entries after the last one seen (or of the last minute, the first time).
 async fn read_events(
     conn: &mut MultiplexedConnection,
+    prefix: &str,
     queue: &str,
     t: &mut Throughput,
     server_ms: u64,
 ) -> redis::RedisResult<()> {
     const BATCH: usize = 1000;
-    let key = format!("{}:{queue}:events", queues::PREFIX);
+    let key = format!("{prefix}:{queue}:events");
     // A busy queue writes more than a batch a second; ten batches a round keep up with
     // 10,000 events a second (the stream keeps about that many anyway).
     for _ in 0..10 {
@@ -207,7 +208,7 @@ struct QueueState {
 }
 
 async fn queue_feed(
-    url: String,
+    valkey: Valkey,
     configured: BTreeMap<String, u32>,
     every: Duration,
     tx: Sender<Msg>,
@@ -223,7 +224,7 @@ async fn queue_feed(
         let mut warnings = Vec::new();
         let round = tokio::time::timeout(
             VALKEY_PATIENCE,
-            queue_round(&url, &configured, &mut st, &mut warnings),
+            queue_round(&valkey, &configured, &mut st, &mut warnings),
         )
         .await;
         let result = match round {
@@ -244,13 +245,13 @@ async fn queue_feed(
 }
 
 async fn queue_round(
-    url: &str,
+    valkey: &Valkey,
     configured: &BTreeMap<String, u32>,
     st: &mut QueueState,
     warnings: &mut Vec<String>,
 ) -> Result<Vec<QueueFigures>, String> {
     if st.conn.is_none() {
-        let (conn, w) = tp_bullmq::connect::connect(url, VALKEY_PATIENCE)
+        let (conn, w) = tp_bullmq::connect::connect(&valkey.url, VALKEY_PATIENCE)
             .await
             .map_err(|e| e.to_string())?;
         warnings.extend(w);
@@ -261,7 +262,7 @@ async fn queue_round(
         return Err("not connected".into());
     };
     if st.discovered.is_none_or(|t| t.elapsed() >= DISCOVER_EVERY) {
-        st.names = queues::names(conn, configured).await?;
+        st.names = queues::names(conn, &valkey.prefix, configured).await?;
         st.discovered = Some(Instant::now());
     }
     let now = server_ms(conn)
@@ -270,12 +271,12 @@ async fn queue_round(
     let clients = queues::client_list(conn).await;
     let mut out = Vec::with_capacity(st.names.len());
     for name in &st.names {
-        let row = queues::row(conn, name, configured, clients.as_deref()).await;
+        let row = queues::row(conn, &valkey.prefix, name, configured, clients.as_deref()).await;
         if row.status == "error" && row.error.as_deref().is_some_and(is_connection_error) {
             return Err(row.error.unwrap_or_default());
         }
         let t = st.throughput.entry(name.clone()).or_default();
-        let per_min = match read_events(conn, name, t, now).await {
+        let per_min = match read_events(conn, &valkey.prefix, name, t, now).await {
             Ok(()) => Some(t.per_min(now)),
             Err(e) if e.is_io_error() || e.is_connection_dropped() => return Err(e.to_string()),
             Err(_) => None,
@@ -398,13 +399,13 @@ pub fn commands(action: &Action) -> Vec<Vec<String>> {
 
 /// Runs an action's commands one after another on a thread; reports the outcome and pokes
 /// the feeds.
-pub fn run(action: Action, valkey: Option<String>, tx: Sender<Msg>, poke: Poke) {
+pub fn run(action: Action, valkey: Option<Valkey>, tx: Sender<Msg>, poke: Poke) {
     let spawned = std::thread::Builder::new()
         .name("monit-action".into())
         .spawn({
             let tx = tx.clone();
             move || {
-                let (ok, text) = run_commands(&action, valkey.as_deref());
+                let (ok, text) = run_commands(&action, valkey.as_ref());
                 poke.now();
                 let _ = tx.send(Msg::Done { text, ok });
             }
@@ -417,7 +418,7 @@ pub fn run(action: Action, valkey: Option<String>, tx: Sender<Msg>, poke: Poke) 
     }
 }
 
-fn run_commands(action: &Action, valkey: Option<&str>) -> (bool, String) {
+fn run_commands(action: &Action, valkey: Option<&Valkey>) -> (bool, String) {
     let exe = match std::env::current_exe() {
         Ok(p) => p,
         Err(e) => return (false, format!("cannot find the tpctl binary: {e}")),
@@ -430,8 +431,9 @@ fn run_commands(action: &Action, valkey: Option<&str>) -> (bool, String) {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .env("NO_COLOR", "1");
-        if let Some(url) = valkey {
-            cmd.env("VALKEY_URL", url);
+        if let Some(v) = valkey {
+            cmd.env("VALKEY_URL", &v.url)
+                .env("BULLMQ_PREFIX", &v.prefix);
         }
         match cmd.output() {
             Ok(out) => {

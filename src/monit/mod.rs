@@ -50,12 +50,16 @@ pub fn run(ctx: &Ctx, every: Duration) -> Result<Outcome, CommandError> {
         .iter()
         .filter_map(|id| crate::commands::targets::saved_spec(&ctx.home, id))
         .collect();
-    let url = queues::valkey_url(&eco).or_else(|| queues::valkey_url(&saved));
+    let prefix_error = |e: tp_bullmq::keys::PrefixError| CommandError::Usage(e.to_string());
+    let found = match queues::valkey(&eco).map_err(prefix_error)? {
+        Some(v) => Some(v),
+        None => queues::valkey(&saved).map_err(prefix_error)?,
+    };
     let mut configured = queues::configured(&saved);
     configured.extend(queues::configured(&eco));
-    let valkey = match &url {
-        Some(u) => Valkey::Connecting {
-            address: tp_bullmq::connect::redacted(u),
+    let valkey = match &found {
+        Some(v) => Valkey::Connecting {
+            address: tp_bullmq::connect::redacted(&v.url),
         },
         None => Valkey::NotConfigured,
     };
@@ -69,8 +73,14 @@ pub fn run(ctx: &Ctx, every: Duration) -> Result<Outcome, CommandError> {
         signal_hook::flag::register(sig, stop.clone()).map_err(io("cannot handle signals"))?;
     }
     let (tx, rx) = std::sync::mpsc::channel();
-    let poke = feeds::start(ctx.home.clone(), url.clone(), configured, every, tx.clone())
-        .map_err(io("cannot start monit's readers"))?;
+    let poke = feeds::start(
+        ctx.home.clone(),
+        found.clone(),
+        configured,
+        every,
+        tx.clone(),
+    )
+    .map_err(io("cannot start monit's readers"))?;
 
     let mut terminal = match ratatui::try_init() {
         Ok(t) => t,
@@ -82,7 +92,7 @@ pub fn run(ctx: &Ctx, every: Duration) -> Result<Outcome, CommandError> {
     let mut shell = Shell {
         ctx,
         model: Model::new(valkey),
-        url,
+        valkey: found,
         tx,
         rx,
         poke,
@@ -130,7 +140,7 @@ fn wait_for_input(timeout: Duration) -> std::io::Result<Input> {
 struct Shell<'a> {
     ctx: &'a Ctx,
     model: Model,
-    url: Option<String>,
+    valkey: Option<queues::Valkey>,
     tx: Sender<feeds::Msg>,
     rx: Receiver<feeds::Msg>,
     poke: feeds::Poke,
@@ -179,7 +189,7 @@ impl Shell<'_> {
                             Some(Effect::Quit) => return Ok(()),
                             Some(Effect::Run(action)) => feeds::run(
                                 action,
-                                self.url.clone(),
+                                self.valkey.clone(),
                                 self.tx.clone(),
                                 self.poke.clone(),
                             ),
@@ -204,9 +214,9 @@ impl Shell<'_> {
                 feeds::Msg::Apps(Err(e)) => self.model.apps_error = Some(e),
                 feeds::Msg::Queues { result, warnings } => {
                     let address = self
-                        .url
-                        .as_deref()
-                        .map(tp_bullmq::connect::redacted)
+                        .valkey
+                        .as_ref()
+                        .map(|v| tp_bullmq::connect::redacted(&v.url))
                         .unwrap_or_default();
                     match result {
                         Ok(figures) => self.model.set_queues(address, figures),

@@ -38,3 +38,25 @@ pub enum Error {
         code: i64,
     },
 }
+
+impl Error {
+    /// Whether the connection went away (Valkey stopped, restarted, or the network broke), as
+    /// opposed to the server refusing the command: a caller holding a connection across an
+    /// outage connects again rather than failing its work.
+    pub fn is_connection_lost(&self) -> bool {
+        match self {
+            Error::Connect { .. } => true,
+            Error::Redis { source, .. } => {
+                source.is_connection_dropped()
+                    || source.is_io_error()
+                    || source.is_connection_refusal()
+                    || source.is_timeout()
+            }
+            Error::Link { source, .. } => matches!(
+                source,
+                crate::link::LinkError::Connect { .. } | crate::link::LinkError::Broken { .. }
+            ),
+            _ => false,
+        }
+    }
+}

@@ -1,4 +1,36 @@
-//! Key names of one queue: `<prefix>:<queue>:<type>` and job keys `<prefix>:<queue>:<id>`.
+//! Key names of one queue: `<prefix>:<queue>:<type>` and job keys `<prefix>:<queue>:<id>`,
+//! and the prefix itself: `bull`, or TestPlanIt's `BULLMQ_PREFIX`.
+
+/// BullMQ's default key prefix, and TestPlanIt's when `BULLMQ_PREFIX` is unset.
+pub const DEFAULT_PREFIX: &str = "bull";
+
+/// A `BULLMQ_PREFIX` TestPlanIt would not accept.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "BULLMQ_PREFIX {0:?} is not a valid key prefix: use letters, digits, '_' and '-' only (the web app's own rule), or unset it for \"bull\""
+)]
+pub struct PrefixError(pub String);
+
+/// Checks a key prefix against TestPlanIt's rule, `[a-zA-Z0-9_-]+`.
+pub fn check_prefix(prefix: &str) -> Result<&str, PrefixError> {
+    let ok = !prefix.is_empty()
+        && prefix
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if ok {
+        Ok(prefix)
+    } else {
+        Err(PrefixError(prefix.to_string()))
+    }
+}
+
+/// The key prefix from `BULLMQ_PREFIX` (blank or unset: `bull`), checked.
+pub fn prefix_from_env() -> Result<String, PrefixError> {
+    match std::env::var("BULLMQ_PREFIX") {
+        Ok(v) if !v.trim().is_empty() => check_prefix(v.trim()).map(str::to_string),
+        _ => Ok(DEFAULT_PREFIX.to_string()),
+    }
+}
 
 /// The keys of one queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,5 +102,17 @@ mod tests {
         for bad in ["0", "0:x", "12", "a:b", "", "-3"] {
             assert!(!valid_custom_id(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn prefixes_follow_testplanits_rule() {
+        for good in ["bull", "tp-prod_2", "A"] {
+            assert_eq!(check_prefix(good), Ok(good));
+        }
+        for bad in ["", "bull:x", "has space", "é", "{tag}"] {
+            assert_eq!(check_prefix(bad), Err(PrefixError(bad.to_string())));
+        }
+        let shown = PrefixError("a:b".into()).to_string();
+        assert!(shown.contains("BULLMQ_PREFIX \"a:b\""), "{shown}");
     }
 }

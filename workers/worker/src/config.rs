@@ -18,16 +18,19 @@ fn var(name: &str) -> Option<String> {
 pub struct Config {
     pub database_url: Option<String>,
     pub valkey_url: Option<String>,
+    /// BullMQ's key prefix (`BULLMQ_PREFIX`, default `bull`), as the web app uses it.
+    pub prefix: String,
     pub multi_tenant: bool,
 }
 
 impl Config {
-    pub fn from_env() -> Config {
-        Config {
+    pub fn from_env() -> Result<Config, tp_bullmq::keys::PrefixError> {
+        Ok(Config {
             database_url: var("DATABASE_URL"),
             valkey_url: var("VALKEY_URL"),
+            prefix: tp_bullmq::keys::prefix_from_env()?,
             multi_tenant: flag("MULTI_TENANT_MODE"),
-        }
+        })
     }
 
     pub fn mode(&self) -> &'static str {

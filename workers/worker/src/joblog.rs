@@ -5,14 +5,15 @@
 
 use serde_json::Value;
 
+use crate::config::Config;
 use crate::producer::QueueHandle;
 use crate::queues::QueueSpec;
 
 pub struct JobLog(QueueHandle);
 
 impl JobLog {
-    pub fn new(url: Option<String>, spec: &'static QueueSpec) -> JobLog {
-        JobLog(QueueHandle::new(url, spec))
+    pub fn new(cfg: &Config, spec: &'static QueueSpec) -> JobLog {
+        JobLog(QueueHandle::new(cfg, spec))
     }
 
     /// Sets the job's progress (0–100).
@@ -28,7 +29,10 @@ impl JobLog {
             });
         if let Err(e) = self
             .0
-            .with(|q| async move { q.update_progress(job, &v).await })
+            .with(|q| {
+                let v = &v;
+                async move { q.update_progress(job, v).await }
+            })
             .await
         {
             tracing::warn!("job {job}: cannot write its progress: {e}");

@@ -17,6 +17,9 @@ mod reindex;
 mod run;
 mod scheduler;
 mod search;
+// tpctl's "did you mean", shared rather than written twice.
+#[path = "../../../src/suggest.rs"]
+mod suggest;
 
 use std::process::ExitCode;
 
@@ -52,7 +55,7 @@ const WORKERS: [(&str, &str); 6] = [
 ];
 
 fn usage() -> String {
-    let mut s = String::from("usage: tp-worker WORKER\n\nworkers:\n");
+    let mut s = String::from("usage: tp-worker WORKER\n       tp-worker --version\n\nworkers:\n");
     for (n, what) in WORKERS {
         s.push_str(&format!("  {n:<22} {what}\n"));
     }
@@ -84,8 +87,15 @@ fn main() -> ExitCode {
         print!("{}", usage());
         return ExitCode::SUCCESS;
     }
+    if name == "-V" || name == "--version" {
+        println!("tp-worker {}", env!("CARGO_PKG_VERSION"));
+        return ExitCode::SUCCESS;
+    }
     if !WORKERS.iter().any(|(n, _)| *n == name) {
-        eprint!("tp-worker: unknown worker {name:?}\n\n{}", usage());
+        let hint = suggest::closest(&name, WORKERS.iter().map(|(n, _)| *n))
+            .map(|n| format!("; did you mean {n:?}?"))
+            .unwrap_or_default();
+        eprint!("tp-worker: unknown worker {name:?}{hint}\n\n{}", usage());
         return ExitCode::from(2);
     }
     init_tracing();
@@ -99,7 +109,13 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let cfg = Config::from_env();
+    let cfg = match Config::from_env() {
+        Ok(cfg) => cfg,
+        Err(e) => {
+            tracing::error!("{e}");
+            return ExitCode::from(2);
+        }
+    };
     let result = rt.block_on(async {
         match name.as_str() {
             "scheduler" => scheduler::run(&cfg)
@@ -119,14 +135,13 @@ fn main() -> ExitCode {
                 .await
             }
             "notification" => {
-                let valkey = cfg.valkey_url.clone();
                 run::serve_queue(
                     "Notification",
                     &queues::NOTIFICATIONS,
                     &cfg,
                     |dbs| notification::Notifications {
                         dbs,
-                        emails: producer::Producer::new(valkey, &queues::EMAILS),
+                        emails: producer::Producer::new(&cfg, &queues::EMAILS),
                     },
                     notification::process,
                 )
@@ -147,28 +162,26 @@ fn main() -> ExitCode {
                 .await
             }
             "forecast" => {
-                let valkey = cfg.valkey_url.clone();
                 run::serve_queue(
                     "Forecast",
                     &queues::FORECAST,
                     &cfg,
                     |dbs| forecast::Forecasts {
                         dbs,
-                        notifications: producer::Producer::new(valkey, &queues::NOTIFICATIONS),
+                        notifications: producer::Producer::new(&cfg, &queues::NOTIFICATIONS),
                     },
                     forecast::process,
                 )
                 .await
             }
             "elasticsearch-reindex" => {
-                let valkey = cfg.valkey_url.clone();
                 run::serve_queue(
                     "Elasticsearch reindex",
                     &queues::ELASTICSEARCH_REINDEX,
                     &cfg,
                     |dbs| reindex::Reindexer {
                         dbs,
-                        log: joblog::JobLog::new(valkey, &queues::ELASTICSEARCH_REINDEX),
+                        log: joblog::JobLog::new(&cfg, &queues::ELASTICSEARCH_REINDEX),
                     },
                     reindex::process,
                 )

@@ -72,7 +72,7 @@ where
     // saying so once, and once more when connected.
     let mut down_since: Option<std::time::Instant> = None;
     let worker = loop {
-        match Worker::connect(&url, "bull", spec.name, opts.clone()).await {
+        match Worker::connect(&url, &cfg.prefix, spec.name, opts.clone()).await {
             Ok(w) => {
                 if let Some(t) = down_since {
                     tracing::info!("Valkey reached after {:.1} s", t.elapsed().as_secs_f64());

@@ -57,7 +57,7 @@ pub async fn run(cfg: &Config) -> Result<usize, SchedulerError> {
     };
     let mut registered = 0;
     for spec in [&FORECAST, &NOTIFICATIONS] {
-        let queue = Queue::new(conn.clone(), "bull", spec.name);
+        let queue = Queue::new(conn.clone(), &cfg.prefix, spec.name);
         let names: Vec<&str> = JOBS
             .iter()
             .filter(|(s, _, _)| s.name == spec.name)

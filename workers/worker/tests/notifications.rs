@@ -226,3 +226,35 @@ fn the_daily_digest_gathers_each_daily_users_unread_notifications() {
     assert_eq!(failed["failedReason"], "Unknown job type: bogus");
     worker.stop_cleanly();
 }
+
+#[test]
+fn the_emails_producer_reconnects_after_a_valkey_outage() {
+    // Valkey with its data on disk: the restart is an outage, not a wipe.
+    let mut server = RedisServer::start_persistent();
+    let db = TestDb::with_schema(&["users.sql"]);
+    user(&db, "b-immediate", Some("IN_APP_EMAIL_IMMEDIATE"));
+    let worker = Running::start(
+        &["notification"],
+        &[("DATABASE_URL", &db.url()), ("VALKEY_URL", &server.url())],
+    );
+    worker.wait_for_line("started for queue");
+    // The first email opens the producer's connection to `emails`.
+    let first = notify(&server, "b-immediate", "before");
+    jobs::wait_gone(&server, "notifications", &first);
+    assert_eq!(emails(&server).len(), 1);
+
+    server.stop();
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    server.restart();
+    // The producer's connection died with the server; the next email goes out on a new one
+    // in the same attempt, so the notification is neither failed nor written twice.
+    let second = notify(&server, "b-immediate", "after");
+    jobs::wait_gone(&server, "notifications", &second);
+    assert_eq!(emails(&server).len(), 2, "{:?}", emails(&server));
+    assert_eq!(
+        db.sql(r#"SELECT count(*) FROM "Notification" WHERE title = 'after'"#),
+        "1"
+    );
+    worker.wait_for_line("the Valkey connection for queue emails was lost");
+    worker.stop_cleanly();
+}

@@ -159,3 +159,79 @@ fn valkey_away_while_a_job_runs_records_it_once_when_back() {
     );
     worker.stop_cleanly();
 }
+
+#[test]
+fn bullmq_prefix_moves_the_worker_to_the_web_apps_keys() {
+    let server = RedisServer::start();
+    let db = TestDb::with_schema(&["users.sql", "projects.sql", "audit.sql"]);
+    let prefixed = [("BULLMQ_PREFIX", "tp-prod_1")];
+    let add = |entity: &str, env: &[(&str, &str)]| {
+        let jobs = json!([{"name": "audit-event",
+            "data": {"event": {"action": "CREATE", "entityType": "Tags", "entityId": entity}, "context": null}}]);
+        node_support::node_last(
+            "produce.cjs",
+            &[&server.url(), "audit-logs", &jobs.to_string()],
+            env,
+        )[0]
+        .as_str()
+        .expect("id")
+        .to_string()
+    };
+    let worker = Running::start(
+        &["audit-log"],
+        &[
+            ("DATABASE_URL", &db.url()),
+            ("VALKEY_URL", &server.url()),
+            prefixed[0],
+        ],
+    );
+    worker.wait_for_line("started for queue");
+    let ours = add("1", &prefixed);
+    let other = add("2", &[]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let j = node_support::node_last(
+            "inspect.cjs",
+            &[&server.url(), "audit-logs", "job", &ours],
+            &prefixed,
+        );
+        if j["state"] == "completed" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "job under tp-prod_1 not run: {j}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(db.sql(r#"SELECT "entityId" FROM "AuditLog""#), "1");
+    // The job under the default prefix belongs to another deployment: untouched.
+    assert_eq!(jobs::job(&server, "audit-logs", &other)["state"], "waiting");
+    worker.stop_cleanly();
+}
+
+#[test]
+fn the_command_line_says_what_it_knows() {
+    let out = worker::command(&["--version"], &[]).output().expect("run");
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("tp-worker {}", env!("CARGO_PKG_VERSION"))
+    );
+    let out = worker::command(&["audit-logs"], &[]).output().expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(r#"unknown worker "audit-logs"; did you mean "audit-log"?"#),
+        "{err}"
+    );
+    let out = worker::command(&["audit-log"], &[("BULLMQ_PREFIX", "bull:x")])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(r#"BULLMQ_PREFIX "bull:x" is not a valid key prefix"#),
+        "{err}"
+    );
+}

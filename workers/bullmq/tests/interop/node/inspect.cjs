@@ -3,7 +3,9 @@
 const { Queue, Job, FlowProducer } = require(process.env.BULLMQ_MODULE || "bullmq");
 (async () => {
   const [url, name, what, arg] = process.argv.slice(2);
-  const queue = new Queue(name, { connection: { url } });
+  // BULLMQ_PREFIX as TestPlanIt reads it (default "bull").
+  const prefix = process.env.BULLMQ_PREFIX || "bull";
+  const queue = new Queue(name, { connection: { url }, prefix });
   let out;
   if (what === "counts") out = await queue.getJobCounts();
   else if (what === "paused") out = await queue.isPaused();
@@ -16,7 +18,7 @@ const { Queue, Job, FlowProducer } = require(process.env.BULLMQ_MODULE || "bullm
     await queue.pause();
     out = await queue.obliterate({ force: true });
   } else if (what === "flow") {
-    const flow = new FlowProducer({ connection: { url } });
+    const flow = new FlowProducer({ connection: { url }, prefix });
     const tree = await flow.add({ name: arg, queueName: name, data: {}, children: [{ name: "child", queueName: name, data: {} }] });
     out = tree.job.id;
     await flow.close();

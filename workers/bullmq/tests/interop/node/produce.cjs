@@ -3,7 +3,9 @@
 const { Queue } = require(process.env.BULLMQ_MODULE || "bullmq");
 (async () => {
   const [url, name, jobs] = process.argv.slice(2);
-  const queue = new Queue(name, { connection: { url } });
+  // BULLMQ_PREFIX as TestPlanIt reads it (default "bull").
+  const prefix = process.env.BULLMQ_PREFIX || "bull";
+  const queue = new Queue(name, { connection: { url }, prefix });
   const ids = [];
   for (const j of JSON.parse(jobs)) {
     const job = await queue.add(j.name, j.data, j.opts || {});
