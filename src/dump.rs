@@ -64,6 +64,10 @@ pub enum DumpError {
     },
     #[error("cannot read {path}: {reason}")]
     Read { path: PathBuf, reason: String },
+    #[error(
+        "nothing has been saved yet ({path} does not exist): start the apps, then run `tpctl save` first"
+    )]
+    NeverSaved { path: PathBuf },
 }
 
 /// `dump.toml` and `dump.toml.bak` in the run directory.
@@ -92,13 +96,15 @@ pub fn saved(spec: &AppSpec, state: Desired) -> Result<SavedApp, DumpError> {
 }
 
 /// Writes the dump durably, keeping the previous one as `.bak`.
-pub fn write(home: &Path, dump: &Dump) -> Result<(), DumpError> {
+/// Writes the dump, keeping the previous one as `.bak`; returns whether there was one.
+pub fn write(home: &Path, dump: &Dump) -> Result<bool, DumpError> {
     let (path, bak) = paths(home);
     let text = toml::to_string(dump).map_err(|e| DumpError::Write {
         path: path.clone(),
         source: std::io::Error::other(e),
     })?;
-    if path.exists() {
+    let had_previous = path.exists();
+    if had_previous {
         // A hard link, not a copy: the .bak is the previous file exactly, and appears atomically.
         let _ = std::fs::remove_file(&bak);
         std::fs::hard_link(&path, &bak).map_err(|source| DumpError::Write {
@@ -107,7 +113,8 @@ pub fn write(home: &Path, dump: &Dump) -> Result<(), DumpError> {
         })?;
     }
     write_atomic(&path, text.as_bytes(), 0o600, true)
-        .map_err(|source| DumpError::Write { path, source })
+        .map_err(|source| DumpError::Write { path, source })?;
+    Ok(had_previous)
 }
 
 /// Reads one dump file.
@@ -136,6 +143,9 @@ pub fn read(path: &Path) -> Result<Dump, DumpError> {
 /// second value is the warning to show when the fallback was used.
 pub fn load(home: &Path) -> Result<(Dump, Option<String>), DumpError> {
     let (path, bak) = paths(home);
+    if !path.exists() && !bak.exists() {
+        return Err(DumpError::NeverSaved { path });
+    }
     match read(&path) {
         Ok(d) => Ok((d, None)),
         Err(primary) => match read(&bak) {

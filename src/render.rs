@@ -6,6 +6,15 @@ use crate::policy::{Exit, Status};
 use crate::proto::AppStatus;
 
 /// `2026-11-28 12:34:56Z` from milliseconds since the Unix epoch (UTC, no time-zone database needed).
+/// "1 app", "2 apps": a count with its noun in the right number (nouns that take an "s").
+pub fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 pub fn timestamp(ms: u64) -> String {
     if ms == 0 {
         return "-".into();

@@ -102,6 +102,7 @@ fn a_full_disk_loses_only_log_output_and_says_how_much() {
 
     // Space returns: writing resumes by itself, after one line saying what was lost.
     std::fs::remove_file(&filler).expect("free the space");
+    let freed = std::time::Instant::now();
     let marker =
         |l: &String| l.starts_with("[tpctl] ") && l.contains("bytes of output were dropped");
     wait_for(
@@ -111,6 +112,10 @@ fn a_full_disk_loses_only_log_output_and_says_how_much() {
             let l = lines(&log);
             l.iter().position(marker).is_some_and(|i| l.len() > i + 5)
         },
+    );
+    eprintln!(
+        "recovery: {:.2} s (writing resumed after space returned)",
+        freed.elapsed().as_secs_f64()
     );
     let l = lines(&log);
     assert_eq!(l.iter().filter(|x| marker(x)).count(), 1, "one marker line");

@@ -86,7 +86,7 @@ fn queues_json_counts_equal_node_get_job_counts() {
     );
     let table = ok(&t, &server, &["queues"]);
     assert!(
-        table.contains("emails: 2 job(s) waiting and no worker connected"),
+        table.contains("emails: 2 jobs waiting and no worker connected"),
         "{table}"
     );
 }
@@ -251,7 +251,7 @@ fn queue_actions_change_the_real_queue() {
             "--yes",
         ],
     );
-    assert!(out.contains("1 completed job(s) removed"), "{out}");
+    assert!(out.contains("1 completed job removed"), "{out}");
     assert_eq!(
         inspect(&server, "forecast-updates", &["counts"])["completed"],
         0

@@ -1,5 +1,6 @@
-/* Writes LINES numbered 100-byte lines to stdout as fast as it can (64 KiB writes), stamps
-   its start and end (CLOCK_MONOTONIC ns) into $STAMPS, then waits to be stopped. */
+/* Writes LINES numbered 100-byte lines to stdout (64 KiB writes) as fast as it can, or at RATE
+   bytes a second when set, stamps its start and end (CLOCK_MONOTONIC ns) into $STAMPS, then
+   waits to be stopped (or exits with EXIT set). */
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -29,8 +30,10 @@ int main(void) {
     signal(SIGINT, on_stop);
     signal(SIGTERM, on_stop);
     long lines = atol(getenv("LINES") ? getenv("LINES") : "1000000");
+    long long rate = getenv("RATE") ? atoll(getenv("RATE")) : 0;
     static char buf[65536];
     size_t used = 0;
+    long long written = 0, t0 = now_ns();
     stamp("start");
     /* 99 characters and a newline: a 9-digit number, a space, padding. The number is
        incremented in ASCII so the program is bound by write(), not by formatting. */
@@ -42,7 +45,16 @@ int main(void) {
     for (long i = 0; i < lines; i++) {
         if (used + 100 > sizeof buf) {
             for (size_t off = 0; off < used;) { ssize_t w = write(1, buf + off, used - off); if (w <= 0) return 1; off += w; }
+            written += used;
             used = 0;
+            if (rate > 0) {
+                /* Paced: sleep until this many bytes are due. */
+                long long due = t0 + written * 1000000000LL / rate, wait = due - now_ns();
+                if (wait > 0) {
+                    struct timespec ts = { wait / 1000000000LL, wait % 1000000000LL };
+                    nanosleep(&ts, NULL);
+                }
+            }
         }
         memcpy(buf + used, line, 100);
         used += 100;

@@ -151,9 +151,9 @@ fn write(
             }
         })?;
         println!(
-            "✓ {}: {} secret-looking variable(s) written to {} (0600), not to the ecosystem file",
+            "✓ {}: {} written to {} (0600), not to the ecosystem file",
             a.name,
-            a.secrets.len(),
+            crate::render::count(a.secrets.len(), "secret-looking variable"),
             path.display()
         );
     }

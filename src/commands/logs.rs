@@ -73,6 +73,17 @@ fn resolve(ctx: &Ctx, targets: &[String]) -> Result<Vec<String>, CommandError> {
 pub fn logs(ctx: &Ctx, args: &LogsArgs) -> Result<Outcome, CommandError> {
     let ids = resolve(ctx, &args.targets)?;
     let follow = args.follow || (!args.nostream && std::io::stdout().is_terminal());
+    if ids.is_empty() {
+        eprintln!(
+            "no apps in {} yet{}: start some with `tpctl start`",
+            ctx.home.root().display(),
+            if follow {
+                " (waiting for their output)"
+            } else {
+                ""
+            }
+        );
+    }
     let mut printer = Printer::new(ctx, args);
     let mut srcs = sources(ctx, &ids, args);
     printer.widen(&srcs);
@@ -421,7 +432,11 @@ pub fn reload(ctx: &Ctx) -> Result<Outcome, CommandError> {
             }
         }
     }
-    println!("{reopened} running app(s) reopened their log files");
+    println!(
+        "{} reopened {} log files",
+        crate::render::count(reopened, "running app"),
+        if reopened == 1 { "its" } else { "their" }
+    );
     Ok(outcome)
 }
 

@@ -126,8 +126,9 @@ fn table(rows: &[QueueRow], color: bool) -> String {
             out.push_str(&format!("\n{}: {e}", r.queue));
         } else if r.counts.waiting + r.counts.paused > 0 && r.workers == 0 && r.status != "paused" {
             out.push_str(&format!(
-                "\n{}: {} job(s) waiting and no worker connected",
-                r.queue, r.counts.waiting
+                "\n{}: {} waiting and no worker connected",
+                r.queue,
+                crate::render::count(r.counts.waiting as usize, "job")
             ));
         }
     }
@@ -253,7 +254,10 @@ pub fn act(
             },
             QueueAction::Retry { id: None, .. } => {
                 let n = q.retry_all_failed().await.map_err(bullmq)?;
-                println!("✓ {name}: {n} failed job(s) will run again");
+                println!(
+                    "✓ {name}: {} will run again",
+                    crate::render::count(n as usize, "failed job")
+                );
             }
             QueueAction::Promote { id } => match q.promote(id).await.map_err(bullmq)? {
                 Ok(()) => println!("✓ {name}: job {id} promoted"),
@@ -279,18 +283,24 @@ pub fn act(
             }
             QueueAction::Clean { grace, limit, state: s } => {
                 let st = state(s)?;
-                if !confirm(&format!("remove up to {limit} {s} job(s) from {name}"), yes)? {
+                if !confirm(&format!(
+                        "remove up to {} from {name}",
+                        crate::render::count(*limit as usize, &format!("{s} job"))
+                    ), yes)? {
                     return Ok(Outcome::Failed);
                 }
                 let removed = q.clean(*grace, *limit, st).await.map_err(bullmq)?;
-                println!("✓ {name}: {} {s} job(s) removed", removed.len());
+                println!(
+                    "✓ {name}: {} removed",
+                    crate::render::count(removed.len(), &format!("{s} job"))
+                );
             }
             QueueAction::Drain { delayed } => {
                 if !confirm(&format!("remove every waiting job from {name}"), yes)? {
                     return Ok(Outcome::Failed);
                 }
                 let n = q.drain(*delayed).await.map_err(bullmq)?;
-                println!("✓ {name}: {n} job(s) removed");
+                println!("✓ {name}: {} removed", crate::render::count(n as usize, "job"));
             }
             QueueAction::Add { job_name, data } => {
                 let data: serde_json::Value = serde_json::from_str(data).map_err(|e| CommandError::Usage(format!("--data is not JSON: {e}")))?;

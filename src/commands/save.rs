@@ -42,7 +42,7 @@ pub fn save(ctx: &Ctx, force: bool) -> Result<Outcome, CommandError> {
         saved_at: render::rfc3339_millis(now_ms()),
         apps,
     };
-    dump::write(ctx.home.root(), &dump)?;
+    let had_previous = dump::write(ctx.home.root(), &dump)?;
     let (path, bak) = dump::paths(ctx.home.root());
     for (st, app) in statuses.iter().zip(&dump.apps) {
         let state = match app.state {
@@ -54,11 +54,15 @@ pub fn save(ctx: &Ctx, force: bool) -> Result<Outcome, CommandError> {
             println!("  ! {warning}");
         }
     }
+    let previous = if had_previous {
+        format!(" (the previous save is {})", bak.display())
+    } else {
+        " (the first save here)".to_string()
+    };
     println!(
-        "saved {} app(s) to {} (the previous save is {})",
-        dump.apps.len(),
+        "saved {} to {}{previous}",
+        render::count(dump.apps.len(), "app"),
         path.display(),
-        bak.display()
     );
     Ok(Outcome::Success)
 }

@@ -49,8 +49,8 @@ pub fn kill(ctx: &Ctx) -> Result<Outcome, CommandError> {
     let (outcome, statuses) = stop_ids(ctx, &ids);
     let stopped = statuses.iter().filter(|s| s.status.is_settled()).count();
     println!(
-        "{stopped} of {} app(s) stopped; no keeper is left running",
-        ids.len()
+        "{stopped} of {} stopped; no keeper is left running",
+        crate::render::count(ids.len(), "app")
     );
     Ok(outcome)
 }

@@ -24,7 +24,7 @@ impl Target {
         let path = Path::new(arg);
         if arg == "all" {
             Target::All
-        } else if path.is_file() || arg.ends_with(".toml") {
+        } else if path.is_file() || arg.ends_with(".toml") || pm2_kind(path).is_some() {
             Target::File(path.to_path_buf())
         } else {
             Target::Name(arg.to_string())
@@ -48,11 +48,79 @@ impl FileCache {
     fn load(&mut self, path: &Path) -> Result<&Vec<AppSpec>, CommandError> {
         let key = path.to_path_buf();
         if !self.files.contains_key(&key) {
-            let specs = config::load(path)?;
+            let specs = load_ecosystem(path)?;
             self.files.insert(key.clone(), specs);
         }
         Ok(&self.files[&key])
     }
+}
+
+/// What a file PM2 would have been given is: its ecosystem file, or a script it ran directly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pm2Kind {
+    Ecosystem,
+    Script,
+}
+
+fn pm2_kind(path: &Path) -> Option<Pm2Kind> {
+    let name = path.file_name()?.to_str()?;
+    let ext = path.extension()?.to_str()?;
+    match ext {
+        "json" | "yml" | "yaml" | "config" => Some(Pm2Kind::Ecosystem),
+        "js" | "cjs" | "mjs" | "ts" if name.contains("ecosystem") || name.contains("pm2") => {
+            Some(Pm2Kind::Ecosystem)
+        }
+        "js" | "cjs" | "mjs" | "ts" => Some(Pm2Kind::Script),
+        _ => None,
+    }
+}
+
+/// An ecosystem file's apps, or what to do instead: a PM2 file is converted first, a missing
+/// ./ecosystem.toml is written or imported, a file without apps says so.
+pub fn load_ecosystem(path: &Path) -> Result<Vec<AppSpec>, CommandError> {
+    let shown = path.display();
+    match pm2_kind(path) {
+        Some(Pm2Kind::Ecosystem) => {
+            return Err(CommandError::Usage(format!(
+                "{shown} is a PM2 ecosystem file; tpctl reads TOML: convert it with `tpctl import pm2 {shown}` (writes ./ecosystem.toml and lists every key it could not map), then run `tpctl start`"
+            )));
+        }
+        Some(Pm2Kind::Script) => {
+            let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("app");
+            return Err(CommandError::Usage(format!(
+                "{shown} is a script; tpctl starts apps from an ecosystem file rather than from a script: add\n\n  [[apps]]\n  name = \"{stem}\"\n  script = \"node\"\n  args = [\"{shown}\"]\n\nto ecosystem.toml and run `tpctl start {stem}`"
+            )));
+        }
+        None => {}
+    }
+    if !path.exists() && path == Path::new(ECOSYSTEM_FILE) {
+        let here = std::env::current_dir()
+            .map(|d| d.display().to_string())
+            .unwrap_or_else(|_| ".".into());
+        let pm2 = [
+            "ecosystem.config.js",
+            "ecosystem.config.cjs",
+            "ecosystem.json",
+        ]
+        .into_iter()
+        .find(|f| Path::new(f).is_file());
+        let how = match pm2 {
+            Some(f) => format!(
+                "this directory has PM2's {f}: convert it with `tpctl import pm2 {f}`"
+            ),
+            None => "write one (`man 5 tpctl-ecosystem`; an app needs only `[[apps]]`, `name` and `script`), or convert PM2's with `tpctl import pm2 FILE`".to_string(),
+        };
+        return Err(CommandError::Usage(format!(
+            "no ecosystem.toml in {here}: {how}; or name an app or a file (`tpctl start NAME`, `tpctl start path/to/ecosystem.toml`)"
+        )));
+    }
+    let specs = config::load(path)?;
+    if specs.is_empty() {
+        return Err(CommandError::Usage(format!(
+            "{shown} defines no apps: add an [[apps]] table with `name` and `script` (`man 5 tpctl-ecosystem`)"
+        )));
+    }
+    Ok(specs)
 }
 
 /// Resolves targets to fresh specs, in file order, without duplicates. `default_file`: with no
@@ -120,7 +188,7 @@ pub fn ids(home: &Home, args: &[String]) -> Result<Vec<String>, CommandError> {
         let found: Vec<String> = match Target::parse(arg) {
             Target::All => known.clone(),
             Target::File(path) => {
-                let specs = config::load(&path)?;
+                let specs = load_ecosystem(&path)?;
                 specs
                     .into_iter()
                     .map(|s| s.id)

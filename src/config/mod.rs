@@ -81,9 +81,13 @@ fn explain(message: &str) -> String {
         && let Some((key, expected)) = rest.split_once('`')
     {
         let known: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+        // Every [[apps]] table knows these, so the table that does not is [defaults].
+        if matches!(key, "name" | "script") {
+            return format!("`{key}` is per-app: set it in each [[apps]] table, not in [defaults]");
+        }
         let hint = match crate::suggest::closest(key, known.iter().copied()) {
             Some(k) => format!("did you mean `{k}`?"),
-            None => "README.md lists every key".to_string(),
+            None => "`man 5 tpctl-ecosystem` lists every key".to_string(),
         };
         return format!("unknown key `{key}`; {hint}");
     }

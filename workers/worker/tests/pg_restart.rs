@@ -138,6 +138,7 @@ fn restart_mid_job(case: Case<'_>) {
         "ALTER DATABASE \"{}\" ALLOW_CONNECTIONS true",
         db.name
     ));
+    let back = std::time::Instant::now();
     if case.retried {
         let done = jobs::wait_state(&redis, case.queue, &held, "completed");
         assert!(
@@ -148,6 +149,12 @@ fn restart_mid_job(case: Case<'_>) {
     }
     let later = add(3);
     jobs::wait_state(&redis, case.queue, &later, "completed");
+    // Includes the Node client that adds the job (~0.3 s) and the retry's back-off.
+    eprintln!(
+        "recovery: {:.2} s ({}: a new job completed after PostgreSQL was back)",
+        back.elapsed().as_secs_f64(),
+        case.worker
+    );
     if let Some(q) = case.written {
         assert_eq!(db.sql(q), "3", "{}: each job's row once", case.worker);
     }
