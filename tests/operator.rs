@@ -3,7 +3,12 @@
 
 mod common;
 
+use std::time::Duration;
+
 use common::*;
+
+/// Bounds a hang; it does not measure speed.
+const LONG: Duration = Duration::from_secs(30);
 
 fn fails_with(t: &TempHome, args: &[&str], code: i32, needle: &str) {
     let out = t.run(args);
@@ -70,5 +75,52 @@ fn nothing_to_show_is_said_not_left_silent() {
     let second = t.ok(&["save"]);
     assert!(second.contains("(the previous save is "), "{second}");
     assert!(second.contains("dump.toml.bak"), "{second}");
+    t.finish();
+}
+
+#[test]
+fn start_name_starts_what_it_runs_after_first() {
+    let t = TempHome::new();
+    let journal = t.path().join("journal");
+    let marker = fixture("marker.sh");
+    t.write(
+        "ecosystem.toml",
+        &format!(
+            "[[apps]]\nname = \"scheduler\"\nscript = \"{marker}\"\nautorestart = false\nenv = {{ MARK = \"scheduler\", JOURNAL = \"{j}\", RUN_SECS = \"0.3\" }}\n\n\
+             [[apps]]\nname = \"email-worker\"\nscript = \"{marker}\"\nafter = [\"scheduler\"]\nenv = {{ MARK = \"email\", JOURNAL = \"{j}\", LINGER = \"1\" }}\n",
+            j = journal.display()
+        ),
+    );
+    let out = t.ok(&["start", "email-worker"]);
+    assert!(
+        out.contains("↳ scheduler: started first (email-worker runs after it)"),
+        "{out}"
+    );
+    wait_for("the worker to start", LONG, || {
+        lines(&journal).contains(&"email start".to_string())
+    });
+    assert_eq!(
+        lines(&journal)[..3],
+        ["scheduler start", "scheduler done", "email start"],
+        "the one-shot completes before its dependent starts"
+    );
+    // Completed since: starting the worker again does not run the scheduler again.
+    t.ok(&["stop", "email-worker"]);
+    let out = t.ok(&["start", "email-worker"]);
+    assert!(!out.contains("scheduler"), "{out}");
+    wait_for("the worker to start again", LONG, || {
+        lines(&journal)
+            .iter()
+            .filter(|l| *l == "email start")
+            .count()
+            == 2
+    });
+    assert_eq!(
+        lines(&journal)
+            .iter()
+            .filter(|l| *l == "scheduler start")
+            .count(),
+        1
+    );
     t.finish();
 }

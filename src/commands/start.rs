@@ -27,11 +27,35 @@ enum Verb {
     Restart,
 }
 
-/// `tpctl start [FILE|NAME...]`.
+/// `tpctl start [FILE|NAME...]`: what the apps run `after` is started first when it is neither
+/// running nor completed; one that cannot be found keeps its dependent from starting.
 pub fn start(ctx: &Ctx, args: &[String]) -> Result<Outcome, CommandError> {
     ctx.home.ensure()?;
-    let specs = targets::specs(&ctx.home, args, true)?;
-    Ok(bring_up(ctx, &specs, Verb::Start))
+    let mut specs = targets::specs(&ctx.home, args, true)?;
+    let mut outcome = Outcome::Success;
+    let mut missing: BTreeSet<String> = BTreeSet::new();
+    let mut added = Vec::new();
+    for dep in targets::dependencies(&ctx.home, &specs)? {
+        match dep {
+            targets::Dependency::Added { spec, wanted_by } => {
+                println!("↳ {}: started first ({wanted_by} runs after it)", spec.id);
+                added.push(*spec);
+            }
+            targets::Dependency::Missing { name, wanted_by } => {
+                println!(
+                    "✗ {wanted_by}: not started: it runs after {name:?}, which is neither a known app nor in its ecosystem file (remove it from `after`, or add the app)"
+                );
+                missing.insert(wanted_by);
+                outcome = Outcome::Failed;
+            }
+        }
+    }
+    specs.retain(|s| !missing.contains(&s.id));
+    added.extend(specs);
+    if bring_up(ctx, &added, Verb::Start) == Outcome::Failed {
+        outcome = Outcome::Failed;
+    }
+    Ok(outcome)
 }
 
 /// `tpctl restart FILE|NAME...|all`.

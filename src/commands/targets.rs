@@ -174,6 +174,76 @@ pub fn specs(
     Ok(out)
 }
 
+/// A dependency `start` adds, or one it cannot find.
+pub enum Dependency {
+    /// Not running and not completed: started first.
+    Added {
+        spec: Box<AppSpec>,
+        wanted_by: String,
+    },
+    /// Named by `after` but neither known nor in the dependent's ecosystem file.
+    Missing { name: String, wanted_by: String },
+}
+
+/// The apps that `specs` run after (transitively) and that are not among them, found in the
+/// dependent's own ecosystem file or among the known apps; those already running (or, for a
+/// one-shot, completed) are left out, as systemctl does with a unit's requirements.
+pub fn dependencies(home: &Home, specs: &[AppSpec]) -> Result<Vec<Dependency>, CommandError> {
+    let mut present: BTreeSet<String> = specs.iter().map(|s| s.name.clone()).collect();
+    let known = home.app_ids().map_err(|source| CommandError::Io {
+        what: format!("cannot list apps in {}", home.root().display()),
+        source,
+    })?;
+    let mut cache = FileCache::default();
+    let mut out = Vec::new();
+    let mut queue: Vec<AppSpec> = specs.to_vec();
+    while let Some(spec) = queue.pop() {
+        for dep in &spec.after {
+            if present.contains(dep) {
+                continue;
+            }
+            present.insert(dep.clone());
+            let mut found: Vec<AppSpec> = match spec.source.as_ref().filter(|p| p.exists()) {
+                Some(file) => cache
+                    .load(file)?
+                    .iter()
+                    .filter(|s| &s.name == dep)
+                    .cloned()
+                    .collect(),
+                None => Vec::new(),
+            };
+            if found.is_empty() {
+                found = known
+                    .iter()
+                    .filter(|id| matches_app(home, id, dep))
+                    .filter_map(|id| fresh(home, id, &mut cache).transpose())
+                    .collect::<Result<_, _>>()?;
+            }
+            if found.is_empty() {
+                out.push(Dependency::Missing {
+                    name: dep.clone(),
+                    wanted_by: spec.id.clone(),
+                });
+                continue;
+            }
+            let ids: Vec<String> = found.iter().map(|s| s.id.clone()).collect();
+            let statuses = super::inventory::statuses(home, &ids);
+            for (dep_spec, st) in found.into_iter().zip(statuses) {
+                let satisfied = st.status == crate::policy::Status::Completed
+                    || (!st.status.is_settled() && st.status != crate::policy::Status::Lost);
+                if !satisfied {
+                    queue.push(dep_spec.clone());
+                    out.push(Dependency::Added {
+                        spec: Box::new(dep_spec),
+                        wanted_by: spec.id.clone(),
+                    });
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Resolves targets to the ids of known apps (for stop, delete): files name their apps.
 pub fn ids(home: &Home, args: &[String]) -> Result<Vec<String>, CommandError> {
     if args.is_empty() {
