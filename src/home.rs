@@ -8,6 +8,7 @@
 //!     spec.json           the resolved spec the keeper runs
 //!     state.json          status and ledger, replaced atomically on every change
 //!     keeper.log          the keeper's own diagnostics
+//!     number              its number (`tpctl stop 3`), given once
 //!     logs/out.log, logs/err.log
 //! ```
 
@@ -111,6 +112,62 @@ impl Home {
         ids.sort();
         Ok(ids)
     }
+
+    /// The number given to an app, if it has one yet.
+    pub fn number_of(&self, id: &str) -> Option<u32> {
+        fs::read_to_string(self.app(id).number_path())
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+
+    /// Each app's number (PM2's numeric id: `tpctl restart 3`), given once and kept in
+    /// `apps/<id>/number` until the app is deleted; apps without one get the lowest free
+    /// numbers, in id order, under a lock so that two commands never hand out the same one.
+    pub fn numbers(&self, ids: &[String]) -> io::Result<std::collections::BTreeMap<String, u32>> {
+        let read = |id: &str| self.number_of(id);
+        let mut out: std::collections::BTreeMap<String, u32> = ids
+            .iter()
+            .filter_map(|id| Some((id.clone(), read(id)?)))
+            .collect();
+        if out.len() == ids.len() {
+            return Ok(out);
+        }
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(self.root.join("numbers.lock"))?;
+        let _lock =
+            Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, e)| io::Error::from(e))?;
+        let mut taken: std::collections::BTreeSet<u32> =
+            self.app_ids()?.iter().filter_map(|id| read(id)).collect();
+        for id in ids {
+            if out.contains_key(id) {
+                continue;
+            }
+            // Another command may have numbered it since we looked.
+            let n = match read(id) {
+                Some(n) => n,
+                None => {
+                    let n = (0..).find(|n| !taken.contains(n)).unwrap_or(0);
+                    crate::persist::write_atomic(
+                        &self.app(id).number_path(),
+                        format!("{n}\n").as_bytes(),
+                        0o600,
+                        false,
+                    )?;
+                    n
+                }
+            };
+            taken.insert(n);
+            out.insert(id.clone(), n);
+        }
+        Ok(out)
+    }
 }
 
 /// One app instance's directory.
@@ -141,6 +198,9 @@ impl AppDir {
     }
     pub fn keeper_log_path(&self) -> PathBuf {
         self.dir.join("keeper.log")
+    }
+    pub fn number_path(&self) -> PathBuf {
+        self.dir.join("number")
     }
     pub fn logs_dir(&self) -> PathBuf {
         self.dir.join("logs")

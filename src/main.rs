@@ -6,6 +6,7 @@ mod commands;
 mod config;
 mod doctor;
 mod dump;
+mod fit;
 mod home;
 mod import;
 mod keeper;

@@ -78,6 +78,14 @@ impl std::fmt::Display for Exit {
     }
 }
 
+/// `exit 1`, `SIGSEGV`: an exit in a word or two.
+pub fn short_exit(exit: Exit) -> String {
+    match exit {
+        Exit::Code(c) => format!("exit {c}"),
+        Exit::Signal(s) => crate::config::units::signal_name(s),
+    }
+}
+
 /// Why a run ended and another began.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -192,6 +200,10 @@ pub struct Policy {
     restarts: u32,
     last_exit: Option<Exit>,
     reason: Option<String>,
+    /// Why the last run ended, in a few words (`status` shows it).
+    cause: Option<String>,
+    /// The current stop had to SIGKILL the group after `kill_timeout`.
+    killed: bool,
 }
 
 impl Policy {
@@ -206,6 +218,8 @@ impl Policy {
             restarts: 0,
             last_exit: None,
             reason: None,
+            cause: None,
+            killed: false,
         }
     }
 
@@ -222,6 +236,18 @@ impl Policy {
     /// Why the app is errored, failed or stopped by itself, in words.
     pub fn reason(&self) -> Option<&str> {
         self.reason.as_deref()
+    }
+    /// Why the last run ended, in a few words: `memory limit`, `crashed (exit 1)`,
+    /// `SIGKILL after kill_timeout`, ...; while the group's leftovers of a main process that
+    /// exited by itself are being stopped, that.
+    pub fn cause(&self) -> Option<String> {
+        if self.status == Status::Stopping && self.after_stop == AfterStop::Decide {
+            let exit = self.last_exit.map(short_exit).unwrap_or_default();
+            return Some(format!(
+                "main process ended ({exit}); stopping its leftovers"
+            ));
+        }
+        self.cause.clone()
     }
     /// When the current run started, if one is running.
     pub fn started_at(&self) -> Option<Instant> {
@@ -296,10 +322,16 @@ impl Policy {
                 _ => vec![],
             },
 
-            (Stopping, Event::Timer(Timer::Kill)) => vec![Effect::KillGroup],
+            (Stopping, Event::Timer(Timer::Kill)) => {
+                self.killed = true;
+                vec![Effect::KillGroup]
+            }
             (WaitingRestart, Event::Timer(Timer::Restart)) => self.launch(),
 
-            (Online | Launching, Event::Leftovers { .. }) => self.begin_stop(AfterStop::Decide),
+            (Online | Launching, Event::Leftovers { exit }) => {
+                self.last_exit = Some(exit);
+                self.begin_stop(AfterStop::Decide)
+            }
             (Online | Launching, Event::Ended { exit }) => self.on_unexpected_end(now, exit),
             (Stopping, Event::Ended { exit }) if self.after_stop == AfterStop::Decide => {
                 self.after_stop = AfterStop::Stay;
@@ -329,6 +361,7 @@ impl Policy {
 
     fn begin_stop(&mut self, after: AfterStop) -> Vec<Effect> {
         self.status = Status::Stopping;
+        self.killed = false;
         self.after_stop = after;
         vec![
             Effect::Signal(self.limits.kill_signal),
@@ -347,7 +380,18 @@ impl Policy {
         self.last_exit = Some(exit);
         self.started_at = None;
         let mut fx = vec![Effect::Disarm(Timer::Kill)];
-        match std::mem::replace(&mut self.after_stop, AfterStop::Stay) {
+        let after = std::mem::replace(&mut self.after_stop, AfterStop::Stay);
+        let why = match &after {
+            AfterStop::Restart(Cause::Memory { .. }) => "memory limit",
+            AfterStop::Restart(_) => "restarted",
+            AfterStop::Stay | AfterStop::Decide => "stopped",
+        };
+        self.cause = Some(if self.killed {
+            format!("{why}, SIGKILL after kill_timeout")
+        } else {
+            why.to_string()
+        });
+        match after {
             AfterStop::Stay | AfterStop::Decide => self.status = Status::Stopped,
             AfterStop::Restart(cause) => {
                 self.restarts += 1;
@@ -363,6 +407,11 @@ impl Policy {
         let uptime = self.uptime(now);
         self.last_exit = Some(exit);
         self.started_at = None;
+        self.cause = Some(match exit {
+            Exit::Code(0) => "exited (code 0)".to_string(),
+            Exit::Code(_) => format!("crashed ({})", short_exit(exit)),
+            Exit::Signal(_) => format!("killed by {}", short_exit(exit)),
+        });
         let spec = &self.limits.restart;
 
         if !spec.autorestart {
@@ -390,6 +439,7 @@ impl Policy {
             self.unstable_runs += 1;
             if self.unstable_runs >= spec.max_restarts {
                 self.status = Status::Errored;
+                self.cause = Some(format!("crash loop ({})", short_exit(exit)));
                 self.reason = Some(format!(
                     "crash loop: {} consecutive runs shorter than min_uptime ({} ms), last {exit}",
                     self.unstable_runs,

@@ -424,3 +424,88 @@ fn memory_is_sampled_only_with_a_limit_and_faster_near_it() {
         Some(Duration::from_millis(250))
     );
 }
+
+#[test]
+fn the_cause_says_why_the_last_run_ended_in_a_few_words() {
+    let started = [(0, Event::Start), (0, Event::Spawned)];
+    let cause_after = |more: &[(u64, Event)]| {
+        let mut steps = started.to_vec();
+        steps.extend_from_slice(more);
+        run(limits(), &steps).0.cause()
+    };
+    assert_eq!(cause_after(&[]), None);
+    assert_eq!(
+        cause_after(&[(5000, crash(3))]).as_deref(),
+        Some("crashed (exit 3)")
+    );
+    assert_eq!(
+        cause_after(&[(
+            5000,
+            Event::Ended {
+                exit: Exit::Signal(libc::SIGSEGV)
+            }
+        )])
+        .as_deref(),
+        Some("killed by SIGSEGV")
+    );
+    let memory = [
+        (10, Event::Memory { rss_bytes: 500 }),
+        (
+            10,
+            Event::Ended {
+                exit: Exit::Signal(libc::SIGINT),
+            },
+        ),
+    ];
+    assert_eq!(cause_after(&memory).as_deref(), Some("memory limit"));
+    let stubborn = [
+        (10, Event::Stop),
+        (5000, Event::Timer(Timer::Kill)),
+        (
+            10,
+            Event::Ended {
+                exit: Exit::Signal(libc::SIGKILL),
+            },
+        ),
+    ];
+    assert_eq!(
+        cause_after(&stubborn).as_deref(),
+        Some("stopped, SIGKILL after kill_timeout")
+    );
+    // A graceful stop after a killed one is plain again.
+    let mut again = stubborn.to_vec();
+    again.extend([
+        (10, Event::Start),
+        (0, Event::Spawned),
+        (10, Event::Stop),
+        (
+            10,
+            Event::Ended {
+                exit: Exit::Signal(libc::SIGINT),
+            },
+        ),
+    ]);
+    assert_eq!(cause_after(&again).as_deref(), Some("stopped"));
+    // The main process is gone but its group is not: the stop in progress says so.
+    assert_eq!(
+        cause_after(&[(
+            5000,
+            Event::Leftovers {
+                exit: Exit::Code(1)
+            }
+        )])
+        .as_deref(),
+        Some("main process ended (exit 1); stopping its leftovers")
+    );
+    let crash_loop = [
+        (10, crash(1)),
+        (0, Event::Spawned),
+        (10, crash(1)),
+        (0, Event::Spawned),
+        (10, crash(1)),
+    ];
+    assert_eq!(
+        cause_after(&crash_loop).as_deref(),
+        Some("crash loop (exit 1)")
+    );
+}

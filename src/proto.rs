@@ -75,6 +75,9 @@ pub struct ResponseFrame {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AppStatus {
     pub id: String,
+    /// Its number (as PM2's numeric ids: `tpctl restart 3`), kept until it is deleted.
+    #[serde(default)]
+    pub number: Option<u32>,
     pub name: String,
     pub instance: Option<u32>,
     pub status: Status,
@@ -90,6 +93,10 @@ pub struct AppStatus {
     pub last_exit: Option<Exit>,
     /// Why it is errored, failed, stopped by itself or lost.
     pub reason: Option<String>,
+    /// Why the last run ended, in a few words (`memory limit`, `crashed (exit 1)`,
+    /// `stopped, SIGKILL after kill_timeout`), or what a stop is waiting for.
+    #[serde(default)]
+    pub cause: Option<String>,
     /// Wall-clock time (ms since the Unix epoch) of the last change of `status`.
     pub since_ms: u64,
     /// Log bytes that could not be written (disk full, unwritable file).
@@ -102,6 +109,7 @@ impl AppStatus {
     pub fn stopped(id: &str, name: &str, instance: Option<u32>, since_ms: u64) -> AppStatus {
         AppStatus {
             id: id.to_string(),
+            number: None,
             name: name.to_string(),
             instance,
             status: Status::Stopped,
@@ -113,6 +121,7 @@ impl AppStatus {
             memory_bytes: None,
             last_exit: None,
             reason: None,
+            cause: None,
             since_ms,
             dropped_log_bytes: 0,
         }

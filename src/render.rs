@@ -1,11 +1,8 @@
 //! Human-readable rendering: times, durations, sizes, and the status table.
 
-use comfy_table::{Attribute, Cell, Color, ContentArrangement, Table, TableComponent, presets};
-
 use crate::policy::{Exit, Status};
 use crate::proto::AppStatus;
 
-/// `2026-11-28 12:34:56Z` from milliseconds since the Unix epoch (UTC, no time-zone database needed).
 /// "1 app", "2 apps": a count with its noun in the right number (nouns that take an "s").
 pub fn count(n: usize, noun: &str) -> String {
     if n == 1 {
@@ -15,6 +12,7 @@ pub fn count(n: usize, noun: &str) -> String {
     }
 }
 
+/// `2026-11-28 12:34:56Z` from milliseconds since the Unix epoch (UTC, no time-zone database needed).
 pub fn timestamp(ms: u64) -> String {
     if ms == 0 {
         return "-".into();
@@ -124,65 +122,61 @@ pub fn exit(e: Option<Exit>) -> String {
     }
 }
 
-fn status_color(s: Status) -> Color {
+fn status_color(s: Status) -> &'static str {
     match s {
-        Status::Online | Status::Completed => Color::Green,
-        Status::Launching | Status::Stopping | Status::WaitingRestart => Color::Yellow,
-        Status::Stopped => Color::Grey,
-        Status::Errored | Status::Failed | Status::Lost => Color::Red,
+        Status::Online | Status::Completed => "32",
+        Status::Launching | Status::Stopping | Status::WaitingRestart => "33",
+        Status::Stopped => "90",
+        Status::Errored | Status::Failed | Status::Lost => "31",
     }
 }
 
-/// The status table: name, instance, pid, status, uptime, restarts, cpu, memory, last exit.
+/// The status table, fitted to the terminal: number, name (instance id), status, pid,
+/// uptime, restarts, cpu, memory, and why the last run ended. When it is too wide the cause
+/// is ellipsized first, then cpu, pid, uptime, the number and memory go, as `ps` drops
+/// columns.
 pub fn status_table(rows: &[AppStatus], color: bool) -> String {
-    let mut table = Table::new();
-    table
-        .load_preset(presets::NOTHING)
-        .set_content_arrangement(ContentArrangement::Disabled);
-    table
-        .set_style(TableComponent::HeaderLines, '─')
-        .set_style(TableComponent::MiddleHeaderIntersections, '─');
-    if !color {
-        table.force_no_tty();
-    } else {
-        table.enforce_styling();
-    }
-    let header = [
-        "name",
-        "inst",
-        "pid",
-        "status",
-        "uptime",
-        "↺",
-        "cpu",
-        "memory",
-        "last exit",
+    status_table_within(rows, color, crate::fit::width())
+}
+
+pub fn status_table_within(rows: &[AppStatus], color: bool, width: Option<usize>) -> String {
+    use crate::fit::Column;
+    let col = |f: &dyn Fn(&AppStatus) -> String| rows.iter().map(f).collect::<Vec<_>>();
+    let columns = vec![
+        Column::new(
+            "id",
+            col(&|r| r.number.map_or("-".into(), |n| n.to_string())),
+        )
+        .drop_rank(3),
+        Column::new("name", col(&|r| r.id.clone())),
+        Column::new("status", col(&|r| r.status.as_str().to_string()))
+            .colors(rows.iter().map(|r| Some(status_color(r.status))).collect()),
+        Column::new("pid", col(&|r| r.pid.map_or("-".into(), |p| p.to_string()))).drop_rank(1),
+        Column::new(
+            "uptime",
+            col(&|r| r.uptime_ms.map_or("-".into(), duration_ms)),
+        )
+        .drop_rank(2),
+        Column::new("↺", col(&|r| r.restarts.to_string())).drop_rank(5),
+        Column::new(
+            "cpu",
+            col(&|r| r.cpu_percent.map_or("-".into(), |c| format!("{c:.1}%"))),
+        )
+        .drop_rank(0),
+        Column::new("memory", col(&|r| r.memory_bytes.map_or("-".into(), bytes))).drop_rank(4),
+        Column::new(
+            "cause",
+            col(&|r| {
+                r.cause
+                    .clone()
+                    .or_else(|| r.last_exit.map(|e| exit(Some(e))))
+                    .unwrap_or_else(|| "-".into())
+            }),
+        )
+        .shrink_to(12)
+        .drop_rank(6),
     ];
-    table.set_header(header.iter().map(|h| {
-        if color {
-            Cell::new(h).add_attribute(Attribute::Bold)
-        } else {
-            Cell::new(h)
-        }
-    }));
-    for r in rows {
-        let mut status = Cell::new(r.status.as_str());
-        if color {
-            status = status.fg(status_color(r.status));
-        }
-        table.add_row(vec![
-            Cell::new(&r.name),
-            Cell::new(r.instance.map_or("-".into(), |i| i.to_string())),
-            Cell::new(r.pid.map_or("-".into(), |p| p.to_string())),
-            status,
-            Cell::new(r.uptime_ms.map_or("-".into(), duration_ms)),
-            Cell::new(r.restarts),
-            Cell::new(r.cpu_percent.map_or("-".into(), |c| format!("{c:.1}%"))),
-            Cell::new(r.memory_bytes.map_or("-".into(), bytes)),
-            Cell::new(exit(r.last_exit)),
-        ]);
-    }
-    table.to_string()
+    crate::fit::render(columns, width, color)
 }
 
 #[cfg(test)]

@@ -124,3 +124,100 @@ fn start_name_starts_what_it_runs_after_first() {
     );
     t.finish();
 }
+
+#[test]
+fn status_shows_causes_and_numbers_and_fits_80_columns() {
+    let t = TempHome::new();
+    let pids = t.path().join("pids");
+    t.write(
+        "ecosystem.toml",
+        &format!(
+            "[[apps]]\nname = \"elasticsearch-reindex-worker\"\nscript = \"{balloon}\"\nmax_memory_restart = \"60M\"\nkill_timeout = \"2s\"\nenv = {{ CHUNK_MB = \"10\", STEP_MS = \"50\" }}\n\n\
+             [[apps]]\nname = \"testmo-import-worker\"\nscript = \"{stubborn}\"\nkill_timeout = \"300ms\"\nenv = {{ PIDS = \"{pids}\" }}\n\n\
+             [[apps]]\nname = \"crashing-notification-worker\"\nscript = \"{crasher}\"\nrestart_delay = \"10s\"\nenv = {{ STARTS = \"{starts}\", EXIT_CODE = \"3\" }}\n",
+            balloon = fixture("balloon.py"),
+            stubborn = fixture("stubborn.sh"),
+            crasher = fixture("crasher.sh"),
+            pids = pids.display(),
+            starts = t.path().join("starts").display(),
+        ),
+    );
+    t.ok(&["start"]);
+    wait_for("the memory-limit restart", LONG, || {
+        t.app("elasticsearch-reindex-worker")["restarts"].as_u64() >= Some(1)
+    });
+    wait_for("the crash", LONG, || {
+        t.app("crashing-notification-worker")["cause"] == "crashed (exit 3)"
+    });
+    wait_for("the stubborn app to be up", LONG, || pids.exists());
+    let stop = t.ok(&["stop", "testmo-import-worker"]);
+    assert!(
+        stop.contains(
+            "✓ testmo-import-worker: stopped (SIGKILL after kill_timeout 300ms: it did not exit on SIGINT)"
+        ),
+        "{stop}"
+    );
+
+    let rows = t.status();
+    let by = |name: &str| {
+        rows.iter()
+            .find(|r| r["name"] == name)
+            .cloned()
+            .unwrap_or_default()
+    };
+    assert_eq!(by("elasticsearch-reindex-worker")["cause"], "memory limit");
+    assert_eq!(
+        by("testmo-import-worker")["cause"],
+        "stopped, SIGKILL after kill_timeout"
+    );
+    // Numbers are given once, in start (file) order, as PM2 does, and name the app in commands.
+    let numbers: Vec<u64> = [
+        "elasticsearch-reindex-worker",
+        "testmo-import-worker",
+        "crashing-notification-worker",
+    ]
+    .iter()
+    .filter_map(|n| by(n)["number"].as_u64())
+    .collect();
+    assert_eq!(numbers, [0, 1, 2], "{rows:?}");
+    let n = by("testmo-import-worker")["number"].to_string();
+    let out = t.ok(&["start", &n]);
+    assert!(out.contains("testmo-import-worker"), "{out}");
+
+    let table = |columns: &str| {
+        let out = t
+            .cmd(&["status"])
+            .env("COLUMNS", columns)
+            .output()
+            .expect("status");
+        text(&out.stdout)
+    };
+    let narrow = table("80");
+    for line in narrow.lines() {
+        assert!(
+            line.chars().count() <= 80,
+            "{} columns: {line}\n{narrow}",
+            line.chars().count()
+        );
+    }
+    for word in [
+        "id",
+        "elasticsearch-reindex-worker",
+        "crashing-notification-worker",
+        "online",
+        "cause",
+        "memory limit",
+    ] {
+        assert!(
+            narrow.contains(word),
+            "{word} missing:\n{narrow}\nwide:\n{}",
+            table("300")
+        );
+    }
+    let wide = table("200");
+    assert!(
+        wide.contains("crashed (exit 3)") && wide.contains("cpu"),
+        "{wide}"
+    );
+    t.finish();
+}

@@ -20,7 +20,8 @@ pub fn statuses(home: &Home, ids: &[String]) -> Vec<AppStatus> {
         .map(|id| (home.app(id), Request::Status))
         .collect();
     let answers = client::broadcast(requests, STATUS_TIMEOUT);
-    ids.iter()
+    let mut rows: Vec<AppStatus> = ids
+        .iter()
         .zip(answers)
         .map(|(id, answer)| match answer {
             Ok(Response::Status { status }) => status,
@@ -32,7 +33,19 @@ pub fn statuses(home: &Home, ids: &[String]) -> Vec<AppStatus> {
             Err(ClientError::NotRunning) => offline(home, id, None),
             Err(e) => offline(home, id, Some(e.to_string())),
         })
-        .collect()
+        .collect();
+    number(home, &mut rows);
+    rows
+}
+
+/// Fills in each app's number (given on first sight). Numbering is bookkeeping: a run
+/// directory that cannot be written still shows status, without numbers.
+pub fn number(home: &Home, rows: &mut [AppStatus]) {
+    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+    let numbers = home.numbers(&ids).unwrap_or_default();
+    for r in rows {
+        r.number = numbers.get(&r.id).copied();
+    }
 }
 
 /// The status of every known app instance.

@@ -123,6 +123,7 @@ fn bring_up(ctx: &Ctx, specs: &[AppSpec], verb: Verb) -> Outcome {
         }
     }
     if !shown.is_empty() {
+        inventory::number(&ctx.home, &mut shown);
         println!("{}", crate::render::status_table(&shown, ctx.color));
     }
     outcome

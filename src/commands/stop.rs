@@ -10,8 +10,9 @@ use crate::proto::{AppStatus, Request, Response};
 /// `tpctl stop NAME...|all|FILE`.
 pub fn stop(ctx: &Ctx, args: &[String]) -> Result<Outcome, CommandError> {
     let ids = targets::ids(&ctx.home, args)?;
-    let (outcome, statuses) = stop_ids(ctx, &ids);
+    let (outcome, mut statuses) = stop_ids(ctx, &ids);
     if !statuses.is_empty() {
+        inventory::number(&ctx.home, &mut statuses);
         println!("{}", crate::render::status_table(&statuses, ctx.color));
     }
     Ok(outcome)
@@ -77,7 +78,26 @@ fn stop_ids(ctx: &Ctx, ids: &[String]) -> (Outcome, Vec<AppStatus>) {
     for (id, answer) in ids.iter().zip(answers) {
         match answer {
             Ok(Response::Status { status }) => {
-                println!("✓ {id}: {}", status.status.as_str());
+                // Say so when the app ignored its stop signal and had to be killed.
+                let killed = status
+                    .cause
+                    .as_deref()
+                    .filter(|c| c.contains("SIGKILL"))
+                    .map(|_| {
+                        let spec = targets::saved_spec(home, id);
+                        format!(
+                            " (SIGKILL after kill_timeout {}: it did not exit on {})",
+                            spec.as_ref()
+                                .map_or("-".into(), |s| crate::render::duration_ms(
+                                    s.kill_timeout.as_millis() as u64
+                                )),
+                            spec.as_ref().map_or("its kill_signal".into(), |s| {
+                                crate::config::units::signal_name(s.kill_signal)
+                            })
+                        )
+                    })
+                    .unwrap_or_default();
+                println!("✓ {id}: {}{killed}", status.status.as_str());
                 statuses.push(status);
             }
             Err(ClientError::NotRunning) => {
@@ -122,7 +142,12 @@ fn forget(home: &Home, id: &str) -> std::io::Result<bool> {
         return Ok(false);
     };
 
-    for path in [dir.spec_path(), dir.state_path(), dir.socket_path()] {
+    for path in [
+        dir.spec_path(),
+        dir.state_path(),
+        dir.socket_path(),
+        dir.number_path(),
+    ] {
         match std::fs::remove_file(&path) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

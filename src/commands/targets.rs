@@ -286,9 +286,13 @@ pub fn ids(home: &Home, args: &[String]) -> Result<Vec<String>, CommandError> {
     Ok(out)
 }
 
-/// True when `arg` is the instance id or the app name of `id`.
+/// True when `arg` is the instance id, the app name or the number (`status` shows it) of `id`.
 fn matches_app(home: &Home, id: &str, arg: &str) -> bool {
-    id == arg || saved_spec(home, id).is_some_and(|s| s.name == arg)
+    id == arg
+        || saved_spec(home, id).is_some_and(|s| s.name == arg)
+        || (!arg.is_empty()
+            && arg.bytes().all(|b| b.is_ascii_digit())
+            && home.number_of(id).is_some_and(|n| n.to_string() == arg))
 }
 
 /// The app's spec re-read from its ecosystem file, or the saved one if the file no longer has it.

@@ -449,6 +449,7 @@ impl Keeper {
         let sample = run.and(self.last_sample);
         AppStatus {
             id: self.spec.id.clone(),
+            number: None,
             name: self.spec.name.clone(),
             instance: self.spec.instance,
             status: self.policy.status(),
@@ -463,6 +464,7 @@ impl Keeper {
             memory_bytes: sample.map(|s| s.rss_bytes),
             last_exit: self.policy.last_exit(),
             reason: self.policy.reason().map(str::to_string),
+            cause: self.policy.cause(),
             since_ms: self.since_ms,
             dropped_log_bytes: self.logs.dropped(),
         }
