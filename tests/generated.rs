@@ -74,3 +74,44 @@ fn app_names_complete_from_the_ecosystem_file_and_known_apps() {
         .expect("complete");
     assert_eq!(text(&out.stdout).trim(), "email-worker");
 }
+
+#[test]
+fn the_man_pages_say_each_thing_once_and_describe_the_file() {
+    let t = TempHome::new();
+    let dir = t.path().join("man");
+    t.ok(&["generate", "man", dir.to_str().expect("utf-8")]);
+    let top = std::fs::read_to_string(dir.join("tpctl.1")).expect("tpctl.1");
+    assert!(!top.contains(".SH EXTRA"), "{top}");
+    assert!(!top.contains("Exit codes:"), "EXIT STATUS says it: {top}");
+    assert_eq!(top.matches(".SH \"EXIT STATUS\"").count(), 1);
+    assert!(top.contains(".SH EXAMPLES"), "{top}");
+    let file = std::fs::read_to_string(dir.join("tpctl-ecosystem.5")).expect("ecosystem(5)");
+    assert!(file.starts_with(".TH tpctl-ecosystem 5 "), "{file}");
+    for key in [
+        "max_memory_restart",
+        "kill_timeout",
+        "after",
+        "log_keep",
+        "env_file",
+    ] {
+        assert!(
+            file.contains(&format!("\\fB{key}\\fR")),
+            "{key} missing: {file}"
+        );
+    }
+    // The roff is well formed enough for man(1) to render it.
+    if let Ok(out) = std::process::Command::new("man")
+        .args(["-l", "-P", "cat"])
+        .arg(dir.join("tpctl-ecosystem.5"))
+        .env("MANWIDTH", "80")
+        .output()
+        && out.status.success()
+    {
+        let shown = text(&out.stdout);
+        assert!(
+            shown.contains("max_memory_restart (default: none)"),
+            "{shown}"
+        );
+    }
+    t.finish();
+}

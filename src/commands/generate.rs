@@ -107,12 +107,15 @@ Diagnostics filter for the command line (default \fIwarn\fR).
 .TP
 \fBVALKEY_URL\fR, \fBDATABASE_URL\fR
 Passed to the apps through their environment; read by \fBtpctl doctor\fR.
+.TP
+\fBBULLMQ_PREFIX\fR
+BullMQ's key prefix (default \fIbull\fR) for \fBtpctl queues\fR, \fBqueue\fR, \fBmonit\fR and \fBdoctor\fR.
 "#;
 
 const FILES: &str = r#".SH FILES
 .TP
 \fI./ecosystem.toml\fR
-The apps \fBtpctl start\fR reads by default.
+The apps \fBtpctl start\fR reads by default; see \fBtpctl\-ecosystem\fR(5).
 .TP
 \fI$TPCTL_HOME/apps/<id>/\fR
 Per app instance: \fIlock\fR, \fIcontrol.sock\fR, \fIspec.json\fR, \fIstate.json\fR, \fIkeeper.log\fR, \fIlogs/out.log\fR, \fIlogs/err.log\fR.
@@ -121,7 +124,52 @@ Per app instance: \fIlock\fR, \fIcontrol.sock\fR, \fIspec.json\fR, \fIstate.json
 The saved process list (\fBtpctl save\fR, \fBtpctl resurrect\fR).
 "#;
 
-/// Writes `tpctl.1` and one `tpctl-<command>.1` per command into `dir`.
+/// A page's after-help split into its examples and any other notes, in roff; the top page's
+/// exit codes and environment are left out (EXIT STATUS and ENVIRONMENT say them in full).
+fn after_help_sections(cmd: &clap::Command) -> String {
+    let Some(text) = cmd.get_after_help().map(|h| h.to_string()) else {
+        return String::new();
+    };
+    let esc = |l: &str| l.trim().replace('\\', "\\\\").replace('-', "\\-");
+    let mut examples = Vec::new();
+    let mut notes = Vec::new();
+    for para in text.split("\n\n") {
+        let mut lines = para.lines();
+        match lines.next() {
+            Some(first) if first.trim_end() == "Examples:" => examples.extend(lines.map(esc)),
+            Some(first)
+                if first.starts_with("Exit codes:") || first.starts_with("Environment:") =>
+            {
+                // The top page's summary of what EXIT STATUS and ENVIRONMENT say in full.
+                for l in para
+                    .lines()
+                    .filter(|l| !l.starts_with("Exit codes:") && !l.starts_with("Environment:"))
+                {
+                    notes.push(esc(l));
+                }
+            }
+            Some(_) => notes.push(para.lines().map(esc).collect::<Vec<_>>().join("\n")),
+            None => {}
+        }
+    }
+    let mut out = String::new();
+    if !examples.is_empty() {
+        out.push_str(".SH EXAMPLES\n.nf\n");
+        for e in examples {
+            out.push_str(&e);
+            out.push('\n');
+        }
+        out.push_str(".fi\n");
+    }
+    if !notes.is_empty() {
+        out.push_str(".SH NOTES\n");
+        out.push_str(&notes.join("\n.PP\n"));
+        out.push('\n');
+    }
+    out
+}
+
+/// Writes `tpctl.1`, one `tpctl-<command>.1` per command, and `tpctl-ecosystem.5` into `dir`.
 pub fn man(dir: &Path) -> std::io::Result<Vec<String>> {
     std::fs::create_dir_all(dir)?;
     let cmd = Cli::command();
@@ -137,15 +185,35 @@ pub fn man(dir: &Path) -> std::io::Result<Vec<String>> {
         ));
     }
     for (name, page) in pages {
+        let man = clap_mangen::Man::new(page.clone());
         let mut buf = Vec::new();
-        clap_mangen::Man::new(page).render(&mut buf)?;
+        // Every section but clap's EXTRA (the after-help, which the top page would repeat
+        // below): examples and notes get sections of their own.
+        man.render_title(&mut buf)?;
+        man.render_name_section(&mut buf)?;
+        man.render_synopsis_section(&mut buf)?;
+        man.render_description_section(&mut buf)?;
+        man.render_options_section(&mut buf)?;
+        if page.has_subcommands() {
+            man.render_subcommands_section(&mut buf)?;
+        }
+        buf.extend_from_slice(after_help_sections(&page).as_bytes());
         buf.extend_from_slice(EXIT_STATUS.as_bytes());
         buf.extend_from_slice(ENVIRONMENT.as_bytes());
         buf.extend_from_slice(FILES.as_bytes());
+        if page.get_version().is_some() {
+            man.render_version_section(&mut buf)?;
+        }
         let file = format!("{name}.1");
         std::fs::write(dir.join(&file), buf)?;
         written.push(file);
     }
+    let file = "tpctl-ecosystem.5".to_string();
+    std::fs::write(
+        dir.join(&file),
+        crate::config::keys::man_page(env!("CARGO_PKG_VERSION")),
+    )?;
+    written.push(file);
     Ok(written)
 }
 

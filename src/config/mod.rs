@@ -6,6 +6,7 @@
 pub mod defaults;
 pub mod env;
 pub mod error;
+pub mod keys;
 pub mod order;
 pub mod raw;
 pub mod resolve;

@@ -1,0 +1,250 @@
+//! Every key of ecosystem.toml with its default and meaning: the one description that
+//! tpctl-ecosystem(5) is generated from. A test checks it against the parser's own list of
+//! fields, so a key cannot be added without being documented, nor documented without existing.
+
+/// One key of an `[[apps]]` table (and of `[defaults]` unless `per_app`).
+pub struct Key {
+    pub name: &'static str,
+    pub default: &'static str,
+    pub meaning: &'static str,
+    /// Only in `[[apps]]`, never in `[defaults]`.
+    pub per_app: bool,
+}
+
+const fn key(name: &'static str, default: &'static str, meaning: &'static str) -> Key {
+    Key {
+        name,
+        default,
+        meaning,
+        per_app: false,
+    }
+}
+
+const fn app_key(name: &'static str, default: &'static str, meaning: &'static str) -> Key {
+    Key {
+        name,
+        default,
+        meaning,
+        per_app: true,
+    }
+}
+
+pub const KEYS: &[Key] = &[
+    app_key(
+        "name",
+        "required",
+        "Unique name: letters, digits, -, _ and .",
+    ),
+    app_key(
+        "script",
+        "required",
+        "The program: a path (relative to the file's directory) or a command on PATH.",
+    ),
+    app_key(
+        "args",
+        "none",
+        "Its arguments: an array, or one string split as a shell would.",
+    ),
+    key("cwd", "the file's directory", "Working directory."),
+    key("env", "none", "A table of environment variables."),
+    key(
+        "env_file",
+        "none",
+        "\".env\" (must exist) or { path = \".env\", optional = true }; read again on every start.",
+    ),
+    app_key(
+        "instances",
+        "1",
+        "N copies named name-0 ... name-(N-1); each gets NODE_APP_INSTANCE and TPCTL_INSTANCE.",
+    ),
+    key(
+        "autorestart",
+        "true",
+        "false makes a one-shot: it ends completed (exit 0) or failed.",
+    ),
+    key(
+        "max_restarts",
+        "16",
+        "Consecutive runs shorter than min_uptime before the app is errored.",
+    ),
+    key(
+        "min_uptime",
+        "1s",
+        "A run at least this long is stable: it resets the crash count and the back-off.",
+    ),
+    key("restart_delay", "0", "A fixed delay before each restart."),
+    key(
+        "exp_backoff_restart_delay",
+        "none",
+        "The first back-off delay; it doubles per unstable restart, up to 30 s.",
+    ),
+    key(
+        "max_memory_restart",
+        "none",
+        "A graceful restart when the process tree's resident memory exceeds it (512M, 1G).",
+    ),
+    key(
+        "kill_signal",
+        "SIGINT",
+        "The signal sent to the process group to stop it.",
+    ),
+    key(
+        "kill_timeout",
+        "30s",
+        "How long after kill_signal the group is killed with SIGKILL.",
+    ),
+    key(
+        "stop_exit_codes",
+        "none",
+        "Exit codes that mean done: the app is stopped, not restarted.",
+    ),
+    app_key(
+        "after",
+        "none",
+        "Apps (a name or an array) that must be online, or completed for one-shots, first; tpctl start NAME starts them.",
+    ),
+    app_key(
+        "queue",
+        "none",
+        "The BullMQ queue or queues the app consumes (tpctl queues, monit, doctor).",
+    ),
+    app_key("concurrency", "none", "Exported as concurrency_env."),
+    app_key(
+        "concurrency_env",
+        "from the name",
+        "The variable concurrency is exported as: email-worker gives EMAIL_CONCURRENCY.",
+    ),
+    app_key(
+        "out_file",
+        "logs/out.log in the run directory",
+        "The stdout log (relative to the file); instances get -i before the extension.",
+    ),
+    app_key(
+        "error_file",
+        "logs/err.log in the run directory",
+        "The stderr log, as out_file.",
+    ),
+    key(
+        "merge_logs",
+        "false",
+        "stdout and stderr into the stdout file.",
+    ),
+    key(
+        "time",
+        "false",
+        "Prefix every line with the time the keeper read it.",
+    ),
+    key(
+        "log_date_format",
+        "RFC 3339 with milliseconds",
+        "moment.js tokens YYYY MM DD HH mm ss SSS Z ZZ and [literal]; times are UTC.",
+    ),
+    key(
+        "log_max_size",
+        "10M",
+        "Rotate a log file before it grows past this (rename and reopen).",
+    ),
+    key(
+        "log_keep",
+        "5",
+        "Rotated files kept (out.log.1 ... out.log.N).",
+    ),
+    key(
+        "log_compress",
+        "false",
+        "gzip rotated files (out.log.1.gz).",
+    ),
+];
+
+/// tpctl-ecosystem(5), in roff.
+pub fn man_page(version: &str) -> String {
+    let esc = |s: &str| s.replace('\\', "\\\\").replace('-', "\\-");
+    let mut out = format!(
+        ".TH tpctl-ecosystem 5 \"\" \"tpctl {version}\"\n\
+         .SH NAME\n\
+         ecosystem.toml \\- the apps tpctl runs\n\
+         .SH SYNOPSIS\n\
+         \\fI./ecosystem.toml\\fR, read by \\fBtpctl start\\fR, \\fBrestart\\fR, \\fBrun\\fR, \\fBqueues\\fR, \\fBmonit\\fR and \\fBdoctor\\fR\n\
+         .SH DESCRIPTION\n\
+         A TOML file with an optional \\fB[defaults]\\fR table, whose keys every app inherits unless it sets its own, \
+         and one \\fB[[apps]]\\fR table per app. Unknown keys, wrong types and bad values are errors that name the file, \
+         line, column and key, with the closest known key. Durations are \\fI500ms\\fR, \\fI30s\\fR, \\fI10m\\fR, \\fI1h\\fR \
+         (or a number of milliseconds); sizes are \\fI512K\\fR, \\fI10M\\fR, \\fI1G\\fR (or bytes); signals are \\fISIGINT\\fR or \\fIINT\\fR.\n\
+         .SH KEYS\n"
+    );
+    for k in KEYS {
+        out.push_str(&format!(
+            ".TP\n\\fB{}\\fR (default: {}{})\n{}\n",
+            esc(k.name),
+            esc(k.default),
+            if k.per_app {
+                "; per app, not in [defaults]"
+            } else {
+                ""
+            },
+            esc(k.meaning)
+        ));
+    }
+    out.push_str(
+        ".SH EXAMPLE\n.nf\n\
+         [defaults]\n\
+         env_file = { path = \".env\", optional = true }\n\
+         kill_timeout = \"30s\"\n\n\
+         [[apps]]\n\
+         name = \"scheduler\"\n\
+         script = \"tp\\-worker\"\n\
+         args = [\"scheduler\"]\n\
+         autorestart = false\n\n\
+         [[apps]]\n\
+         name = \"email\\-worker\"\n\
+         script = \"tp\\-worker\"\n\
+         args = [\"email\"]\n\
+         queue = \"emails\"\n\
+         concurrency = 3\n\
+         max_memory_restart = \"256M\"\n\
+         after = \"scheduler\"\n\
+         .fi\n\
+         .SH \"SEE ALSO\"\n\
+         \\fBtpctl\\fR(1), \\fBtpctl\\-start\\fR(1), \\fBtpctl\\-import\\fR(1) (converts PM2's ecosystem.config.js)\n",
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The parser's own list of fields, from the error for an unknown one.
+    fn fields(toml: &str) -> Vec<String> {
+        let raw: Result<crate::config::raw::RawFile, _> = toml::from_str(toml);
+        let message = raw
+            .err()
+            .map(|e| e.message().to_string())
+            .unwrap_or_default();
+        let expected = message.split_once("expected").map_or("", |(_, e)| e);
+        expected
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn every_key_the_parser_knows_is_documented_and_no_other() {
+        let mut app = fields("[[apps]]\nname = \"a\"\nscript = \"b\"\nnot_a_key = 1\n");
+        app.sort();
+        let mut documented: Vec<String> = KEYS.iter().map(|k| k.name.to_string()).collect();
+        documented.sort();
+        assert_eq!(app, documented);
+        let mut defaults = fields("[defaults]\nnot_a_key = 1\n");
+        defaults.sort();
+        let mut inheritable: Vec<String> = KEYS
+            .iter()
+            .filter(|k| !k.per_app)
+            .map(|k| k.name.to_string())
+            .collect();
+        inheritable.sort();
+        assert_eq!(defaults, inheritable);
+    }
+}
