@@ -9,34 +9,52 @@ module completions {
 
   # Start apps from an ecosystem file (default ./ecosystem.toml) or by name
   export extern "tpctl start" [
+    --only: string            # Only these apps (comma-separated names) of the files or apps given, as PM2's --only; with nothing else given, of ./ecosystem.toml
+    --update-env              # Accepted for PM2's sake and changes nothing: tpctl reads the ecosystem file and the env files again on every start, restart and reload
     --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
     --help(-h)                # Print help
     --version(-V)             # Print version
-    ...targets: string        # App names, instance ids, `all`, or paths to ecosystem files
+    ...targets: string        # App names, numbers, instance ids, `all`, or paths to ecosystem files
   ]
 
   # Stop apps gracefully: kill_signal to the process group, SIGKILL after kill_timeout
   export extern "tpctl stop" [
+    --only: string            # Only these apps (comma-separated names) of the files or apps given, as PM2's --only; with nothing else given, of ./ecosystem.toml
+    --update-env              # Accepted for PM2's sake and changes nothing: tpctl reads the ecosystem file and the env files again on every start, restart and reload
     --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
     --help(-h)                # Print help
     --version(-V)             # Print version
-    ...targets: string        # App names, instance ids, `all`, or paths to ecosystem files
+    ...targets: string        # App names, numbers, instance ids, `all`, or paths to ecosystem files
   ]
 
   # Restart apps; their ecosystem file and env files are read again
   export extern "tpctl restart" [
+    --only: string            # Only these apps (comma-separated names) of the files or apps given, as PM2's --only; with nothing else given, of ./ecosystem.toml
+    --update-env              # Accepted for PM2's sake and changes nothing: tpctl reads the ecosystem file and the env files again on every start, restart and reload
     --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
     --help(-h)                # Print help
     --version(-V)             # Print version
-    ...targets: string        # App names, instance ids, `all`, or paths to ecosystem files
+    ...targets: string        # App names, numbers, instance ids, `all`, or paths to ecosystem files
+  ]
+
+  # Restart apps gracefully one instance at a time: the next only once the previous is online again, so an app with `instances > 1` keeps serving (PM2's reload)
+  export extern "tpctl reload" [
+    --only: string            # Only these apps (comma-separated names) of the files or apps given, as PM2's --only; with nothing else given, of ./ecosystem.toml
+    --update-env              # Accepted for PM2's sake and changes nothing: tpctl reads the ecosystem file and the env files again on every start, restart and reload
+    --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
+    --help(-h)                # Print help
+    --version(-V)             # Print version
+    ...targets: string        # App names, numbers, instance ids, `all`, or paths to ecosystem files
   ]
 
   # Stop apps and remove them from the list (their logs stay on disk)
   export extern "tpctl delete" [
+    --only: string            # Only these apps (comma-separated names) of the files or apps given, as PM2's --only; with nothing else given, of ./ecosystem.toml
+    --update-env              # Accepted for PM2's sake and changes nothing: tpctl reads the ecosystem file and the env files again on every start, restart and reload
     --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
     --help(-h)                # Print help
     --version(-V)             # Print version
-    ...targets: string        # App names, instance ids, `all`, or paths to ecosystem files
+    ...targets: string        # App names, numbers, instance ids, `all`, or paths to ecosystem files
   ]
 
   # List every app with its status, pid, uptime, restarts, CPU and memory
@@ -53,7 +71,7 @@ module completions {
     --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
     --help(-h)                # Print help
     --version(-V)             # Print version
-    name: string              # App name or instance id
+    name: string              # App name, number or instance id
   ]
 
   # Stop every app; every keeper exits
@@ -80,10 +98,12 @@ module completions {
 
   # Empty apps' log files (and their rotated copies) while they keep running
   export extern "tpctl flush" [
+    --only: string            # Only these apps (comma-separated names) of the files or apps given, as PM2's --only; with nothing else given, of ./ecosystem.toml
+    --update-env              # Accepted for PM2's sake and changes nothing: tpctl reads the ecosystem file and the env files again on every start, restart and reload
     --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
     --help(-h)                # Print help
     --version(-V)             # Print version
-    ...targets: string        # App names, instance ids, `all`, or paths to ecosystem files
+    ...targets: string        # App names, numbers, instance ids, `all`, or paths to ecosystem files
   ]
 
   # Reopen every log file by name, after an external logrotate moved them
@@ -410,10 +430,12 @@ module completions {
 
   # Run apps in the foreground with prefixed output (development); Ctrl-C stops them all
   export extern "tpctl run" [
+    --only: string            # Only these apps (comma-separated names) of the files or apps given, as PM2's --only; with nothing else given, of ./ecosystem.toml
+    --update-env              # Accepted for PM2's sake and changes nothing: tpctl reads the ecosystem file and the env files again on every start, restart and reload
     --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
     --help(-h)                # Print help
     --version(-V)             # Print version
-    ...targets: string        # App names, instance ids, `all`, or paths to ecosystem files
+    ...targets: string        # App names, numbers, instance ids, `all`, or paths to ecosystem files
   ]
 
   # Print this message or the help of the given subcommand(s)
@@ -430,6 +452,10 @@ module completions {
 
   # Restart apps; their ecosystem file and env files are read again
   export extern "tpctl help restart" [
+  ]
+
+  # Restart apps gracefully one instance at a time: the next only once the previous is online again, so an app with `instances > 1` keeps serving (PM2's reload)
+  export extern "tpctl help reload" [
   ]
 
   # Stop apps and remove them from the list (their logs stay on disk)

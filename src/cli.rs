@@ -20,9 +20,17 @@ pub struct Cli {
 /// Targets of a lifecycle command: app names, instance ids (`web-1`), `all`, or ecosystem files.
 #[derive(Debug, Args)]
 pub struct Targets {
-    /// App names, instance ids, `all`, or paths to ecosystem files.
+    /// App names, numbers, instance ids, `all`, or paths to ecosystem files.
     #[arg(value_name = "FILE|NAME", add = clap_complete::engine::ArgValueCompleter::new(crate::commands::generate::app_names))]
     pub targets: Vec<String>,
+    /// Only these apps (comma-separated names) of the files or apps given, as PM2's --only;
+    /// with nothing else given, of ./ecosystem.toml.
+    #[arg(long, value_delimiter = ',', value_name = "NAME")]
+    pub only: Vec<String>,
+    /// Accepted for PM2's sake and changes nothing: tpctl reads the ecosystem file and the env
+    /// files again on every start, restart and reload.
+    #[arg(long)]
+    pub update_env: bool,
 }
 
 #[derive(Debug, Args)]
@@ -47,6 +55,12 @@ pub enum Command {
         after_help = "Examples:\n  tpctl restart all\n  tpctl restart ecosystem.toml\n  tpctl restart forecast-worker"
     )]
     Restart(Targets),
+    /// Restart apps gracefully one instance at a time: the next only once the previous is
+    /// online again, so an app with `instances > 1` keeps serving (PM2's reload).
+    #[command(
+        after_help = "Examples:\n  tpctl reload email-worker\n  tpctl reload all\n\nA reload stops at the first instance that does not come back online; the instances not yet reloaded keep running."
+    )]
+    Reload(Targets),
     /// Stop apps and remove them from the list (their logs stay on disk).
     #[command(
         visible_alias = "del",
@@ -60,8 +74,9 @@ pub enum Command {
     #[command(
         after_help = "Examples:\n  tpctl describe email-worker\n  tpctl describe email-worker --json"
     )]
+    #[command(visible_aliases = ["show", "info"])]
     Describe {
-        /// App name or instance id.
+        /// App name, number or instance id.
         #[arg(add = clap_complete::engine::ArgValueCompleter::new(crate::commands::generate::app_names))]
         name: String,
         #[command(flatten)]

@@ -13,6 +13,7 @@ mod keeper;
 mod leftovers;
 mod monit;
 mod persist;
+mod pm2_verbs;
 mod policy;
 mod progress;
 mod proto;
@@ -40,7 +41,14 @@ fn main() -> ExitCode {
     // SAFETY: restoring the default disposition of SIGPIPE has no preconditions.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     commands::generate::complete_if_asked();
-    let cli = Cli::parse();
+    let cli = match pm2_verbs::translate(&args) {
+        Some(pm2_verbs::Pm2Verb::Run(translated)) => Cli::parse_from(translated),
+        Some(pm2_verbs::Pm2Verb::Answer(text)) => {
+            eprintln!("{text}");
+            return ExitCode::from(2);
+        }
+        None => Cli::parse(),
+    };
     init_tracing();
     match dispatch(cli.command, cli.quiet) {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
@@ -66,18 +74,19 @@ fn init_tracing() {
 fn dispatch(command: Command, quiet: bool) -> Result<Outcome, CommandError> {
     let ctx = Ctx::from_env(quiet)?;
     match command {
-        Command::Start(t) => commands::start::start(&ctx, &t.targets),
-        Command::Restart(t) => commands::start::restart(&ctx, &t.targets),
-        Command::Stop(t) => commands::stop::stop(&ctx, &t.targets),
-        Command::Delete(t) => commands::stop::delete(&ctx, &t.targets),
+        Command::Start(t) => commands::start::start(&ctx, &t),
+        Command::Restart(t) => commands::start::restart(&ctx, &t),
+        Command::Reload(t) => commands::start::reload(&ctx, &t),
+        Command::Stop(t) => commands::stop::stop(&ctx, &t),
+        Command::Delete(t) => commands::stop::delete(&ctx, &t),
         Command::Kill => commands::stop::kill(&ctx),
         Command::Status(o) => commands::status::status(&ctx, o.json),
         Command::Describe { name, output } => {
             commands::describe::describe(&ctx, &name, output.json)
         }
-        Command::Run(t) => commands::run::run(&ctx, &t.targets),
+        Command::Run(t) => commands::run::run(&ctx, &t),
         Command::Logs(a) => commands::logs::logs(&ctx, &a),
-        Command::Flush(t) => commands::logs::flush(&ctx, &t.targets),
+        Command::Flush(t) => commands::logs::flush(&ctx, &t),
         Command::ReloadLogs => commands::logs::reload(&ctx),
         Command::Save { force } => commands::save::save(&ctx, force),
         Command::Resurrect => commands::save::resurrect(&ctx),

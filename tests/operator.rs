@@ -221,3 +221,63 @@ fn status_shows_causes_and_numbers_and_fits_80_columns() {
     );
     t.finish();
 }
+
+#[test]
+fn reload_goes_one_instance_at_a_time_and_pm2_verbs_work_or_teach() {
+    let t = TempHome::new();
+    let journal = t.path().join("journal");
+    let script = t.write(
+        "worker.sh",
+        &format!(
+            "#!/bin/sh\necho \"start $TPCTL_INSTANCE\" >> {j}\ntrap 'echo \"stop $TPCTL_INSTANCE\" >> {j}; exit 0' INT\nwhile :; do sleep 0.05; done\n",
+            j = journal.display()
+        ),
+    );
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    t.write(
+        "ecosystem.toml",
+        &format!(
+            "[[apps]]\nname = \"web\"\nscript = \"{s}\"\ninstances = 2\n\n[[apps]]\nname = \"other\"\nscript = \"{s}\"\n",
+            s = script.display()
+        ),
+    );
+    // --only picks apps of the file; --update-env is accepted.
+    let out = t.ok(&["start", "--only", "web", "--update-env"]);
+    assert!(out.contains("web-0") && !out.contains("other"), "{out}");
+    wait_for("both instances", LONG, || lines(&journal).len() == 2);
+    let out = t.ok(&["reload", "web"]);
+    assert!(
+        out.contains("✓ web-0: online") && out.contains("✓ web-1: online"),
+        "{out}"
+    );
+    let after: Vec<String> = lines(&journal)[2..].to_vec();
+    assert_eq!(
+        after,
+        ["stop 0", "start 0", "stop 1", "start 1"],
+        "the second instance is stopped only once the first is back"
+    );
+
+    // PM2's listing verbs.
+    let jlist: Vec<serde_json::Value> =
+        serde_json::from_str(&t.ok(&["jlist"])).expect("jlist is status --json");
+    assert_eq!(jlist.len(), 2);
+    let show = t.ok(&["show", "web-1"]);
+    assert!(show.contains("web-1"), "{show}");
+    let out = t.run(&["scale", "web", "4"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr)
+            .contains("set `instances = 4` for web in ecosystem.toml, then `tpctl reload web`"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = t.run(&["ping"]);
+    assert!(
+        text(&out.stderr).contains("no daemon to ping"),
+        "{}",
+        text(&out.stderr)
+    );
+    fails_with(&t, &["start", "--only", "wbe"], 2, "did you mean \"web\"?");
+    t.finish();
+}

@@ -136,7 +136,9 @@ fn after_help_sections(cmd: &clap::Command) -> String {
     for para in text.split("\n\n") {
         let mut lines = para.lines();
         match lines.next() {
-            Some(first) if first.trim_end() == "Examples:" => examples.extend(lines.map(esc)),
+            Some(first) if matches!(first.trim_end(), "Examples:" | "Example:") => {
+                examples.extend(lines.map(esc))
+            }
             Some(first)
                 if first.starts_with("Exit codes:") || first.starts_with("Environment:") =>
             {

@@ -352,12 +352,14 @@ fn stored_time(line: &str) -> Option<&str> {
 }
 
 /// `tpctl flush [NAME...|all]`.
-pub fn flush(ctx: &Ctx, args: &[String]) -> Result<Outcome, CommandError> {
+pub fn flush(ctx: &Ctx, t: &crate::cli::Targets) -> Result<Outcome, CommandError> {
+    let args = targets::args_of(t);
     let ids = if args.is_empty() {
         resolve(ctx, &[])?
     } else {
-        targets::ids(&ctx.home, args)?
+        targets::ids(&ctx.home, &args)?
     };
+    let ids = targets::keep_only_ids(&ctx.home, ids, &t.only)?;
     let answers = client::broadcast(
         ids.iter()
             .map(|id| (ctx.home.app(id), Request::FlushLogs))

@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use super::{CommandError, Ctx, Outcome, inventory, targets};
+use crate::cli::Targets;
 use crate::client::{self, ClientError};
 use crate::config::order;
 use crate::home::Home;
@@ -29,9 +30,10 @@ enum Verb {
 
 /// `tpctl start [FILE|NAME...]`: what the apps run `after` is started first when it is neither
 /// running nor completed; one that cannot be found keeps its dependent from starting.
-pub fn start(ctx: &Ctx, args: &[String]) -> Result<Outcome, CommandError> {
+pub fn start(ctx: &Ctx, t: &Targets) -> Result<Outcome, CommandError> {
     ctx.home.ensure()?;
-    let mut specs = targets::specs(&ctx.home, args, true)?;
+    let specs = targets::specs(&ctx.home, &targets::args_of(t), true)?;
+    let mut specs = targets::keep_only(specs, &t.only, |s| s.name.clone())?;
     let mut outcome = Outcome::Success;
     let mut missing: BTreeSet<String> = BTreeSet::new();
     let mut added = Vec::new();
@@ -59,10 +61,68 @@ pub fn start(ctx: &Ctx, args: &[String]) -> Result<Outcome, CommandError> {
 }
 
 /// `tpctl restart FILE|NAME...|all`.
-pub fn restart(ctx: &Ctx, args: &[String]) -> Result<Outcome, CommandError> {
+pub fn restart(ctx: &Ctx, t: &Targets) -> Result<Outcome, CommandError> {
     ctx.home.ensure()?;
-    let specs = targets::specs(&ctx.home, args, false)?;
+    let specs = targets::specs(&ctx.home, &targets::args_of(t), false)?;
+    let specs = targets::keep_only(specs, &t.only, |s| s.name.clone())?;
     Ok(bring_up(ctx, &specs, Verb::Restart))
+}
+
+/// `tpctl reload FILE|NAME...|all`: a restart of one instance at a time, each waiting for the
+/// previous to be online again; the first that is not stops the reload there.
+pub fn reload(ctx: &Ctx, t: &Targets) -> Result<Outcome, CommandError> {
+    ctx.home.ensure()?;
+    let specs = targets::specs(&ctx.home, &targets::args_of(t), false)?;
+    let specs = targets::keep_only(specs, &t.only, |s| s.name.clone())?;
+    let mut shown = Vec::new();
+    for (i, spec) in specs.iter().enumerate() {
+        let mut report = act(ctx, &[spec], Verb::Restart).remove(0);
+        if let Some(st) = report.status.as_ref()
+            && st.status == Status::Launching
+        {
+            // Launched but not yet running its program: wait for it to be online.
+            let id = spec.id.clone();
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            let mut now = st.clone();
+            while now.status == Status::Launching && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+                now = inventory::statuses(&ctx.home, std::slice::from_ref(&id)).remove(0);
+            }
+            report = report_of(now);
+        }
+        let online = report
+            .status
+            .as_ref()
+            .is_some_and(|s| s.status == Status::Online || (spec.is_one_shot() && report.ok));
+        let mark = if online { "✓" } else { "✗" };
+        println!("{mark} {}: {}", spec.id, report.note);
+        if let Some(st) = report.status {
+            shown.push(st);
+        }
+        if !online {
+            let left: Vec<&str> = specs[i + 1..].iter().map(|s| s.id.as_str()).collect();
+            if !left.is_empty() {
+                println!(
+                    "reload stopped: {} did not come back online; {} keep running as they were",
+                    spec.id,
+                    left.join(", ")
+                );
+            }
+            inventory::number(&ctx.home, &mut shown);
+            println!("{}", crate::render::status_table(&shown, ctx.color));
+            return Ok(Outcome::Failed);
+        }
+    }
+    inventory::number(&ctx.home, &mut shown);
+    if !shown.is_empty() {
+        println!("{}", crate::render::status_table(&shown, ctx.color));
+    }
+    Ok(Outcome::Success)
+}
+
+fn report_of(status: AppStatus) -> Report {
+    let note = describe_outcome(&status);
+    report(status, note)
 }
 
 /// What happened to one app.

@@ -3,13 +3,20 @@
 use std::time::Duration;
 
 use super::{CommandError, Ctx, Outcome, inventory, targets};
+use crate::cli::Targets;
 use crate::client::ClientError;
 use crate::home::Home;
 use crate::proto::{AppStatus, Request, Response};
 
+/// The ids the targets name, narrowed by `--only`.
+fn selected(ctx: &Ctx, t: &Targets) -> Result<Vec<String>, CommandError> {
+    let ids = targets::ids(&ctx.home, &targets::args_of(t))?;
+    targets::keep_only_ids(&ctx.home, ids, &t.only)
+}
+
 /// `tpctl stop NAME...|all|FILE`.
-pub fn stop(ctx: &Ctx, args: &[String]) -> Result<Outcome, CommandError> {
-    let ids = targets::ids(&ctx.home, args)?;
+pub fn stop(ctx: &Ctx, t: &Targets) -> Result<Outcome, CommandError> {
+    let ids = selected(ctx, t)?;
     let (outcome, mut statuses) = stop_ids(ctx, &ids);
     if !statuses.is_empty() {
         inventory::number(&ctx.home, &mut statuses);
@@ -19,8 +26,8 @@ pub fn stop(ctx: &Ctx, args: &[String]) -> Result<Outcome, CommandError> {
 }
 
 /// `tpctl delete NAME...|all|FILE`: stop, then forget the app (its logs stay).
-pub fn delete(ctx: &Ctx, args: &[String]) -> Result<Outcome, CommandError> {
-    let ids = targets::ids(&ctx.home, args)?;
+pub fn delete(ctx: &Ctx, t: &Targets) -> Result<Outcome, CommandError> {
+    let ids = selected(ctx, t)?;
     let (mut outcome, _) = stop_ids(ctx, &ids);
     for id in &ids {
         match forget(&ctx.home, id) {

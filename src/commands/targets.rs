@@ -244,6 +244,48 @@ pub fn dependencies(home: &Home, specs: &[AppSpec]) -> Result<Vec<Dependency>, C
     Ok(out)
 }
 
+/// The command line's targets, with `--only` alone meaning ./ecosystem.toml.
+pub fn args_of(t: &crate::cli::Targets) -> Vec<String> {
+    if t.targets.is_empty() && !t.only.is_empty() {
+        vec![ECOSYSTEM_FILE.to_string()]
+    } else {
+        t.targets.clone()
+    }
+}
+
+/// Keeps the items whose app name is in `only` (all when it is empty); a name in `only` that
+/// matches none of them is an error with the names there are.
+pub fn keep_only<T>(
+    items: Vec<T>,
+    only: &[String],
+    name: impl Fn(&T) -> String,
+) -> Result<Vec<T>, CommandError> {
+    if only.is_empty() {
+        return Ok(items);
+    }
+    let names: Vec<String> = items.iter().map(&name).collect();
+    if let Some(missing) = only.iter().find(|o| !names.contains(o)) {
+        return Err(unknown(missing, &names));
+    }
+    Ok(items
+        .into_iter()
+        .zip(names)
+        .filter(|(_, n)| only.contains(n))
+        .map(|(i, _)| i)
+        .collect())
+}
+
+/// `keep_only` for app ids, by the names in their saved specs.
+pub fn keep_only_ids(
+    home: &Home,
+    ids: Vec<String>,
+    only: &[String],
+) -> Result<Vec<String>, CommandError> {
+    keep_only(ids, only, |id| {
+        saved_spec(home, id).map_or_else(|| id.clone(), |s| s.name)
+    })
+}
+
 /// Resolves targets to the ids of known apps (for stop, delete): files name their apps.
 pub fn ids(home: &Home, args: &[String]) -> Result<Vec<String>, CommandError> {
     if args.is_empty() {
