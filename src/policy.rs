@@ -96,6 +96,8 @@ pub enum Cause {
     Memory { rss_bytes: u64, limit_bytes: u64 },
     /// An operator asked (`tpctl restart`).
     Manual,
+    /// `cron_restart` came due.
+    Scheduled,
 }
 
 impl std::fmt::Display for Cause {
@@ -114,6 +116,7 @@ impl std::fmt::Display for Cause {
                 )
             }
             Cause::Manual => f.write_str("manual restart"),
+            Cause::Scheduled => f.write_str("scheduled restart (cron_restart)"),
         }
     }
 }
@@ -127,6 +130,8 @@ pub enum Event {
     Stop,
     /// The operator wants a fresh run.
     Restart,
+    /// `cron_restart` is due: a graceful restart if the app is running, else nothing.
+    ScheduledRestart,
     /// The program was executed.
     Spawned,
     /// The program could not be executed (missing, not executable, bad cwd...).
@@ -294,6 +299,9 @@ impl Policy {
                 fx.extend(self.launch());
                 fx
             }
+            (Launching | Online, Event::ScheduledRestart) => {
+                self.begin_stop(AfterStop::Restart(Cause::Scheduled))
+            }
             (Stopping, Event::Restart) => {
                 self.after_stop = AfterStop::Restart(Cause::Manual);
                 vec![]
@@ -383,6 +391,7 @@ impl Policy {
         let after = std::mem::replace(&mut self.after_stop, AfterStop::Stay);
         let why = match &after {
             AfterStop::Restart(Cause::Memory { .. }) => "memory limit",
+            AfterStop::Restart(Cause::Scheduled) => "restarted by cron_restart",
             AfterStop::Restart(_) => "restarted",
             AfterStop::Stay | AfterStop::Decide => "stopped",
         };

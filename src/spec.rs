@@ -51,6 +51,25 @@ pub struct AppSpec {
     /// Where and how the keeper writes the app's output.
     #[serde(default)]
     pub logs: LogSpec,
+    /// Started by `tpctl start FILE` (false: only when named, as PM2's `autostart: false`).
+    #[serde(default = "yes")]
+    pub autostart: bool,
+    /// A cron pattern (5 fields, or 6 with seconds first) for graceful restarts, in the
+    /// keeper's local time zone (TZ, else /etc/localtime).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cron_restart: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Parses a `cron_restart` pattern as the keeper reads it: 5 fields, or 6 with seconds.
+pub fn parse_cron(pattern: &str) -> Result<croner::Cron, String> {
+    croner::Cron::new(pattern)
+        .with_seconds_optional()
+        .parse()
+        .map_err(|e| format!("invalid cron_restart {pattern:?}: {}; expected 5 fields (minute hour day month weekday, e.g. \"0 4 * * *\") or 6 with seconds first", e.to_string().trim_end_matches('.')))
 }
 
 /// Log files and their rotation.

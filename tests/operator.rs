@@ -281,3 +281,36 @@ fn reload_goes_one_instance_at_a_time_and_pm2_verbs_work_or_teach() {
     fails_with(&t, &["start", "--only", "wbe"], 2, "did you mean \"web\"?");
     t.finish();
 }
+
+#[test]
+fn autostart_false_waits_to_be_named_and_cron_restart_restarts_on_schedule() {
+    let t = TempHome::new();
+    t.write(
+        "ecosystem.toml",
+        "[[apps]]\nname = \"nightly\"\nscript = \"/bin/sleep\"\nargs = [\"600\"]\ncron_restart = \"*/2 * * * * *\"\n\n\
+         [[apps]]\nname = \"manual\"\nscript = \"/bin/sleep\"\nargs = [\"600\"]\nautostart = false\n",
+    );
+    let out = t.ok(&["start"]);
+    assert!(
+        out.contains("- manual: not started (autostart = false; `tpctl start manual` starts it)"),
+        "{out}"
+    );
+    assert_eq!(t.status().len(), 1, "only nightly runs");
+    let out = t.ok(&["start", "manual"]);
+    assert!(out.contains("✓ manual: online"), "{out}");
+
+    // Every 2 s by the pattern (seconds first): a graceful restart with its own cause.
+    wait_for("a scheduled restart", LONG, || {
+        t.app("nightly")["restarts"].as_u64() >= Some(1)
+    });
+    assert_eq!(t.app("nightly")["cause"], "restarted by cron_restart");
+    let described: serde_json::Value =
+        serde_json::from_str(&t.ok(&["describe", "nightly", "--json"])).expect("json");
+    let ledger = described[0]["ledger"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(ledger[0]["cause"]["kind"], "scheduled", "{described}");
+    assert_eq!(t.app("manual")["restarts"], 0);
+    t.finish();
+}

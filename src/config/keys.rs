@@ -63,6 +63,16 @@ pub const KEYS: &[Key] = &[
         "false makes a one-shot: it ends completed (exit 0) or failed.",
     ),
     key(
+        "autostart",
+        "true",
+        "false: tpctl start FILE skips the app; it starts when named (tpctl start NAME, --only) or as another app's after.",
+    ),
+    key(
+        "cron_restart",
+        "none",
+        "A cron pattern (5 fields, or 6 with seconds first) for a graceful restart on schedule, in the keeper's local time zone (TZ, else /etc/localtime), as PM2.",
+    ),
+    key(
         "max_restarts",
         "16",
         "Consecutive runs shorter than min_uptime before the app is errored.",

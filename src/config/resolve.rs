@@ -451,6 +451,21 @@ fn resolve_app(
             .unwrap_or(super::defaults::LOG_KEEP),
         compress: app.log_compress.or(defaults.log_compress).unwrap_or(false),
     };
+    let autostart = app.autostart.or(defaults.autostart).unwrap_or(true);
+    let cron_restart = match app.cron_restart.or_else(|| defaults.cron_restart.clone()) {
+        Some(field) => {
+            let span = field.span();
+            let pattern = field.into_inner();
+            match crate::spec::parse_cron(&pattern) {
+                Ok(_) => Some(pattern),
+                Err(e) => {
+                    diags.push(cx.locator.diagnostic(span, e));
+                    None
+                }
+            }
+        }
+        None => None,
+    };
     let concurrency_env = app
         .concurrency_env
         .map_or_else(|| concurrency_var(&name), Spanned::into_inner);
@@ -500,6 +515,8 @@ fn resolve_app(
                 queues: queues.clone(),
                 concurrency,
                 logs: logs_for(many.then_some(i)),
+                autostart,
+                cron_restart: cron_restart.clone(),
             }
         })
         .collect();

@@ -74,6 +74,9 @@ pub struct Keeper {
     main_exit: Option<Exit>,
     leftovers_reported: bool,
     timers: HashMap<Timer, Instant>,
+    /// `cron_restart`, parsed, and when it is next due.
+    cron: Option<croner::Cron>,
+    next_cron: Option<Instant>,
     next_sample: Option<Instant>,
     next_group_check: Option<Instant>,
     last_sample: Option<Sample>,
@@ -145,6 +148,7 @@ impl Keeper {
         };
         let policy = Policy::new(limits(&spec));
         let launcher = child::Launcher::new(&spec);
+        let cron = cron_of(&spec);
         Ok(Keeper {
             spec,
             mode,
@@ -158,6 +162,8 @@ impl Keeper {
             main_exit: None,
             leftovers_reported: false,
             timers: HashMap::new(),
+            next_cron: cron.as_ref().and_then(next_due),
+            cron,
             next_sample: None,
             next_group_check: None,
             last_sample: None,
@@ -284,6 +290,7 @@ impl Keeper {
         self.handle_requests();
         self.check_exit();
         self.fire_timers();
+        self.cron_if_due();
         self.sample_if_due();
         self.after_events();
     }
@@ -295,6 +302,7 @@ impl Keeper {
             .copied()
             .chain(self.next_sample)
             .chain(self.next_group_check)
+            .chain(self.next_cron)
             .min()
             .map(|t| t.saturating_duration_since(now))
     }
@@ -311,6 +319,22 @@ impl Keeper {
             self.timers.remove(&t);
             self.feed(Event::Timer(t));
         }
+    }
+
+    /// A due `cron_restart` restarts a running app gracefully, then the next one is armed.
+    fn cron_if_due(&mut self) {
+        if self.next_cron.is_none_or(|t| t > Instant::now()) {
+            return;
+        }
+        tracing::info!("cron_restart is due: restarting the app gracefully");
+        self.feed(Event::ScheduledRestart);
+        self.next_cron = self.cron.as_ref().and_then(next_due);
+    }
+
+    /// Takes the spec's `cron_restart` (after a restart with a re-read file).
+    pub(super) fn rearm_cron(&mut self) {
+        self.cron = cron_of(&self.spec);
+        self.next_cron = self.cron.as_ref().and_then(next_due);
     }
 
     fn sample_if_due(&mut self) {
@@ -480,6 +504,26 @@ impl Keeper {
         }
         self.status()
     }
+}
+
+fn cron_of(spec: &AppSpec) -> Option<croner::Cron> {
+    let pattern = spec.cron_restart.as_deref()?;
+    match crate::spec::parse_cron(pattern) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            // The file was checked when it was read; a spec.json edited by hand is not.
+            tracing::error!("{e}; no scheduled restarts");
+            None
+        }
+    }
+}
+
+/// The next time `cron` matches, in local time (TZ, else /etc/localtime), as an Instant.
+fn next_due(cron: &croner::Cron) -> Option<Instant> {
+    let now = chrono::Local::now();
+    let next = cron.find_next_occurrence(&now, false).ok()?;
+    let wait = (next - now).to_std().ok()?;
+    Some(Instant::now() + wait)
 }
 
 /// Writes spec.json (owned by the keeper once it runs).

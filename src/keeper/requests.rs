@@ -110,7 +110,11 @@ impl Keeper {
         {
             self.logs = LogSet::files(&spec.logs, dir);
         }
+        let cron_changed = spec.cron_restart != self.spec.cron_restart;
         self.spec = spec;
+        if cron_changed {
+            self.rearm_cron();
+        }
         if let Mode::Background { dir, .. } = &self.mode
             && let Err(e) = write_spec(dir, &self.spec)
         {
