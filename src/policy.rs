@@ -110,7 +110,7 @@ impl std::fmt::Display for Cause {
             } => {
                 write!(
                     f,
-                    "memory {} MiB over limit {} MiB",
+                    "memory {} MiB over the {} MiB limit",
                     rss_bytes >> 20,
                     limit_bytes >> 20
                 )

@@ -206,12 +206,21 @@ fn follow_survives_rotation_and_restarts_and_finds_new_apps() {
     let (child, rx) = follow(&t, &["logs", "-f", "--json", "--lines", "0"]);
     let mut seen: Vec<(String, u64)> = Vec::new();
     let mut newcomer_started = false;
+    let mut restarts_told = 0;
     let deadline = std::time::Instant::now() + LONG;
     while std::time::Instant::now() < deadline {
         let Ok(v) = rx.recv_timeout(Duration::from_millis(200)) else {
             continue;
         };
         let app = v["app"].as_str().unwrap_or("").to_string();
+        // Each restart is told in the stream too.
+        if v["line"]
+            .as_str()
+            .is_some_and(|l| l.starts_with("[tpctl] restarted: exit code 1"))
+        {
+            restarts_told += 1;
+            continue;
+        }
         let n: u64 = v["line"]
             .as_str()
             .and_then(|l| l.split(' ').next())
@@ -238,6 +247,7 @@ fn follow_survives_rotation_and_restarts_and_finds_new_apps() {
         }
     }
     stop(child);
+    assert!(restarts_told >= 2, "restarts not marked in the stream");
     let ticker: Vec<u64> = seen
         .iter()
         .filter(|(a, _)| a == "ticker")

@@ -166,6 +166,17 @@ fn status_shows_causes_and_numbers_and_fits_80_columns() {
             .unwrap_or_default()
     };
     assert_eq!(by("elasticsearch-reindex-worker")["cause"], "memory limit");
+    // The restart is told in the app's own stream, with its cause.
+    let out = lines(
+        &t.home()
+            .join("apps/elasticsearch-reindex-worker/logs/out.log"),
+    );
+    assert!(
+        out.iter()
+            .any(|l| l.starts_with("[tpctl] restarted: memory ")
+                && l.contains(" MiB over the 60 MiB limit (it had run ")),
+        "{out:?}"
+    );
     assert_eq!(
         by("testmo-import-worker")["cause"],
         "stopped, SIGKILL after kill_timeout"

@@ -422,6 +422,19 @@ impl Keeper {
                 self.timers.remove(&t);
             }
             Effect::Record { cause, uptime } => {
+                // The restart in the app's own stream, after its last lines (drained before
+                // the end was fed to the policy), so `tpctl logs` tells it in order.
+                let mut line = logs::stamp(&self.spec.logs)
+                    .map(|f| f.render(now_ms()))
+                    .unwrap_or_default();
+                line.extend_from_slice(
+                    format!(
+                        "[tpctl] restarted: {cause} (it had run {})\n",
+                        crate::render::duration_ms(uptime.as_millis() as u64)
+                    )
+                    .as_bytes(),
+                );
+                self.logs.sink(Kind::Out).write_lines(&line);
                 self.ledger.push_back(LedgerEntry {
                     at_ms: now_ms(),
                     cause,

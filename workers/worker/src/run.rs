@@ -10,6 +10,7 @@ use serde_json::Value;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
 use tp_bullmq::{Job, JobError, Worker};
+use tracing::Instrument;
 
 use crate::config::Config;
 use crate::db::Databases;
@@ -100,20 +101,15 @@ where
         .run(
             move |job: Job| {
                 let processor = processor.clone();
+                // Every line the job's processor logs carries the job's id (`job{id=42}:`);
+                // its end is logged once, by tp-bullmq, when it is recorded.
+                let span = tracing::info_span!("job", id = %job.id);
                 async move {
-                    let id = job.id.clone();
                     let for_tenant = for_tenant(tenant_of(&job).as_deref());
-                    tracing::info!("Processing job {id} of type {}{for_tenant}", job.name);
-                    let result = processor(job).await;
-                    match &result {
-                        Ok(_) => tracing::info!("Job {id} completed successfully."),
-                        Err(JobError::Failed(e)) => tracing::warn!("Job {id} failed: {e}"),
-                        Err(JobError::Unrecoverable(e)) => {
-                            tracing::warn!("Job {id} failed (not retried): {e}")
-                        }
-                    }
-                    result
+                    tracing::info!("Processing job {} of type {}{for_tenant}", job.id, job.name);
+                    processor(job).await
                 }
+                .instrument(span)
             },
             stopped(shutdown),
         )

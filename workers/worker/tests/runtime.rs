@@ -84,6 +84,25 @@ fn a_worker_started_before_valkey_serves_once_it_is_up() {
     worker.wait_for_line("started for queue");
     let id = audit_event(&server, "2");
     jobs::wait_state(&server, "audit-logs", &id, "completed");
+    worker.wait_for_line(&format!("Job {id} completed successfully."));
+    // Each job event once, and the processor's own lines carry the job's id.
+    let log = worker.log();
+    let count = |text: &str| log.iter().filter(|l| l.contains(text)).count();
+    assert_eq!(
+        count(&format!("Processing job {id} of type audit-event")),
+        1,
+        "{log:?}"
+    );
+    assert_eq!(
+        count(&format!("Job {id} completed successfully.")),
+        1,
+        "{log:?}"
+    );
+    assert!(
+        log.iter()
+            .any(|l| l.contains(&format!("job{{id={id}}}")) && l.contains("Processing audit event")),
+        "{log:?}"
+    );
     worker.stop_cleanly();
 }
 

@@ -458,8 +458,11 @@ impl Worker {
                     Ok(_) => {
                         tracing::info!(queue = %queue, job = %job.id, "Job {} completed successfully.", job.id)
                     }
-                    Err(JobError::Failed(r) | JobError::Unrecoverable(r)) => {
+                    Err(JobError::Failed(r)) => {
                         tracing::warn!(queue = %queue, job = %job.id, "Job {} failed: {r}", job.id)
+                    }
+                    Err(JobError::Unrecoverable(r)) => {
+                        tracing::warn!(queue = %queue, job = %job.id, "Job {} failed (not retried): {r}", job.id)
                     }
                 }
                 match (finished, fetch) {
@@ -488,7 +491,9 @@ where
     F: Fn(Job) -> Fut + Sync,
     Fut: Future<Output = Result<Value, JobError>>,
 {
-    tracing::info!(queue = %queue, job = %job.id, name = %job.name, "Processing job {} of type {}", job.id, job.name);
+    // The application logs the start of a job in its own words (with its tenant, say); the
+    // layer logs only the recorded end, so each event is one line.
+    tracing::debug!(queue = %queue, job = %job.id, name = %job.name, "Processing job {} of type {}", job.id, job.name);
     // A repeatable's next run is produced when its current one starts, as Node does.
     if let Err(e) = next_iteration(keys, conn, job).await {
         tracing::error!(queue = %queue, job = %job.id, error = %e, "cannot schedule the next run of this repeatable");
