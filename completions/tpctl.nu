@@ -261,16 +261,18 @@ module completions {
 
   # List jobs of one state, newest first
   export extern "tpctl queue jobs" [
-    --state: string           # waiting, paused, active, delayed, prioritized, completed or failed
-    --limit: string
+    --state: string           # Only jobs in these states (comma-separated): waiting, paused, active, delayed, prioritized, completed, failed; default all of them
+    --limit: string           # At most this many jobs per state, newest first
+    --json                    # Print JSON (id, name, state, attemptsMade, timestamp, processedOn, finishedOn, failedReason)
     --yes                     # Do not ask before destructive actions
     --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
     --help(-h)                # Print help
     --version(-V)             # Print version
   ]
 
-  # One job: data, options, attempts, failure, stack trace, logs
+  # One job: state, times, attempts, failure, data, options, stack traces, logs
   export extern "tpctl queue job" [
+    --json                    # The raw job as JSON (Node's field names, plus state and logs)
     --yes                     # Do not ask before destructive actions
     --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
     --help(-h)                # Print help
@@ -353,7 +355,7 @@ module completions {
   export extern "tpctl queue help jobs" [
   ]
 
-  # One job: data, options, attempts, failure, stack trace, logs
+  # One job: state, times, attempts, failure, data, options, stack traces, logs
   export extern "tpctl queue help job" [
   ]
 
@@ -542,7 +544,7 @@ module completions {
   export extern "tpctl help queue jobs" [
   ]
 
-  # One job: data, options, attempts, failure, stack trace, logs
+  # One job: state, times, attempts, failure, data, options, stack traces, logs
   export extern "tpctl help queue job" [
   ]
 

@@ -314,14 +314,24 @@ pub enum QueueAction {
     Resume,
     /// List jobs of one state, newest first.
     Jobs {
-        /// waiting, paused, active, delayed, prioritized, completed or failed.
-        #[arg(long, default_value = "waiting")]
-        state: String,
+        /// Only jobs in these states (comma-separated): waiting, paused, active, delayed,
+        /// prioritized, completed, failed; default all of them.
+        #[arg(long, value_delimiter = ',')]
+        state: Vec<String>,
+        /// At most this many jobs per state, newest first.
         #[arg(long, default_value_t = 50)]
         limit: usize,
+        /// Print JSON (id, name, state, attemptsMade, timestamp, processedOn, finishedOn, failedReason).
+        #[arg(long)]
+        json: bool,
     },
-    /// One job: data, options, attempts, failure, stack trace, logs.
-    Job { id: String },
+    /// One job: state, times, attempts, failure, data, options, stack traces, logs.
+    Job {
+        id: String,
+        /// The raw job as JSON (Node's field names, plus state and logs).
+        #[arg(long)]
+        json: bool,
+    },
     /// Run a failed job again, or every failed job.
     Retry {
         #[arg(required_unless_present = "all_failed", conflicts_with = "all_failed")]

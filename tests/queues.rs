@@ -84,9 +84,24 @@ fn queues_json_counts_equal_node_get_job_counts() {
         ),
         (Some("idle"), Some(3), Some(0))
     );
-    let table = ok(&t, &server, &["queues"]);
+    let out = t
+        .cmd(&["queues"])
+        .env("VALKEY_URL", server.url())
+        .env("COLUMNS", "80")
+        .output()
+        .expect("tpctl");
+    let table = text(&out.stdout);
+    let emails_line = table
+        .lines()
+        .find(|l| l.trim_start().starts_with("emails"))
+        .unwrap_or_default();
+    assert!(emails_line.contains("waiting, no worker"), "{table}");
+    assert!(table.lines().all(|l| l.chars().count() <= 80), "{table}");
     assert!(
-        table.contains("emails: 2 jobs waiting and no worker connected"),
+        table
+            .lines()
+            .next()
+            .is_some_and(|h| h.contains("queue") && h.contains("failed")),
         "{table}"
     );
 }
@@ -160,14 +175,49 @@ fn queue_actions_change_the_real_queue() {
         &server,
         &["queue", "forecast-updates", "jobs", "--state", "failed"],
     );
+    // A header, then the job with its state, attempts out of those allowed, age and reason.
+    let mut rows = listed.lines();
+    let header = rows.next().unwrap_or_default();
     assert!(
-        listed.starts_with("1\tupdate-all-cases-forecast") && listed.contains("boom 1"),
+        header.split_whitespace().collect::<Vec<_>>()[..4] == ["id", "name", "state", "attempts"],
         "{listed}"
     );
-    let job: Value =
-        serde_json::from_str(&ok(&t, &server, &["queue", "forecast-updates", "job", "1"]))
-            .expect("json");
+    let row = rows.nth(1).unwrap_or_default();
+    assert!(
+        row.contains("update-all-cases-forecast")
+            && row.contains("failed")
+            && row.contains("boom 1")
+            && row.contains(" ago"),
+        "{listed}"
+    );
+    // All states by default; --json for scripts.
+    let all: Vec<Value> = serde_json::from_str(&ok(
+        &t,
+        &server,
+        &["queue", "forecast-updates", "jobs", "--json"],
+    ))
+    .expect("json");
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!(all[0]["state"], "failed");
+    let job: Value = serde_json::from_str(&ok(
+        &t,
+        &server,
+        &["queue", "forecast-updates", "job", "1", "--json"],
+    ))
+    .expect("json");
     assert_eq!(job["failedReason"], "boom 1");
+    assert_eq!(job["state"], "failed");
+    let shown = ok(&t, &server, &["queue", "forecast-updates", "job", "1"]);
+    assert!(
+        shown.starts_with("job 1 (update-all-cases-forecast): failed"),
+        "{shown}"
+    );
+    assert!(shown.contains("  attempts   1 of "), "{shown}");
+    assert!(
+        shown.contains("  added      20") && shown.contains(" ago)"),
+        "{shown}"
+    );
+    assert!(shown.contains("  failed     boom 1"), "{shown}");
     ok(
         &t,
         &server,

@@ -5,6 +5,7 @@ pub mod generate;
 pub mod import;
 pub mod inventory;
 pub mod logs;
+pub mod queue_jobs;
 pub mod queues;
 pub mod run;
 pub mod save;

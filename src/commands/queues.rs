@@ -3,8 +3,6 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::time::Duration;
 
-use comfy_table::{Cell, Color, ContentArrangement, Table, TableComponent, presets};
-use serde_json::json;
 use tp_bullmq::JobOptions;
 use tp_bullmq::admin::{Refused, State};
 
@@ -70,66 +68,54 @@ pub fn list(ctx: &Ctx, json_out: bool, watch: bool) -> Result<Outcome, CommandEr
     }
 }
 
+/// The status an operator acts on: "waiting, no worker" when jobs wait and nobody takes them.
+fn shown_status(r: &QueueRow) -> &'static str {
+    let c = &r.counts;
+    if r.status != "error" && r.status != "paused" && c.waiting + c.paused > 0 && r.workers == 0 {
+        "waiting, no worker"
+    } else {
+        r.status
+    }
+}
+
 fn table(rows: &[QueueRow], color: bool) -> String {
+    use crate::fit::Column;
     if rows.is_empty() {
         return "no queues found".into();
     }
-    let mut t = Table::new();
-    t.load_preset(presets::NOTHING)
-        .set_content_arrangement(ContentArrangement::Disabled);
-    t.set_style(TableComponent::HeaderLines, '─')
-        .set_style(TableComponent::MiddleHeaderIntersections, '─');
-    if color {
-        t.enforce_styling();
-    } else {
-        t.force_no_tty();
-    }
-    t.set_header([
-        "queue",
-        "status",
-        "concurrency",
-        "workers",
-        "waiting",
-        "active",
-        "completed",
-        "failed",
-        "delayed",
-        "prioritized",
-    ]);
-    for r in rows {
-        let mut status = Cell::new(r.status);
-        if color {
-            status = status.fg(match r.status {
-                "error" => Color::Red,
-                "paused" => Color::Yellow,
-                "active" => Color::Green,
-                _ => Color::Grey,
-            });
-        }
-        let c = &r.counts;
-        t.add_row(vec![
-            Cell::new(&r.queue),
-            status,
-            Cell::new(r.concurrency.map_or("-".into(), |c| c.to_string())),
-            Cell::new(r.workers),
-            Cell::new(c.waiting + c.paused),
-            Cell::new(c.active),
-            Cell::new(c.completed),
-            Cell::new(c.failed),
-            Cell::new(c.delayed),
-            Cell::new(c.prioritized),
-        ]);
-    }
-    let mut out = t.to_string();
+    let col = |f: &dyn Fn(&QueueRow) -> String| rows.iter().map(f).collect::<Vec<_>>();
+    let colors = rows
+        .iter()
+        .map(|r| match shown_status(r) {
+            "error" | "waiting, no worker" => Some("31"),
+            "paused" => Some("33"),
+            "active" => Some("32"),
+            _ => Some("90"),
+        })
+        .collect();
+    let columns = vec![
+        Column::new("queue", col(&|r| r.queue.clone())),
+        Column::new("status", col(&|r| shown_status(r).to_string())).colors(colors),
+        Column::new("workers", col(&|r| r.workers.to_string())),
+        Column::new(
+            "concurrency",
+            col(&|r| r.concurrency.map_or("-".into(), |c| c.to_string())),
+        )
+        .drop_rank(0),
+        Column::new(
+            "waiting",
+            col(&|r| (r.counts.waiting + r.counts.paused).to_string()),
+        ),
+        Column::new("active", col(&|r| r.counts.active.to_string())),
+        Column::new("completed", col(&|r| r.counts.completed.to_string())).drop_rank(2),
+        Column::new("failed", col(&|r| r.counts.failed.to_string())),
+        Column::new("delayed", col(&|r| r.counts.delayed.to_string())).drop_rank(3),
+        Column::new("prioritized", col(&|r| r.counts.prioritized.to_string())).drop_rank(1),
+    ];
+    let mut out = crate::fit::render(columns, crate::fit::width(), color);
     for r in rows {
         if let Some(e) = &r.error {
             out.push_str(&format!("\n{}: {e}", r.queue));
-        } else if r.counts.waiting + r.counts.paused > 0 && r.workers == 0 && r.status != "paused" {
-            out.push_str(&format!(
-                "\n{}: {} waiting and no worker connected",
-                r.queue,
-                crate::render::count(r.counts.waiting as usize, "job")
-            ));
         }
     }
     out
@@ -205,7 +191,10 @@ pub fn act(
     let rt = queues::runtime().map_err(io("cannot start an async runtime"))?;
     rt.block_on(async {
         let q = match queues::open(&valkey, name, &configured).await {
-            Ok(queues::Opened { unknown: Some(known), .. }) if !creates_queue(action) => {
+            Ok(queues::Opened {
+                unknown: Some(known),
+                ..
+            }) if !creates_queue(action) => {
                 return Err(unknown_queue(name, &known));
             }
             Ok(opened) => opened.queue,
@@ -218,7 +207,10 @@ pub fn act(
             eprintln!("error: {m}");
             Ok(Outcome::Failed)
         };
-        let bullmq = |e: tp_bullmq::Error| CommandError::Io { what: format!("queue {name}"), source: std::io::Error::other(e) };
+        let bullmq = |e: tp_bullmq::Error| CommandError::Io {
+            what: format!("queue {name}"),
+            source: std::io::Error::other(e),
+        };
         match action {
             QueueAction::Pause => {
                 q.pause().await.map_err(bullmq)?;
@@ -228,30 +220,44 @@ pub fn act(
                 q.resume().await.map_err(bullmq)?;
                 println!("✓ {name}: resumed");
             }
-            QueueAction::Jobs { state: s, limit } => {
-                let jobs = q.jobs(state(s)?, 0, *limit as isize - 1).await.map_err(bullmq)?;
-                if jobs.is_empty() {
-                    eprintln!("no {s} jobs in {name}");
-                }
-                for j in jobs {
-                    let reason = j.failed_reason.as_deref().map(|r| format!("  {r}")).unwrap_or_default();
-                    println!("{}\t{}\tattempts {}\t{}{reason}", j.id, j.name, j.attempts_made, crate::render::timestamp(j.timestamp));
+            QueueAction::Jobs {
+                state: s,
+                limit,
+                json,
+            } => {
+                let states = s.iter().map(|x| state(x)).collect::<Result<Vec<_>, _>>()?;
+                let now = tp_bullmq::queue::now_ms();
+                let text = super::queue_jobs::list(&q, &states, *limit, *json, now)
+                    .await
+                    .map_err(bullmq)?;
+                if text.is_empty() {
+                    let which = if s.is_empty() {
+                        String::new()
+                    } else {
+                        format!("{} ", s.join("/"))
+                    };
+                    eprintln!("no {which}jobs in {name}");
+                } else {
+                    println!("{text}");
                 }
             }
-            QueueAction::Job { id } => {
-                let Some(j) = q.job(id).await.map_err(bullmq)? else { return fail(format!("no job {id} in queue {name}")) };
+            QueueAction::Job { id, json } => {
+                let Some(j) = q.job(id).await.map_err(bullmq)? else {
+                    return fail(format!("no job {id} in queue {name}"));
+                };
                 let logs = q.job_logs(id).await.map_err(bullmq)?;
-                let out = json!({
-                    "id": j.id, "name": j.name, "data": j.data, "opts": j.opts, "timestamp": j.timestamp,
-                    "attemptsMade": j.attempts_made, "processedOn": j.processed_on, "finishedOn": j.finished_on,
-                    "failedReason": j.failed_reason, "stacktrace": j.stacktrace, "returnvalue": j.return_value, "logs": logs,
-                });
-                println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+                let st = q.state_of(id).await.map_err(bullmq)?;
+                println!(
+                    "{}",
+                    super::queue_jobs::show(&j, st, &logs, *json, tp_bullmq::queue::now_ms())
+                );
             }
-            QueueAction::Retry { id: Some(id), .. } => match q.retry(id, State::Failed).await.map_err(bullmq)? {
-                Ok(()) => println!("✓ {name}: job {id} will run again"),
-                Err(r) => return fail(refused(id, r)),
-            },
+            QueueAction::Retry { id: Some(id), .. } => {
+                match q.retry(id, State::Failed).await.map_err(bullmq)? {
+                    Ok(()) => println!("✓ {name}: job {id} will run again"),
+                    Err(r) => return fail(refused(id, r)),
+                }
+            }
             QueueAction::Retry { id: None, .. } => {
                 let n = q.retry_all_failed().await.map_err(bullmq)?;
                 println!(
@@ -281,12 +287,19 @@ pub fn act(
                     Err(r) => return fail(refused(id, r)),
                 }
             }
-            QueueAction::Clean { grace, limit, state: s } => {
+            QueueAction::Clean {
+                grace,
+                limit,
+                state: s,
+            } => {
                 let st = state(s)?;
-                if !confirm(&format!(
+                if !confirm(
+                    &format!(
                         "remove up to {} from {name}",
                         crate::render::count(*limit as usize, &format!("{s} job"))
-                    ), yes)? {
+                    ),
+                    yes,
+                )? {
                     return Ok(Outcome::Failed);
                 }
                 let removed = q.clean(*grace, *limit, st).await.map_err(bullmq)?;
@@ -300,11 +313,18 @@ pub fn act(
                     return Ok(Outcome::Failed);
                 }
                 let n = q.drain(*delayed).await.map_err(bullmq)?;
-                println!("✓ {name}: {} removed", crate::render::count(n as usize, "job"));
+                println!(
+                    "✓ {name}: {} removed",
+                    crate::render::count(n as usize, "job")
+                );
             }
             QueueAction::Add { job_name, data } => {
-                let data: serde_json::Value = serde_json::from_str(data).map_err(|e| CommandError::Usage(format!("--data is not JSON: {e}")))?;
-                let id = q.add(job_name, &data, &JobOptions::default()).await.map_err(bullmq)?;
+                let data: serde_json::Value = serde_json::from_str(data)
+                    .map_err(|e| CommandError::Usage(format!("--data is not JSON: {e}")))?;
+                let id = q
+                    .add(job_name, &data, &JobOptions::default())
+                    .await
+                    .map_err(bullmq)?;
                 println!("✓ {name}: added job {id} ({job_name})");
             }
         }

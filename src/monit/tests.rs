@@ -442,3 +442,26 @@ fn actions_become_tpctl_commands() {
     assert!(clean[0].iter().any(|a| a == "completed"));
     assert!(clean[1].iter().any(|a| a == "failed"));
 }
+
+#[test]
+fn a_long_valkey_url_is_ellipsized_and_instances_show_their_ids() {
+    let mut m = fleet(Status::Online);
+    let mut apps: Vec<(AppStatus, Vec<String>)> =
+        m.apps.iter().map(|a| (a.status.clone(), vec![])).collect();
+    let mut web = app("web-1", Status::Online, 1.0, 50);
+    web.name = "web".into();
+    web.instance = Some(1);
+    apps.push((web, vec![]));
+    m.set_apps(apps);
+    m.set_queues(
+        "redis://valkey-primary.testplanit-production.internal.example.com:6379/0".into(),
+        vec![],
+    );
+    let buf = render(&m, 80, 24);
+    let t = text(&buf);
+    let header = t.lines().next().unwrap_or_default();
+    assert!(header.contains("Valkey redis://valkey-p"), "{header}");
+    assert!(header.contains('…'), "ellipsized, not cut: {header}");
+    assert!(!header.contains(":6379/0"), "{header}");
+    assert!(t.contains("web-1"), "{t}");
+}

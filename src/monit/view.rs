@@ -109,12 +109,16 @@ fn draw_header(frame: &mut Frame, m: &Model, area: Rect, now_ms: u64) {
             Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
         ),
     };
-    spans.push(valkey);
     let clock = render::timestamp(now_ms);
     let clock = format!(" {}", clock.split(' ').nth(1).unwrap_or(""));
     let [left, right] =
         Layout::horizontal([Constraint::Min(0), Constraint::Length(clock.len() as u16)])
             .areas(area);
+    // A long Valkey URL is ellipsized to the room left, not cut by the edge of the screen.
+    let used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
+    let room = (left.width as usize).saturating_sub(used);
+    let valkey = Span::styled(crate::fit::ellipsize(&valkey.content, room), valkey.style);
+    spans.push(valkey);
     frame.render_widget(Line::from(spans), left);
     frame.render_widget(Line::from(clock), right);
 }

@@ -21,10 +21,29 @@ pub enum State {
 }
 
 impl State {
-    /// The key suffix holding jobs of this state.
+    /// The key suffix holding jobs of this state: its name, but `wait` for waiting.
     fn key(self) -> &'static str {
         match self {
             State::Waiting => "wait",
+            other => other.as_str(),
+        }
+    }
+
+    /// Every state, in the order an operator reads them: running, waiting, then done.
+    pub const ALL: [State; 7] = [
+        State::Active,
+        State::Waiting,
+        State::Prioritized,
+        State::Delayed,
+        State::Paused,
+        State::Failed,
+        State::Completed,
+    ];
+
+    /// The state's name as Node's getState() says it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Waiting => "waiting",
             State::Paused => "paused",
             State::Active => "active",
             State::Delayed => "delayed",
@@ -85,6 +104,30 @@ impl Queue {
             .query_async(&mut conn)
             .await
             .map_err(self.redis("list jobs"))
+    }
+
+    /// The state a job is in (as Node's getState()), or `None` when no state holds it (a job
+    /// waiting for its children, or gone).
+    pub async fn state_of(&self, id: &str) -> Result<Option<State>, Error> {
+        let mut conn = self.connection();
+        let mut pipe = redis::pipe();
+        for st in State::ALL {
+            let key = self.keys().of(st.key());
+            if st.is_list() {
+                pipe.cmd("LPOS").arg(key).arg(id);
+            } else {
+                pipe.cmd("ZSCORE").arg(key).arg(id);
+            }
+        }
+        let found: Vec<redis::Value> = pipe
+            .query_async(&mut conn)
+            .await
+            .map_err(self.redis("read job state"))?;
+        Ok(State::ALL
+            .into_iter()
+            .zip(found)
+            .find(|(_, v)| !matches!(v, redis::Value::Nil))
+            .map(|(st, _)| st))
     }
 
     /// Jobs of one state, newest first.
