@@ -183,7 +183,8 @@ module completions {
 
   # A PM2 ecosystem file: .js/.cjs (evaluated with node), .json, .yaml
   export extern "tpctl import pm2" [
-    --output(-o): path        # Where to write (default: ecosystem.toml beside FILE)
+    --output(-o): path        # Where to write (default: ecosystem.toml beside FILE); relative paths are rebased
+    --env: string             # A variable for evaluating a .js file (repeatable), e.g. --env NODE_ENV=production
     --force                   # Replace an existing output file
     --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
     --help(-h)                # Print help

@@ -282,9 +282,12 @@ pub enum Import {
     )]
     Pm2 {
         file: std::path::PathBuf,
-        /// Where to write (default: ecosystem.toml beside FILE).
+        /// Where to write (default: ecosystem.toml beside FILE); relative paths are rebased.
         #[arg(long, short)]
         output: Option<std::path::PathBuf>,
+        /// A variable for evaluating a .js file (repeatable), e.g. --env NODE_ENV=production.
+        #[arg(long, value_name = "KEY=VALUE", value_parser = parse_key_value)]
+        env: Vec<(String, String)>,
         /// Replace an existing output file.
         #[arg(long)]
         force: bool,
@@ -393,4 +396,12 @@ fn parse_grace(s: &str) -> Result<u64, String> {
             .map_err(|e| format!("invalid days {s:?}: {e}"));
     }
     crate::config::units::parse_duration(s).map(|d| d.as_millis() as u64)
+}
+
+/// `KEY=VALUE` for `import pm2 --env`.
+fn parse_key_value(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("expected KEY=VALUE, got {s:?}")),
+    }
 }

@@ -30,6 +30,58 @@ pub struct Imported {
     pub secrets: BTreeMap<String, String>,
     /// What was not carried over, and why.
     pub dropped: Vec<String>,
+    /// What the operator should know about what was carried over.
+    pub notes: Vec<String>,
+}
+
+/// TestPlanIt's Node workers (their bundle's name), the queue each consumes and the tp-worker
+/// that can replace it.
+const TESTPLANIT_WORKERS: &[(&str, &str, &str)] = &[
+    ("notificationWorker", "notifications", "notification"),
+    ("emailWorker", "emails", "email"),
+    ("forecastWorker", "forecast-updates", "forecast"),
+    ("syncWorker", "issue-sync", "sync"),
+    ("testmoImportWorker", "testmo-imports", "testmo-import"),
+    (
+        "elasticsearchReindexWorker",
+        "elasticsearch-reindex",
+        "elasticsearch-reindex",
+    ),
+    ("auditLogWorker", "audit-logs", "audit-log"),
+];
+
+/// Fills in what tpctl knows of TestPlanIt's apps: each Node worker's `queue`, `after` the
+/// scheduler when the file runs one, and a note that tp-worker can replace it.
+pub fn testplanit(apps: &mut [Imported]) {
+    let scheduler = apps
+        .iter()
+        .find(|a| {
+            a.name == "scheduler"
+                || a.keys
+                    .iter()
+                    .any(|(k, v)| (k == "script" || k == "args") && v.contains("scheduler.js"))
+        })
+        .map(|a| a.name.clone());
+    for a in apps.iter_mut() {
+        let runs = |bundle: &str| {
+            a.keys
+                .iter()
+                .any(|(k, v)| (k == "script" || k == "args") && v.contains(&format!("{bundle}.js")))
+        };
+        let Some((_, queue, ours)) = TESTPLANIT_WORKERS.iter().find(|(b, _, _)| runs(b)) else {
+            continue;
+        };
+        let (queue, ours) = (*queue, *ours);
+        if !a.keys.iter().any(|(k, _)| k == "queue") {
+            a.keys.push(("queue".into(), toml_str(queue)));
+        }
+        if let Some(s) = scheduler.as_ref().filter(|s| **s != a.name) {
+            a.keys.push(("after".into(), toml_str(s)));
+        }
+        a.notes.push(format!(
+            "TestPlanIt's {queue} worker: `tp-worker {ours}` can replace the Node one (script = \"tp-worker\", args = [\"{ours}\"])"
+        ));
+    }
 }
 
 /// PM2 keys with no tpctl equivalent, and why.
@@ -40,7 +92,6 @@ const UNSUPPORTED: &[(&str, &str)] = &[
     ),
     ("ignore_watch", "file watching is not supported"),
     ("watch_delay", "file watching is not supported"),
-    ("cron_restart", "cron restarts are not supported yet"),
     (
         "exec_mode",
         "tpctl runs every instance as its own process (fork mode); cluster mode is not supported",
@@ -67,6 +118,56 @@ const UNSUPPORTED: &[(&str, &str)] = &[
     ),
     ("combine_logs", "as merge_logs"),
     ("force", "not needed: tpctl start is idempotent"),
+    (
+        "kill_retry_time",
+        "tpctl sends kill_signal once, then SIGKILL to the group after kill_timeout",
+    ),
+    (
+        "filter_env",
+        "apps inherit tpctl's environment; set what they need in env or env_file",
+    ),
+    (
+        "append_env_to_name",
+        "app names are used as written; start one ecosystem file per environment",
+    ),
+    (
+        "post_update",
+        "tpctl runs no deploy hooks: run these commands in your deploy script",
+    ),
+    ("min_uptime_pmx", "not supported"),
+];
+
+/// Keys of a PM2 ecosystem file that the mapping below reads (or the table above reports);
+/// any other key is reported as unknown rather than left out silently.
+const READ: &[&str] = &[
+    "name",
+    "script",
+    "args",
+    "cwd",
+    "instances",
+    "autorestart",
+    "autostart",
+    "max_restarts",
+    "min_uptime",
+    "restart_delay",
+    "exp_backoff_restart_delay",
+    "kill_timeout",
+    "kill_signal",
+    "max_memory_restart",
+    "stop_exit_codes",
+    "log_date_format",
+    "time",
+    "out_file",
+    "error_file",
+    "output",
+    "error",
+    "env",
+    "interpreter",
+    "exec_interpreter",
+    "node_args",
+    "interpreter_args",
+    "cron_restart",
+    "treekill",
 ];
 
 /// Environment variables a dump carries from PM2's own environment, not the app's.
@@ -156,6 +257,13 @@ pub fn app(v: &Value, origin: Origin) -> Imported {
         None if is_js => Some("node".to_string()),
         None => None,
     };
+    if interpreter.is_none() && !(node_args.is_empty() && interp_args.is_empty()) {
+        let given: Vec<String> = interp_args.iter().chain(&node_args).cloned().collect();
+        out.dropped.push(format!(
+            "node_args/interpreter_args: PM2 ignores them for a program run directly ({script}); if they were meant for it, add them: args = {}",
+            toml_list(&given)
+        ));
+    }
     let script = match interpreter {
         Some(i) => {
             let mut full = interp_args;
@@ -193,6 +301,29 @@ pub fn app(v: &Value, origin: Origin) -> Imported {
     }
     if let Some(b) = get("autorestart").and_then(Value::as_bool) {
         out.keys.push(("autorestart".into(), b.to_string()));
+    }
+    if let Some(b) = get("autostart").and_then(Value::as_bool).filter(|b| !b) {
+        out.keys.push(("autostart".into(), b.to_string()));
+    }
+    if let Some(sig) = get("kill_signal").and_then(s) {
+        match crate::config::units::parse_signal(&sig) {
+            Ok(n) if n == crate::config::defaults::KILL_SIGNAL => {}
+            Ok(n) => out.keys.push((
+                "kill_signal".into(),
+                toml_str(&crate::config::units::signal_name(n)),
+            )),
+            Err(e) => out.dropped.push(format!("kill_signal: {e}")),
+        }
+    }
+    if let Some(pattern) = get("cron_restart").and_then(s) {
+        match crate::spec::parse_cron(&pattern) {
+            Ok(_) => out.keys.push(("cron_restart".into(), toml_str(&pattern))),
+            Err(e) => out.dropped.push(format!("cron_restart: {e}")),
+        }
+    }
+    if get("treekill").and_then(Value::as_bool) == Some(false) {
+        out.dropped
+            .push("treekill = false: tpctl always signals the app's whole process group".into());
     }
     if let Some(n) = get("max_restarts").and_then(Value::as_u64) {
         out.keys.push(("max_restarts".into(), n.to_string()));
@@ -287,6 +418,7 @@ pub fn app(v: &Value, origin: Origin) -> Imported {
                     "instance_var" => s(val).as_deref() == Some("NODE_APP_INSTANCE"),
                     "namespace" => s(val).as_deref() == Some("default"),
                     "vizion" | "merge_logs" => origin == Origin::Dump,
+                    "kill_retry_time" => val.as_u64() == Some(100),
                     _ => false,
                 };
                 if default {
@@ -295,8 +427,12 @@ pub fn app(v: &Value, origin: Origin) -> Imported {
                 out.dropped.push(format!("{k}: {why}"));
             } else if origin == Origin::Config && k.starts_with("env_") {
                 out.dropped.push(format!(
-                    "{k}: per-environment tables are not supported; use one env_file per deployment"
+                    "{k}: PM2 applies it with `--env {}`; tpctl has one env per app: put these in an env_file per deployment",
+                    &k[4..]
                 ));
+            } else if origin == Origin::Config && !READ.contains(&k.as_str()) {
+                out.dropped
+                    .push(format!("{k}: not a PM2 key tpctl knows; left out"));
             }
         }
         if origin == Origin::Dump
@@ -310,7 +446,48 @@ pub fn app(v: &Value, origin: Origin) -> Imported {
     out
 }
 
+/// For an ecosystem.toml written to another directory than the PM2 file's (`--output`): paths
+/// that were relative to the PM2 file's directory are made absolute against `from`, and an app
+/// without `cwd` gets that directory, so relative `args` still find their files.
+pub fn rebase(apps: &mut [Imported], from: &std::path::Path) {
+    let text_of = |v: &str| {
+        toml::from_str::<toml::Table>(&format!("v = {v}"))
+            .ok()
+            .and_then(|t| t.get("v").and_then(|x| x.as_str()).map(str::to_string))
+    };
+    for a in apps.iter_mut() {
+        let mut has_cwd = false;
+        for (k, v) in a.keys.iter_mut() {
+            let is_path = match k.as_str() {
+                "cwd" => {
+                    has_cwd = true;
+                    true
+                }
+                "out_file" | "error_file" => true,
+                // A bare command (node, tp-worker) is looked up on PATH, not rebased.
+                "script" => text_of(v).is_some_and(|t| t.contains('/')),
+                _ => false,
+            };
+            if let Some(t) = text_of(v).filter(|t| is_path && !t.starts_with('/')) {
+                *v = toml_str(&from.join(t).display().to_string());
+            }
+        }
+        if !has_cwd {
+            a.keys
+                .push(("cwd".into(), toml_str(&from.display().to_string())));
+        }
+    }
+}
+
+/// The keys `[defaults]` may hold (per-app ones never go there).
+fn inheritable(key: &str) -> bool {
+    crate::config::keys::KEYS
+        .iter()
+        .any(|k| k.name == key && !k.per_app)
+}
+
 /// The ecosystem.toml text for imported apps; `env_file_of` names each app's secrets file.
+/// Keys and variables every app sets alike go to `[defaults]` once.
 pub fn render(
     apps: &[Imported],
     source: &str,
@@ -318,24 +495,62 @@ pub fn render(
 ) -> String {
     let mut out =
         format!("# Imported from {source} by `tpctl import`. Review it, then `tpctl start`.\n");
+    let shared = |pair: &(String, String)| {
+        apps.len() > 1 && inheritable(&pair.0) && apps.iter().all(|a| a.keys.contains(pair))
+    };
+    let common_keys: Vec<(String, String)> = apps
+        .first()
+        .map(|a| a.keys.iter().filter(|p| shared(p)).cloned().collect())
+        .unwrap_or_default();
+    let common_env: BTreeMap<String, String> = apps
+        .first()
+        .filter(|_| apps.len() > 1)
+        .map(|a| {
+            a.env
+                .iter()
+                .filter(|(k, v)| apps.iter().all(|b| b.env.get(*k) == Some(*v)))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let env_line = |env: &BTreeMap<String, String>| {
+        let pairs: Vec<String> = env
+            .iter()
+            .map(|(k, v)| format!("{} = {}", toml_key(k), toml_str(v)))
+            .collect();
+        format!("env = {{ {} }}\n", pairs.join(", "))
+    };
+    if !common_keys.is_empty() || !common_env.is_empty() {
+        out.push_str("\n# Set alike by every app in the PM2 file.\n[defaults]\n");
+        for (k, v) in &common_keys {
+            out.push_str(&format!("{k} = {v}\n"));
+        }
+        if !common_env.is_empty() {
+            out.push_str(&env_line(&common_env));
+        }
+    }
     for a in apps {
         out.push_str(&format!("\n[[apps]]\nname = {}\n", toml_str(&a.name)));
-        for (k, v) in &a.keys {
+        for (k, v) in a.keys.iter().filter(|p| !common_keys.contains(p)) {
             out.push_str(&format!("{k} = {v}\n"));
         }
         if !a.secrets.is_empty() {
             out.push_str(&format!("env_file = {}\n", toml_str(&env_file_of(a))));
         }
-        if !a.env.is_empty() {
-            let pairs: Vec<String> = a
-                .env
-                .iter()
-                .map(|(k, v)| format!("{} = {}", toml_key(k), toml_str(v)))
-                .collect();
-            out.push_str(&format!("env = {{ {} }}\n", pairs.join(", ")));
+        let own: BTreeMap<String, String> = a
+            .env
+            .iter()
+            .filter(|(k, _)| !common_env.contains_key(*k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        if !own.is_empty() {
+            out.push_str(&env_line(&own));
         }
         for d in &a.dropped {
             out.push_str(&format!("# dropped {d}\n"));
+        }
+        for n in &a.notes {
+            out.push_str(&format!("# note: {n}\n"));
         }
     }
     out
@@ -388,7 +603,7 @@ mod tests {
         });
         let a = app(&v, Origin::Config);
         let dropped = a.dropped.join("\n");
-        for k in ["watch:", "cron_restart:", "exec_mode:", "env_production:"] {
+        for k in ["watch:", "exec_mode:", "env_production:"] {
             assert!(dropped.contains(k), "{dropped}");
         }
         assert_eq!(a.secrets["API_TOKEN"], "t0k");

@@ -107,8 +107,9 @@ fn dispatch(command: Command, quiet: bool) -> Result<Outcome, CommandError> {
                     file,
                     output,
                     force,
+                    env,
                 },
-        } => commands::import::pm2(&file, output, force),
+        } => commands::import::pm2(&file, output, force, &env),
         Command::Import {
             what:
                 cli::Import::Pm2Dump {

@@ -29,10 +29,14 @@ fn testplanits_pm2_ecosystem_file_becomes_an_ecosystem_toml() {
     );
     let stdout = text(&out.stdout);
     assert!(
-        stdout.contains("dropped cron_restart: cron restarts are not supported yet"),
+        stdout.contains("evaluating ecosystem.config.js with node, NODE_ENV="),
         "{stdout}"
     );
     assert!(stdout.contains("dropped env_production"), "{stdout}");
+    assert!(
+        stdout.contains("note: TestPlanIt's emails worker: `tp-worker email` can replace"),
+        "{stdout}"
+    );
     let toml = std::fs::read_to_string(t.path().join("ecosystem.toml")).expect("written");
     let parsed: toml::Table = toml::from_str(&toml).expect("valid TOML");
     let apps = parsed["apps"].as_array().expect("apps");
@@ -60,6 +64,20 @@ fn testplanits_pm2_ecosystem_file_becomes_an_ecosystem_toml() {
         .find(|a| a["name"].as_str() == Some("email-worker"))
         .expect("email");
     assert_eq!(email["kill_timeout"].as_str(), Some("10s"));
+    // TestPlanIt's workers get their queue and run after the scheduler.
+    assert_eq!(email["queue"].as_str(), Some("emails"));
+    assert_eq!(email["after"].as_str(), Some("scheduler"));
+    let sync = apps
+        .iter()
+        .find(|a| a["name"].as_str() == Some("sync-worker"))
+        .expect("sync");
+    assert_eq!(sync["cron_restart"].as_str(), Some("0 4 * * *"));
+    // What every app sets alike is written once.
+    assert_eq!(
+        parsed["defaults"]["env"]["NODE_ENV"].as_str(),
+        Some("production"),
+        "{toml}"
+    );
     // Importing again does not overwrite without --force.
     let again = t.run(&["import", "pm2", "ecosystem.config.js"]);
     assert_eq!(again.status.code(), Some(2));
@@ -114,7 +132,16 @@ fn a_real_pm2_dump_is_imported_with_secrets_moved_to_env_files() {
         audit["log_date_format"].as_str(),
         Some("YYYY-MM-DD HH:mm:ss Z")
     );
-    assert_eq!(audit["cwd"].as_str(), Some("/srv/testplanit"));
+    // Every app ran in the same directory: written once, in [defaults].
+    assert_eq!(
+        parsed["defaults"]["cwd"].as_str(),
+        Some("/srv/testplanit"),
+        "{toml}"
+    );
+    assert!(
+        !stdout.contains("kill_retry_time"),
+        "PM2's default is no news: {stdout}"
+    );
     let env_file = t.path().join("email-worker.env");
     let secret = std::fs::read_to_string(&env_file).expect("env file");
     assert!(secret.contains("DATABASE_URL=postgres://tp:hunter2@db:5432/tp"));
@@ -126,10 +153,7 @@ fn a_real_pm2_dump_is_imported_with_secrets_moved_to_env_files() {
             & 0o777,
         0o600
     );
-    assert!(
-        stdout.contains("sync-worker\n  dropped cron_restart"),
-        "{stdout}"
-    );
+    assert_eq!(apps[5]["cron_restart"].as_str(), Some("0 4 * * *"));
 }
 
 #[test]
@@ -152,4 +176,77 @@ fn yaml_and_json_ecosystem_files_are_read_too() {
     t.ok(&["import", "pm2", "pm2.json", "--output", "from-json.toml"]);
     let j = std::fs::read_to_string(t.path().join("from-json.toml")).expect("json out");
     assert!(j.contains("script = \"audit.js\""), "{j}");
+}
+
+#[test]
+fn every_key_is_mapped_or_reported_and_paths_survive_another_output_directory() {
+    let t = TempHome::new();
+    std::fs::create_dir(t.path().join("deploy")).expect("mkdir");
+    t.write(
+        "deploy/ecosystem.config.js",
+        r#"console.log("loading apps for", process.env.DEPLOY || "nowhere");
+module.exports = { apps: [
+  { name: "api", script: "./bin/api", cwd: "srv", kill_signal: "SIGTERM", autostart: false,
+    treekill: false, kill_retry_time: 200, filter_env: true, append_env_to_name: true,
+    post_update: ["npm install"], node_args: "--inspect", watch: true, frobnicate: 3,
+    out_file: "logs/api.out", env_staging: { A: "1" } },
+  { name: "web", script: "server.js", kill_signal: "SIGINT" },
+] };
+"#,
+    );
+    let out = t.run(&[
+        "import",
+        "pm2",
+        "deploy/ecosystem.config.js",
+        "--output",
+        "ecosystem.toml",
+        "--env",
+        "DEPLOY=staging",
+    ]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    assert!(
+        stdout.contains("deploy/ecosystem.config.js says: loading apps for staging"),
+        "the file's own output is shown: {stdout}"
+    );
+    for reported in [
+        "dropped treekill = false: tpctl always signals the app's whole process group",
+        "dropped kill_retry_time: ",
+        "dropped filter_env: ",
+        "dropped append_env_to_name: ",
+        "dropped post_update: ",
+        "dropped watch: ",
+        "dropped frobnicate: not a PM2 key tpctl knows",
+        "dropped env_staging: PM2 applies it with `--env staging`",
+        "dropped node_args/interpreter_args: PM2 ignores them for a program run directly (./bin/api); if they were meant for it, add them: args = [\"--inspect\"]",
+    ] {
+        assert!(stdout.contains(reported), "{reported} missing:\n{stdout}");
+    }
+    let toml = std::fs::read_to_string(t.path().join("ecosystem.toml")).expect("written");
+    let parsed: toml::Table = toml::from_str(&toml).expect("valid TOML");
+    let api = &parsed["apps"].as_array().expect("apps")[0];
+    assert_eq!(api["kill_signal"].as_str(), Some("SIGTERM"), "{toml}");
+    assert_eq!(api["autostart"].as_bool(), Some(false), "{toml}");
+    // Written one directory up: the paths still point where PM2 would have looked.
+    let deploy = std::fs::canonicalize(t.path().join("deploy")).expect("dir");
+    assert_eq!(
+        api["cwd"].as_str(),
+        Some(deploy.join("srv").to_str().expect("utf-8")),
+        "{toml}"
+    );
+    assert_eq!(
+        api["script"].as_str(),
+        Some(deploy.join("./bin/api").to_str().expect("utf-8")),
+        "{toml}"
+    );
+    let web = &parsed["apps"].as_array().expect("apps")[1];
+    assert_eq!(
+        web["cwd"].as_str(),
+        Some(deploy.to_str().expect("utf-8")),
+        "{toml}"
+    );
+    assert!(
+        web.get("kill_signal").is_none(),
+        "SIGINT is the default: {toml}"
+    );
 }

@@ -13,8 +13,9 @@ fn usage(msg: String) -> CommandError {
     CommandError::Usage(msg)
 }
 
-/// Reads a PM2 ecosystem file: JavaScript (evaluated by node), JSON or YAML.
-fn read_config(file: &Path) -> Result<Value, CommandError> {
+/// Reads a PM2 ecosystem file: JavaScript (evaluated by node with the environment shown, and
+/// `env` added), JSON or YAML.
+fn read_config(file: &Path, env: &[(String, String)]) -> Result<Value, CommandError> {
     let ext = file.extension().and_then(|e| e.to_str()).unwrap_or("");
     let text = || {
         std::fs::read_to_string(file)
@@ -28,10 +29,35 @@ fn read_config(file: &Path) -> Result<Value, CommandError> {
         "js" | "cjs" | "mjs" => {
             let abs = std::path::absolute(file)
                 .map_err(|e| usage(format!("cannot resolve {}: {e}", file.display())))?;
-            let script = "const m = require(process.argv[1]); process.stdout.write(JSON.stringify(m && m.default ? m.default : m))";
-            let out = Command::new("node").arg("-e").arg(script).arg(&abs).current_dir(abs.parent().unwrap_or(Path::new("/"))).output().map_err(|e| {
+            // The file's own console output goes to stderr, where it is shown; stdout carries
+            // only the exported object.
+            let script = "const w = process.stdout.write.bind(process.stdout); console.log = console.info = console.warn = console.error; const m = require(process.argv[1]); w(JSON.stringify(m && m.default ? m.default : m))";
+            let mut cmd = Command::new("node");
+            cmd.arg("-e")
+                .arg(script)
+                .arg(&abs)
+                .current_dir(abs.parent().unwrap_or(Path::new("/")));
+            cmd.envs(env.iter().map(|(k, v)| (k, v)));
+            let node_env = env
+                .iter()
+                .rev()
+                .find(|(k, _)| k == "NODE_ENV")
+                .map(|(_, v)| v.clone())
+                .or_else(|| std::env::var("NODE_ENV").ok());
+            println!(
+                "evaluating {} with node, NODE_ENV={} (set variables for it with --env KEY=VALUE)",
+                file.display(),
+                node_env.as_deref().unwrap_or("(unset)")
+            );
+            let out = cmd.output().map_err(|e| {
                 usage(format!("reading {} needs Node.js (`node` on PATH): {e}; or export it to JSON with node and import that", file.display()))
             })?;
+            let said = String::from_utf8_lossy(&out.stderr);
+            if out.status.success() {
+                for line in said.lines() {
+                    println!("  {} says: {line}", file.display());
+                }
+            }
             if !out.status.success() {
                 return Err(usage(format!(
                     "node could not load {}: {}",
@@ -66,17 +92,35 @@ fn apps_of(v: &Value) -> Vec<&Value> {
 }
 
 /// `tpctl import pm2 FILE`.
-pub fn pm2(file: &Path, output: Option<PathBuf>, force: bool) -> Result<Outcome, CommandError> {
-    let v = read_config(file)?;
-    let apps: Vec<Imported> = apps_of(&v)
+pub fn pm2(
+    file: &Path,
+    output: Option<PathBuf>,
+    force: bool,
+    env: &[(String, String)],
+) -> Result<Outcome, CommandError> {
+    let v = read_config(file, env)?;
+    let mut apps: Vec<Imported> = apps_of(&v)
         .into_iter()
         .map(|a| import::app(a, Origin::Config))
         .collect();
-    let out = output.unwrap_or_else(|| {
-        file.parent()
-            .unwrap_or(Path::new("."))
-            .join("ecosystem.toml")
-    });
+    import::testplanit(&mut apps);
+    let from = file
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let out = output.unwrap_or_else(|| from.join("ecosystem.toml"));
+    let to = out
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let same = |a: &Path, b: &Path| match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    };
+    if !same(from, to) {
+        let abs = std::path::absolute(from).unwrap_or_else(|_| from.to_path_buf());
+        import::rebase(&mut apps, &abs);
+    }
     write(&apps, &file.display().to_string(), &out, force)
 }
 
@@ -105,10 +149,11 @@ pub fn pm2_dump(
     })?;
     let v: Value = serde_json::from_str(&text)
         .map_err(|e| usage(format!("{} is not a PM2 dump: {e}", path.display())))?;
-    let apps: Vec<Imported> = apps_of(&v)
+    let mut apps: Vec<Imported> = apps_of(&v)
         .into_iter()
         .map(|a| import::app(a, Origin::Dump))
         .collect();
+    import::testplanit(&mut apps);
     write(
         &apps,
         &path.display().to_string(),
@@ -168,6 +213,9 @@ fn write(
         println!("✓ {}", a.name);
         for d in &a.dropped {
             println!("  dropped {d}");
+        }
+        for n in &a.notes {
+            println!("  note: {n}");
         }
     }
     crate::config::load(out)?;
