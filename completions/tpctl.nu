@@ -88,7 +88,7 @@ module completions {
     --nostream                # Print the recent lines and exit
     --err                     # Only stderr
     --out                     # Only stdout
-    --timestamp               # Prefix each line with the time `tpctl logs` read it (stored times: set `time = true`)
+    --timestamp               # Prefix each line with the time the keeper received it (lines stamped by `time = true` keep their own stamp only)
     --json                    # One JSON object per line: app, stream, time, line
     --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
     --help(-h)                # Print help

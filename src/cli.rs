@@ -211,7 +211,8 @@ pub struct LogsArgs {
     /// Only stdout.
     #[arg(long)]
     pub out: bool,
-    /// Prefix each line with the time `tpctl logs` read it (stored times: set `time = true`).
+    /// Prefix each line with the time the keeper received it (lines stamped by `time = true`
+    /// keep their own stamp only).
     #[arg(long)]
     pub timestamp: bool,
     /// One JSON object per line: app, stream, time, line.

@@ -11,6 +11,7 @@ mod home;
 mod import;
 mod keeper;
 mod leftovers;
+mod logtimes;
 mod monit;
 mod persist;
 mod pm2_verbs;

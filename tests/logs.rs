@@ -358,3 +358,70 @@ fn a_failing_log_write_never_blocks_the_app_and_is_counted_then_marked() {
     assert!(described.contains("dropped log bytes"), "{described}");
     t.finish();
 }
+
+#[test]
+fn stdout_and_stderr_are_told_in_the_order_they_arrived_with_when() {
+    let t = TempHome::new();
+    let script = t.write(
+        "chatty.sh",
+        "#!/bin/sh\nfor i in 1 2 3 4; do echo \"out $i\"; sleep 0.02; echo \"err $i\" >&2; sleep 0.02; done\necho done > \"$DONE\"\nexec sleep 600\n",
+    );
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    let done = t.path().join("done");
+    t.write(
+        "ecosystem.toml",
+        &format!(
+            "[[apps]]\nname = \"chatty\"\nscript = \"{}\"\nenv = {{ DONE = \"{}\" }}\n\n\
+             [[apps]]\nname = \"stamped\"\nscript = \"/bin/echo\"\nargs = [\"hello\"]\nautorestart = false\ntime = true\n",
+            script.display(),
+            done.display()
+        ),
+    );
+    t.ok(&["start"]);
+    wait_for("the chatty app to finish talking", LONG, || done.exists());
+    let out = t.ok(&["logs", "chatty", "--nostream", "--lines", "20"]);
+    let told: Vec<&str> = out
+        .lines()
+        .map(|l| l.split_once(' ').map_or(l, |(_, r)| r))
+        .collect();
+    let told: Vec<String> = told
+        .iter()
+        .map(|l| l.trim_start_matches(['|', '!', ' ']).to_string())
+        .collect();
+    assert_eq!(
+        told,
+        [
+            "out 1", "err 1", "out 2", "err 2", "out 3", "err 3", "out 4", "err 4"
+        ],
+        "{out}"
+    );
+    // --json carries the time each line arrived (stored by the keeper), in order.
+    let json = t.ok(&["logs", "chatty", "--nostream", "--lines", "20", "--json"]);
+    let times: Vec<String> = json
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).expect("json")["time"]
+                .as_str()
+                .unwrap_or("")
+                .to_string()
+        })
+        .collect();
+    assert_eq!(times.len(), 8, "{json}");
+    assert!(
+        times.iter().all(|t| t.len() == 24 && t.ends_with('Z')),
+        "{times:?}"
+    );
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");
+    // A line the keeper stamped (time = true) is not stamped a second time.
+    wait_for("the stamped line", LONG, || {
+        t.app("stamped")["status"] == "completed"
+    });
+    let stamped = t.ok(&["logs", "stamped", "--nostream", "--timestamp"]);
+    let line = stamped
+        .lines()
+        .find(|l| l.contains("hello"))
+        .unwrap_or_default();
+    assert_eq!(line.matches("Z ").count(), 1, "stamped twice: {line}");
+    t.finish();
+}

@@ -87,16 +87,16 @@ pub fn logs(ctx: &Ctx, args: &LogsArgs) -> Result<Outcome, CommandError> {
     let mut printer = Printer::new(ctx, args);
     let mut srcs = sources(ctx, &ids, args);
     printer.widen(&srcs);
+    let mut backlog = Vec::new();
     for s in &srcs {
-        match last_lines(&s.path, args.lines) {
-            Ok(lines) => {
-                for l in lines {
-                    printer.line(s, &l, None);
-                }
-            }
+        match last_lines_at(&s.path, args.lines) {
+            Ok(lines) => backlog.push((s, lines)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => eprintln!("tpctl logs: cannot read {}: {e}", s.path.display()),
         }
+    }
+    for (s, at, l) in in_arrival_order(backlog) {
+        printer.line(s, &l, at);
     }
     let _ = printer.flush();
     if !follow {
@@ -124,10 +124,9 @@ pub fn logs(ctx: &Ctx, args: &LogsArgs) -> Result<Outcome, CommandError> {
                 }
             }
         }
-        for f in &mut followers {
-            for line in f.poll() {
-                printer.line(&f.source, &line, Some(now_ms()));
-            }
+        for (s, at, line) in poll_in_order(&mut followers) {
+            // A line from a file rotated away has lost its index: it arrived about now.
+            printer.line(&s, &line, Some(at.unwrap_or_else(now_ms)));
         }
         if printer.flush().is_err() {
             // Our reader went away (`| head`): done.
@@ -136,8 +135,28 @@ pub fn logs(ctx: &Ctx, args: &LogsArgs) -> Result<Outcome, CommandError> {
     }
 }
 
-/// The last `n` lines of a file, reading backwards in blocks.
-pub(crate) fn last_lines(path: &PathBuf, n: usize) -> io::Result<Vec<Vec<u8>>> {
+/// A line with the byte offset it starts at in its file.
+pub(crate) type Placed = (u64, Vec<u8>);
+
+/// A line, where it came from, and when it arrived if known.
+pub(crate) type Arrived<'a> = (&'a Source, Option<u64>, Vec<u8>);
+
+/// What every follower has new, in the order it arrived.
+pub(crate) fn poll_in_order(followers: &mut [Follower]) -> Vec<(Source, Option<u64>, Vec<u8>)> {
+    let polled: Vec<(Source, Vec<Placed>)> = followers
+        .iter_mut()
+        .map(|f| (f.source.clone(), f.poll_at()))
+        .collect();
+    let batches = polled.iter().map(|(s, l)| (s, l.clone())).collect();
+    in_arrival_order(batches)
+        .into_iter()
+        .map(|(s, at, l)| (s.clone(), at, l))
+        .collect()
+}
+
+/// The last `n` lines of a file, reading backwards in blocks, with the byte offset each
+/// starts at.
+pub(crate) fn last_lines_at(path: &PathBuf, n: usize) -> io::Result<Vec<Placed>> {
     let mut f = File::open(path)?;
     let len = f.metadata()?.len();
     if n == 0 || len == 0 {
@@ -158,13 +177,38 @@ pub(crate) fn last_lines(path: &PathBuf, n: usize) -> io::Result<Vec<Vec<u8>>> {
     }
     let body = buf.strip_suffix(b"\n").unwrap_or(&buf);
     // Having stopped at n newlines, a partial first line (we started mid-file) is beyond n.
-    let mut lines: Vec<Vec<u8>> = body
+    let mut end = pos + body.len() as u64;
+    let mut lines: Vec<Placed> = body
         .rsplit(|b| *b == b'\n')
         .take(n)
-        .map(<[u8]>::to_vec)
+        .map(|l| {
+            let start = end - l.len() as u64;
+            end = start.saturating_sub(1);
+            (start, l.to_vec())
+        })
         .collect();
     lines.reverse();
     Ok(lines)
+}
+
+/// Lines from several files in the order they arrived, by the keeper's index of arrival times
+/// (`logtimes`); a file without one keeps its place after the others, in its own order.
+/// Each line comes with its arrival time when known.
+pub(crate) fn in_arrival_order(batches: Vec<(&Source, Vec<Placed>)>) -> Vec<Arrived<'_>> {
+    let mut out: Vec<Arrived> = Vec::new();
+    for (src, lines) in batches {
+        if lines.is_empty() {
+            continue;
+        }
+        let index = crate::logtimes::Index::read(&src.path);
+        for (offset, line) in lines {
+            let at = index.as_ref().and_then(|i| i.at(offset));
+            out.push((src, at, line));
+        }
+    }
+    // Stable: lines of one time keep their file order; untimed lines sort last.
+    out.sort_by_key(|(_, at, _)| at.unwrap_or(u64::MAX));
+    out
 }
 
 /// Follows one file across appends, rotation and truncation.
@@ -200,8 +244,8 @@ impl Follower {
         }
     }
 
-    /// New whole lines since the last poll.
-    pub(crate) fn poll(&mut self) -> Vec<Vec<u8>> {
+    /// New whole lines since the last poll, each with the offset it starts at in its file.
+    pub(crate) fn poll_at(&mut self) -> Vec<Placed> {
         let mut lines = Vec::new();
         if self.file.is_none() {
             self.open(false);
@@ -220,7 +264,7 @@ impl Follower {
         lines
     }
 
-    fn read_new(&mut self, lines: &mut Vec<Vec<u8>>) {
+    fn read_new(&mut self, lines: &mut Vec<Placed>) {
         let Some(file) = &mut self.file else { return };
         let len = file.metadata().map_or(self.offset, |m| m.len());
         if len < self.offset {
@@ -237,19 +281,25 @@ impl Follower {
         }
         self.partial.extend_from_slice(&chunk);
         if let Some(last) = memchr::memrchr(b'\n', &self.partial) {
+            let mut at = self.partial_start();
             let rest = self.partial.split_off(last + 1);
             let whole = std::mem::replace(&mut self.partial, rest);
-            lines.extend(
-                whole[..whole.len() - 1]
-                    .split(|b| *b == b'\n')
-                    .map(<[u8]>::to_vec),
-            );
+            for l in whole[..whole.len() - 1].split(|b| *b == b'\n') {
+                lines.push((at, l.to_vec()));
+                at += l.len() as u64 + 1;
+            }
         }
     }
 
-    fn flush_partial(&mut self, lines: &mut Vec<Vec<u8>>) {
+    /// Where in the file the unfinished line we hold begins.
+    fn partial_start(&self) -> u64 {
+        self.offset - self.partial.len() as u64
+    }
+
+    fn flush_partial(&mut self, lines: &mut Vec<Placed>) {
         if !self.partial.is_empty() {
-            lines.push(std::mem::take(&mut self.partial));
+            let at = self.partial_start();
+            lines.push((at, std::mem::take(&mut self.partial)));
         }
     }
 }
@@ -259,8 +309,8 @@ impl Follower {
 struct JsonLine<'a> {
     app: &'a str,
     stream: &'a str,
-    /// When tpctl read the line (follow mode), or the time stored at its start (`time = true`
-    /// with the default format), else null.
+    /// When the keeper received the line (its index of arrival times), or the time stored at
+    /// its start (`time = true` with the default format); null for a file without an index.
     time: Option<String>,
     line: String,
 }
@@ -314,7 +364,8 @@ impl Printer {
             if s.stream == "err" {
                 prefix = prefix.replacen('|', "!", 1);
             }
-            if self.timestamp {
+            // A line the keeper stamped (`time = true`) already says when: never twice.
+            if self.timestamp && stored_time(&String::from_utf8_lossy(line)).is_none() {
                 prefix = format!(
                     "{} {prefix}",
                     render::rfc3339_millis(read_at.unwrap_or_else(now_ms))
@@ -452,18 +503,31 @@ mod tests {
         let p = dir.path().join("out.log");
         let text: String = (0..20_000).map(|i| format!("line {i}\n")).collect();
         std::fs::write(&p, &text).expect("write");
-        let got = last_lines(&p, 3).expect("read");
+        let got = last_lines_at(&p, 3).expect("read");
+        let offset =
+            |i: usize| text[..text.find(&format!("line {i}\n")).expect("line")].len() as u64;
         assert_eq!(
             got,
             vec![
-                b"line 19997".to_vec(),
-                b"line 19998".to_vec(),
-                b"line 19999".to_vec()
+                (offset(19997), b"line 19997".to_vec()),
+                (offset(19998), b"line 19998".to_vec()),
+                (offset(19999), b"line 19999".to_vec())
             ]
         );
-        assert_eq!(last_lines(&p, 30_000).expect("all").len(), 20_000);
+        let all = last_lines_at(&p, 30_000).expect("all");
+        assert_eq!(all.len(), 20_000);
+        assert_eq!(all[0], (0, b"line 0".to_vec()));
         std::fs::write(&p, "only\n").expect("write");
-        assert_eq!(last_lines(&p, 15).expect("one"), vec![b"only".to_vec()]);
+        assert_eq!(
+            last_lines_at(&p, 15).expect("one"),
+            vec![(0, b"only".to_vec())]
+        );
+        // A last line still being written counts, from where it starts.
+        std::fs::write(&p, "one\ntwo").expect("write");
+        assert_eq!(
+            last_lines_at(&p, 15).expect("two"),
+            vec![(0, b"one".to_vec()), (4, b"two".to_vec())]
+        );
     }
 
     #[test]

@@ -33,6 +33,9 @@ pub struct LogFile {
     mid_line: bool,
     /// The compression of the last rotated file, if still running.
     compressing: Option<std::thread::JoinHandle<()>>,
+    /// The arrival-time index beside the file (`logtimes`), and the ms of its last record.
+    times: Option<File>,
+    last_ms: u64,
 }
 
 impl LogFile {
@@ -49,6 +52,8 @@ impl LogFile {
             dropped_total: 0,
             mid_line: false,
             compressing: None,
+            times: None,
+            last_ms: 0,
         };
         lf.ensure_open();
         lf
@@ -70,6 +75,13 @@ impl LogFile {
             Ok(f) => {
                 self.size = f.metadata().map_or(0, |m| m.len());
                 self.file = Some(f);
+                self.times = OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .mode(0o640)
+                    .open(crate::logtimes::path_of(&self.path))
+                    .ok();
+                self.last_ms = 0;
                 true
             }
             Err(e) => {
@@ -98,10 +110,23 @@ impl LogFile {
             self.drop_bytes(bytes.len() as u64);
             return;
         }
+        self.note_time();
         let written = self.write_raw(bytes);
         if written < bytes.len() {
             self.mid_line = written > 0;
             self.drop_bytes((bytes.len() - written) as u64);
+        }
+    }
+
+    /// Records when the next write arrives, once per millisecond. A failed record costs only
+    /// that write's time, never its bytes.
+    fn note_time(&mut self) {
+        let ms = super::now_ms();
+        if ms != self.last_ms
+            && let Some(t) = &mut self.times
+            && crate::logtimes::record(t, self.size, ms).is_ok()
+        {
+            self.last_ms = ms;
         }
     }
 
@@ -152,6 +177,9 @@ impl LogFile {
     /// Renames `path` to `path.1` (shifting older ones, dropping beyond `keep`) and reopens.
     pub fn rotate(&mut self) {
         self.file = None;
+        // The index describes the live file only: the new file starts a new one.
+        self.times = None;
+        let _ = fs::remove_file(crate::logtimes::path_of(&self.path));
         // Shifting names under a running compression would compress the wrong file.
         if let Some(previous) = self.compressing.take() {
             let _ = previous.join();
@@ -179,6 +207,7 @@ impl LogFile {
     /// Reopens the file by name (after an external logrotate moved it).
     pub fn reopen(&mut self) {
         self.file = None;
+        self.times = None;
         self.ensure_open();
     }
 
@@ -187,6 +216,10 @@ impl LogFile {
         if let Some(f) = &self.file {
             // O_APPEND writes continue at the new end, so nothing is written into a hole.
             f.set_len(0)?;
+            if let Some(t) = &self.times {
+                t.set_len(0)?;
+            }
+            self.last_ms = 0;
         } else {
             let _ = fs::remove_file(&self.path);
         }

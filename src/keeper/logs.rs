@@ -17,6 +17,8 @@ pub enum Kind {
 }
 
 /// Where an app's output goes.
+// One per keeper, never moved in a hot path: boxing the files would only add an indirection.
+#[allow(clippy::large_enum_variant)]
 pub enum LogSet {
     /// Log files; `err` is `None` when stderr is merged into the stdout file.
     Files { out: LogFile, err: Option<LogFile> },

@@ -15,7 +15,7 @@ use tokio::sync::Notify;
 
 use super::model::{Action, LogLine, QueueFigures};
 use crate::commands::inventory;
-use crate::commands::logs::{Follower, Source, last_lines};
+use crate::commands::logs::{Follower, Source, in_arrival_order, last_lines_at, poll_in_order};
 use crate::commands::targets::saved_spec;
 use crate::home::Home;
 use crate::proto::AppStatus;
@@ -301,7 +301,8 @@ pub struct LogTail {
 }
 
 impl LogTail {
-    /// Reads the last lines of the app's logs (stdout's, then stderr's) and follows them.
+    /// Reads the last lines of the app's logs, stdout's and stderr's in the order they
+    /// arrived, and follows them.
     pub fn open(home: &Home, id: &str) -> (LogTail, Vec<LogLine>) {
         let mut lines = Vec::new();
         let mut followers = Vec::new();
@@ -309,19 +310,22 @@ impl LogTail {
             let (out, err) = crate::keeper::logs::paths(&spec.logs, &home.app(id));
             let mut files: Vec<(PathBuf, bool)> = vec![(out, false)];
             files.extend(err.map(|p| (p, true)));
-            for (path, is_err) in files {
-                if let Ok(tail) = last_lines(&path, LOG_BACKLOG) {
-                    lines.extend(tail.into_iter().map(|l| line(&l, is_err)));
-                }
-                followers.push(Follower::new(
-                    Source {
-                        app: id.to_string(),
-                        stream: if is_err { "err" } else { "out" },
-                        path,
-                    },
-                    true,
-                ));
+            let sources: Vec<Source> = files
+                .into_iter()
+                .map(|(path, is_err)| Source {
+                    app: id.to_string(),
+                    stream: if is_err { "err" } else { "out" },
+                    path,
+                })
+                .collect();
+            let backlog = sources
+                .iter()
+                .filter_map(|s| Some((s, last_lines_at(&s.path, LOG_BACKLOG).ok()?)))
+                .collect();
+            for (s, _, l) in in_arrival_order(backlog) {
+                lines.push(line(&l, s.stream == "err"));
             }
+            followers.extend(sources.into_iter().map(|s| Follower::new(s, true)));
         }
         (
             LogTail {
@@ -332,14 +336,12 @@ impl LogTail {
         )
     }
 
-    /// Lines written since the last call.
+    /// Lines written since the last call, in the order they arrived.
     pub fn poll(&mut self) -> Vec<LogLine> {
-        let mut out = Vec::new();
-        for f in &mut self.followers {
-            let is_err = f.source.stream == "err";
-            out.extend(f.poll().iter().map(|l| line(l, is_err)));
-        }
-        out
+        poll_in_order(&mut self.followers)
+            .into_iter()
+            .map(|(s, _, l)| line(&l, s.stream == "err"))
+            .collect()
     }
 }
 
