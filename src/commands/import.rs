@@ -220,9 +220,9 @@ fn write(
     }
     crate::config::load(out)?;
     println!(
-        "wrote {} ({} apps); check it with `tpctl doctor {}`",
+        "wrote {} ({}); check it with `tpctl doctor {}`",
         out.display(),
-        apps.len(),
+        crate::render::count(apps.len(), "app"),
         out.display()
     );
     Ok(Outcome::Success)

@@ -384,8 +384,8 @@ fn check_dump(ctx: &Ctx, lines: &mut Vec<(bool, String)>) {
         None => lines.push((
             true,
             format!(
-                "dump readable ({} apps, saved {})",
-                saved.apps.len(),
+                "dump readable ({}, saved {})",
+                crate::render::count(saved.apps.len(), "app"),
                 saved.saved_at
             ),
         )),

@@ -86,7 +86,7 @@ fn draw_header(frame: &mut Frame, m: &Model, area: Rect, now_ms: u64) {
     ];
     let mut spans = vec![
         Span::styled("tpctl monit", Style::new().add_modifier(Modifier::BOLD)),
-        Span::raw(format!("  {} apps", m.apps.len())),
+        Span::raw(format!("  {}", render::count(m.apps.len(), "app"))),
     ];
     for s in order {
         let n = m.apps.iter().filter(|a| a.status.status == s).count();
