@@ -446,6 +446,32 @@ pub fn app(v: &Value, origin: Origin) -> Imported {
     out
 }
 
+/// A dump flattens PM2's own environment (the shell it was started from) into every app's, with
+/// no record of which variables the app set. Those equal to the importing shell's, name and
+/// value, came from that shell: they are left out (tpctl's apps inherit tpctl's environment
+/// the same way) and reported, so no shell variable is copied into the apps unawares.
+pub fn drop_shell_env(apps: &mut [Imported], shell: &BTreeMap<String, String>) {
+    for a in apps.iter_mut() {
+        let mut inherited: Vec<String> = Vec::new();
+        for map in [&mut a.env, &mut a.secrets] {
+            map.retain(|k, v| {
+                let from_shell = shell.get(k) == Some(v);
+                if from_shell {
+                    inherited.push(k.clone());
+                }
+                !from_shell
+            });
+        }
+        if !inherited.is_empty() {
+            inherited.sort();
+            a.dropped.push(format!(
+                "{}: the same as in this shell, so inherited by PM2 rather than set for the app (tpctl apps inherit tpctl's environment too)",
+                inherited.join(", ")
+            ));
+        }
+    }
+}
+
 /// For an ecosystem.toml written to another directory than the PM2 file's (`--output`): paths
 /// that were relative to the PM2 file's directory are made absolute against `from`, and an app
 /// without `cwd` gets that directory, so relative `args` still find their files.

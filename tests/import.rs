@@ -157,6 +157,37 @@ fn a_real_pm2_dump_is_imported_with_secrets_moved_to_env_files() {
 }
 
 #[test]
+fn a_dump_does_not_carry_the_shell_environment_into_the_apps() {
+    let t = TempHome::new();
+    // The dump's DATABASE_URL and NODE_ENV came from the shell PM2 was started in; run the
+    // import from a shell that has them (the same values).
+    let out = t
+        .cmd(&[
+            "import",
+            "pm2-dump",
+            fixtures().join("dump.pm2").to_str().expect("utf-8"),
+        ])
+        .env("DATABASE_URL", "postgres://tp:hunter2@db:5432/tp")
+        .env("NODE_ENV", "production")
+        .output()
+        .expect("import");
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    let toml = std::fs::read_to_string(t.path().join("ecosystem.toml")).expect("written");
+    assert!(
+        !toml.contains("NODE_ENV =") && !toml.contains("env_file ="),
+        "{toml}"
+    );
+    assert!(!t.path().join("email-worker.env").exists());
+    assert!(
+        stdout.contains(
+            "dropped DATABASE_URL, NODE_ENV: the same as in this shell, so inherited by PM2"
+        ),
+        "{stdout}"
+    );
+}
+
+#[test]
 fn yaml_and_json_ecosystem_files_are_read_too() {
     let t = TempHome::new();
     t.write("pm2.yaml", "apps:\n  - name: mailer\n    script: ./mailer\n    args: --queue emails\n    instances: 2\n    max_memory_restart: 300M\n    env:\n      NODE_ENV: production\n");

@@ -153,6 +153,8 @@ pub fn pm2_dump(
         .into_iter()
         .map(|a| import::app(a, Origin::Dump))
         .collect();
+    let shell: std::collections::BTreeMap<String, String> = std::env::vars().collect();
+    import::drop_shell_env(&mut apps, &shell);
     import::testplanit(&mut apps);
     write(
         &apps,
