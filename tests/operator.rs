@@ -240,7 +240,8 @@ fn reload_goes_one_instance_at_a_time_and_pm2_verbs_work_or_teach() {
     let script = t.write(
         "worker.sh",
         &format!(
-            "#!/bin/sh\necho \"start $TPCTL_INSTANCE\" >> {j}\ntrap 'echo \"stop $TPCTL_INSTANCE\" >> {j}; exit 0' INT\nwhile :; do sleep 0.05; done\n",
+            // A stop takes 300 ms, and says when it began (ms since the epoch).
+            "#!/bin/sh\necho \"start $TPCTL_INSTANCE\" >> {j}\ntrap 'echo \"stop $TPCTL_INSTANCE $(date +%s%3N)\" >> {j}; sleep 0.3; exit 0' INT\nwhile :; do sleep 0.05; done\n",
             j = journal.display()
         ),
     );
@@ -262,11 +263,29 @@ fn reload_goes_one_instance_at_a_time_and_pm2_verbs_work_or_teach() {
         out.contains("✓ web-0: online") && out.contains("✓ web-1: online"),
         "{out}"
     );
-    let after: Vec<String> = lines(&journal)[2..].to_vec();
-    assert_eq!(
-        after,
-        ["stop 0", "start 0", "stop 1", "start 1"],
-        "the second instance is stopped only once the first is back"
+    // web-1 was told to stop only after web-0 had been restarted (its ledger says when), not
+    // alongside it: in a parallel restart both stops begin 300 ms before either restart.
+    wait_for("both restarted instances", LONG, || {
+        lines(&journal)
+            .iter()
+            .filter(|l| l.starts_with("start"))
+            .count()
+            == 4
+    });
+    let journal_lines = lines(&journal);
+    let stop_1: u64 = journal_lines
+        .iter()
+        .find_map(|l| l.strip_prefix("stop 1 "))
+        .and_then(|ms| ms.parse().ok())
+        .unwrap_or_else(|| panic!("no stop of web-1: {journal_lines:?}"));
+    let described: serde_json::Value =
+        serde_json::from_str(&t.ok(&["describe", "web-0", "--json"])).expect("json");
+    let restarted_0 = described[0]["ledger"][0]["at_ms"]
+        .as_u64()
+        .expect("web-0 restarted");
+    assert!(
+        stop_1 >= restarted_0,
+        "web-1 was stopped at {stop_1}, before web-0 was back at {restarted_0}: {journal_lines:?}"
     );
 
     // PM2's listing verbs.
