@@ -31,11 +31,14 @@ const { Queue, Job, FlowProducer } = require(process.env.BULLMQ_MODULE || "bullm
   else if (what === "pause") out = await queue.pause();
   else if (what === "resume") out = await queue.resume();
   else if (what === "job") {
+    // The state first, then the fields: a job seen completed or failed is read after it
+    // finished, never with the fields of its running self (a race on a loaded machine).
+    const state = await queue.getJobState(arg);
     const job = await Job.fromId(queue, arg);
     out = job && {
       id: job.id, name: job.name, data: job.data, opts: job.opts, delay: job.delay, priority: job.priority, timestamp: job.timestamp,
       returnvalue: job.returnvalue, attemptsMade: job.attemptsMade, attemptsStarted: job.attemptsStarted, failedReason: job.failedReason,
-      stacktrace: job.stacktrace, finishedOn: job.finishedOn, processedOn: job.processedOn, state: await job.getState(),
+      stacktrace: job.stacktrace, finishedOn: job.finishedOn, processedOn: job.processedOn, state,
       progress: job.progress,
     };
   } else throw new Error("unknown command " + what);
