@@ -134,13 +134,7 @@ impl Home {
         if out.len() == ids.len() {
             return Ok(out);
         }
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(self.root.join("numbers.lock"))?;
+        let file = lock_file(&self.root.join("numbers.lock"))?;
         let _lock =
             Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, e)| io::Error::from(e))?;
         let mut taken: std::collections::BTreeSet<u32> =
@@ -231,17 +225,22 @@ impl AppDir {
 
     /// Takes the app's lock without waiting. `Ok(None)`: another process (a live keeper) holds it.
     pub fn try_lock(&self) -> io::Result<Option<Flock<File>>> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(self.lock_path())?;
+        let file = lock_file(&self.lock_path())?;
         match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
             Ok(lock) => Ok(Some(lock)),
             Err((_, nix::errno::Errno::EWOULDBLOCK)) => Ok(None),
             Err((_, e)) => Err(io::Error::from(e)),
         }
     }
+}
+
+/// Opens (creating, 0600) a file that exists to be flocked.
+fn lock_file(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)
 }
