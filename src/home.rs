@@ -115,11 +115,7 @@ impl Home {
 
     /// The number given to an app, if it has one yet.
     pub fn number_of(&self, id: &str) -> Option<u32> {
-        fs::read_to_string(self.app(id).number_path())
-            .ok()?
-            .trim()
-            .parse()
-            .ok()
+        self.app(id).number()
     }
 
     /// Each app's number (PM2's numeric id: `tpctl restart 3`), given once and kept in
@@ -137,8 +133,16 @@ impl Home {
         let file = lock_file(&self.root.join("numbers.lock"))?;
         let _lock =
             Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, e)| io::Error::from(e))?;
-        let mut taken: std::collections::BTreeSet<u32> =
-            self.app_ids()?.iter().filter_map(|id| read(id)).collect();
+        // Every directory's number counts, also of apps being launched right now (whose
+        // spec.json is not written yet).
+        let mut taken: std::collections::BTreeSet<u32> = match fs::read_dir(self.apps_dir()) {
+            Ok(entries) => entries
+                .flatten()
+                .filter_map(|e| AppDir::at(e.path()).number())
+                .collect(),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Default::default(),
+            Err(e) => return Err(e),
+        };
         for id in ids {
             if out.contains_key(id) {
                 continue;
@@ -195,6 +199,14 @@ impl AppDir {
     }
     pub fn number_path(&self) -> PathBuf {
         self.dir.join("number")
+    }
+    /// The number given to this app, if it has one yet.
+    pub fn number(&self) -> Option<u32> {
+        fs::read_to_string(self.number_path())
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
     }
     pub fn logs_dir(&self) -> PathBuf {
         self.dir.join("logs")

@@ -38,12 +38,20 @@ pub fn statuses(home: &Home, ids: &[String]) -> Vec<AppStatus> {
     rows
 }
 
-/// Fills in each app's number (given on first sight). Numbering is bookkeeping: a run
-/// directory that cannot be written still shows status, without numbers.
+/// Fills in the numbers the rows lack (live keepers and state files carry theirs; apps seen
+/// for the first time get one). Numbering is bookkeeping: a run directory that cannot be
+/// written still shows status, without numbers.
 pub fn number(home: &Home, rows: &mut [AppStatus]) {
-    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+    let ids: Vec<String> = rows
+        .iter()
+        .filter(|r| r.number.is_none())
+        .map(|r| r.id.clone())
+        .collect();
+    if ids.is_empty() {
+        return;
+    }
     let numbers = home.numbers(&ids).unwrap_or_default();
-    for r in rows {
+    for r in rows.iter_mut().filter(|r| r.number.is_none()) {
         r.number = numbers.get(&r.id).copied();
     }
 }

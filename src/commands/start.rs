@@ -252,6 +252,18 @@ fn act(ctx: &Ctx, wave: &[&AppSpec], verb: Verb) -> Vec<Report> {
         ctx.progress,
     );
 
+    // Apps about to get a keeper get their numbers first, in one go, so that each keeper
+    // reads its own once and `status` never has to.
+    let new: Vec<String> = wave
+        .iter()
+        .zip(&answers)
+        .filter(|(_, a)| matches!(a, Err(ClientError::NotRunning)))
+        .filter(|(s, _)| home.app(&s.id).ensure().is_ok())
+        .map(|(s, _)| s.id.clone())
+        .collect();
+    if !new.is_empty() {
+        let _ = home.numbers(&new);
+    }
     // Launch keepers for every app that has none, all at once, then read their handshakes.
     let mut reports: Vec<Option<Report>> = Vec::with_capacity(wave.len());
     let mut launching = Vec::new();

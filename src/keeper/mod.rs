@@ -74,6 +74,8 @@ pub struct Keeper {
     main_exit: Option<Exit>,
     leftovers_reported: bool,
     timers: HashMap<Timer, Instant>,
+    /// The app's number (`tpctl restart 3`), given by the client before the keeper started.
+    number: Option<u32>,
     /// `cron_restart`, parsed, and when it is next due.
     cron: Option<croner::Cron>,
     next_cron: Option<Instant>,
@@ -149,6 +151,11 @@ impl Keeper {
         let policy = Policy::new(limits(&spec));
         let launcher = child::Launcher::new(&spec);
         let cron = cron_of(&spec);
+        // Read once here, so that `status` never reads a file per app for it.
+        let number = match &mode {
+            Mode::Background { dir, .. } => dir.number(),
+            Mode::Foreground { .. } => None,
+        };
         Ok(Keeper {
             spec,
             mode,
@@ -162,6 +169,7 @@ impl Keeper {
             main_exit: None,
             leftovers_reported: false,
             timers: HashMap::new(),
+            number,
             next_cron: cron.as_ref().and_then(next_due),
             cron,
             next_sample: None,
@@ -486,7 +494,7 @@ impl Keeper {
         let sample = run.and(self.last_sample);
         AppStatus {
             id: self.spec.id.clone(),
-            number: None,
+            number: self.number,
             name: self.spec.name.clone(),
             instance: self.spec.instance,
             status: self.policy.status(),
