@@ -34,55 +34,11 @@ pub struct Imported {
     pub notes: Vec<String>,
 }
 
-/// TestPlanIt's Node workers (their bundle's name), the queue each consumes and the tp-worker
-/// that can replace it.
-const TESTPLANIT_WORKERS: &[(&str, &str, &str)] = &[
-    ("notificationWorker", "notifications", "notification"),
-    ("emailWorker", "emails", "email"),
-    ("forecastWorker", "forecast-updates", "forecast"),
-    ("syncWorker", "issue-sync", "sync"),
-    ("testmoImportWorker", "testmo-imports", "testmo-import"),
-    (
-        "elasticsearchReindexWorker",
-        "elasticsearch-reindex",
-        "elasticsearch-reindex",
-    ),
-    ("auditLogWorker", "audit-logs", "audit-log"),
-];
+mod adjust;
+mod render;
 
-/// Fills in what tpctl knows of TestPlanIt's apps: each Node worker's `queue`, `after` the
-/// scheduler when the file runs one, and a note that tp-worker can replace it.
-pub fn testplanit(apps: &mut [Imported]) {
-    let scheduler = apps
-        .iter()
-        .find(|a| {
-            a.name == "scheduler"
-                || a.keys
-                    .iter()
-                    .any(|(k, v)| (k == "script" || k == "args") && v.contains("scheduler.js"))
-        })
-        .map(|a| a.name.clone());
-    for a in apps.iter_mut() {
-        let runs = |bundle: &str| {
-            a.keys
-                .iter()
-                .any(|(k, v)| (k == "script" || k == "args") && v.contains(&format!("{bundle}.js")))
-        };
-        let Some((_, queue, ours)) = TESTPLANIT_WORKERS.iter().find(|(b, _, _)| runs(b)) else {
-            continue;
-        };
-        let (queue, ours) = (*queue, *ours);
-        if !a.keys.iter().any(|(k, _)| k == "queue") {
-            a.keys.push(("queue".into(), toml_str(queue)));
-        }
-        if let Some(s) = scheduler.as_ref().filter(|s| **s != a.name) {
-            a.keys.push(("after".into(), toml_str(s)));
-        }
-        a.notes.push(format!(
-            "TestPlanIt's {queue} worker: `tp-worker {ours}` can replace the Node one (script = \"tp-worker\", args = [\"{ours}\"])"
-        ));
-    }
-}
+pub use adjust::{drop_shell_env, rebase, testplanit};
+pub use render::render;
 
 /// PM2 keys with no tpctl equivalent, and why.
 const UNSUPPORTED: &[(&str, &str)] = &[
@@ -206,7 +162,7 @@ fn s(v: &Value) -> Option<String> {
     }
 }
 
-fn toml_str(x: &str) -> String {
+pub(super) fn toml_str(x: &str) -> String {
     toml::Value::String(x.to_string()).to_string()
 }
 
@@ -444,153 +400,6 @@ pub fn app(v: &Value, origin: Origin) -> Imported {
         }
     }
     out
-}
-
-/// A dump flattens PM2's own environment (the shell it was started from) into every app's, with
-/// no record of which variables the app set. Those equal to the importing shell's, name and
-/// value, came from that shell: they are left out (tpctl's apps inherit tpctl's environment
-/// the same way) and reported, so no shell variable is copied into the apps unawares.
-pub fn drop_shell_env(apps: &mut [Imported], shell: &BTreeMap<String, String>) {
-    for a in apps.iter_mut() {
-        let mut inherited: Vec<String> = Vec::new();
-        for map in [&mut a.env, &mut a.secrets] {
-            map.retain(|k, v| {
-                let from_shell = shell.get(k) == Some(v);
-                if from_shell {
-                    inherited.push(k.clone());
-                }
-                !from_shell
-            });
-        }
-        if !inherited.is_empty() {
-            inherited.sort();
-            a.dropped.push(format!(
-                "{}: the same as in this shell, so inherited by PM2 rather than set for the app (tpctl apps inherit tpctl's environment too)",
-                inherited.join(", ")
-            ));
-        }
-    }
-}
-
-/// For an ecosystem.toml written to another directory than the PM2 file's (`--output`): paths
-/// that were relative to the PM2 file's directory are made absolute against `from`, and an app
-/// without `cwd` gets that directory, so relative `args` still find their files.
-pub fn rebase(apps: &mut [Imported], from: &std::path::Path) {
-    let text_of = |v: &str| {
-        toml::from_str::<toml::Table>(&format!("v = {v}"))
-            .ok()
-            .and_then(|t| t.get("v").and_then(|x| x.as_str()).map(str::to_string))
-    };
-    for a in apps.iter_mut() {
-        let mut has_cwd = false;
-        for (k, v) in a.keys.iter_mut() {
-            let is_path = match k.as_str() {
-                "cwd" => {
-                    has_cwd = true;
-                    true
-                }
-                "out_file" | "error_file" => true,
-                // A bare command (node, tp-worker) is looked up on PATH, not rebased.
-                "script" => text_of(v).is_some_and(|t| t.contains('/')),
-                _ => false,
-            };
-            if let Some(t) = text_of(v).filter(|t| is_path && !t.starts_with('/')) {
-                *v = toml_str(&from.join(t).display().to_string());
-            }
-        }
-        if !has_cwd {
-            a.keys
-                .push(("cwd".into(), toml_str(&from.display().to_string())));
-        }
-    }
-}
-
-/// The keys `[defaults]` may hold (per-app ones never go there).
-fn inheritable(key: &str) -> bool {
-    crate::config::keys::KEYS
-        .iter()
-        .any(|k| k.name == key && !k.per_app)
-}
-
-/// The ecosystem.toml text for imported apps; `env_file_of` names each app's secrets file.
-/// Keys and variables every app sets alike go to `[defaults]` once.
-pub fn render(
-    apps: &[Imported],
-    source: &str,
-    env_file_of: impl Fn(&Imported) -> String,
-) -> String {
-    let mut out =
-        format!("# Imported from {source} by `tpctl import`. Review it, then `tpctl start`.\n");
-    let shared = |pair: &(String, String)| {
-        apps.len() > 1 && inheritable(&pair.0) && apps.iter().all(|a| a.keys.contains(pair))
-    };
-    let common_keys: Vec<(String, String)> = apps
-        .first()
-        .map(|a| a.keys.iter().filter(|p| shared(p)).cloned().collect())
-        .unwrap_or_default();
-    let common_env: BTreeMap<String, String> = apps
-        .first()
-        .filter(|_| apps.len() > 1)
-        .map(|a| {
-            a.env
-                .iter()
-                .filter(|(k, v)| apps.iter().all(|b| b.env.get(*k) == Some(*v)))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect()
-        })
-        .unwrap_or_default();
-    let env_line = |env: &BTreeMap<String, String>| {
-        let pairs: Vec<String> = env
-            .iter()
-            .map(|(k, v)| format!("{} = {}", toml_key(k), toml_str(v)))
-            .collect();
-        format!("env = {{ {} }}\n", pairs.join(", "))
-    };
-    if !common_keys.is_empty() || !common_env.is_empty() {
-        out.push_str("\n# Set alike by every app in the PM2 file.\n[defaults]\n");
-        for (k, v) in &common_keys {
-            out.push_str(&format!("{k} = {v}\n"));
-        }
-        if !common_env.is_empty() {
-            out.push_str(&env_line(&common_env));
-        }
-    }
-    for a in apps {
-        out.push_str(&format!("\n[[apps]]\nname = {}\n", toml_str(&a.name)));
-        for (k, v) in a.keys.iter().filter(|p| !common_keys.contains(p)) {
-            out.push_str(&format!("{k} = {v}\n"));
-        }
-        if !a.secrets.is_empty() {
-            out.push_str(&format!("env_file = {}\n", toml_str(&env_file_of(a))));
-        }
-        let own: BTreeMap<String, String> = a
-            .env
-            .iter()
-            .filter(|(k, _)| !common_env.contains_key(*k))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        if !own.is_empty() {
-            out.push_str(&env_line(&own));
-        }
-        for d in &a.dropped {
-            out.push_str(&format!("# dropped {d}\n"));
-        }
-        for n in &a.notes {
-            out.push_str(&format!("# note: {n}\n"));
-        }
-    }
-    out
-}
-
-fn toml_key(k: &str) -> String {
-    if !k.is_empty()
-        && k.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-    {
-        k.to_string()
-    } else {
-        toml_str(k)
-    }
 }
 
 #[cfg(test)]
