@@ -35,22 +35,15 @@ pub fn start(ctx: &Ctx, t: &Targets) -> Result<Outcome, CommandError> {
     let specs = targets::specs(&ctx.home, &targets::args_of(t), true)?;
     let mut specs = targets::keep_only(specs, &t.only, |s| s.name.clone())?;
     // autostart = false: started only when named (by name, number, id or --only).
-    let names: Vec<String> = t
-        .targets
-        .iter()
-        .filter(|a| matches!(targets::Target::parse(a), targets::Target::Name(_)))
-        .cloned()
-        .collect();
-    let named: BTreeSet<String> = if names.is_empty() {
-        BTreeSet::new()
-    } else {
-        targets::specs(&ctx.home, &names, false)?
-            .into_iter()
-            .map(|s| s.id)
-            .collect()
+    let named = |s: &AppSpec| {
+        t.only.contains(&s.name)
+            || t.targets.iter().any(|a| {
+                matches!(targets::Target::parse(a), targets::Target::Name(_))
+                    && (*a == s.name || targets::matches_app(&ctx.home, &s.id, a))
+            })
     };
     specs.retain(|s| {
-        let wanted = s.autostart || named.contains(&s.id) || t.only.contains(&s.name);
+        let wanted = s.autostart || named(s);
         if !wanted {
             println!(
                 "- {}: not started (autostart = false; `tpctl start {}` starts it)",

@@ -329,7 +329,7 @@ pub fn ids(home: &Home, args: &[String]) -> Result<Vec<String>, CommandError> {
 }
 
 /// True when `arg` is the instance id, the app name or the number (`status` shows it) of `id`.
-fn matches_app(home: &Home, id: &str, arg: &str) -> bool {
+pub fn matches_app(home: &Home, id: &str, arg: &str) -> bool {
     id == arg
         || saved_spec(home, id).is_some_and(|s| s.name == arg)
         || (!arg.is_empty()
