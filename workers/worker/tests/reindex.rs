@@ -37,8 +37,10 @@ fn opts() -> Value {
     json!({"attempts": 1, "removeOnComplete": {"age": 604800, "count": 50}, "removeOnFail": {"age": 1209600}})
 }
 
+/// A TipTap document as PostgreSQL's jsonb gives it back (keys shortest first, then bytewise),
+/// which is the order the web app, and so the worker, serialises it in.
 fn tiptap(text: &str) -> String {
-    json!({"type": "doc", "content": [{"type": "paragraph", "content": [{"type": "text", "text": text}]}]})
+    json!({"type": "doc", "content": [{"type": "paragraph", "content": [{"text": text, "type": "text"}]}]})
         .to_string()
 }
 

@@ -304,7 +304,7 @@ mod tests {
         let second = &b.body[b.items[1].2.clone()];
         assert_eq!(
             std::str::from_utf8(second).ok(),
-            Some("{\"index\":{\"_id\":\"8\",\"_index\":\"testplanit-issues\"}}\n{\"id\":8}\n")
+            Some("{\"index\":{\"_index\":\"testplanit-issues\",\"_id\":\"8\"}}\n{\"id\":8}\n")
         );
     }
 }

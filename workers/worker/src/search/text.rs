@@ -126,6 +126,10 @@ pub fn js_date(v: &Value) -> Option<String> {
             if let Ok(d) = chrono::DateTime::parse_from_rfc3339(s) {
                 return iso_millis(d.timestamp_millis());
             }
+            // Jira writes its offsets without a colon (`2024-01-15T10:30:00.000+0000`).
+            if let Ok(d) = chrono::DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f%z") {
+                return iso_millis(d.timestamp_millis());
+            }
             if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
                 return d
                     .and_hms_opt(0, 0, 0)
@@ -197,6 +201,14 @@ mod tests {
         assert_eq!(
             js_date(&json!("2026-03-04T10:20:30+02:00")).as_deref(),
             Some("2026-03-04T08:20:30.000Z")
+        );
+        assert_eq!(
+            js_date(&json!("2024-01-15T10:30:00.000-0800")).as_deref(),
+            Some("2024-01-15T18:30:00.000Z")
+        );
+        assert_eq!(
+            js_date(&json!("2024-01-15T10:30:00.123456Z")).as_deref(),
+            Some("2024-01-15T10:30:00.123Z")
         );
         assert_eq!(js_date(&json!("soon")), None);
         assert_eq!(iso_millis(0).as_deref(), Some("1970-01-01T00:00:00.000Z"));
