@@ -39,6 +39,17 @@ impl JobLog {
         }
     }
 
+    /// Sets the job's progress to an object (the sync worker's `{current, total, ...}`).
+    pub async fn progress_value(&self, job: &str, v: &Value) {
+        if let Err(e) = self
+            .0
+            .with(|q| async move { q.update_progress(job, v).await })
+            .await
+        {
+            tracing::warn!("job {job}: cannot write its progress: {e}");
+        }
+    }
+
     /// Appends a line to the job's log.
     pub async fn line(&self, job: &str, line: &str) {
         if let Err(e) = self

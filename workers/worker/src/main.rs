@@ -17,6 +17,7 @@ mod reindex;
 mod run;
 mod scheduler;
 mod search;
+mod sync;
 // tpctl's "did you mean", shared rather than written twice.
 #[path = "../../../src/suggest.rs"]
 mod suggest;
@@ -27,7 +28,7 @@ use config::Config;
 use tracing_subscriber::fmt::writer::MakeWriterExt;
 
 /// The workers this binary runs, with what they do.
-const WORKERS: [(&str, &str); 6] = [
+const WORKERS: [(&str, &str); 7] = [
     (
         "scheduler",
         "register the daily cron jobs, then exit (one-shot)",
@@ -47,6 +48,10 @@ const WORKERS: [(&str, &str); 6] = [
     (
         "elasticsearch-reindex",
         "rebuild the search indices from PostgreSQL (elasticsearch-reindex queue)",
+    ),
+    (
+        "sync",
+        "refresh linked issues from Jira, GitHub and Azure DevOps (issue-sync queue)",
     ),
     (
         "audit-log",
@@ -184,6 +189,22 @@ fn main() -> ExitCode {
                         log: joblog::JobLog::new(&cfg, &queues::ELASTICSEARCH_REINDEX),
                     },
                     reindex::process,
+                )
+                .await
+            }
+            "sync" => {
+                run::serve_queue(
+                    "Sync",
+                    &queues::ISSUE_SYNC,
+                    &cfg,
+                    |dbs| {
+                        sync::Syncer::new(
+                            dbs,
+                            joblog::JobLog::new(&cfg, &queues::ISSUE_SYNC),
+                            cfg.valkey_url.clone(),
+                        )
+                    },
+                    sync::process,
                 )
                 .await
             }

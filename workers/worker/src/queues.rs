@@ -97,6 +97,22 @@ pub const ELASTICSEARCH_REINDEX: QueueSpec = QueueSpec {
     limiter: None,
 };
 
+pub const ISSUE_SYNC: QueueSpec = QueueSpec {
+    name: "issue-sync",
+    attempts: 3,
+    backoff_ms: Some(5_000),
+    complete_age_days: 3,
+    complete_count: 500,
+    fail_age_days: 7,
+    concurrency_var: "SYNC_CONCURRENCY",
+    concurrency: 2,
+    // A large integration syncs for hours at one request a second: a 6 h lock, stalls
+    // checked every 5 minutes.
+    lock: Some(Duration::from_secs(6 * 3_600)),
+    stalled_interval: Some(Duration::from_secs(300)),
+    limiter: None,
+};
+
 impl QueueSpec {
     /// The options TestPlanIt's web app adds this queue's jobs with.
     pub fn job_options(&self) -> JobOptions {

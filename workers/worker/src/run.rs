@@ -16,6 +16,14 @@ use crate::config::Config;
 use crate::db::Databases;
 use crate::queues::QueueSpec;
 
+/// Set once a stop signal has arrived: long jobs (a bulk issue sync) check it between items
+/// and hand their job back for a retry instead of holding the stop up for hours.
+static STOPPING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+pub fn stopping() -> bool {
+    STOPPING.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Resolves on the first SIGINT or SIGTERM.
 pub fn shutdown_signal() -> std::io::Result<watch::Receiver<bool>> {
     let mut int = signal(SignalKind::interrupt())?;
@@ -27,6 +35,7 @@ pub fn shutdown_signal() -> std::io::Result<watch::Receiver<bool>> {
             _ = term.recv() => "SIGTERM",
         };
         tracing::info!("{name} received: finishing running jobs, then exiting");
+        STOPPING.store(true, std::sync::atomic::Ordering::Relaxed);
         let _ = tx.send(true);
     });
     Ok(rx)

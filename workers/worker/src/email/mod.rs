@@ -6,7 +6,7 @@ mod content;
 pub mod i18n;
 mod render;
 pub mod smtp;
-mod tiptap;
+pub mod tiptap;
 
 use std::sync::Arc;
 

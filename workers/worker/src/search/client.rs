@@ -301,7 +301,7 @@ fn percent_decode(s: &str) -> String {
 }
 
 /// The start of a body, for messages.
-fn snippet(b: &[u8]) -> String {
+pub(crate) fn snippet(b: &[u8]) -> String {
     let s = String::from_utf8_lossy(b);
     let s = s.trim();
     if s.chars().count() > 300 {
@@ -312,7 +312,7 @@ fn snippet(b: &[u8]) -> String {
 }
 
 /// An error with its causes ("error sending request: connection refused").
-fn error_chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut cur = e.source();
     while let Some(c) = cur {
