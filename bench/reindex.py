@@ -28,7 +28,7 @@ import sys
 import tempfile
 import time
 
-from procstat import free_port
+from procstat import free_port, peak_rss_kib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NODE_DIR = os.path.join(ROOT, "workers", "bullmq", "tests", "interop", "node")
@@ -136,14 +136,6 @@ def start_search(work):
 def node(script, *args):
     out = subprocess.run(["node", os.path.join(NODE_DIR, script), *args], check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
-
-
-def peak_rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    return 0
 
 
 def committed(db):
