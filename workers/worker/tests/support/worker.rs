@@ -112,6 +112,14 @@ impl Running {
 }
 
 impl Running {
+    /// SIGINT, then the exit status and everything the worker logged.
+    pub fn stop_with_log(self) -> (ExitStatus, Vec<String>) {
+        let log = self.log.clone();
+        let status = self.stop();
+        let lines = log.lock().map(|l| l.clone()).unwrap_or_default();
+        (status, lines)
+    }
+
     /// SIGINT, and a clean exit (status 0), with the log in the message otherwise.
     pub fn stop_cleanly(self) {
         let log = self.log.clone();
