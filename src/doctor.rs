@@ -42,10 +42,13 @@ pub struct Options<'a> {
     pub web_connections: u32,
 }
 
-/// Job lock durations of TestPlanIt's queues (lib/queues.ts); others use BullMQ's 30 s.
+/// How long a stop must wait for a running job of the queue to end: its lock duration
+/// (TestPlanIt's lib/queues.ts; BullMQ's 30 s otherwise), since a job cut off stays locked that
+/// long. The sync worker hands a long sync back between two issues, so its bound is one
+/// issue's worst case (four 30 s attempts and their back-off), not the sync's 6 h lock.
 fn lock_duration(queue: &str) -> Duration {
     match queue {
-        "issue-sync" => Duration::from_secs(6 * 3600),
+        "issue-sync" => Duration::from_secs(3 * 60),
         "elasticsearch-reindex" => Duration::from_secs(3600),
         _ => Duration::from_secs(30),
     }
@@ -215,7 +218,7 @@ fn timeout_checks(specs: &[AppSpec], lines: &mut Vec<Line>) {
                     check: "kill_timeout",
                     verdict: Verdict::Warn,
                     detail: format!(
-                        "{}: kill_timeout {} is shorter than queue {q}'s job lock ({}); a job cut off at stop stays locked until the lock expires",
+                        "{}: kill_timeout {} is shorter than the {} a running {q} job may need to end; a job cut off at stop stays locked until its lock expires",
                         s.id,
                         config::units::format_duration(s.kill_timeout),
                         config::units::format_duration(lock)
