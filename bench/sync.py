@@ -60,7 +60,7 @@ def seed(db, base, n):
     psql(db, f"""INSERT INTO "Integration" (id, name, provider, "authType", status, credentials, settings, "updatedAt")
                  VALUES (1, 'Bench Jira', 'JIRA', 'API_KEY', 'ACTIVE', '{creds}', '{settings}', now())""")
     psql(db, f"""INSERT INTO "Issue" (name, title, "externalId", "externalKey", "createdById", "projectId", "integrationId")
-                 SELECT 'PAY-' || g, 'old', 'PAY-' || g, 'PAY-' || g, 'u1', 1, 1 FROM generate_series(1, {n}) g""")
+                 SELECT 'PAY-' || g, 'old', 'PAY-' || g, 'PAY-' || g, 'u1', 1, 1 FROM generate_series(1001, {n} + 1000) g""")
 
 
 def run(env, work, label, n):

@@ -91,6 +91,9 @@ def jira_key(ident):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes: without this, Nagle's algorithm holds the
+    # body back for the client's delayed ACK (40 ms per answer).
+    disable_nagle_algorithm = True
 
     def log_message(self, *a):
         pass
