@@ -197,6 +197,22 @@ fn env_checks(specs: &[AppSpec], lines: &mut Vec<Line>) {
             detail: "every app has the variables it needs".into(),
         });
     }
+    // The sync worker runs without ENCRYPTION_KEY, as the web app does, on TestPlanIt's
+    // development key: right only if the web app has no key either.
+    for s in specs {
+        if s.queues.iter().any(|q| q == "issue-sync")
+            && s.env.get("ENCRYPTION_KEY").is_none_or(|v| v.is_empty())
+        {
+            lines.push(Line {
+                check: "env",
+                verdict: Verdict::Warn,
+                detail: format!(
+                    "{}: ENCRYPTION_KEY is not set: stored credentials are read with TestPlanIt's development key; set the web app's ENCRYPTION_KEY if it has one",
+                    s.id
+                ),
+            });
+        }
+    }
     for (app, vars) in missing {
         lines.push(Line {
             check: "env",

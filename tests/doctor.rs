@@ -203,3 +203,41 @@ fn the_bullmq_prefix_is_shown_and_checked() {
         "{lines:?}"
     );
 }
+
+#[test]
+fn a_sync_worker_without_encryption_key_is_warned_about_not_failed() {
+    let redis = RedisServer::start();
+    let t = TempHome::new();
+    let app = |name: &str, key: &str| {
+        format!(
+            "[[apps]]\nname = \"{name}\"\nscript = \"/bin/sleep\"\nqueue = \"issue-sync\"\nkill_timeout = \"3m\"\nenv = {{ VALKEY_URL = \"{}\", DATABASE_URL = \"{PG}\"{key} }}\n",
+            redis.url()
+        )
+    };
+    t.write(
+        "ecosystem.toml",
+        &format!(
+            "{}\n{}",
+            app("sync-worker", ""),
+            app("keyed-sync", ", ENCRYPTION_KEY = \"k\"")
+        ),
+    );
+    let (_, lines) = doctor(&t);
+    let warned: Vec<String> = lines
+        .iter()
+        .filter(|l| l["verdict"] == "warn" && l["check"] == "env")
+        .map(|l| l["detail"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(
+        warned,
+        [
+            "sync-worker: ENCRYPTION_KEY is not set: stored credentials are read with TestPlanIt's development key; set the web app's ENCRYPTION_KEY if it has one"
+        ],
+        "{lines:?}"
+    );
+    assert!(
+        failing(&lines)
+            .iter()
+            .all(|f| !f.contains("ENCRYPTION_KEY"))
+    );
+}
