@@ -18,6 +18,7 @@ mod run;
 mod scheduler;
 mod search;
 mod sync;
+mod testmo;
 // tpctl's "did you mean", shared rather than written twice.
 #[path = "../../../src/suggest.rs"]
 mod suggest;
@@ -28,7 +29,7 @@ use config::Config;
 use tracing_subscriber::fmt::writer::MakeWriterExt;
 
 /// The workers this binary runs, with what they do.
-const WORKERS: [(&str, &str); 7] = [
+const WORKERS: [(&str, &str); 8] = [
     (
         "scheduler",
         "register the daily cron jobs, then exit (one-shot)",
@@ -52,6 +53,10 @@ const WORKERS: [(&str, &str); 7] = [
     (
         "sync",
         "refresh linked issues from Jira, GitHub and Azure DevOps (issue-sync queue)",
+    ),
+    (
+        "testmo-import",
+        "analyze Testmo exports from S3 into staging (testmo-imports queue; import mode not yet)",
     ),
     (
         "audit-log",
@@ -205,6 +210,16 @@ fn main() -> ExitCode {
                         )
                     },
                     sync::process,
+                )
+                .await
+            }
+            "testmo-import" => {
+                run::serve_queue(
+                    "Testmo import",
+                    &queues::TESTMO_IMPORTS,
+                    &cfg,
+                    |dbs| testmo::Importer { dbs },
+                    testmo::process,
                 )
                 .await
             }

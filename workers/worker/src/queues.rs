@@ -113,6 +113,20 @@ pub const ISSUE_SYNC: QueueSpec = QueueSpec {
     limiter: None,
 };
 
+pub const TESTMO_IMPORTS: QueueSpec = QueueSpec {
+    name: "testmo-imports",
+    attempts: 1,
+    backoff_ms: None,
+    complete_age_days: 30,
+    complete_count: 100,
+    fail_age_days: 30,
+    concurrency_var: "TESTMO_IMPORT_CONCURRENCY",
+    concurrency: 1,
+    lock: None,
+    stalled_interval: None,
+    limiter: None,
+};
+
 impl QueueSpec {
     /// The options TestPlanIt's web app adds this queue's jobs with.
     pub fn job_options(&self) -> JobOptions {
