@@ -34,13 +34,17 @@ fn random() -> u64 {
     h.finish()
 }
 
-fn fingerprint() -> String {
-    let pid = u64::from(std::process::id());
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
-    let sum = host
-        .bytes()
-        .fold(host.len() as u64 + BASE, |a, b| a + u64::from(b));
-    format!("{}{}", base36(pid, 2), base36(sum, 2))
+/// The process's part of every id, worked out once (the Testmo import makes millions).
+fn fingerprint() -> &'static str {
+    static FINGERPRINT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    FINGERPRINT.get_or_init(|| {
+        let pid = u64::from(std::process::id());
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+        let sum = host
+            .bytes()
+            .fold(host.len() as u64 + BASE, |a, b| a + u64::from(b));
+        format!("{}{}", base36(pid, 2), base36(sum, 2))
+    })
 }
 
 /// A new id.

@@ -24,6 +24,9 @@ pub struct QueueSpec {
     stalled_interval: Option<Duration>,
     /// (jobs, per ms)
     limiter: Option<(u64, u64)>,
+    /// PostgreSQL connections one job uses at once (the Testmo analysis stages with two
+    /// `COPY`s in flight while it reports progress on a third).
+    pub connections_per_job: usize,
 }
 
 pub const FORECAST: QueueSpec = QueueSpec {
@@ -38,6 +41,7 @@ pub const FORECAST: QueueSpec = QueueSpec {
     lock: None,
     stalled_interval: None,
     limiter: Some((100, 1_000)),
+    connections_per_job: 1,
 };
 
 pub const NOTIFICATIONS: QueueSpec = QueueSpec {
@@ -52,6 +56,7 @@ pub const NOTIFICATIONS: QueueSpec = QueueSpec {
     lock: None,
     stalled_interval: None,
     limiter: None,
+    connections_per_job: 1,
 };
 
 pub const EMAILS: QueueSpec = QueueSpec {
@@ -66,6 +71,7 @@ pub const EMAILS: QueueSpec = QueueSpec {
     lock: None,
     stalled_interval: None,
     limiter: None,
+    connections_per_job: 1,
 };
 
 pub const AUDIT_LOGS: QueueSpec = QueueSpec {
@@ -80,6 +86,7 @@ pub const AUDIT_LOGS: QueueSpec = QueueSpec {
     lock: None,
     stalled_interval: None,
     limiter: None,
+    connections_per_job: 1,
 };
 
 pub const ELASTICSEARCH_REINDEX: QueueSpec = QueueSpec {
@@ -95,6 +102,7 @@ pub const ELASTICSEARCH_REINDEX: QueueSpec = QueueSpec {
     lock: Some(Duration::from_secs(3_600)),
     stalled_interval: Some(Duration::from_secs(300)),
     limiter: None,
+    connections_per_job: 1,
 };
 
 pub const ISSUE_SYNC: QueueSpec = QueueSpec {
@@ -111,6 +119,7 @@ pub const ISSUE_SYNC: QueueSpec = QueueSpec {
     lock: Some(Duration::from_secs(6 * 3_600)),
     stalled_interval: Some(Duration::from_secs(300)),
     limiter: None,
+    connections_per_job: 1,
 };
 
 pub const TESTMO_IMPORTS: QueueSpec = QueueSpec {
@@ -125,6 +134,7 @@ pub const TESTMO_IMPORTS: QueueSpec = QueueSpec {
     lock: None,
     stalled_interval: None,
     limiter: None,
+    connections_per_job: 3,
 };
 
 impl QueueSpec {

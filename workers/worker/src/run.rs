@@ -153,7 +153,10 @@ where
     Fut: Future<Output = Result<Value, JobError>> + Send + 'static,
 {
     let concurrency = spec.concurrency();
-    let state = Arc::new(state(Databases::new(cfg, concurrency)));
+    let state = Arc::new(state(Databases::new(
+        cfg,
+        concurrency * spec.connections_per_job.max(1),
+    )));
     let shared = state.clone();
     let result = serve(label, spec, cfg, concurrency, move |job| {
         process(shared.clone(), job)

@@ -65,23 +65,42 @@ enum Event {
     Row(String, u64, Option<Value>),
 }
 
-struct ChannelSink(mpsc::Sender<Event>);
+/// Events handed over in batches: one wake-up of the staging task per few hundred rows
+/// rather than per row (per-row hand-overs cost more than parsing the row).
+const EVENT_BATCH: usize = 512;
+
+struct ChannelSink {
+    tx: mpsc::Sender<Vec<Event>>,
+    batch: Vec<Event>,
+}
+
+impl ChannelSink {
+    fn push(&mut self, ev: Event) -> Result<(), Stopped> {
+        self.batch.push(ev);
+        if self.batch.len() >= EVENT_BATCH {
+            self.send()?;
+        }
+        Ok(())
+    }
+
+    fn send(&mut self) -> Result<(), Stopped> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let b = std::mem::replace(&mut self.batch, Vec::with_capacity(EVENT_BATCH));
+        self.tx.blocking_send(b).map_err(|_| Stopped)
+    }
+}
 
 impl Sink for ChannelSink {
     fn dataset(&mut self, name: &str) -> Result<(), Stopped> {
-        self.0
-            .blocking_send(Event::Dataset(name.to_string()))
-            .map_err(|_| Stopped)
+        self.push(Event::Dataset(name.to_string()))
     }
     fn schema(&mut self, dataset: &str, schema: Value) -> Result<(), Stopped> {
-        self.0
-            .blocking_send(Event::Schema(dataset.to_string(), schema))
-            .map_err(|_| Stopped)
+        self.push(Event::Schema(dataset.to_string(), schema))
     }
     fn row(&mut self, dataset: &str, index: u64, row: Option<Value>) -> Result<(), Stopped> {
-        self.0
-            .blocking_send(Event::Row(dataset.to_string(), index, row))
-            .map_err(|_| Stopped)
+        self.push(Event::Row(dataset.to_string(), index, row))
     }
 }
 
@@ -183,7 +202,7 @@ async fn feed(
 
 /// Takes the parser's findings: summaries kept, rows staged.
 async fn consume(
-    mut rx: mpsc::Receiver<Event>,
+    mut rx: mpsc::Receiver<Vec<Event>>,
     mut stager: Stager,
     found: &mut Found,
 ) -> Result<(), sqlx::Error> {
@@ -198,31 +217,33 @@ async fn consume(
             found.datasets.len() - 1
         })
     };
-    while let Some(ev) = rx.recv().await {
-        match ev {
-            Event::Dataset(name) => {
-                at(found, &name);
-            }
-            Event::Schema(name, schema) => {
-                let i = at(found, &name);
-                found.datasets[i].schema = Some(schema);
-            }
-            Event::Row(name, n, row) => {
-                let i = at(found, &name);
-                let d = &mut found.datasets[i];
-                d.rows += 1;
-                found.rows += 1;
-                let Some(row) = row else { continue };
-                if d.samples.len() < SAMPLES {
-                    d.samples.push(sample::sanitize(&row));
+    while let Some(batch) = rx.recv().await {
+        for ev in batch {
+            match ev {
+                Event::Dataset(name) => {
+                    at(found, &name);
                 }
-                if !filter.skip(&name, &row) {
-                    stager.add(&name, n, row).await?;
+                Event::Schema(name, schema) => {
+                    let i = at(found, &name);
+                    found.datasets[i].schema = Some(schema);
+                }
+                Event::Row(name, n, row) => {
+                    let i = at(found, &name);
+                    let d = &mut found.datasets[i];
+                    d.rows += 1;
+                    found.rows += 1;
+                    let Some(row) = row else { continue };
+                    if d.samples.len() < SAMPLES {
+                        d.samples.push(sample::sanitize(&row));
+                    }
+                    if !filter.skip(&name, &row) {
+                        stager.add(&name, n, row).await?;
+                    }
                 }
             }
         }
     }
-    stager.flush().await?;
+    stager.finish().await?;
     found.staged = stager.staged;
     Ok(())
 }
@@ -239,16 +260,22 @@ pub async fn run(
     let resp = store.open(bucket, key).await?;
     let size = resp.content_length().or(stored_size);
     let (chunk_tx, chunk_rx) = mpsc::channel(32);
-    let (event_tx, event_rx) = mpsc::channel(2_048);
+    let (event_tx, event_rx) = mpsc::channel(8);
     let scanner = tokio::task::spawn_blocking(move || {
         let reader = ChunkReader {
             rx: chunk_rx,
             cur: Bytes::new(),
         };
-        scan::scan(
+        let mut sink = ChannelSink {
+            tx: event_tx,
+            batch: Vec::with_capacity(EVENT_BATCH),
+        };
+        let r = scan::scan(
             std::io::BufReader::with_capacity(64 << 10, reader),
-            &mut ChannelSink(event_tx),
-        )
+            &mut sink,
+        );
+        // The last batch too, unless the stager has gone.
+        r.and_then(|()| sink.send().map_err(ScanError::from))
     });
     let read = Arc::new(AtomicU64::new(0));
     let mut found = Found {

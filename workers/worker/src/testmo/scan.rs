@@ -163,7 +163,13 @@ pub fn scan<R: Read>(input: R, sink: &mut dyn Sink) -> Result<(), ScanError> {
 }
 
 fn scan_all<R: Read>(input: R, sink: &mut dyn Sink) -> Result<(), ScanError> {
-    let mut r = JsonStreamReader::new(input);
+    // No JSON path tracking: it costs an allocation per member, and errors are reported by
+    // byte offset, which the reader keeps anyway.
+    let settings = struson::reader::ReaderSettings {
+        track_path: false,
+        ..Default::default()
+    };
+    let mut r = JsonStreamReader::new_custom(input, settings);
     let top = r.peek()?;
     if top != ValueType::Object {
         return Err(ScanError::Shape(format!(

@@ -7,14 +7,16 @@ use std::collections::HashSet;
 
 use serde_json::Value;
 use sqlx::PgPool;
-use sqlx::postgres::PgPoolCopyExt;
 
 use crate::cuid;
 
-/// Rows per `COPY` (TestPlanIt inserts 1,000 at a time).
-const BATCH_ROWS: usize = 1_000;
+/// Rows per `COPY` (TestPlanIt inserts 1,000 at a time; fewer, larger transactions spare
+/// PostgreSQL a commit each).
+const BATCH_ROWS: usize = 5_000;
 /// Bytes per `COPY`, whatever the row count: wide rows do not pile up in memory.
 const BATCH_BYTES: usize = 4 << 20;
+/// `COPY`s on their way at once: PostgreSQL works on two while the next batch is built.
+const IN_FLIGHT: usize = 2;
 
 /// A row as it is stored: its JSON and the columns split out of it.
 #[derive(Debug, Default, PartialEq)]
@@ -106,25 +108,35 @@ fn field(out: &mut Vec<u8>, v: Option<&str>) {
     match v {
         None => out.extend_from_slice(b"\\N"),
         Some(s) => {
-            for b in s.bytes() {
-                match b {
-                    b'\\' => out.extend_from_slice(b"\\\\"),
-                    b'\t' => out.extend_from_slice(b"\\t"),
-                    b'\n' => out.extend_from_slice(b"\\n"),
-                    b'\r' => out.extend_from_slice(b"\\r"),
-                    b => out.push(b),
-                }
+            let bytes = s.as_bytes();
+            let mut start = 0;
+            for (i, b) in bytes.iter().enumerate() {
+                let esc: &[u8] = match b {
+                    b'\\' => b"\\\\",
+                    b'\t' => b"\\t",
+                    b'\n' => b"\\n",
+                    b'\r' => b"\\r",
+                    _ => continue,
+                };
+                out.extend_from_slice(&bytes[start..i]);
+                out.extend_from_slice(esc);
+                start = i + 1;
             }
+            out.extend_from_slice(&bytes[start..]);
         }
     }
 }
 
-/// Rows on their way to `"TestmoImportStaging"`.
+/// Rows on their way to `"TestmoImportStaging"`: one `COPY` in flight while the next batch
+/// is built, so parsing and PostgreSQL's work overlap.
 pub struct Stager {
     pool: PgPool,
     job: String,
     buf: Vec<u8>,
     rows: usize,
+    /// The batch's `createdAt`/`updatedAt` (one clock read per batch).
+    now: Option<String>,
+    in_flight: std::collections::VecDeque<tokio::task::JoinHandle<Result<u64, sqlx::Error>>>,
     pub staged: u64,
 }
 
@@ -135,6 +147,8 @@ impl Stager {
             job: job.to_string(),
             buf: Vec::with_capacity(BATCH_BYTES + (64 << 10)),
             rows: 0,
+            now: None,
+            in_flight: std::collections::VecDeque::new(),
             staged: 0,
         }
     }
@@ -187,23 +201,64 @@ impl Stager {
         Ok(())
     }
 
-    pub async fn flush(&mut self) -> Result<(), sqlx::Error> {
+    /// Sends the batch (once fewer than [`IN_FLIGHT`] are on their way).
+    async fn flush(&mut self) -> Result<(), sqlx::Error> {
+        while self.in_flight.len() >= IN_FLIGHT {
+            self.settle_one().await?;
+        }
         if self.rows == 0 {
             return Ok(());
         }
-        let mut copy = self
-            .pool
-            .copy_in_raw(
-                r#"COPY "TestmoImportStaging" (id, "jobId", "datasetName", "rowIndex", "rowData",
-                   "fieldName", "fieldValue", text1, text2, text3, text4, processed, "createdAt", "updatedAt")
-                   FROM STDIN"#,
-            )
-            .await?;
-        copy.send(self.buf.as_slice()).await?;
-        self.staged += copy.finish().await?;
-        self.buf.clear();
+        let body = std::mem::replace(&mut self.buf, Vec::with_capacity(BATCH_BYTES + (64 << 10)));
         self.rows = 0;
+        self.now = None;
+        let pool = self.pool.clone();
+        self.in_flight.push_back(tokio::spawn(async move {
+            let mut tx = pool.begin().await?;
+            // Staging is redone from the export if lost: no need to wait for the WAL flush
+            // of every batch, which costs more than the batch itself on a slow disk.
+            sqlx::query("SET LOCAL synchronous_commit = off")
+                .execute(&mut *tx)
+                .await?;
+            let mut copy = tx
+                .copy_in_raw(
+                    r#"COPY "TestmoImportStaging" (id, "jobId", "datasetName", "rowIndex", "rowData",
+                       "fieldName", "fieldValue", text1, text2, text3, text4, processed, "createdAt", "updatedAt")
+                       FROM STDIN"#,
+                )
+                .await?;
+            copy.send(body.as_slice()).await?;
+            let n = copy.finish().await?;
+            tx.commit().await?;
+            Ok(n)
+        }));
         Ok(())
+    }
+
+    async fn settle_one(&mut self) -> Result<(), sqlx::Error> {
+        if let Some(h) = self.in_flight.pop_front() {
+            self.staged += h
+                .await
+                .map_err(|e| sqlx::Error::Protocol(format!("the COPY task ended: {e}")))??;
+        }
+        Ok(())
+    }
+
+    /// Sends what is left and waits for every batch.
+    pub async fn finish(&mut self) -> Result<(), sqlx::Error> {
+        self.flush().await?;
+        while !self.in_flight.is_empty() {
+            self.settle_one().await?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Stager {
+    fn drop(&mut self) {
+        for h in self.in_flight.drain(..) {
+            h.abort();
+        }
     }
 }
 

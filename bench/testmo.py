@@ -1,0 +1,207 @@
+#!/usr/bin/env python3
+"""Testmo import benchmark, analyze mode (issue: Testmo import part 1): generate an export of
+about --gb GB (default 2) with every dataset of spec 9.2 in a realistic mix (most bytes in
+repository cases and steps, run tests, results and their steps, automation tests and fields),
+put it in a private s3s-fs bucket, run `tp-worker testmo-import` (release) on one analyze job
+added with Node bullmq, and print a table: MB/s end to end, rows staged per second, peak RSS,
+and the CPU the worker and PostgreSQL's backends used, which names the bottleneck.
+
+Needs redis-server, PostgreSQL at 127.0.0.1:5432 (user postgres), node with the pinned bullmq
+(npm ci in workers/bullmq/tests/interop/node), s3s-fs (workers/worker/tests/support/
+install-s3s-fs) and about 3x --gb of free disk (the export plus PostgreSQL's staging table).
+
+usage: bench/testmo.py [--gb N]
+"""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+from procstat import cpu_seconds, free_port, peak_rss_kib
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+NODE_DIR = os.path.join(ROOT, "workers", "bullmq", "tests", "interop", "node")
+SCHEMA = os.path.join(ROOT, "workers", "worker", "tests", "schema")
+BIN = os.path.join(ROOT, "target", "release", "tp-worker")
+PG = dict(os.environ, PGHOST=os.environ.get("PGHOST", "127.0.0.1"), PGUSER=os.environ.get("PGUSER", "postgres"))
+GB = float(sys.argv[sys.argv.index("--gb") + 1]) if "--gb" in sys.argv else 2.0
+
+
+def psql(db, sql):
+    return subprocess.run(["psql", "-X", "-q", "-tA", "-v", "ON_ERROR_STOP=1", "-d", db, "-c", sql],
+                          env=PG, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def node(script, *args):
+    out = subprocess.run(["node", os.path.join(NODE_DIR, script), *args], check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+# Rows per "unit" of each dataset; the generator repeats units until the size is reached.
+SMALL = {
+    "users": lambda i: {"id": i, "name": f"User {i}", "email": f"user{i}@example.com", "is_active": 1, "role_id": 2},
+    "roles": lambda i: {"id": i, "name": f"Role {i}"},
+    "states": lambda i: {"id": i, "name": f"State {i}", "is_default": 0},
+    "statuses": lambda i: {"id": i, "name": f"Status {i}", "color": "#00aa00", "is_success": i % 2},
+    "tags": lambda i: {"id": i, "name": f"tag-{i}"},
+    "milestone_types": lambda i: {"id": i, "name": f"Type {i}"},
+    "configs": lambda i: {"id": i, "name": f"Config {i}"},
+    "templates": lambda i: {"id": i, "name": f"Template {i}", "is_default": 0},
+    "template_fields": lambda i: {"template_id": 1, "field_id": i, "display_name": f"Field {i}", "is_default": 0, "is_enabled": 1},
+    "fields": lambda i: {"id": i, "name": f"field_{i}", "type": 5, "dropdown_options": ["Low", "Medium", "High"]},
+    "projects": lambda i: {"id": i, "name": f"Project {i}", "note": "A project", "is_completed": 0, "created_at": "2024-01-01 00:00:00", "created_by": 1},
+    "repositories": lambda i: {"id": i, "project_id": (i + 1) // 2, "is_master": i % 2, "is_snapshot": 1 - i % 2},
+    "milestones": lambda i: {"id": i, "project_id": 1 + i % 50, "name": f"Milestone {i}", "is_completed": 0, "created_at": "2024-01-01 00:00:00"},
+}
+LARGE = {
+    "repository_folders": (1, lambda i: {"id": i, "repo_id": 1 + 2 * (i % 50), "project_id": 1 + i % 50, "parent_id": None, "name": f"Folder {i}", "display_order": i, "created_at": "2024-01-02 10:00:00", "created_by": 1}),
+    "repository_cases": (4, lambda i: {"id": i, "repo_id": 1 + 2 * (i % 50), "project_id": 1 + i % 50, "folder_id": i % 5000, "template_id": 1, "state_id": 2, "name": f"Case {i}: the login form accepts a valid password", "estimate": 300, "display_order": i, "created_at": "2024-01-02 10:00:00", "created_by": 1}),
+    "repository_case_steps": (8, lambda i: {"case_id": i // 2, "display_order": i % 2, "text1": "<p>Open the login page and enter the user's name</p>", "text3": "<p>The dashboard is shown</p>"}),
+    "repository_case_tags": (2, lambda i: {"case_id": i, "tag_id": 1 + i % 50}),
+    "runs": (1, lambda i: {"id": i, "project_id": 1 + i % 50, "milestone_id": 1 + i % 200, "config_id": 1, "state_id": 1, "name": f"Run {i}", "note": "Nightly", "elapsed": 3600, "is_closed": 1, "created_at": "2024-02-01 00:00:00"}),
+    "run_tests": (6, lambda i: {"id": i, "run_id": i // 100, "case_id": i % 400000, "status_id": 1 + i % 4, "assignee_id": 1 + i % 100, "elapsed": 60, "is_selected": 1}),
+    "run_results": (8, lambda i: {"id": i, "run_id": i // 100, "test_id": i, "status_id": 1 + i % 4, "elapsed": 61, "is_deleted": 0, "created_at": "2024-02-01 00:01:00", "created_by": 1}),
+    "run_result_steps": (6, lambda i: {"result_id": i // 2, "test_id": i // 2, "status_id": 1, "display_order": i % 2, "elapsed": 5, "text1": "Open the page", "text2": "Shown"}),
+    "automation_runs": (1, lambda i: {"id": i, "project_id": 1 + i % 50, "config_id": 1, "is_completed": 1, "total_count": 500, "created_at": "2024-03-01 00:00:00"}),
+    "automation_run_tests": (4, lambda i: {"id": i, "run_id": i // 500, "case_id": i % 5000, "status_id": 1 + i % 3, "name": f"test_login_{i}", "folder": "tests/auth", "elapsed": 1200}),
+    "automation_run_test_fields": (3, lambda i: {"run_id": i // 1500, "test_id": i // 3, "name": "output", "type": 1, "value": "AssertionError: expected 200 to equal 302\n  at login.spec.ts:42"}),
+    "sessions": (1, lambda i: {"id": i, "project_id": 1 + i % 50, "template_id": 1, "state_id": 1, "name": f"Session {i}", "note": "Explore checkout", "estimate": 1800, "is_closed": 0, "created_at": "2024-04-01 00:00:00"}),
+    "session_results": (1, lambda i: {"id": i, "session_id": i // 10, "status_id": 1, "elapsed": 120, "created_at": "2024-04-01 00:02:00"}),
+    "issues": (1, lambda i: {"id": i, "project_id": 1 + i % 50, "target_id": 1, "display_id": f"PAY-{i}"}),
+    "run_issues": (1, lambda i: {"run_id": i, "issue_id": i}),
+    "run_attachments": (1, lambda i: {"id": i, "run_id": i, "name": "screenshot.png", "size": 20480}),
+}
+
+
+def generate(path, target):
+    """Writes the export; returns (bytes, rows)."""
+    rows = 0
+    with open(path, "w", buffering=1 << 20) as f:
+        f.write('{"meta": {"exported_at": "2026-12-01T00:00:00Z"},\n')
+        for name, make in SMALL.items():
+            n = 500 if name in ("users", "milestones") else 100
+            f.write(json.dumps(name) + ': {"schema": {"id": "id"}, "data": [')
+            f.write(",".join(json.dumps(make(i)) for i in range(1, n + 1)))
+            f.write("]},\n")
+            rows += n
+        # The large datasets share what is left, by their weights, each a run of rows.
+        left = target - f.tell()
+        weights = sum(w for w, _ in LARGE.values())
+        last = list(LARGE)[-1]
+        for name, (w, make) in LARGE.items():
+            f.write(json.dumps(name) + ': {"columns": {"id": "id"}, "rows": [')
+            budget = left * w // weights
+            start = f.tell()
+            i = 0
+            while f.tell() - start < budget:
+                chunk = ",".join(json.dumps(make(k)) for k in range(i, i + 2000))
+                f.write(("," if i else "") + chunk)
+                i += 2000
+            rows += i
+            f.write("]}" + ("\n" if name == last else ",\n"))
+        f.write("}")
+        return f.tell(), rows
+
+
+def backend_cpu(db):
+    pids = psql("postgres", f"SELECT pid FROM pg_stat_activity WHERE datname = '{db}'").split()
+    total = 0.0
+    for p in pids:
+        try:
+            total += cpu_seconds(int(p))
+        except (FileNotFoundError, ProcessLookupError, ValueError):
+            pass
+    return total, set(pids)
+
+
+def main():
+    subprocess.run(["cargo", "build", "--release", "--quiet", "-p", "tp-worker"], cwd=ROOT, check=True)
+    subprocess.run(["npm", "ci", "--silent", "--no-audit", "--no-fund"], cwd=NODE_DIR, check=True)
+    s3s = subprocess.run([os.path.join(ROOT, "workers", "worker", "tests", "support", "install-s3s-fs")],
+                         check=True, capture_output=True, text=True).stdout.strip()
+    work = tempfile.mkdtemp(prefix="tp-testmo-bench-")
+    bucket = os.path.join(work, "s3", "uploads")
+    os.makedirs(bucket)
+    t0 = time.time()
+    size, rows = generate(os.path.join(bucket, "export.json"), int(GB * (1 << 30)))
+    print(f"generated {size / 1e9:.2f} GB, {rows:,} rows in {time.time() - t0:.0f} s", file=sys.stderr)
+    sport, rport = free_port(), free_port()
+    s3 = subprocess.Popen([s3s, "--host", "127.0.0.1", "--port", str(sport), "--access-key", "bench", "--secret-key", "bench-secret-key",
+                           os.path.join(work, "s3")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    redis = subprocess.Popen(["redis-server", "--port", str(rport), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", work],
+                             stdout=subprocess.DEVNULL)
+    db = f"tp_testmo_bench_{os.getpid()}"
+    worker = None
+    try:
+        psql("postgres", f'CREATE DATABASE "{db}"')
+        for f in ["users.sql", "testmo.sql"]:
+            subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", db, "-f", os.path.join(SCHEMA, f)], env=PG, check=True, capture_output=True)
+        psql(db, """INSERT INTO "User" (id, name, email, "updatedAt") VALUES ('admin', 'Admin', 'a@example.com', now());""")
+        psql(db, f"""INSERT INTO "TestmoImportJob" (id, "updatedAt", "createdById", status, phase, "storageKey", "storageBucket", "originalFileName", "originalFileSize")
+                     VALUES ('bench', now(), 'admin', 'QUEUED', 'ANALYZING', 'export.json', 'uploads', 'export.json', {size})""")
+        env = {"PATH": os.environ["PATH"], "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{db}",
+               "VALKEY_URL": f"redis://127.0.0.1:{rport}", "TENANT_CONFIG_FILE": "/nonexistent",
+               "AWS_ENDPOINT_URL": f"http://127.0.0.1:{sport}", "AWS_REGION": "us-east-1",
+               "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench-secret-key"}
+        log_path = os.path.join(work, "worker.log")
+        worker = subprocess.Popen([BIN, "testmo-import"], env=env, stdout=open(log_path, "w"), stderr=subprocess.STDOUT)
+        for _ in range(600):
+            if "started for queue" in open(log_path).read():
+                break
+            time.sleep(0.05)
+        job = json.dumps([{"name": "process-testmo-import", "data": {"jobId": "bench", "mode": "analyze"},
+                           "opts": {"attempts": 1, "removeOnComplete": {"age": 2592000, "count": 100}, "removeOnFail": {"age": 2592000}}}])
+        cpu0 = cpu_seconds(worker.pid)
+        pg0, _ = backend_cpu(db)
+        jid = node("produce.cjs", env["VALKEY_URL"], "testmo-imports", job)[0]
+        pg_cpu = 0.0
+        seen = set()
+        while True:
+            j = node("inspect.cjs", env["VALKEY_URL"], "testmo-imports", "job", jid)
+            cpu, pids = backend_cpu(db)
+            seen |= pids
+            pg_cpu = max(pg_cpu, cpu)
+            if j["state"] in ("completed", "failed"):
+                break
+            time.sleep(1)
+        if j["state"] != "completed" or j["returnvalue"] != {"status": "READY"}:
+            raise SystemExit(f"the analysis did not finish READY: {j}\n{open(log_path).read()}")
+        wall = (j["finishedOn"] - j["processedOn"]) / 1000.0
+        wcpu = cpu_seconds(worker.pid) - cpu0
+        peak = peak_rss_kib(worker.pid)
+        staged = int(psql(db, 'SELECT count(*) FROM "TestmoImportStaging"'))
+        pg_used = pg_cpu - pg0
+        rows_table = [
+            ("export", f"{size / 1e9:.2f} GB, {rows:,} rows in {len(SMALL) + len(LARGE)} datasets"),
+            ("wall (job processed → finished)", f"{wall:.1f} s"),
+            ("throughput end to end", f"{size / 1e6 / wall:.1f} MB/s (target ≥ 50 MB/s)"),
+            ("rows staged (COPY)", f"{staged:,}: {staged / wall:,.0f} rows/s"),
+            ("peak RSS", f"{peak / 1024:.1f} MiB (target ≤ 64 MB)"),
+            ("worker CPU", f"{wcpu:.1f} s ({100 * wcpu / wall:.0f}% of one core)"),
+            ("PostgreSQL backends' CPU (sampled each second)", f"{pg_used:.1f} s ({100 * pg_used / wall:.0f}% of one core)"),
+        ]
+        print(f"\nTestmo analyze, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} CPUs, all on loopback\n")
+        w = max(len(r[0]) for r in rows_table)
+        print(f"| {'measure':<{w}} | value |\n|{'-' * (w + 2)}|-------|")
+        for k, v in rows_table:
+            print(f"| {k:<{w}} | {v} |")
+        print("\n" + "\n".join(l for l in open(log_path).read().splitlines() if "Testmo import bench:" in l))
+    finally:
+        if worker:
+            worker.send_signal(signal.SIGINT)
+            try:
+                worker.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+        s3.kill()
+        redis.kill()
+        subprocess.run(["psql", "-X", "-q", "-d", "postgres", "-c", f'DROP DATABASE IF EXISTS "{db}"'], env=PG, capture_output=True)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
