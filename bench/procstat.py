@@ -1,7 +1,25 @@
 """Helpers shared by the bench scripts: a free TCP port, a process's resident memory and CPU
-time from /proc."""
+time from /proc, psql on the bench's PostgreSQL, and the Node bullmq helpers."""
+import json
 import os
 import socket
+import subprocess
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+NODE_DIR = os.path.join(ROOT, "workers", "bullmq", "tests", "interop", "node")
+PG = dict(os.environ, PGHOST=os.environ.get("PGHOST", "127.0.0.1"), PGUSER=os.environ.get("PGUSER", "postgres"))
+
+
+def psql(db, sql):
+    """One statement on database `db`; its output, tuples only."""
+    return subprocess.run(["psql", "-X", "-q", "-tA", "-v", "ON_ERROR_STOP=1", "-d", db, "-c", sql],
+                          env=PG, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def node(script, *args):
+    """A Node bullmq helper script (produce.cjs, inspect.cjs); its last line as JSON."""
+    out = subprocess.run(["node", os.path.join(NODE_DIR, script), *args], check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
 
 
 def free_port():

@@ -24,14 +24,11 @@ import sys
 import tempfile
 import time
 
-from procstat import cpu_seconds, free_port, peak_rss_kib, rss_kib
+from procstat import PG, ROOT, NODE_DIR, node, psql, cpu_seconds, free_port, peak_rss_kib, rss_kib
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-NODE_DIR = os.path.join(ROOT, "workers", "bullmq", "tests", "interop", "node")
 SCHEMA = os.path.join(ROOT, "workers", "worker", "tests", "schema")
 STANDIN = os.path.join(ROOT, "workers", "worker", "tests", "support", "trackers.py")
 BIN = os.path.join(ROOT, "target", "release", "tp-worker")
-PG = dict(os.environ, PGHOST=os.environ.get("PGHOST", "127.0.0.1"), PGUSER=os.environ.get("PGUSER", "postgres"))
 
 
 def arg(name, default):
@@ -41,16 +38,6 @@ def arg(name, default):
 ISSUES = int(arg("--issues", "1000"))
 PACED = int(arg("--paced", "100"))
 DELAY_MS = int(arg("--delay-ms", "20"))
-
-
-def psql(db, sql):
-    return subprocess.run(["psql", "-X", "-q", "-tA", "-v", "ON_ERROR_STOP=1", "-d", db, "-c", sql],
-                          env=PG, check=True, capture_output=True, text=True).stdout.strip()
-
-
-def node(script, *args):
-    out = subprocess.run(["node", os.path.join(NODE_DIR, script), *args], check=True, capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
 
 
 def seed(db, base, n):

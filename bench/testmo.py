@@ -21,24 +21,11 @@ import sys
 import tempfile
 import time
 
-from procstat import cpu_seconds, free_port, peak_rss_kib
+from procstat import PG, ROOT, NODE_DIR, node, psql, cpu_seconds, free_port, peak_rss_kib
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-NODE_DIR = os.path.join(ROOT, "workers", "bullmq", "tests", "interop", "node")
 SCHEMA = os.path.join(ROOT, "workers", "worker", "tests", "schema")
 BIN = os.path.join(ROOT, "target", "release", "tp-worker")
-PG = dict(os.environ, PGHOST=os.environ.get("PGHOST", "127.0.0.1"), PGUSER=os.environ.get("PGUSER", "postgres"))
 GB = float(sys.argv[sys.argv.index("--gb") + 1]) if "--gb" in sys.argv else 2.0
-
-
-def psql(db, sql):
-    return subprocess.run(["psql", "-X", "-q", "-tA", "-v", "ON_ERROR_STOP=1", "-d", db, "-c", sql],
-                          env=PG, check=True, capture_output=True, text=True).stdout.strip()
-
-
-def node(script, *args):
-    out = subprocess.run(["node", os.path.join(NODE_DIR, script), *args], check=True, capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
 
 
 # Rows per "unit" of each dataset; the generator repeats units until the size is reached.
