@@ -171,6 +171,20 @@ def main():
             ("worker CPU", f"{wcpu:.1f} s ({100 * wcpu / wall:.0f}% of one core)"),
             ("PostgreSQL backends' CPU (sampled each second)", f"{pg_used:.1f} s ({100 * pg_used / wall:.0f}% of one core)"),
         ]
+        # PostgreSQL's own ceiling: the staged rows copied out, the table emptied, and the same
+        # rows copied back in by psql (one COPY, no client work at all).
+        # (in /tmp: the server process writes and reads the file itself)
+        dump = f"/tmp/tp-testmo-ceiling-{os.getpid()}.copy"
+        psql(db, f"""COPY "TestmoImportStaging" TO '{dump}'""")
+        psql(db, 'TRUNCATE "TestmoImportStaging"')
+        t0 = time.time()
+        psql(db, f"""COPY "TestmoImportStaging" FROM '{dump}'""")
+        ceiling = time.time() - t0
+        try:
+            os.remove(dump)
+        except OSError as e:
+            print(f"cannot remove {dump}: {e}", file=sys.stderr)
+        rows_table.append(("PostgreSQL alone: psql COPY of the same rows", f"{ceiling:.1f} s: {staged / ceiling:,.0f} rows/s, {size / 1e6 / ceiling:.1f} MB/s of export"))
         print(f"\nTestmo analyze, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} CPUs, all on loopback\n")
         w = max(len(r[0]) for r in rows_table)
         print(f"| {'measure':<{w}} | value |\n|{'-' * (w + 2)}|-------|")
