@@ -127,7 +127,7 @@ impl Store {
                 Ok(r) => {
                     let status = r.status().as_u16();
                     let body = r.text().await.unwrap_or_default();
-                    return Err(self.refusal(status, &body, bucket, key));
+                    return Err(refusal(&self.shown(), status, &body, bucket, key));
                 }
                 Err(e) => last = error_chain(&e),
             }
@@ -146,43 +146,109 @@ impl Store {
             reason: last,
         })
     }
+}
 
-    fn refusal(&self, status: u16, body: &str, bucket: &str, key: &str) -> S3Error {
-        let tag = |t: &str| {
-            let open = format!("<{t}>");
-            body.find(&open)
-                .and_then(|i| {
-                    let rest = &body[i + open.len()..];
-                    rest.find(&format!("</{t}>")).map(|j| rest[..j].to_string())
-                })
-                .unwrap_or_default()
-        };
-        let (code, message) = (tag("Code"), tag("Message"));
-        match code.as_str() {
-            "NoSuchKey" => S3Error::NoSuchKey {
-                bucket: bucket.into(),
-                key: key.into(),
-            },
-            "NoSuchBucket" => S3Error::NoSuchBucket {
-                bucket: bucket.into(),
-                endpoint: self.shown(),
-            },
-            "InvalidAccessKeyId"
-            | "SignatureDoesNotMatch"
-            | "AccessDenied"
-            | "ExpiredToken"
-            | "InvalidToken" => S3Error::Credentials { code, message },
-            _ if status == 404 => S3Error::NoSuchKey {
-                bucket: bucket.into(),
-                key: key.into(),
-            },
-            _ => S3Error::Status {
-                status,
-                bucket: bucket.into(),
-                key: key.into(),
-                code,
-                message,
-            },
-        }
+/// S3's refusal of a GET, from its XML error body (`<Code>`, `<Message>`).
+fn refusal(endpoint: &str, status: u16, body: &str, bucket: &str, key: &str) -> S3Error {
+    let tag = |t: &str| {
+        let open = format!("<{t}>");
+        body.find(&open)
+            .and_then(|i| {
+                let rest = &body[i + open.len()..];
+                rest.find(&format!("</{t}>")).map(|j| rest[..j].to_string())
+            })
+            .unwrap_or_default()
+    };
+    let (code, message) = (tag("Code"), tag("Message"));
+    match code.as_str() {
+        "NoSuchKey" => S3Error::NoSuchKey {
+            bucket: bucket.into(),
+            key: key.into(),
+        },
+        "NoSuchBucket" => S3Error::NoSuchBucket {
+            bucket: bucket.into(),
+            endpoint: endpoint.into(),
+        },
+        "InvalidAccessKeyId"
+        | "SignatureDoesNotMatch"
+        | "AccessDenied"
+        | "ExpiredToken"
+        | "InvalidToken" => S3Error::Credentials { code, message },
+        _ if status == 404 => S3Error::NoSuchKey {
+            bucket: bucket.into(),
+            key: key.into(),
+        },
+        _ => S3Error::Status {
+            status,
+            bucket: bucket.into(),
+            key: key.into(),
+            code,
+            message,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn xml(code: &str, message: &str) -> String {
+        format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?><Error><Code>{code}</Code><Message>{message}</Message><RequestId>1</RequestId></Error>"#
+        )
+    }
+
+    #[test]
+    fn s3_refusals_are_named_by_their_code() {
+        let e = "http://127.0.0.1:9000";
+        assert_eq!(
+            refusal(
+                e,
+                404,
+                &xml("NoSuchBucket", "The specified bucket does not exist"),
+                "b",
+                "k"
+            )
+            .to_string(),
+            "the bucket \"b\" does not exist on http://127.0.0.1:9000 (NoSuchBucket): check AWS_BUCKET_NAME and the endpoint"
+        );
+        assert_eq!(
+            refusal(
+                e,
+                404,
+                &xml("NoSuchKey", "The specified key does not exist."),
+                "b",
+                "k"
+            ),
+            S3Error::NoSuchKey {
+                bucket: "b".into(),
+                key: "k".into()
+            }
+        );
+        assert_eq!(
+            refusal(
+                e,
+                403,
+                &xml(
+                    "InvalidAccessKeyId",
+                    "The AWS Access Key Id you provided does not exist in our records."
+                ),
+                "b",
+                "k"
+            )
+            .to_string(),
+            "S3 refused the credentials (InvalidAccessKeyId: The AWS Access Key Id you provided does not exist in our records.): check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+        );
+        assert_eq!(
+            refusal(e, 404, "", "b", "k"),
+            S3Error::NoSuchKey {
+                bucket: "b".into(),
+                key: "k".into()
+            }
+        );
+        assert_eq!(
+            refusal(e, 400, &xml("InvalidRequest", "nope"), "b", "k").to_string(),
+            "S3 answered 400 for s3://b/k (InvalidRequest: nope)"
+        );
     }
 }
