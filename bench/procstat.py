@@ -2,8 +2,10 @@
 time from /proc, psql on the bench's PostgreSQL, and the Node bullmq helpers."""
 import json
 import os
+import signal
 import socket
 import subprocess
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NODE_DIR = os.path.join(ROOT, "workers", "bullmq", "tests", "interop", "node")
@@ -50,3 +52,27 @@ def peak_rss_kib(pid):
             if line.startswith("VmHWM:"):
                 return int(line.split()[1])
     return 0
+
+
+def start_worker(binary, name, env, log_path):
+    """`tp-worker NAME` with its log in a file (a pipe nobody drains would block it), once it
+    says it has started on its queue."""
+    p = subprocess.Popen([binary, name], env=env, stdout=open(log_path, "w"), stderr=subprocess.STDOUT)
+    for _ in range(600):
+        with open(log_path) as f:
+            if "started for queue" in f.read():
+                return p
+        if p.poll() is not None:
+            break
+        time.sleep(0.05)
+    raise SystemExit(f"tp-worker {name} did not start; see {log_path}")
+
+
+def stop_worker(p):
+    """SIGINT, a minute to finish, then SIGKILL."""
+    p.send_signal(signal.SIGINT)
+    try:
+        p.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()

@@ -22,13 +22,12 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 
-from procstat import free_port, peak_rss_kib
+from procstat import free_port, peak_rss_kib, start_worker, stop_worker
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NODE_DIR = os.path.join(ROOT, "workers", "bullmq", "tests", "interop", "node")
@@ -209,12 +208,8 @@ def drop_indices(port):
 def run_reindex(env, work, label):
     """Runs one reindex job to the end; returns the worker's summary figures and peak RSS."""
     log_path = os.path.join(work, f"worker-{label}.log")
-    worker = subprocess.Popen([BIN, "elasticsearch-reindex"], env=env, stdout=open(log_path, "w"), stderr=subprocess.STDOUT)
+    worker = start_worker(BIN, "elasticsearch-reindex", env, log_path)
     try:
-        for _ in range(600):
-            if "started for queue" in open(log_path).read():
-                break
-            time.sleep(0.05)
         job = json.dumps([{"name": "reindex", "data": {"entityType": "all", "userId": "u1"},
                            "opts": {"attempts": 1, "removeOnComplete": {"age": 604800, "count": 50}, "removeOnFail": {"age": 1209600}}}])
         jid = node("produce.cjs", env["VALKEY_URL"], "elasticsearch-reindex", job)[0]
@@ -230,12 +225,7 @@ def run_reindex(env, work, label):
             raise SystemExit(f"the reindex failed: {j['failedReason']}")
         peak = peak_rss_kib(worker.pid)
     finally:
-        worker.send_signal(signal.SIGINT)
-        try:
-            worker.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
+        stop_worker(worker)
     log = open(log_path).read()
     m = re.search(r"(\d+) documents indexed, (\d+) refused, in ([\d.]+) s \((\d+)/s\); (\d+) SQL queries; "
                   r"waited ([\d.]+) s on PostgreSQL and ([\d.]+) s on the search server", log)

@@ -18,13 +18,12 @@ usage: bench/sync.py [--issues N] [--paced N] [--delay-ms MS]
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 
-from procstat import PG, ROOT, NODE_DIR, node, psql, cpu_seconds, free_port, peak_rss_kib, rss_kib
+from procstat import NODE_DIR, PG, ROOT, cpu_seconds, free_port, node, peak_rss_kib, psql, rss_kib, start_worker, stop_worker
 
 SCHEMA = os.path.join(ROOT, "workers", "worker", "tests", "schema")
 STANDIN = os.path.join(ROOT, "workers", "worker", "tests", "support", "trackers.py")
@@ -53,12 +52,8 @@ def seed(db, base, n):
 def run(env, work, label, n):
     """One bulk sync of n issues; returns (wall s, CPU s, peak RSS KiB, idle RSS KiB)."""
     log_path = os.path.join(work, f"worker-{label}.log")
-    worker = subprocess.Popen([BIN, "sync"], env=env, stdout=open(log_path, "w"), stderr=subprocess.STDOUT)
+    worker = start_worker(BIN, "sync", env, log_path)
     try:
-        for _ in range(600):
-            if "started for queue" in open(log_path).read():
-                break
-            time.sleep(0.05)
         time.sleep(0.5)
         idle = rss_kib(worker.pid)
         cpu0 = cpu_seconds(worker.pid)
@@ -81,12 +76,7 @@ def run(env, work, label, n):
         if j["state"] != "completed" or j["returnvalue"]["synced"] != n:
             raise SystemExit(f"the sync did not sync every issue: {j}")
     finally:
-        worker.send_signal(signal.SIGINT)
-        try:
-            worker.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
+        stop_worker(worker)
     log = open(log_path).read()
     if not re.search(r"Sync of integration 1 .*: (\d+) of (\d+) issues synced", log):
         raise SystemExit(f"no summary line in the worker's log:\n{log}")

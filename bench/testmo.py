@@ -15,13 +15,12 @@ usage: bench/testmo.py [--gb N]
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 
-from procstat import PG, ROOT, NODE_DIR, node, psql, cpu_seconds, free_port, peak_rss_kib
+from procstat import NODE_DIR, PG, ROOT, cpu_seconds, free_port, node, peak_rss_kib, psql, start_worker, stop_worker
 
 SCHEMA = os.path.join(ROOT, "workers", "worker", "tests", "schema")
 BIN = os.path.join(ROOT, "target", "release", "tp-worker")
@@ -135,11 +134,7 @@ def main():
                "AWS_ENDPOINT_URL": f"http://127.0.0.1:{sport}", "AWS_REGION": "us-east-1",
                "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench-secret-key"}
         log_path = os.path.join(work, "worker.log")
-        worker = subprocess.Popen([BIN, "testmo-import"], env=env, stdout=open(log_path, "w"), stderr=subprocess.STDOUT)
-        for _ in range(600):
-            if "started for queue" in open(log_path).read():
-                break
-            time.sleep(0.05)
+        worker = start_worker(BIN, "testmo-import", env, log_path)
         job = json.dumps([{"name": "process-testmo-import", "data": {"jobId": "bench", "mode": "analyze"},
                            "opts": {"attempts": 1, "removeOnComplete": {"age": 2592000, "count": 100}, "removeOnFail": {"age": 2592000}}}])
         cpu0 = cpu_seconds(worker.pid)
@@ -193,11 +188,7 @@ def main():
         print("\n" + "\n".join(l for l in open(log_path).read().splitlines() if "Testmo import bench:" in l))
     finally:
         if worker:
-            worker.send_signal(signal.SIGINT)
-            try:
-                worker.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                worker.kill()
+            stop_worker(worker)
         s3.kill()
         redis.kill()
         subprocess.run(["psql", "-X", "-q", "-d", "postgres", "-c", f'DROP DATABASE IF EXISTS "{db}"'], env=PG, capture_output=True)

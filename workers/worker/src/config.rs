@@ -10,7 +10,8 @@ pub fn flag(name: &str) -> bool {
     std::env::var(name).is_ok_and(|v| matches!(v.trim(), "true" | "1"))
 }
 
-fn var(name: &str) -> Option<String> {
+/// A variable that is set to something other than blanks.
+pub fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 

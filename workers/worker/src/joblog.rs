@@ -27,19 +27,10 @@ impl JobLog {
                     Value::Number(n)
                 }
             });
-        if let Err(e) = self
-            .0
-            .with(|q| {
-                let v = &v;
-                async move { q.update_progress(job, v).await }
-            })
-            .await
-        {
-            tracing::warn!("job {job}: cannot write its progress: {e}");
-        }
+        self.progress_value(job, &v).await;
     }
 
-    /// Sets the job's progress to an object (the sync worker's `{current, total, ...}`).
+    /// Sets the job's progress to any JSON value (the sync worker's `{current, total, ...}`).
     pub async fn progress_value(&self, job: &str, v: &Value) {
         if let Err(e) = self
             .0

@@ -19,6 +19,7 @@ mod scheduler;
 mod search;
 mod sync;
 mod testmo;
+mod tls;
 // tpctl's "did you mean", shared rather than written twice.
 #[path = "../../../src/suggest.rs"]
 mod suggest;

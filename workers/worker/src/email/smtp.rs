@@ -12,6 +12,7 @@ use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use super::render::Email;
+use crate::config::var;
 
 /// Why an email was not sent.
 #[derive(Debug, thiserror::Error)]
@@ -26,10 +27,6 @@ pub enum SendError {
 
 pub struct Mailer {
     transport: Result<(AsyncSmtpTransport<Tokio1Executor>, Mailbox), String>,
-}
-
-fn var(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
 impl Mailer {

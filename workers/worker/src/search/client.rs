@@ -87,8 +87,7 @@ impl SearchClient {
             base.host_str().unwrap_or_default(),
             base.port().map(|p| format!(":{p}")).unwrap_or_default()
         );
-        // The process-wide TLS provider: ring, as lettre uses. Installing twice is harmless.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        crate::tls::install();
         let http = reqwest::Client::builder()
             .timeout(REQUEST_TIMEOUT)
             .connect_timeout(Duration::from_secs(5))

@@ -116,8 +116,7 @@ pub struct Tracker {
 
 impl Tracker {
     pub fn new() -> Result<Tracker, HttpError> {
-        // The process-wide TLS provider: ring, as lettre uses. Installing twice is harmless.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        crate::tls::install();
         let http = reqwest::Client::builder()
             .timeout(env_ms("SYNC_REQUEST_TIMEOUT_MS", 30_000))
             .connect_timeout(Duration::from_secs(10))

@@ -292,17 +292,21 @@ async fn sync_one(
 /// A stored issue's identifier at its tracker. A GitHub issue stored as `n` or `#n` is named
 /// `owner/repo#n` from the repository its row remembers, when it does.
 fn identifier(adapter: &Adapter, row: &StoredIssue) -> Option<String> {
-    let id = [&row.external_id, &row.external_key, &Some(row.name.clone())]
-        .into_iter()
-        .flatten()
-        .find(|s| !s.is_empty())?
-        .clone();
+    let id = [
+        row.external_id.as_deref(),
+        row.external_key.as_deref(),
+        Some(row.name.as_str()),
+    ]
+    .into_iter()
+    .flatten()
+    .find(|s| !s.is_empty())?;
     if !adapter.is_github() || id.contains('/') {
-        return Some(id);
+        return Some(id.to_string());
     }
-    Some(github_context(row).map_or(id.clone(), |(o, r)| {
-        format!("{o}/{r}#{}", id.trim_start_matches('#'))
-    }))
+    Some(github_context(row).map_or_else(
+        || id.to_string(),
+        |(o, r)| format!("{o}/{r}#{}", id.trim_start_matches('#')),
+    ))
 }
 
 /// The repository a stored GitHub issue belongs to: `externalData._github_owner/_repo`, else

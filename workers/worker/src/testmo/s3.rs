@@ -12,6 +12,7 @@ use std::time::Duration;
 use reqwest::Url;
 use rusty_s3::{Bucket, Credentials, S3Action, UrlStyle};
 
+use crate::config::var;
 use crate::search::client::error_chain;
 
 const ATTEMPTS: u32 = 5;
@@ -50,10 +51,6 @@ pub enum S3Error {
     Client(String),
 }
 
-fn var(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
-}
-
 /// Where exports are read from.
 pub struct Store {
     http: reqwest::Client,
@@ -81,7 +78,7 @@ impl Store {
             }),
             _ => None,
         };
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        crate::tls::install();
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             // Between two chunks of the body, not for the whole (multi-gigabyte) download.

@@ -165,9 +165,14 @@ impl Stager {
 
     pub async fn add(&mut self, dataset: &str, index: u64, row: Value) -> Result<(), sqlx::Error> {
         let p = prepare(dataset, row);
-        let now = chrono::Utc::now()
-            .format("%Y-%m-%d %H:%M:%S%.3f")
-            .to_string();
+        let now = self
+            .now
+            .get_or_insert_with(|| {
+                chrono::Utc::now()
+                    .format("%Y-%m-%d %H:%M:%S%.3f")
+                    .to_string()
+            })
+            .as_str();
         let id = cuid::cuid();
         let json = p.row.to_string();
         let index = index.to_string();
@@ -184,16 +189,17 @@ impl Stager {
             p.texts[2].as_deref(),
             p.texts[3].as_deref(),
             Some("f"),
-            Some(&now),
-            Some(&now),
+            Some(now),
+            Some(now),
         ];
+        let buf = &mut self.buf;
         for (i, c) in cols.iter().enumerate() {
             if i > 0 {
-                self.buf.push(b'\t');
+                buf.push(b'\t');
             }
-            field(&mut self.buf, *c);
+            field(buf, *c);
         }
-        self.buf.push(b'\n');
+        buf.push(b'\n');
         self.rows += 1;
         if self.rows >= BATCH_ROWS || self.buf.len() >= BATCH_BYTES {
             self.flush().await?;

@@ -8,6 +8,7 @@ use std::sync::RwLock;
 use serde_json::{Map, Value, json};
 
 use super::{FetchError, Tokens, env_url, js, person, segment};
+use crate::config::var;
 use crate::search::text::{js_date, js_string};
 use crate::sync::adf;
 use crate::sync::http::{Auth, HttpError, Tracker};
@@ -41,10 +42,6 @@ struct OAuthApp {
     client_id: String,
     client_secret: String,
     auth_url: String,
-}
-
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
 impl Jira {
@@ -108,9 +105,9 @@ impl Jira {
             return Err("Not authenticated: the integration has no credentials and the user no OAuth authorisation".into());
         };
         let (Some(client_id), Some(client_secret), Some(_redirect)) = (
-            env("JIRA_CLIENT_ID"),
-            env("JIRA_CLIENT_SECRET"),
-            env("JIRA_REDIRECT_URI"),
+            var("JIRA_CLIENT_ID"),
+            var("JIRA_CLIENT_SECRET"),
+            var("JIRA_REDIRECT_URI"),
         ) else {
             return Err("Jira OAuth configuration is incomplete. Please check environment variables (JIRA_CLIENT_ID, JIRA_CLIENT_SECRET, JIRA_REDIRECT_URI).".into());
         };
