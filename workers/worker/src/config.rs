@@ -15,6 +15,24 @@ pub fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
+/// A number from the environment: `default` when unset; when set but not a number `accept`
+/// takes, `default` too, with a warning saying what was `expected`.
+pub fn number<T>(name: &str, default: T, accept: impl Fn(&T) -> bool, expected: &str) -> T
+where
+    T: std::str::FromStr + std::fmt::Display,
+{
+    match std::env::var(name) {
+        Ok(v) => match v.trim().parse::<T>() {
+            Ok(n) if accept(&n) => n,
+            _ => {
+                tracing::warn!("{name}={v:?} is not {expected}; using {default}");
+                default
+            }
+        },
+        Err(_) => default,
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub database_url: Option<String>,

@@ -158,20 +158,12 @@ impl QueueSpec {
     /// The concurrency from `*_CONCURRENCY`, else TestPlanIt's; an unusable value is said so
     /// and the default kept.
     pub fn concurrency(&self) -> usize {
-        match std::env::var(self.concurrency_var) {
-            Ok(v) => match v.trim().parse::<usize>() {
-                Ok(n) if n > 0 => n,
-                _ => {
-                    tracing::warn!(
-                        "{}={v:?} is not a positive number; using {}",
-                        self.concurrency_var,
-                        self.concurrency
-                    );
-                    self.concurrency
-                }
-            },
-            Err(_) => self.concurrency,
-        }
+        crate::config::number(
+            self.concurrency_var,
+            self.concurrency,
+            |n| *n > 0,
+            "a positive number",
+        )
     }
 
     /// The options the worker runs with.

@@ -112,18 +112,12 @@ impl From<search::SearchError> for ReindexError {
 
 /// Rows per page (`ELASTICSEARCH_REINDEX_BATCH_SIZE`, default 100).
 fn page_size() -> i64 {
-    match std::env::var("ELASTICSEARCH_REINDEX_BATCH_SIZE") {
-        Ok(v) => match v.trim().parse::<i64>() {
-            Ok(n) if (1..=10_000).contains(&n) => n,
-            _ => {
-                tracing::warn!(
-                    "ELASTICSEARCH_REINDEX_BATCH_SIZE={v:?} is not a number from 1 to 10000; using 100"
-                );
-                100
-            }
-        },
-        Err(_) => 100,
-    }
+    crate::config::number(
+        "ELASTICSEARCH_REINDEX_BATCH_SIZE",
+        100,
+        |n| (1..=10_000).contains(n),
+        "a number from 1 to 10000",
+    )
 }
 
 pub async fn process(state: Arc<Reindexer>, job: Job) -> Result<Value, JobError> {

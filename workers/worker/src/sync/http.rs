@@ -84,16 +84,12 @@ impl HttpError {
 }
 
 fn env_ms(name: &str, default: u64) -> Duration {
-    match std::env::var(name) {
-        Ok(v) => match v.trim().parse::<u64>() {
-            Ok(n) => Duration::from_millis(n),
-            Err(_) => {
-                tracing::warn!("{name}={v:?} is not a number of milliseconds; using {default}");
-                Duration::from_millis(default)
-            }
-        },
-        Err(_) => Duration::from_millis(default),
-    }
+    Duration::from_millis(crate::config::number(
+        name,
+        default,
+        |_| true,
+        "a number of milliseconds",
+    ))
 }
 
 /// Counters for a job's summary line.
