@@ -219,7 +219,10 @@ fn main() -> ExitCode {
                     "Testmo import",
                     &queues::TESTMO_IMPORTS,
                     &cfg,
-                    |dbs| testmo::Importer { dbs },
+                    |dbs| testmo::Importer {
+                        dbs,
+                        reindex: producer::Producer::new(&cfg, &queues::ELASTICSEARCH_REINDEX),
+                    },
                     testmo::process,
                 )
                 .await

@@ -1,8 +1,8 @@
 //! The Testmo import worker (spec §9, queue `testmo-imports`), job `process-testmo-import`
 //! with `{jobId, mode, tenantId?}`: the `"TestmoImportJob"` row's lifecycle and analyze mode
 //! (§9.1–9.3): the uploaded export read from S3 as it arrives, parsed as a stream, every row
-//! staged, a summary per dataset for the mapping screen, READY with the analysis. Import mode
-//! (§9.4) is not ported yet: such a job fails, saying so, and its row is marked FAILED.
+//! staged, a summary per dataset for the mapping screen, READY with the analysis; and import
+//! mode (§9.4, `import/`): the staged rows written into TestPlanIt's tables.
 //!
 //! Better than Node: memory stays flat whatever the export's size (Node needed an 8 GB heap);
 //! no temp file (the body is parsed as it arrives); a cancel is honoured while scanning, not
@@ -11,6 +11,7 @@
 //! malformed JSON, a truncated upload, a missing object or bucket, refused credentials.
 
 mod analyze;
+mod import;
 mod progress;
 mod s3;
 mod sample;
@@ -33,6 +34,8 @@ use progress::thousands;
 
 pub struct Importer {
     pub dbs: Databases,
+    /// Where a completed import queues its reindex.
+    pub reindex: crate::producer::Producer,
 }
 
 impl WithDatabases for Importer {
@@ -136,19 +139,49 @@ pub async fn process(state: Arc<Importer>, job: Job) -> Result<Value, JobError> 
         .await
         .map_err(fail::db("cannot read the import job"))?
         .ok_or_else(|| JobError::Failed(format!("Testmo import job {id} not found")))?;
+    let mode = p.mode.as_deref().unwrap_or("analyze");
     if FINAL.contains(&row.status.as_str()) {
-        return Ok(json!({"status": row.status}));
-    }
-    match p.mode.as_deref().unwrap_or("analyze") {
-        "analyze" => analyze_job(&pool, &id, &row).await,
-        "import" => {
-            let msg = "import mode is not supported by tp-worker yet: run TestPlanIt's Node Testmo import worker for the import step";
-            mark_failed(&pool, &id, msg).await;
-            Err(JobError::Unrecoverable(msg.into()))
+        // A failed import retried (Admin › Job Queues) resumes; anything else final stays.
+        let retry = mode == "import"
+            && row.status == "FAILED"
+            && import::resumable(&pool, &id)
+                .await
+                .map_err(fail::db("cannot read the import job"))?;
+        if !retry {
+            return Ok(json!({"status": row.status}));
         }
+        tracing::info!("Testmo import {id}: resuming the failed import");
+    }
+    match mode {
+        "analyze" => analyze_job(&pool, &id, &row).await,
+        "import" => import_job(&state, &pool, &id, p.tenant_id.as_deref()).await,
         other => Err(JobError::Unrecoverable(format!(
             "Unsupported Testmo import job mode: {other}"
         ))),
+    }
+}
+
+async fn import_job(
+    state: &Importer,
+    pool: &PgPool,
+    id: &str,
+    tenant: Option<&str>,
+) -> Result<Value, JobError> {
+    let Some(row) = import::load(pool, id)
+        .await
+        .map_err(fail::db("cannot read the import job"))?
+    else {
+        return Err(JobError::Failed(format!(
+            "Testmo import job {id} not found"
+        )));
+    };
+    match import::run(pool, id, row, tenant, &state.reindex).await {
+        Ok(import::Outcome::Completed) => Ok(json!({"status": "COMPLETED"})),
+        Ok(import::Outcome::Canceled) => Ok(json!({"status": "CANCELED"})),
+        Err(e) => {
+            tracing::error!("Testmo import {id} failed: {e}");
+            Err(JobError::Failed(e.to_string()))
+        }
     }
 }
 

@@ -1,0 +1,190 @@
+//! Import mode (spec §9.4): the staged Testmo rows become TestPlanIt's configuration,
+//! projects, milestones, repositories, cases, runs and results, following the mapping
+//! configuration the web app stored on the job, phase after phase in Node's order.
+//!
+//! Better than Node: rows are read as a stream in `rowIndex` order and written a chunk per
+//! transaction with multi-row statements (Node loaded each dataset whole and wrote row by
+//! row); id maps are compact sorted vectors; the configuration is checked before anything is
+//! written; cancellation is honoured between chunks; and every chunk commits, with its rows,
+//! a ledger entry of what it wrote (`ledger.rs`), so a failure names the phase and the row and
+//! leaves an exact record, and retrying the failed job resumes where it stopped without
+//! creating anything twice.
+
+mod cases;
+mod config;
+mod ctx;
+mod fields;
+mod fieldvalue;
+mod idmap;
+mod ledger;
+mod progress;
+mod projects;
+mod repository;
+mod rows;
+mod runs;
+mod setup;
+mod tiptap;
+mod values;
+
+use serde_json::{Value, json};
+use sqlx::PgPool;
+
+use ctx::Phase;
+pub use ctx::{Ctx, ImportError};
+
+use crate::producer::Producer;
+
+/// Datasets whose phases tp-worker does not import yet. An export holding rows of any of
+/// them is refused before anything is written, naming them, rather than imported without
+/// them (Node imports them; losing them silently is not an option).
+pub const NOT_PORTED: [&str; 18] = [
+    "sessions",
+    "session_results",
+    "session_values",
+    "session_tags",
+    "session_issues",
+    "session_result_issues",
+    "automation_cases",
+    "automation_runs",
+    "automation_run_tests",
+    "automation_run_fields",
+    "automation_run_links",
+    "automation_run_test_fields",
+    "automation_run_tags",
+    "issue_targets",
+    "issues",
+    "repository_case_issues",
+    "run_issues",
+    "run_result_issues",
+];
+
+/// What the job row holds that the import reads.
+pub struct JobRow {
+    pub created_by: String,
+    pub configuration: Option<Value>,
+}
+
+pub async fn load(pool: &PgPool, id: &str) -> Result<Option<JobRow>, sqlx::Error> {
+    let r: Option<(String, Option<Value>)> = sqlx::query_as(
+        r#"SELECT "createdById", configuration FROM "TestmoImportJob" WHERE id = $1"#,
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(r.map(|(created_by, configuration)| JobRow {
+        created_by,
+        configuration,
+    }))
+}
+
+/// Whether a FAILED job can be run again: it failed importing (its staged rows are kept;
+/// a failed analysis removes them) and still has its configuration.
+pub async fn resumable(pool: &PgPool, id: &str) -> Result<bool, sqlx::Error> {
+    let (yes,): (bool,) = sqlx::query_as(
+        r#"SELECT j.configuration IS NOT NULL AND EXISTS (SELECT 1 FROM "TestmoImportStaging" s WHERE s."jobId" = j.id)
+           FROM "TestmoImportJob" j WHERE j.id = $1"#,
+    )
+    .bind(id)
+    .fetch_one(pool)
+    .await?;
+    Ok(yes)
+}
+
+/// How the import ended.
+pub enum Outcome {
+    Completed,
+    Canceled,
+}
+
+/// Runs the import of job `id`; `resume` when the job failed earlier and is being retried.
+pub async fn run(
+    pool: &PgPool,
+    id: &str,
+    row: JobRow,
+    tenant: Option<&str>,
+    reindex: &Producer,
+) -> Result<Outcome, ImportError> {
+    let raw = row.configuration.clone().ok_or_else(|| {
+        ImportError::Config(format!(
+            "Testmo import job {id} cannot start background import without configuration"
+        ))
+    })?;
+    let mut ctx = Ctx::open(pool, id, &row, &raw).await?;
+    // Nothing is written before the export and the configuration are known to be importable.
+    if let Err(e) = refuse_unported(&ctx) {
+        ctx.failed(&e).await;
+        return Err(e);
+    }
+    if let Err(e) = setup::validate(&ctx).await {
+        ctx.failed(&e).await;
+        return Err(e);
+    }
+    ctx.start().await?;
+    match phases(&mut ctx).await {
+        Ok(()) => {}
+        Err(ImportError::Canceled) => {
+            ctx.canceled().await;
+            return Ok(Outcome::Canceled);
+        }
+        Err(e) => {
+            ctx.failed(&e).await;
+            return Err(e);
+        }
+    }
+    ctx.completed(tenant, reindex).await?;
+    Ok(Outcome::Completed)
+}
+
+fn refuse_unported(ctx: &Ctx) -> Result<(), ImportError> {
+    let present: Vec<String> = NOT_PORTED
+        .iter()
+        .filter_map(|d| {
+            ctx.dataset_rows(d)
+                .filter(|n| *n > 0)
+                .map(|n| format!("{d} ({n} rows)"))
+        })
+        .collect();
+    if present.is_empty() {
+        return Ok(());
+    }
+    Err(ImportError::Unsupported(present.join(", ")))
+}
+
+async fn phases(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
+    setup::workflows(ctx).await?;
+    setup::statuses(ctx).await?;
+    setup::groups(ctx).await?;
+    setup::tags(ctx).await?;
+    setup::roles(ctx).await?;
+    setup::milestone_types(ctx).await?;
+    setup::configurations(ctx).await?;
+    setup::templates(ctx).await?;
+    setup::template_fields(ctx).await?;
+    setup::users(ctx).await?;
+    setup::user_groups(ctx).await?;
+    projects::projects(ctx).await?;
+    projects::links(ctx, Phase::ProjectLinks).await?;
+    projects::milestones(ctx).await?;
+    projects::links(ctx, Phase::MilestoneLinks).await?;
+    repository::repositories(ctx).await?;
+    repository::folders(ctx).await?;
+    repository::cases(ctx).await?;
+    repository::case_tags(ctx).await?;
+    runs::runs(ctx).await?;
+    projects::links(ctx, Phase::RunLinks).await?;
+    runs::run_cases(ctx).await?;
+    runs::run_tags(ctx).await?;
+    runs::results(ctx).await?;
+    runs::step_results(ctx).await?;
+    Ok(())
+}
+
+/// The payload of the reindex that follows a completed import (Node's, plus the tenant so a
+/// multi-tenant reindex worker indexes the right database).
+pub fn reindex_payload(user: &str, tenant: Option<&str>) -> Value {
+    let mut v = json!({"entityType": "all", "userId": user});
+    if let Some(t) = tenant {
+        v["tenantId"] = json!(t);
+    }
+    v
+}

@@ -1,0 +1,658 @@
+//! Test runs, their cases (`run_tests`), tags, results and step results, a chunk per
+//! transaction with multi-row statements. Results are the bulk of an export (a million rows
+//! for a large one): ids are drawn from the sequence for the chunk, the case version comes
+//! from a join rather than a query per row, and result custom fields go in with one
+//! statement.
+
+use std::collections::HashMap;
+
+use serde_json::{Value, json};
+
+use super::ctx::{Ctx, ImportError, Phase};
+use super::projects::{source, user};
+use super::rows::{Rows, Staged};
+use super::values::{Adjustment, boolean, date, estimate, text};
+
+fn chunk_error<'c>(
+    phase: Phase,
+    dataset: &'static str,
+    chunk: &'c [Staged],
+) -> impl Fn(sqlx::Error) -> ImportError + 'c {
+    move |source| ImportError::Chunk {
+        phase: phase.entity(),
+        dataset,
+        first: chunk.first().map_or(0, |s| s.index),
+        last: chunk.last().map_or(0, |s| s.index),
+        source,
+    }
+}
+
+async fn sequence(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    table: &str,
+    n: usize,
+) -> Result<Vec<i32>, sqlx::Error> {
+    let ids: Vec<(i64,)> = sqlx::query_as(&format!(
+        r#"SELECT nextval(pg_get_serial_sequence('"{table}"', 'id')) FROM generate_series(1, $1)"#
+    ))
+    .bind(n as i32)
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(ids.into_iter().map(|(i,)| i as i32).collect())
+}
+
+fn count_adjustment(a: Option<Adjustment>, adjusted: &mut u64, clamped: &mut u64) {
+    match a {
+        Some(Adjustment::Clamped) => *clamped += 1,
+        Some(_) => *adjusted += 1,
+        None => {}
+    }
+}
+
+pub async fn runs(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
+    let phase = Phase::TestRuns;
+    ctx.begin_phase(phase, "Processing test run imports")
+        .await?;
+    let cp = ctx.resume(phase).await?;
+    if cp.done {
+        return Ok(());
+    }
+    let mut summary = cp.summary("testRuns");
+    let (mut adjusted, mut clamped) = (0u64, 0u64);
+    let (pool, job) = (ctx.pool, ctx.job);
+    let mut rows = Rows::new(pool, job, "runs", cp.after);
+    let mut last = cp.after;
+    loop {
+        let chunk = rows
+            .chunk(ctx.knobs.case_chunk)
+            .await
+            .map_err(ImportError::read(phase))?;
+        if chunk.is_empty() {
+            break;
+        }
+        last = chunk.last().map_or(last, |s| s.index);
+        let mut srcs = Vec::new();
+        let (mut project, mut name, mut note, mut docs, mut config, mut milestone, mut state) = (
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+        );
+        let (
+            mut forecast,
+            mut elapsed,
+            mut completed,
+            mut created_at,
+            mut created_by,
+            mut completed_at,
+        ) = (
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+        );
+        for s in &chunk {
+            let r = &s.row;
+            let (Some(src), Some(p)) = (
+                source(r, "id"),
+                source(r, "project_id").and_then(|p| ctx.maps.projects.get(p)),
+            ) else {
+                ctx.message("Skipping test run due to missing project mapping", Some(json!({"sourceId": source(r, "id"), "projectSourceId": source(r, "project_id")})));
+                ctx.skip(phase);
+                continue;
+            };
+            let Some(w) = source(r, "state_id").and_then(|w| ctx.maps.workflows.get(w)) else {
+                ctx.message(
+                    "Skipping test run due to missing workflow mapping",
+                    Some(json!({"sourceId": src, "workflowSourceId": source(r, "state_id")})),
+                );
+                ctx.skip(phase);
+                continue;
+            };
+            let (f, fa) = estimate(r.get("forecast"));
+            let (e, ea) = estimate(r.get("elapsed"));
+            count_adjustment(fa, &mut adjusted, &mut clamped);
+            count_adjustment(ea, &mut adjusted, &mut clamped);
+            srcs.push(src);
+            project.push(p);
+            name.push(
+                r.get("name")
+                    .and_then(text)
+                    .unwrap_or_else(|| format!("Imported Run {src}")),
+            );
+            note.push(
+                ctx.tiptap
+                    .convert(r.get("note"))
+                    .map(|d| Value::String(d.to_string())),
+            );
+            docs.push(
+                ctx.tiptap
+                    .convert(r.get("docs"))
+                    .map(|d| Value::String(d.to_string())),
+            );
+            config.push(source(r, "config_id").and_then(|c| ctx.maps.configurations.get(c)));
+            milestone.push(source(r, "milestone_id").and_then(|m| ctx.maps.milestones.get(m)));
+            state.push(w);
+            forecast.push(f);
+            elapsed.push(e);
+            completed.push(boolean(r.get("is_closed"), false));
+            created_at.push(r.get("created_at").and_then(date));
+            created_by.push(user(ctx, r, "created_by"));
+            completed_at.push(r.get("closed_at").and_then(date));
+        }
+        let mut tx = ctx.begin(phase).await?;
+        let ids = sequence(&mut tx, "TestRuns", srcs.len())
+            .await
+            .map_err(ImportError::db(phase))?;
+        sqlx::query(
+            r#"INSERT INTO "TestRuns" (id, "projectId", name, note, docs, "configId", "milestoneId", "stateId", "forecastManual",
+                 elapsed, "isCompleted", "createdAt", "createdById", "completedAt")
+               SELECT id, p, n, no, d, c, m, s, f, e, ic, COALESCE(ca, now()), cb, co
+               FROM unnest($1::int[], $2::int[], $3::text[], $4::jsonb[], $5::jsonb[], $6::int[], $7::int[], $8::int[], $9::int[],
+                           $10::int[], $11::bool[], $12::timestamptz[], $13::text[], $14::timestamptz[])
+                    AS x(id, p, n, no, d, c, m, s, f, e, ic, ca, cb, co)"#,
+        )
+        .bind(&ids)
+        .bind(&project)
+        .bind(&name)
+        .bind(&note)
+        .bind(&docs)
+        .bind(&config)
+        .bind(&milestone)
+        .bind(&state)
+        .bind(&forecast)
+        .bind(&elapsed)
+        .bind(&completed)
+        .bind(&created_at)
+        .bind(&created_by)
+        .bind(&completed_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(chunk_error(phase, "runs", &chunk))?;
+        let pairs: Vec<(i32, String)> = srcs
+            .iter()
+            .zip(&ids)
+            .map(|(s, i)| (*s, i.to_string()))
+            .collect();
+        for (s, i) in srcs.iter().zip(&ids) {
+            ctx.maps.runs.insert(*s, *i);
+        }
+        summary.created(ids.len() as u64);
+        ctx.advance(phase, ids.len() as u64, 0);
+        ctx.commit(tx, phase, "TestRuns", last, &summary, &pairs)
+            .await?;
+    }
+    if adjusted + clamped > 0 {
+        ctx.message(
+            "Adjusted test run forecasts and elapsed times to int32 range",
+            Some(json!({"adjusted": adjusted, "clamped": clamped})),
+        );
+    }
+    summary.details = Some(json!({"durationsAdjusted": adjusted, "durationsClamped": clamped}));
+    ctx.finish(phase, last, &summary).await
+}
+
+/// Sorted run test ids that have results (an unselected run test is imported only then).
+async fn tests_with_results(ctx: &Ctx<'_>) -> Result<Vec<i32>, ImportError> {
+    let ids: Vec<(i32,)> = sqlx::query_as(
+        r#"SELECT DISTINCT ("rowData"->>'test_id')::int FROM "TestmoImportStaging"
+           WHERE "jobId" = $1 AND "datasetName" = 'run_results' AND ("rowData"->>'test_id') ~ '^-?[0-9]{1,9}$' ORDER BY 1"#,
+    )
+    .bind(ctx.job)
+    .fetch_all(ctx.pool)
+    .await
+    .map_err(ImportError::db(Phase::TestRunCases))?;
+    Ok(ids.into_iter().map(|(i,)| i).collect())
+}
+
+pub async fn run_cases(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
+    let phase = Phase::TestRunCases;
+    ctx.begin_phase(phase, "Processing test run case imports")
+        .await?;
+    let cp = ctx.resume(phase).await?;
+    if cp.done {
+        return Ok(());
+    }
+    let with_results = tests_with_results(ctx).await?;
+    let completed: Vec<(i32,)> = sqlx::query_as(r#"SELECT id FROM "Status" WHERE "isCompleted""#)
+        .fetch_all(ctx.pool)
+        .await
+        .map_err(ImportError::db(phase))?;
+    let completed: std::collections::HashSet<i32> = completed.into_iter().map(|(i,)| i).collect();
+    // Each run's next `order`: zero for the runs this import made, else what the earlier run
+    // of a resumed import left.
+    let run_ids: Vec<i32> = ctx.maps.runs.values().collect();
+    let orders: Vec<(i32, i32)> = sqlx::query_as(r#"SELECT "testRunId", max("order") + 1 FROM "TestRunCases" WHERE "testRunId" = ANY($1) GROUP BY 1"#)
+        .bind(&run_ids)
+        .fetch_all(ctx.pool)
+        .await
+        .map_err(ImportError::db(phase))?;
+    let mut next_order: HashMap<i32, i32> = orders.into_iter().collect();
+    let mut summary = cp.summary("testRunCases");
+    let (mut unselected_skipped, mut unselected_kept) = (0u64, 0u64);
+    let (pool, job) = (ctx.pool, ctx.job);
+    let mut rows = Rows::new(pool, job, "run_tests", cp.after);
+    let mut last = cp.after;
+    loop {
+        let chunk = rows
+            .chunk(ctx.knobs.run_case_chunk)
+            .await
+            .map_err(ImportError::read(phase))?;
+        if chunk.is_empty() {
+            break;
+        }
+        last = chunk.last().map_or(last, |s| s.index);
+        let mut tx = ctx.begin(phase).await?;
+        let mut pairs: Vec<(i32, String)> = Vec::new();
+        let mut pending: Vec<(i32, (i32, i32))> = Vec::new();
+        let mut by_pair: HashMap<(i32, i32), usize> = HashMap::new();
+        let (mut runs, mut cases, mut order, mut status, mut assignee, mut elapsed, mut done) = (
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+        );
+        for s in &chunk {
+            let r = &s.row;
+            let (Some(src), Some(run_src), Some(case_src)) =
+                (source(r, "id"), source(r, "run_id"), source(r, "case_id"))
+            else {
+                ctx.skip(phase);
+                continue;
+            };
+            let selected = boolean(r.get("is_selected"), false);
+            if !selected {
+                if with_results.binary_search(&src).is_err() {
+                    unselected_skipped += 1;
+                    ctx.skip(phase);
+                    continue;
+                }
+                unselected_kept += 1;
+            }
+            let Some(run) = ctx.maps.runs.get(run_src) else {
+                ctx.message(
+                    "Skipping test run case due to missing run mapping",
+                    Some(json!({"runTestSourceId": src, "runSourceId": run_src})),
+                );
+                ctx.skip(phase);
+                continue;
+            };
+            let Some(case) = ctx.maps.cases.get(case_src) else {
+                ctx.message(
+                    "Skipping test run case due to missing repository case",
+                    Some(json!({"runTestSourceId": src, "caseSourceId": case_src})),
+                );
+                ctx.skip(phase);
+                continue;
+            };
+            pending.push((src, (run, case)));
+            if by_pair.contains_key(&(run, case)) {
+                continue;
+            }
+            by_pair.insert((run, case), runs.len());
+            let st = source(r, "status_id").and_then(|x| ctx.maps.statuses.get(x));
+            let o = next_order.entry(run).or_insert(0);
+            runs.push(run);
+            cases.push(case);
+            order.push(*o);
+            *o += 1;
+            status.push(st);
+            assignee.push(source(r, "assignee_id").and_then(|u| ctx.maps.users.get(&u).cloned()));
+            elapsed.push(estimate(r.get("elapsed")).0);
+            done.push(st.is_some_and(|x| completed.contains(&x)));
+        }
+        let made: Vec<(i32, i32, i32)> = sqlx::query_as(
+            r#"INSERT INTO "TestRunCases" ("testRunId", "repositoryCaseId", "order", "statusId", "assignedToId", elapsed, "isCompleted")
+               SELECT * FROM unnest($1::int[], $2::int[], $3::int[], $4::int[], $5::text[], $6::int[], $7::bool[])
+               ON CONFLICT ("testRunId", "repositoryCaseId") DO NOTHING RETURNING id, "testRunId", "repositoryCaseId""#,
+        )
+        .bind(&runs)
+        .bind(&cases)
+        .bind(&order)
+        .bind(&status)
+        .bind(&assignee)
+        .bind(&elapsed)
+        .bind(&done)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(chunk_error(phase, "run_tests", &chunk))?;
+        let mut ids: HashMap<(i32, i32), i32> =
+            made.iter().map(|&(id, r, c)| ((r, c), id)).collect();
+        if ids.len() < by_pair.len() {
+            // Pairs that existed already: their ids.
+            let found: Vec<(i32, i32, i32)> = sqlx::query_as(
+                r#"SELECT t.id, t."testRunId", t."repositoryCaseId" FROM "TestRunCases" t
+                   JOIN unnest($1::int[], $2::int[]) AS k(r, c) ON t."testRunId" = k.r AND t."repositoryCaseId" = k.c"#,
+            )
+            .bind(&runs)
+            .bind(&cases)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(ImportError::db(phase))?;
+            for (id, r, c) in found {
+                ids.entry((r, c)).or_insert(id);
+            }
+        }
+        let created = made.len() as u64;
+        let mapped = pending.len() as u64 - created.min(pending.len() as u64);
+        for (src, pair) in &pending {
+            if let Some(id) = ids.get(pair) {
+                ctx.maps.run_cases.insert(*src, *id);
+                pairs.push((*src, id.to_string()));
+            }
+        }
+        summary.created(created);
+        summary.mapped(mapped);
+        ctx.advance(phase, created, mapped);
+        ctx.commit(tx, phase, "TestRunCases", last, &summary, &pairs)
+            .await?;
+    }
+    summary.details = Some(
+        json!({"skippedUnselected": unselected_skipped, "importedUnselectedWithResults": unselected_kept}),
+    );
+    ctx.finish(phase, last, &summary).await
+}
+
+pub async fn run_tags(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
+    super::repository::tag_links(ctx, Phase::RunTags).await
+}
+
+/// `untested`, the status of results whose status has no mapping.
+async fn untested(ctx: &Ctx<'_>, phase: Phase) -> Result<i32, ImportError> {
+    let r: Option<(i32,)> = sqlx::query_as(
+        r#"SELECT id FROM "Status" WHERE "systemName" = 'untested' ORDER BY id LIMIT 1"#,
+    )
+    .fetch_optional(ctx.pool)
+    .await
+    .map_err(ImportError::db(phase))?;
+    r.map(|r| r.0).ok_or_else(|| ImportError::Workspace {
+        phase: phase.entity(),
+        message: "Default 'untested' status not found in workspace".into(),
+    })
+}
+
+pub async fn results(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
+    let phase = Phase::TestRunResults;
+    ctx.begin_phase(phase, "Processing test run result imports")
+        .await?;
+    let cp = ctx.resume(phase).await?;
+    if cp.done {
+        return Ok(());
+    }
+    let fallback = untested(ctx, phase).await?;
+    // Result ids are kept (ledger and map) only when step results will need them.
+    let keep_ids = ctx.dataset_rows("run_result_steps").unwrap_or(0) > 0;
+    let mut summary = cp.summary("testRunResults");
+    let (mut adjusted, mut clamped) = (0u64, 0u64);
+    let chunk_size = ctx.knobs.result_chunk;
+    ctx.message(
+        &format!("Processing test run results in batches of {chunk_size}"),
+        None,
+    );
+    let (pool, job) = (ctx.pool, ctx.job);
+    let mut rows = Rows::new(pool, job, "run_results", cp.after);
+    let mut last = cp.after;
+    loop {
+        let chunk = rows
+            .chunk(chunk_size)
+            .await
+            .map_err(ImportError::read(phase))?;
+        if chunk.is_empty() {
+            break;
+        }
+        last = chunk.last().map_or(last, |s| s.index);
+        let mut srcs = Vec::new();
+        let (mut run, mut run_case, mut status, mut by, mut at, mut elapsed, mut notes) = (
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+        );
+        let mut custom: Vec<(usize, i32, Value)> = Vec::new();
+        for s in &chunk {
+            let r = &s.row;
+            if boolean(r.get("is_deleted"), false) {
+                ctx.skip(phase);
+                continue;
+            }
+            let Some(src) = source(r, "id") else {
+                ctx.skip(phase);
+                continue;
+            };
+            let Some(rn) = source(r, "run_id").and_then(|x| ctx.maps.runs.get(x)) else {
+                ctx.message(
+                    "Skipping test run result due to missing run mapping",
+                    Some(json!({"resultSourceId": src, "runSourceId": source(r, "run_id")})),
+                );
+                ctx.skip(phase);
+                continue;
+            };
+            let Some(rc) = source(r, "test_id").and_then(|x| ctx.maps.run_cases.get(x)) else {
+                ctx.message(
+                    "Skipping test run result due to missing run case mapping",
+                    Some(json!({"resultSourceId": src, "runTestSourceId": source(r, "test_id")})),
+                );
+                ctx.skip(phase);
+                continue;
+            };
+            let (e, ea) = estimate(r.get("elapsed"));
+            count_adjustment(ea, &mut adjusted, &mut clamped);
+            for (k, v) in r {
+                if let Some(field) = k
+                    .strip_prefix("custom_")
+                    .and_then(|f| ctx.maps.result_fields.get(f))
+                    && !v.is_null()
+                    && !v.as_str().is_some_and(|s| s.trim().is_empty())
+                {
+                    custom.push((srcs.len(), *field, v.clone()));
+                }
+            }
+            srcs.push(src);
+            run.push(rn);
+            run_case.push(rc);
+            status.push(
+                source(r, "status_id")
+                    .and_then(|x| ctx.maps.statuses.get(x))
+                    .unwrap_or(fallback),
+            );
+            by.push(user(ctx, r, "created_by"));
+            at.push(r.get("created_at").and_then(date));
+            elapsed.push(e);
+            // The comment as a JSON string, as Node stored it.
+            notes.push(r.get("comment").and_then(text).map(Value::String));
+        }
+        let mut tx = ctx.begin(phase).await?;
+        let ids = sequence(&mut tx, "TestRunResults", srcs.len())
+            .await
+            .map_err(ImportError::db(phase))?;
+        sqlx::query(
+            r#"INSERT INTO "TestRunResults" (id, "testRunId", "testRunCaseId", "testRunCaseVersion", "statusId", "executedById",
+                 "executedAt", elapsed, notes)
+               SELECT x.id, x.r, x.rc, COALESCE(c."currentVersion", 1), x.s, x.b, COALESCE(x.a, now()), x.e, x.n
+               FROM unnest($1::int[], $2::int[], $3::int[], $4::int[], $5::text[], $6::timestamptz[], $7::int[], $8::jsonb[])
+                    AS x(id, r, rc, s, b, a, e, n)
+               LEFT JOIN "TestRunCases" t ON t.id = x.rc LEFT JOIN "RepositoryCases" c ON c.id = t."repositoryCaseId""#,
+        )
+        .bind(&ids)
+        .bind(&run)
+        .bind(&run_case)
+        .bind(&status)
+        .bind(&by)
+        .bind(&at)
+        .bind(&elapsed)
+        .bind(&notes)
+        .execute(&mut *tx)
+        .await
+        .map_err(chunk_error(phase, "run_results", &chunk))?;
+        if !custom.is_empty() {
+            let result_ids: Vec<i32> = custom.iter().map(|c| ids[c.0]).collect();
+            let fields: Vec<i32> = custom.iter().map(|c| c.1).collect();
+            let values: Vec<Value> = custom.into_iter().map(|c| c.2).collect();
+            sqlx::query(r#"INSERT INTO "ResultFieldValues" ("testRunResultsId", "fieldId", value) SELECT * FROM unnest($1::int[], $2::int[], $3::jsonb[])"#)
+                .bind(&result_ids)
+                .bind(&fields)
+                .bind(&values)
+                .execute(&mut *tx)
+                .await
+                .map_err(chunk_error(phase, "run_results", &chunk))?;
+        }
+        let pairs: Vec<(i32, String)> = if keep_ids {
+            for (s, i) in srcs.iter().zip(&ids) {
+                ctx.maps.results.insert(*s, *i);
+            }
+            srcs.iter()
+                .zip(&ids)
+                .map(|(s, i)| (*s, i.to_string()))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        summary.created(ids.len() as u64);
+        ctx.advance(phase, ids.len() as u64, 0);
+        ctx.commit(tx, phase, "TestRunResults", last, &summary, &pairs)
+            .await?;
+    }
+    if adjusted + clamped > 0 {
+        ctx.message(
+            "Adjusted test run result elapsed durations",
+            Some(json!({"adjustments": adjusted, "clamped": clamped})),
+        );
+    }
+    summary.details = Some(json!({"elapsedAdjusted": adjusted, "elapsedClamped": clamped}));
+    ctx.finish(phase, last, &summary).await
+}
+
+/// `run_result_steps`: each a `"TestRunStepResults"` row on the case's step of the same
+/// order. Node created a new `"Steps"` row on the case for every step result (a case with
+/// 5 steps and 100 results gained 500 steps); here the case's step is reused, and a step is
+/// made only when the case has none at that order.
+pub async fn step_results(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
+    let phase = Phase::TestRunStepResults;
+    ctx.begin_phase(phase, "Processing test run step results")
+        .await?;
+    let cp = ctx.resume(phase).await?;
+    if cp.done {
+        return Ok(());
+    }
+    let fallback = if ctx.dataset_rows("run_result_steps").unwrap_or(0) > 0 {
+        untested(ctx, phase).await?
+    } else {
+        0
+    };
+    let mut summary = cp.summary("testRunStepResults");
+    let (pool, job) = (ctx.pool, ctx.job);
+    let mut rows = Rows::new(pool, job, "run_result_steps", cp.after);
+    let mut last = cp.after;
+    loop {
+        let chunk = rows
+            .chunk(ctx.knobs.result_chunk)
+            .await
+            .map_err(ImportError::read(phase))?;
+        if chunk.is_empty() {
+            break;
+        }
+        last = chunk.last().map_or(last, |s| s.index);
+        let (
+            mut result,
+            mut run_case,
+            mut order,
+            mut step_doc,
+            mut expected_doc,
+            mut status,
+            mut notes,
+            mut elapsed,
+        ) = (
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+        );
+        for s in &chunk {
+            let r = &s.row;
+            let (Some(res), Some(rc), Some(o)) = (
+                source(r, "result_id").and_then(|x| ctx.maps.results.get(x)),
+                source(r, "test_id").and_then(|x| ctx.maps.run_cases.get(x)),
+                source(r, "display_order"),
+            ) else {
+                ctx.skip(phase);
+                continue;
+            };
+            let t = |k: &str| r.get(k).and_then(text);
+            let mut doc = |h: Option<String>| {
+                h.and_then(|h| ctx.tiptap.convert(Some(&Value::String(h))))
+                    .map(|d| Value::String(d.to_string()))
+            };
+            step_doc.push(doc(super::cases::step_html(t("text1"), t("text2"))));
+            expected_doc.push(doc(super::cases::step_html(t("text3"), t("text4"))));
+            result.push(res);
+            run_case.push(rc);
+            order.push(o);
+            status.push(
+                source(r, "status_id")
+                    .and_then(|x| ctx.maps.statuses.get(x))
+                    .unwrap_or(fallback),
+            );
+            notes.push(t("comment").map(Value::String));
+            elapsed.push(
+                r.get("elapsed")
+                    .and_then(super::values::number)
+                    .and_then(|n| i32::try_from(n).ok()),
+            );
+        }
+        let mut tx = ctx.begin(phase).await?;
+        // Steps missing at an order are made first; then every step result finds its step.
+        sqlx::query(
+            r#"INSERT INTO "Steps" ("testCaseId", "order", step, "expectedResult")
+               SELECT DISTINCT ON (t."repositoryCaseId", x.o) t."repositoryCaseId", x.o, x.sd, x.ed
+               FROM unnest($1::int[], $2::int[], $3::jsonb[], $4::jsonb[]) AS x(rc, o, sd, ed)
+               JOIN "TestRunCases" t ON t.id = x.rc
+               WHERE NOT EXISTS (SELECT 1 FROM "Steps" s WHERE s."testCaseId" = t."repositoryCaseId" AND s."order" = x.o AND NOT s."isDeleted")
+               ORDER BY t."repositoryCaseId", x.o"#,
+        )
+        .bind(&run_case)
+        .bind(&order)
+        .bind(&step_doc)
+        .bind(&expected_doc)
+        .execute(&mut *tx)
+        .await
+        .map_err(chunk_error(phase, "run_result_steps", &chunk))?;
+        let made = sqlx::query(
+            r#"INSERT INTO "TestRunStepResults" ("testRunResultId", "stepId", "statusId", notes, elapsed)
+               SELECT x.res, st.id, x.s, x.n, x.e
+               FROM unnest($1::int[], $2::int[], $3::int[], $4::int[], $5::jsonb[], $6::int[]) AS x(res, rc, o, s, n, e)
+               JOIN "TestRunCases" t ON t.id = x.rc
+               JOIN LATERAL (SELECT id FROM "Steps" s WHERE s."testCaseId" = t."repositoryCaseId" AND s."order" = x.o AND NOT s."isDeleted"
+                             ORDER BY id LIMIT 1) st ON true"#,
+        )
+        .bind(&result)
+        .bind(&run_case)
+        .bind(&order)
+        .bind(&status)
+        .bind(&notes)
+        .bind(&elapsed)
+        .execute(&mut *tx)
+        .await
+        .map_err(chunk_error(phase, "run_result_steps", &chunk))?
+        .rows_affected();
+        summary.created(made);
+        ctx.advance(phase, made, 0);
+        ctx.commit(tx, phase, "TestRunStepResults", last, &summary, &[])
+            .await?;
+    }
+    ctx.finish(phase, last, &summary).await
+}
