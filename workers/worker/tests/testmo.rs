@@ -464,8 +464,9 @@ fn bad_exports_and_bad_storage_fail_the_job_with_a_message_an_administrator_unde
         fail("unconfigured", "analyze"),
         "AWS bucket is not configured (the job has no storageBucket and AWS_BUCKET_NAME is not set)"
     );
-    assert!(
-        fail("importing", "import").starts_with("import mode is not supported by tp-worker yet")
+    assert_eq!(
+        fail("importing", "import"),
+        "Testmo import job importing cannot start background import without configuration"
     );
     w.stop_cleanly();
 

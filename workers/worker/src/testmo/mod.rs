@@ -175,6 +175,12 @@ async fn import_job(
             "Testmo import job {id} not found"
         )));
     };
+    if row.configuration.is_none() {
+        let e =
+            format!("Testmo import job {id} cannot start background import without configuration");
+        mark_failed(pool, id, &e).await;
+        return Err(JobError::Failed(e));
+    }
     match import::run(pool, id, row, tenant, &state.reindex).await {
         Ok(import::Outcome::Completed) => Ok(json!({"status": "COMPLETED"})),
         Ok(import::Outcome::Canceled) => Ok(json!({"status": "CANCELED"})),

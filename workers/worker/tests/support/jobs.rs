@@ -40,6 +40,11 @@ pub fn jobs(server: &RedisServer, queue: &str, state: &str) -> Vec<Value> {
         .collect()
 }
 
+/// Retries a failed job, as the web app's Admin › Job Queues does.
+pub fn retry(server: &RedisServer, queue: &str, id: &str) {
+    node_last("inspect.cjs", &[&server.url(), queue, "retry", id], &[]);
+}
+
 /// Waits until the job is in `state`; returns it.
 pub fn wait_state(server: &RedisServer, queue: &str, id: &str, state: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(60);

@@ -1,5 +1,5 @@
 // Reads or changes a queue from Node: node inspect.cjs URL QUEUE counts|paused|repeatables|workers|pause|resume|jobs STATE|job ID|logs - ID
-//   |obliterate-force|flow PARENT_NAME|schedulers|upsert-scheduler '{"id":..,"repeat":{..},"template":{..}}'|remove-scheduler ID
+//   |obliterate-force|flow PARENT_NAME|schedulers|upsert-scheduler '{"id":..,"repeat":{..},"template":{..}}'|remove-scheduler ID|retry ID
 const { Queue, Job, FlowProducer } = require(process.env.BULLMQ_MODULE || "bullmq");
 (async () => {
   const [url, name, what, arg] = process.argv.slice(2);
@@ -28,6 +28,12 @@ const { Queue, Job, FlowProducer } = require(process.env.BULLMQ_MODULE || "bullm
     const job = await queue.upsertJobScheduler(id, repeat, template);
     out = job && job.id;
   } else if (what === "remove-scheduler") out = await queue.removeJobScheduler(arg);
+  else if (what === "retry") {
+    // As Admin › Job Queues retries a failed job.
+    const job = await Job.fromId(queue, arg);
+    await job.retry();
+    out = true;
+  }
   else if (what === "pause") out = await queue.pause();
   else if (what === "resume") out = await queue.resume();
   else if (what === "job") {

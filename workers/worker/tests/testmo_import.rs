@@ -1,0 +1,682 @@
+//! The Testmo import's import mode end to end, as the web app drives it: the export uploaded
+//! to a real S3-compatible server and analysed by the worker (part 1), the mapping
+//! configuration stored and the job set READY → RUNNING as `POST …/import` does, the
+//! `import` job added by Node bullmq; then TestPlanIt's tables (the whole schema, built from
+//! `schema.prisma`) read back table by table. Also: a failure injected mid-results and the
+//! retried job resuming without duplicates, a cancel between chunks, an invalid
+//! configuration and an unsupported export refused before anything is written.
+
+#[path = "support/jobs.rs"]
+mod jobs;
+#[path = "../../bullmq/tests/support/node.rs"]
+mod node_support;
+#[path = "support/pg.rs"]
+mod pg;
+#[path = "../../../tests/support/redis_server.rs"]
+mod redis_server;
+#[path = "support/s3_server.rs"]
+mod s3_server;
+#[path = "support/testmo_export.rs"]
+mod testmo_export;
+#[path = "support/worker.rs"]
+mod worker;
+
+use pg::TestDb;
+use redis_server::RedisServer;
+use s3_server::S3Server;
+use serde_json::{Value, json};
+use worker::Running;
+
+const QUEUE: &str = "testmo-imports";
+const BUCKET: &str = "testplanit-uploads";
+
+struct Env {
+    db: TestDb,
+    redis: RedisServer,
+    s3: S3Server,
+}
+
+impl Env {
+    fn new() -> Env {
+        node_support::ensure_installed();
+        let db = TestDb::with_schema(&["testplanit.sql"]);
+        testmo_export::seed(&db);
+        Env {
+            db,
+            redis: RedisServer::start(),
+            s3: S3Server::start(),
+        }
+    }
+
+    fn worker(&self, extra: &[(&str, &str)]) -> Running {
+        let (url, r) = (self.db.url(), self.redis.url());
+        let s3_env = self.s3.env();
+        let mut env: Vec<(&str, &str)> = vec![
+            ("DATABASE_URL", &url),
+            ("VALKEY_URL", &r),
+            ("AWS_BUCKET_NAME", BUCKET),
+        ];
+        env.extend(s3_env.iter().map(|(k, v)| (*k, v.as_str())));
+        env.extend_from_slice(extra);
+        let w = Running::start(&["testmo-import"], &env);
+        w.wait_for_line("Testmo import worker started");
+        w
+    }
+
+    fn add(&self, job: &str, mode: &str) -> String {
+        let opts = if mode == "import" {
+            json!({"attempts": 1, "removeOnComplete": false, "removeOnFail": false})
+        } else {
+            json!({"attempts": 1, "removeOnComplete": {"age": 2592000, "count": 100}, "removeOnFail": {"age": 2592000}})
+        };
+        jobs::add(
+            &self.redis,
+            QUEUE,
+            "process-testmo-import",
+            json!({"jobId": job, "mode": mode}),
+            opts,
+        )
+    }
+
+    /// Upload, analysis, then the configuration stored and the job RUNNING, as the web app does.
+    fn analysed(&self, job: &str, export: &Value, configuration: &Value) {
+        let body = serde_json::to_vec(export).expect("json");
+        let key = format!("imports/{job}/export.json");
+        self.s3.put(BUCKET, &key, &body);
+        self.db.sql(&format!(
+            r#"INSERT INTO "TestmoImportJob" (id, "updatedAt", "createdById", status, phase, "storageKey", "storageBucket", "originalFileName", "originalFileSize")
+               VALUES ('{job}', now(), 'admin', 'QUEUED', 'ANALYZING', '{key}', '{BUCKET}', 'export.json', {})"#,
+            body.len()
+        ));
+        let id = self.add(job, "analyze");
+        let done = jobs::wait_state(&self.redis, QUEUE, &id, "completed");
+        assert_eq!(done["returnvalue"], json!({"status": "READY"}), "{done}");
+        let c = configuration.to_string().replace('\'', "''");
+        self.db.sql(&format!(
+            r#"UPDATE "TestmoImportJob" SET configuration = '{c}'::jsonb, options = '{{}}'::jsonb, status = 'RUNNING', phase = 'IMPORTING' WHERE id = '{job}'"#
+        ));
+    }
+
+    fn row(&self, job: &str) -> Value {
+        serde_json::from_str(&self.db.sql(&format!(
+            r#"SELECT row_to_json(j)::text FROM "TestmoImportJob" j WHERE id = '{job}'"#
+        )))
+        .expect("row")
+    }
+
+    fn count(&self, sql: &str) -> i64 {
+        self.db
+            .sql(sql)
+            .parse()
+            .unwrap_or_else(|_| panic!("count from {sql}"))
+    }
+
+    fn json(&self, sql: &str) -> Value {
+        serde_json::from_str(&self.db.sql(sql)).unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    /// Rows of every table the import writes, to compare two imports.
+    fn table_counts(&self) -> Value {
+        let tables = [
+            "User",
+            "Roles",
+            "RolePermission",
+            "Groups",
+            "GroupAssignment",
+            "Workflows",
+            "Status",
+            "StatusScopeAssignment",
+            "Tags",
+            "MilestoneTypes",
+            "Configurations",
+            "ConfigCategories",
+            "ConfigVariants",
+            "ConfigurationConfigVariant",
+            "Templates",
+            "TemplateCaseAssignment",
+            "TemplateResultAssignment",
+            "CaseFields",
+            "ResultFields",
+            "FieldOptions",
+            "CaseFieldAssignment",
+            "ResultFieldAssignment",
+            "Projects",
+            "ProjectStatusAssignment",
+            "ProjectWorkflowAssignment",
+            "MilestoneTypesAssignment",
+            "TemplateProjectAssignment",
+            "Milestones",
+            "Repositories",
+            "RepositoryFolders",
+            "RepositoryCases",
+            "RepositoryCaseVersions",
+            "CaseFieldValues",
+            "CaseFieldVersionValues",
+            "Steps",
+            "TestRuns",
+            "TestRunCases",
+            "TestRunResults",
+            "ResultFieldValues",
+            "TestRunStepResults",
+            "_RepositoryCasesToTags",
+            "_TagsToTestRuns",
+        ];
+        let sql = tables
+            .iter()
+            .map(|t| format!(r#"'{t}', (SELECT count(*) FROM "{t}")"#))
+            .collect::<Vec<_>>()
+            .join(", ");
+        self.json(&format!("SELECT json_build_object({sql})::text"))
+    }
+}
+
+#[test]
+fn an_export_is_imported_into_every_table() {
+    let env = Env::new();
+    let w = env.worker(&[("TESTMO_REPOSITORY_CASE_CHUNK_SIZE", "2")]);
+    env.analysed(
+        "imp1",
+        &testmo_export::export(false),
+        &testmo_export::configuration(),
+    );
+    let id = env.add("imp1", "import");
+    let done = jobs::wait_state(&env.redis, QUEUE, &id, "completed");
+    assert_eq!(
+        done["returnvalue"],
+        json!({"status": "COMPLETED"}),
+        "{done}"
+    );
+    let row = env.row("imp1");
+    assert_eq!(
+        (&row["status"], &row["phase"], &row["statusMessage"]),
+        (
+            &json!("COMPLETED"),
+            &Value::Null,
+            &json!("Import completed successfully.")
+        ),
+        "{row}"
+    );
+    assert!(row["durationMs"].is_number() && row["completedAt"].is_string());
+    assert_eq!(row["processedCount"], row["totalCount"]);
+
+    // Configuration: mapped, created, or mapped by name where the name existed.
+    assert_eq!(env.db.sql(r#"SELECT string_agg(name || ':' || scope || ':' || "workflowType", ',' ORDER BY id) FROM "Workflows""#), "Draft:CASES:NOT_STARTED,Active:RUNS:IN_PROGRESS,Review:CASES:IN_PROGRESS");
+    assert_eq!(env.db.sql(r#"SELECT name || ':' || "systemName" || ':' || "colorId" || ':' || "isFailure" FROM "Status" WHERE id > 10"#), "Blocked:blocked:2:true");
+    assert_eq!(
+        env.count(r#"SELECT count(*) FROM "StatusScopeAssignment" WHERE "statusId" > 10"#),
+        2,
+        "every scope when none chosen"
+    );
+    assert_eq!(
+        env.db
+            .sql(r#"SELECT string_agg(name, ',' ORDER BY id) FROM "Tags""#),
+        "smoke,regression",
+        "smoke existed"
+    );
+    assert_eq!(env.db.sql(r#"SELECT string_agg(r.name || ':' || p.area || ':' || p."canAddEdit", ',') FROM "Roles" r JOIN "RolePermission" p ON p."roleId" = r.id"#), "Tester:TestRuns:true");
+    assert_eq!(env.db.sql(r#"SELECT c.name || '/' || cat.name || '/' || v.name FROM "ConfigurationConfigVariant" l JOIN "Configurations" c ON c.id = l."configurationId" JOIN "ConfigVariants" v ON v.id = l."variantId" JOIN "ConfigCategories" cat ON cat.id = v."categoryId""#), "Browsers/Browser/Chrome");
+    assert_eq!(
+        env.db
+            .sql(r#"SELECT string_agg("templateName", ',' ORDER BY id) FROM "Templates""#),
+        "Default,Exploratory,Legacy"
+    );
+    assert_eq!(
+        env.db.sql(r#"SELECT string_agg(f."systemName" || ':' || t.type, ',' ORDER BY f.id) FROM "CaseFields" f JOIN "CaseFieldTypes" t ON t.id = f."typeId""#),
+        "preconditions:Text Long,priority:Dropdown,platforms:Multi-Select"
+    );
+    assert_eq!(env.db.sql(r#"SELECT string_agg(o.name || ':' || o."isDefault", ',' ORDER BY o."order") FROM "FieldOptions" o JOIN "CaseFieldAssignment" a ON a."fieldOptionId" = o.id JOIN "CaseFields" f ON f.id = a."caseFieldId" WHERE f."systemName" = 'priority'"#), "High:true,Low:false");
+    assert_eq!(env.db.sql(r#"SELECT string_agg(t."templateName" || ':' || f."systemName", ',' ORDER BY t.id) FROM "TemplateCaseAssignment" a JOIN "Templates" t ON t.id = a."templateId" JOIN "CaseFields" f ON f.id = a."caseFieldId""#), "Exploratory:preconditions,Exploratory:priority,Legacy:preconditions");
+    assert_eq!(
+        env.db.sql(r#"SELECT "systemName" FROM "ResultFields""#),
+        "build"
+    );
+
+    // Users: created with a bcrypt hash of the configured password, or mapped by email.
+    let (hash, verified, creator): (String, String, String) = {
+        let r = env.json(r#"SELECT json_build_array(password, "emailVerified" IS NOT NULL, "createdById")::text FROM "User" WHERE email = 'nina@example.com'"#);
+        (
+            r[0].as_str().unwrap_or_default().into(),
+            r[1].to_string(),
+            r[2].as_str().unwrap_or_default().into(),
+        )
+    };
+    assert!(
+        bcrypt::verify("s3cret-pass", &hash).unwrap_or(false) && hash.starts_with("$2b$10$"),
+        "{hash}"
+    );
+    assert_eq!((verified.as_str(), creator.as_str()), ("true", "admin"));
+    assert_eq!(
+        env.count(r#"SELECT count(*) FROM "User""#),
+        3,
+        "Ursula mapped by email, not created again"
+    );
+    assert_eq!(
+        env.db
+            .sql(r#"SELECT string_agg("userId", ',' ORDER BY "userId") FROM "GroupAssignment""#)
+            .split(',')
+            .count(),
+        2
+    );
+    let stored = &row["configuration"]["users"];
+    assert_eq!(
+        (&stored["1"]["password"], &stored["1"]["action"]),
+        (&Value::Null, &json!("map")),
+        "no password stored: {stored}"
+    );
+    assert_eq!(stored["2"]["mappedTo"], "ursula");
+
+    // Projects: one created (with its assignments and link docs), one mapped by name.
+    let p = env.json(r#"SELECT row_to_json(p)::text FROM "Projects" p WHERE name = 'Web Shop'"#);
+    assert_eq!(
+        (&p["note"], &p["createdBy"]),
+        (
+            &json!("Main product"),
+            &json!(
+                env.db
+                    .sql("SELECT id FROM \"User\" WHERE email = 'nina@example.com'")
+            )
+        )
+    );
+    let docs: Value = serde_json::from_str(p["docs"].as_str().unwrap_or("null")).expect("docs");
+    assert_eq!(
+        docs["content"][0]["content"][0]["marks"][0]["attrs"]["href"],
+        "https://wiki.test/shop"
+    );
+    assert_eq!(docs["content"][0]["content"][1]["text"], " (team)");
+    assert_eq!(docs["content"].as_array().map(Vec::len), Some(2));
+    let pid = p["id"].as_i64().unwrap_or_default();
+    assert_eq!(
+        env.count(&format!(
+            r#"SELECT count(*) FROM "ProjectStatusAssignment" WHERE "projectId" = {pid}"#
+        )),
+        2
+    );
+    assert_eq!(
+        env.count(&format!(
+            r#"SELECT count(*) FROM "TemplateProjectAssignment" WHERE "projectId" = {pid}"#
+        )),
+        3,
+        "Default (mapped, and the default), Exploratory, Legacy"
+    );
+    assert_eq!(env.count(r#"SELECT count(*) FROM "Projects""#), 2);
+
+    // Milestones: parent and root linked though the child came first; the orphan skipped; notes as TipTap.
+    let m = env.json(r#"SELECT json_agg(json_build_array(m.name, p.name, m."rootId" = p.id, m.note #>> '{}', m.docs #>> '{}') ORDER BY m.id)::text FROM "Milestones" m LEFT JOIN "Milestones" p ON p.id = m."parentId""#);
+    assert_eq!(m[0][0], "Sprint 1");
+    assert_eq!((&m[0][1], &m[0][2]), (&json!("Release 1.0"), &json!(true)));
+    let note: Value = serde_json::from_str(m[0][3].as_str().unwrap_or("null")).expect("note");
+    assert_eq!(
+        note["content"][0]["content"][1],
+        json!({"type": "text", "text": "sprint", "marks": [{"type": "bold"}]})
+    );
+    let mdocs: Value =
+        serde_json::from_str(m[1][4].as_str().unwrap_or("null")).expect("milestone docs");
+    assert_eq!(mdocs["content"][0]["content"][0]["text"], "Notes");
+    assert_eq!(m.as_array().map(Vec::len), Some(2));
+
+    // Repository and folders: one repository; the cycle attached to the root.
+    assert_eq!(
+        env.count(&format!(
+            r#"SELECT count(*) FROM "Repositories" WHERE "projectId" = {pid}"#
+        )),
+        1
+    );
+    assert_eq!(
+        env.db.sql(r#"SELECT string_agg(f.name || '<' || coalesce(p.name, '-'), ',' ORDER BY f.name) FROM "RepositoryFolders" f LEFT JOIN "RepositoryFolders" p ON p.id = f."parentId""#),
+        "Checkout<Web,Loop A<Loop B,Loop B<Web,Web<-"
+    );
+
+    // Cases: three created (the duplicate name mapped, the orphan skipped), each with version 1.
+    let c = env.json(r#"SELECT json_agg(json_build_array(c.name, f.name, t."templateName", w.name, c."className", c.estimate, c."currentVersion") ORDER BY c.id)::text
+                       FROM "RepositoryCases" c JOIN "RepositoryFolders" f ON f.id = c."folderId" JOIN "Templates" t ON t.id = c."templateId" JOIN "Workflows" w ON w.id = c."stateId""#);
+    assert_eq!(
+        c,
+        json!([
+            [
+                "Pay by card",
+                "Checkout",
+                "Exploratory",
+                "Review",
+                "shop.pay.card",
+                90000,
+                1
+            ],
+            ["Search", "Web", "Legacy", "Draft", null, null, 1],
+            ["Unfiled", "Web", "Default", "Draft", null, null, 1]
+        ])
+    );
+    let v = env.json(r#"SELECT row_to_json(v)::text FROM "RepositoryCaseVersions" v JOIN "RepositoryCases" c ON c.id = v."repositoryCaseId" WHERE c."className" = 'shop.pay.card'"#);
+    assert_eq!(
+        (
+            &v["version"],
+            &v["folderName"],
+            &v["templateName"],
+            &v["stateName"],
+            &v["staticProjectName"]
+        ),
+        (
+            &json!(1),
+            &json!("Checkout"),
+            &json!("Exploratory"),
+            &json!("Review"),
+            &json!("Web Shop")
+        )
+    );
+    // The version snapshots the case's own steps; the step a step result needed comes later.
+    assert_eq!(
+        v["steps"].as_array().map(Vec::len),
+        Some(2),
+        "{}",
+        v["steps"]
+    );
+    assert_eq!(
+        v["steps"][1]["step"]["content"][0]["content"],
+        json!([{"type": "text", "text": "Pay 4111 1111"}]),
+        "text and <data> in one paragraph, as ProseMirror reads an unknown inline element"
+    );
+    assert_eq!(
+        env.db.sql(r#"SELECT string_agg(s."order"::text, ',' ORDER BY s."order") FROM "Steps" s JOIN "RepositoryCases" c ON c.id = s."testCaseId" WHERE c."className" = 'shop.pay.card'"#),
+        "1,2,3"
+    );
+    assert_eq!(
+        env.count(r#"SELECT count(*) FROM "RepositoryCaseVersions""#),
+        3
+    );
+    let values = env.json(r#"SELECT json_object_agg(f."systemName", cv.value)::text FROM "CaseFieldValues" cv JOIN "CaseFields" f ON f.id = cv."fieldId" JOIN "RepositoryCases" c ON c.id = cv."testCaseId" WHERE c."className" = 'shop.pay.card'"#);
+    let high = env.count(r#"SELECT o.id FROM "FieldOptions" o WHERE name = 'High'"#);
+    let linux = env.count(r#"SELECT o.id FROM "FieldOptions" o WHERE name = 'Linux'"#);
+    let macos = env.count(r#"SELECT o.id FROM "FieldOptions" o WHERE name = 'macOS'"#);
+    assert_eq!(
+        (&values["priority"], &values["platforms"]),
+        (&json!(high), &json!([linux, macos])),
+        "{values}"
+    );
+    let pre: Value = serde_json::from_str(values["preconditions"].as_str().unwrap_or("null"))
+        .expect("text long as JSON text");
+    assert_eq!(pre["content"][1]["type"], "bulletList");
+    assert_eq!(
+        env.count(r#"SELECT count(*) FROM "CaseFieldVersionValues""#),
+        3,
+        "the version holds the case's three values"
+    );
+    assert!(
+        env.db
+            .sql(r#"SELECT "activityLog"::text FROM "TestmoImportJob""#)
+            .contains("Unrecognized dropdown option")
+    );
+    assert_eq!(env.db.sql(r#"SELECT string_agg(t.name, ',' ORDER BY t.name) FROM "_RepositoryCasesToTags" j JOIN "Tags" t ON t.id = j."B""#), "regression,smoke");
+
+    // Runs, run cases, tags, results, step results.
+    let r = env.json(r#"SELECT json_agg(json_build_array(r.name, m.name, c.name, w.name, r.elapsed, r."isCompleted", r.note #>> '{}' IS NOT NULL) ORDER BY r.id)::text
+                       FROM "TestRuns" r LEFT JOIN "Milestones" m ON m.id = r."milestoneId" LEFT JOIN "Configurations" c ON c.id = r."configId" JOIN "Workflows" w ON w.id = r."stateId""#);
+    assert_eq!(
+        r,
+        json!([
+            ["Nightly", "Sprint 1", "Browsers", "Active", 120, true, true],
+            ["Smoke", null, null, "Active", null, false, false]
+        ])
+    );
+    let rdocs: Value = serde_json::from_str(
+        &env.db
+            .sql(r#"SELECT docs #>> '{}' FROM "TestRuns" WHERE name = 'Nightly'"#),
+    )
+    .expect("run docs");
+    assert_eq!(rdocs["content"][0]["content"][0]["text"], "Build");
+    let rc = env.json(r#"SELECT json_agg(json_build_array(r.name, c.name, t."order", s."systemName", t."isCompleted", t."assignedToId" IS NOT NULL) ORDER BY t.id)::text
+                        FROM "TestRunCases" t JOIN "TestRuns" r ON r.id = t."testRunId" JOIN "RepositoryCases" c ON c.id = t."repositoryCaseId" LEFT JOIN "Status" s ON s.id = t."statusId""#);
+    assert_eq!(
+        rc,
+        json!([
+            ["Nightly", "Pay by card", 0, "passed", true, true],
+            ["Nightly", "Search", 1, "blocked", false, false],
+            ["Smoke", "Search", 0, null, false, false]
+        ])
+    );
+    assert_eq!(
+        env.db
+            .sql(r#"SELECT t.name FROM "_TagsToTestRuns" j JOIN "Tags" t ON t.id = j."A""#),
+        "regression"
+    );
+    let res = env.json(r#"SELECT json_agg(json_build_array(c.name, s."systemName", x.elapsed, x.notes, x."testRunCaseVersion") ORDER BY x.id)::text
+                         FROM "TestRunResults" x JOIN "TestRunCases" t ON t.id = x."testRunCaseId" JOIN "RepositoryCases" c ON c.id = t."repositoryCaseId" JOIN "Status" s ON s.id = x."statusId""#);
+    assert_eq!(
+        res,
+        json!([
+            ["Pay by card", "passed", 25, "fine", 1],
+            ["Search", "blocked", null, null, 1],
+            ["Search", "untested", null, null, 1]
+        ])
+    );
+    assert_eq!(
+        env.db
+            .sql(r#"SELECT value #>> '{}' FROM "ResultFieldValues""#),
+        "1.2.3"
+    );
+    assert_eq!(env.db.sql(r#"SELECT string_agg(s."order" || ':' || st."systemName", ',' ORDER BY s."order") FROM "TestRunStepResults" r JOIN "Steps" s ON s.id = r."stepId" JOIN "Status" st ON st.id = r."statusId""#), "1:passed,3:blocked");
+
+    // Progress as the page reads it; the reindex queued; staging and ledger gone.
+    let progress = &row["entityProgress"];
+    assert_eq!(
+        progress["repositoryCases"],
+        json!({"total": 4, "created": 3, "mapped": 1}),
+        "{progress}"
+    );
+    assert_eq!(
+        progress["testRunResults"],
+        json!({"total": 3, "created": 3, "mapped": 0})
+    );
+    assert_eq!(
+        progress["testRuns"],
+        json!({"total": 2, "created": 2, "mapped": 0})
+    );
+    let log = row["activityLog"].as_array().cloned().unwrap_or_default();
+    assert!(
+        log.iter().any(|e| e["type"] == "summary"
+            && e["entity"] == "users"
+            && e["created"] == 1
+            && e["mapped"] == 2),
+        "{log:?}"
+    );
+    assert_eq!(
+        log.last().map(|e| e["message"].clone()),
+        Some(json!(
+            "Queueing Elasticsearch reindex after successful import"
+        ))
+    );
+    let reindex = jobs::jobs(&env.redis, "elasticsearch-reindex", "waiting");
+    assert_eq!(reindex.len(), 1, "{reindex:?}");
+    assert_eq!(
+        (&reindex[0]["name"], &reindex[0]["data"]),
+        (
+            &json!("reindex-after-import-imp1"),
+            &json!({"entityType": "all", "userId": "admin"})
+        )
+    );
+    assert_eq!(
+        env.count(r#"SELECT count(*) FROM "TestmoImportStaging""#),
+        0
+    );
+    assert_eq!(
+        env.count(r#"SELECT count(*) FROM "TestmoImportMapping""#),
+        0
+    );
+    w.stop_cleanly();
+}
+
+#[test]
+fn a_failed_import_resumes_when_retried_and_writes_nothing_twice() {
+    // The reference: the same export imported in one go into a twin workspace.
+    let clean = Env::new();
+    let w = clean.worker(&[]);
+    clean.analysed(
+        "ref",
+        &testmo_export::export(false),
+        &testmo_export::configuration(),
+    );
+    let id = clean.add("ref", "import");
+    jobs::wait_state(&clean.redis, QUEUE, &id, "completed");
+    w.stop_cleanly();
+    let expected = clean.table_counts();
+
+    let env = Env::new();
+    // PostgreSQL refuses the second result: the first chunk (one result) commits, the rest fails.
+    env.db.sql(
+        r#"CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+             IF NEW.elapsed IS NULL AND NEW.notes IS NULL AND NEW."statusId" <> 1 THEN RAISE EXCEPTION 'disk full (injected)'; END IF;
+             RETURN NEW; END $$;
+           CREATE TRIGGER refuse BEFORE INSERT ON "TestRunResults" FOR EACH ROW EXECUTE FUNCTION refuse();"#,
+    );
+    let w = env.worker(&[("TESTMO_TEST_RUN_RESULT_CHUNK_SIZE", "1")]);
+    env.analysed(
+        "imp2",
+        &testmo_export::export(false),
+        &testmo_export::configuration(),
+    );
+    let id = env.add("imp2", "import");
+    let failed = jobs::wait_state(&env.redis, QUEUE, &id, "failed");
+    let row = env.row("imp2");
+    let error = row["error"].as_str().unwrap_or_default().to_string();
+    assert_eq!(row["status"], "FAILED");
+    assert_eq!(row["currentEntity"], "testRunResults");
+    assert!(
+        error.starts_with("testRunResults: run_results rows 1–1: "),
+        "{error}"
+    );
+    assert!(
+        error.contains("disk full (injected)") && error.contains("Retry the job"),
+        "{error}"
+    );
+    assert!(
+        error.contains("repositoryCases: 4") && error.contains("testRuns: 2"),
+        "the record says what was written: {error}"
+    );
+    assert_eq!(
+        failed["failedReason"]
+            .as_str()
+            .map(|r| error.starts_with(r.trim_end_matches('.'))),
+        Some(true),
+        "{failed}"
+    );
+    assert_eq!(
+        env.count(r#"SELECT count(*) FROM "TestRunResults""#),
+        1,
+        "the first chunk committed"
+    );
+    assert!(
+        env.count(r#"SELECT count(*) FROM "TestmoImportStaging""#) > 0,
+        "staging kept for the retry"
+    );
+
+    env.db.sql(r#"DROP TRIGGER refuse ON "TestRunResults""#);
+    jobs::retry(&env.redis, QUEUE, &id);
+    let done = jobs::wait_state(&env.redis, QUEUE, &id, "completed");
+    assert_eq!(
+        done["returnvalue"],
+        json!({"status": "COMPLETED"}),
+        "{done}"
+    );
+    assert_eq!(
+        env.table_counts(),
+        expected,
+        "the resumed import wrote what one clean import writes"
+    );
+    let row = env.row("imp2");
+    assert_eq!(
+        (&row["status"], &row["error"]),
+        (&json!("COMPLETED"), &Value::Null)
+    );
+    let first = row["activityLog"][0]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        first.starts_with("Background import resumed after a failure; already written:"),
+        "{first}"
+    );
+    assert_eq!(
+        row["entityProgress"]["testRunResults"],
+        json!({"total": 3, "created": 3, "mapped": 0})
+    );
+    w.stop_cleanly();
+}
+
+#[test]
+fn a_cancel_stops_between_chunks() {
+    let env = Env::new();
+    // The cancel arrives while the results are written (a trigger stands in for the user's click).
+    env.db.sql(
+        r#"CREATE FUNCTION cancel() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+             UPDATE "TestmoImportJob" SET "cancelRequested" = true; RETURN NEW; END $$;
+           CREATE TRIGGER cancel AFTER INSERT ON "TestRunResults" FOR EACH ROW EXECUTE FUNCTION cancel();"#,
+    );
+    let w = env.worker(&[("TESTMO_TEST_RUN_RESULT_CHUNK_SIZE", "1")]);
+    env.analysed(
+        "imp3",
+        &testmo_export::export(false),
+        &testmo_export::configuration(),
+    );
+    let id = env.add("imp3", "import");
+    let done = jobs::wait_state(&env.redis, QUEUE, &id, "completed");
+    assert_eq!(done["returnvalue"], json!({"status": "CANCELED"}), "{done}");
+    let row = env.row("imp3");
+    assert_eq!(row["status"], "CANCELED");
+    assert!(row["canceledAt"].is_string());
+    assert!(
+        row["statusMessage"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("Import was canceled; written before:")),
+        "{row}"
+    );
+    assert_eq!(
+        env.count(r#"SELECT count(*) FROM "TestRunStepResults""#),
+        0,
+        "no phase after the cancel ran"
+    );
+    assert_eq!(
+        env.count(r#"SELECT count(*) FROM "TestmoImportStaging""#),
+        0
+    );
+    assert!(jobs::jobs(&env.redis, "elasticsearch-reindex", "waiting").is_empty());
+    w.stop_cleanly();
+}
+
+#[test]
+fn what_cannot_be_imported_is_refused_before_anything_is_written() {
+    let env = Env::new();
+    let w = env.worker(&[]);
+    let before = env.table_counts();
+
+    let mut bad = testmo_export::configuration();
+    bad["workflows"]["1"]["mappedTo"] = json!(999);
+    env.analysed("badcfg", &testmo_export::export(false), &bad);
+    let id = env.add("badcfg", "import");
+    let failed = jobs::wait_state(&env.redis, QUEUE, &id, "failed");
+    assert_eq!(
+        failed["failedReason"],
+        "configuration.workflows[\"1\"]: Workflow 999 selected for mapping was not found."
+    );
+    assert_eq!(env.row("badcfg")["status"], "FAILED");
+
+    let mut nameless = testmo_export::configuration();
+    nameless["users"]["1"]["email"] = json!("  ");
+    env.analysed("noemail", &testmo_export::export(false), &nameless);
+    let id = env.add("noemail", "import");
+    let failed = jobs::wait_state(&env.redis, QUEUE, &id, "failed");
+    assert_eq!(
+        failed["failedReason"],
+        "configuration.users[\"1\"]: User 1 requires an email address before creation."
+    );
+
+    env.analysed(
+        "sessions",
+        &testmo_export::export(true),
+        &testmo_export::configuration(),
+    );
+    let id = env.add("sessions", "import");
+    let failed = jobs::wait_state(&env.redis, QUEUE, &id, "failed");
+    let reason = failed["failedReason"].as_str().unwrap_or_default();
+    assert!(reason.starts_with("this export holds datasets tp-worker cannot import yet: sessions (1 rows); nothing was imported"), "{reason}");
+
+    assert_eq!(env.table_counts(), before, "nothing written by any of them");
+    w.stop_cleanly();
+}
