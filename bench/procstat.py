@@ -76,3 +76,15 @@ def stop_worker(p):
     except subprocess.TimeoutExpired:
         p.kill()
         p.wait()
+
+
+def backend_cpu(db):
+    """CPU seconds of the PostgreSQL backends connected to `db` now, and their pids."""
+    pids = psql("postgres", f"SELECT pid FROM pg_stat_activity WHERE datname = '{db}'").split()
+    total = 0.0
+    for p in pids:
+        try:
+            total += cpu_seconds(int(p))
+        except (FileNotFoundError, ProcessLookupError, ValueError):
+            pass
+    return total, set(pids)

@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 
-from procstat import NODE_DIR, PG, ROOT, cpu_seconds, free_port, node, peak_rss_kib, psql, start_worker, stop_worker
+from procstat import NODE_DIR, PG, ROOT, backend_cpu, cpu_seconds, free_port, node, peak_rss_kib, psql, start_worker, stop_worker
 
 SCHEMA = os.path.join(ROOT, "workers", "worker", "tests", "schema")
 BIN = os.path.join(ROOT, "target", "release", "tp-worker")
@@ -91,17 +91,6 @@ def generate(path, target):
             f.write("]}" + ("\n" if name == last else ",\n"))
         f.write("}")
         return f.tell(), rows
-
-
-def backend_cpu(db):
-    pids = psql("postgres", f"SELECT pid FROM pg_stat_activity WHERE datname = '{db}'").split()
-    total = 0.0
-    for p in pids:
-        try:
-            total += cpu_seconds(int(p))
-        except (FileNotFoundError, ProcessLookupError, ValueError):
-            pass
-    return total, set(pids)
 
 
 def main():

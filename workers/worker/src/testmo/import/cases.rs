@@ -177,7 +177,9 @@ async fn write_cases(
         last = chunk.last().map_or(last, |s| s.index);
         let mut tx = ctx.begin(phase).await?;
         let existing = existing_cases(ctx, &mut tx, &chunk).await?;
-        let mut pairs = Vec::new();
+        let mut pairs: Vec<(i32, i32)> = Vec::new();
+        // Second cases of a name made in this chunk: (Testmo id, index of the first).
+        let mut same: Vec<(i32, usize)> = Vec::new();
         let mut made: Vec<NewCase> = Vec::new();
         let mut in_chunk: HashMap<(i32, String), usize> = HashMap::new();
         for s in &chunk {
@@ -187,7 +189,7 @@ async fn write_cases(
             };
             if let Some(&i) = in_chunk.get(&(c.project, c.name.clone())) {
                 // A second Testmo case of the same name maps to the first (Node's lookup finds it).
-                pairs.push((c.src, format!("pending:{i}")));
+                same.push((c.src, i));
                 summary.mapped(1);
                 ctx.advance(phase, 0, 1);
                 continue;
@@ -204,21 +206,10 @@ async fn write_cases(
         let ids = insert_cases(&mut tx, &made)
             .await
             .map_err(|e| chunk_error(&chunk, e))?;
-        for p in pairs.iter_mut() {
-            if let Some(i) =
-                p.1.strip_prefix("pending:")
-                    .and_then(|i| i.parse::<usize>().ok())
-            {
-                p.1 = ids[i].to_string();
-            }
-        }
-        for (c, id) in made.iter().zip(&ids) {
-            pairs.push((c.src, id.to_string()));
-        }
-        for (src, id) in &pairs {
-            if let Ok(id) = id.parse() {
-                ctx.maps.cases.insert(*src, id);
-            }
+        pairs.extend(same.iter().map(|&(src, i)| (src, ids[i])));
+        pairs.extend(made.iter().zip(&ids).map(|(c, id)| (c.src, *id)));
+        for &(src, id) in &pairs {
+            ctx.maps.cases.insert(src, id);
         }
         summary.created(made.len() as u64);
         ctx.advance(phase, made.len() as u64, 0);
@@ -308,7 +299,7 @@ async fn resolve(
     s: &Staged,
     d: &Defaults,
     existing: &HashMap<(i32, String), i32>,
-    pairs: &mut Vec<(i32, String)>,
+    pairs: &mut Vec<(i32, i32)>,
     summary: &mut Summary,
 ) -> Result<Option<NewCase>, ImportError> {
     let phase = Phase::RepositoryCases;
@@ -339,7 +330,7 @@ async fn resolve(
         .and_then(text)
         .unwrap_or_else(|| format!("Imported Case {src}"));
     if let Some(&id) = existing.get(&(project, name.clone())) {
-        pairs.push((src, id.to_string()));
+        pairs.push((src, id));
         summary.mapped(1);
         ctx.advance(phase, 0, 1);
         return Ok(None);

@@ -1,18 +1,24 @@
 //! What an import has written, kept in `"TestmoImportMapping"` (a TestPlanIt table the Node
-//! worker never used): for each imported Testmo row the id it became, and for each phase a
-//! checkpoint, the last staged row it committed and its counts so far. Both are written in
+//! worker never used): for each chunk the Testmo ids and the ids they became (one row per
+//! chunk, the two id lists in `metadata`: a row per id doubled the writes of the largest
+//! phases), and for each phase a checkpoint, the last staged row it committed and its counts
+//! so far. Both are written in
 //! the transaction of the chunk they describe, so after a failure the ledger says exactly
 //! what exists, and a retried job resumes after the last committed chunk: nothing the first
 //! run created is created twice.
 
+use std::sync::atomic::{AtomicI32, Ordering};
+
 use serde_json::{Value, json};
 use sqlx::{PgPool, Postgres, Transaction};
 
-use super::idmap::IdMap;
 use super::progress::Summary;
 
 /// The entity type checkpoints are stored under; their `sourceId` is the phase's number.
 const CHECKPOINT: &str = "checkpoint";
+
+/// Id lists are stored under `<entity>#ids`, `sourceId` numbering the chunks.
+const IDS: &str = "#ids";
 
 /// Where a phase stands: rows up to `after` are committed, with these counts.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -46,13 +52,22 @@ impl Checkpoint {
 
 pub struct Ledger {
     job: String,
+    /// The next chunk number (after those an earlier run recorded).
+    next: AtomicI32,
 }
 
 impl Ledger {
-    pub fn new(job: &str) -> Ledger {
-        Ledger {
+    pub async fn open(pool: &PgPool, job: &str) -> Result<Ledger, sqlx::Error> {
+        let (max,): (Option<i32>,) = sqlx::query_as(
+            r#"SELECT max("sourceId") FROM "TestmoImportMapping" WHERE "jobId" = $1 AND "entityType" LIKE '%#ids'"#,
+        )
+        .bind(job)
+        .fetch_one(pool)
+        .await?;
+        Ok(Ledger {
             job: job.to_string(),
-        }
+            next: AtomicI32::new(max.map_or(0, |m| m + 1)),
+        })
     }
 
     /// The checkpoint of phase `phase`, fresh when it never committed a chunk.
@@ -110,69 +125,77 @@ impl Ledger {
         Ok(())
     }
 
-    /// Records Testmo ids and what they became (`table` names the target).
+    /// Records Testmo ids and what they became (`table` names the target), as one row.
     pub async fn record(
         &self,
         tx: &mut Transaction<'_, Postgres>,
         entity: &str,
         table: &str,
-        pairs: &[(i32, String)],
+        pairs: &[(i32, i32)],
     ) -> Result<(), sqlx::Error> {
         if pairs.is_empty() {
             return Ok(());
         }
-        let ids: Vec<String> = pairs.iter().map(|_| crate::cuid::cuid()).collect();
         let sources: Vec<i32> = pairs.iter().map(|p| p.0).collect();
-        let targets: Vec<&str> = pairs.iter().map(|p| p.1.as_str()).collect();
+        let targets: Vec<i32> = pairs.iter().map(|p| p.1).collect();
         sqlx::query(
-            r#"INSERT INTO "TestmoImportMapping" (id, "jobId", "entityType", "sourceId", "targetId", "targetType")
-               SELECT i, $2, $3, s, t, $4 FROM unnest($1::text[], $5::int[], $6::text[]) AS u(i, s, t)
-               ON CONFLICT ("jobId", "entityType", "sourceId") DO UPDATE SET "targetId" = EXCLUDED."targetId""#,
+            r#"INSERT INTO "TestmoImportMapping" (id, "jobId", "entityType", "sourceId", "targetType", metadata)
+               VALUES ($1, $2, $3, $4, $5, $6)"#,
         )
-        .bind(&ids)
+        .bind(crate::cuid::cuid())
         .bind(&self.job)
-        .bind(entity)
+        .bind(format!("{entity}{IDS}"))
+        .bind(self.next.fetch_add(1, Ordering::Relaxed))
         .bind(table)
-        .bind(&sources)
-        .bind(&targets)
+        .bind(json!({"s": sources, "t": targets}))
         .execute(&mut **tx)
         .await?;
         Ok(())
     }
 
-    /// The numeric ids an earlier run recorded for `entity`.
-    pub async fn load(
+    /// The ids an earlier run recorded for `entity`, with the table each chunk named.
+    pub async fn ids(
         &self,
         pool: &PgPool,
         entity: &str,
-        into: &mut IdMap,
-    ) -> Result<usize, sqlx::Error> {
-        let rows: Vec<(i32, Option<String>)> = sqlx::query_as(
-            r#"SELECT "sourceId", "targetId" FROM "TestmoImportMapping"
-               WHERE "jobId" = $1 AND "entityType" = $2"#,
+    ) -> Result<Vec<(String, Vec<(i32, i32)>)>, sqlx::Error> {
+        let rows: Vec<(String, Option<Value>)> = sqlx::query_as(
+            r#"SELECT "targetType", metadata FROM "TestmoImportMapping"
+               WHERE "jobId" = $1 AND "entityType" = $2 ORDER BY "sourceId""#,
         )
         .bind(&self.job)
-        .bind(entity)
+        .bind(format!("{entity}{IDS}"))
         .fetch_all(pool)
         .await?;
-        let n = rows.len();
-        for (s, t) in rows {
-            if let Some(t) = t.and_then(|t| t.parse::<i32>().ok()) {
-                into.insert(s, t);
-            }
-        }
-        into.seal();
-        Ok(n)
+        let list = |m: &Value, k: &str| -> Vec<i32> {
+            m.get(k)
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_i64().and_then(|n| i32::try_from(n).ok()))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        Ok(rows
+            .into_iter()
+            .map(|(table, meta)| {
+                let meta = meta.unwrap_or(Value::Null);
+                (
+                    table,
+                    list(&meta, "s").into_iter().zip(list(&meta, "t")).collect(),
+                )
+            })
+            .collect())
     }
 
     /// Counts of what the ledger holds per entity (the failure record says them).
     pub async fn written(&self, pool: &PgPool) -> Result<Vec<(String, i64)>, sqlx::Error> {
         sqlx::query_as(
-            r#"SELECT "entityType", count(*) FROM "TestmoImportMapping"
-               WHERE "jobId" = $1 AND "entityType" <> $2 GROUP BY 1 ORDER BY 1"#,
+            r#"SELECT split_part("entityType", '#', 1), sum(jsonb_array_length(metadata->'s'))::bigint
+               FROM "TestmoImportMapping" WHERE "jobId" = $1 AND "entityType" LIKE '%#ids' GROUP BY 1 ORDER BY 1"#,
         )
         .bind(&self.job)
-        .bind(CHECKPOINT)
         .fetch_all(pool)
         .await
     }

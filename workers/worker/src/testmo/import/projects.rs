@@ -161,7 +161,7 @@ pub async fn projects(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
                 .map_err(row_err)?;
             }
             ctx.maps.projects.insert(src, id);
-            pairs.push((src, id.to_string()));
+            pairs.push((src, id));
         }
         ctx.commit(tx, phase, "Projects", last, &summary, &pairs)
             .await?;
@@ -242,7 +242,7 @@ pub async fn milestones(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
                 summary.mapped(1);
                 ctx.advance(phase, 0, 1);
                 ctx.maps.milestones.insert(src, id);
-                existing_pairs.push((src, id.to_string()));
+                existing_pairs.push((src, id));
                 continue;
             }
             let id = {
@@ -278,7 +278,7 @@ pub async fn milestones(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
                 id
             };
             ctx.maps.milestones.insert(src, id);
-            pairs.push((src, id.to_string()));
+            pairs.push((src, id));
         }
         ctx.ledger
             .record(&mut tx, "milestones", EXISTING_MILESTONE, &existing_pairs)
@@ -300,16 +300,14 @@ const EXISTING_MILESTONE: &str = "Milestones:existing";
 /// a run resumed after a failure links the milestones of the first run too.
 async fn link_milestones(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
     let phase = Phase::Milestones;
-    let created: Vec<(Option<String>,)> = sqlx::query_as(
-        r#"SELECT "targetId" FROM "TestmoImportMapping" WHERE "jobId" = $1 AND "entityType" = 'milestones' AND "targetType" = 'Milestones'"#,
-    )
-    .bind(ctx.job)
-    .fetch_all(ctx.pool)
-    .await
-    .map_err(ImportError::db(phase))?;
-    let created: std::collections::HashSet<i32> = created
+    let created: std::collections::HashSet<i32> = ctx
+        .ledger
+        .ids(ctx.pool, "milestones")
+        .await
+        .map_err(ImportError::db(phase))?
         .into_iter()
-        .filter_map(|(t,)| t?.parse().ok())
+        .filter(|(table, _)| table == "Milestones")
+        .flat_map(|(_, pairs)| pairs.into_iter().map(|p| p.1))
         .collect();
     let (pool, job) = (ctx.pool, ctx.job);
     let mut rows = Rows::new(pool, job, "milestones", -1);

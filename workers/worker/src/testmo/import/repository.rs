@@ -127,7 +127,7 @@ pub async fn repositories(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
         };
         if let Some(&p) = primary.get(&project_src) {
             ctx.maps.repositories.insert(repo, p);
-            pairs.push((repo, p.to_string()));
+            pairs.push((repo, p));
             summary.mapped(1);
             ctx.advance(phase, 0, 1);
             continue;
@@ -160,7 +160,7 @@ pub async fn repositories(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
         };
         primary.insert(project_src, id);
         ctx.maps.repositories.insert(repo, id);
-        pairs.push((repo, id.to_string()));
+        pairs.push((repo, id));
     }
     ctx.commit(tx, phase, "Repositories", 0, &summary, &pairs)
         .await?;
@@ -277,7 +277,7 @@ async fn import_folders(
             last = last.max(f.index);
             if let Some(id) = made {
                 ctx.maps.folders.insert(fid, id);
-                pairs.push((fid, id.to_string()));
+                pairs.push((fid, id));
                 in_tx += 1;
             }
         }

@@ -174,11 +174,7 @@ pub async fn runs(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
         .execute(&mut *tx)
         .await
         .map_err(chunk_error(phase, "runs", &chunk))?;
-        let pairs: Vec<(i32, String)> = srcs
-            .iter()
-            .zip(&ids)
-            .map(|(s, i)| (*s, i.to_string()))
-            .collect();
+        let pairs: Vec<(i32, i32)> = srcs.iter().zip(&ids).map(|(s, i)| (*s, *i)).collect();
         for (s, i) in srcs.iter().zip(&ids) {
             ctx.maps.runs.insert(*s, *i);
         }
@@ -248,7 +244,7 @@ pub async fn run_cases(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
         }
         last = chunk.last().map_or(last, |s| s.index);
         let mut tx = ctx.begin(phase).await?;
-        let mut pairs: Vec<(i32, String)> = Vec::new();
+        let mut pairs: Vec<(i32, i32)> = Vec::new();
         let mut pending: Vec<(i32, (i32, i32))> = Vec::new();
         let mut by_pair: HashMap<(i32, i32), usize> = HashMap::new();
         let (mut runs, mut cases, mut order, mut status, mut assignee, mut elapsed, mut done) = (
@@ -346,7 +342,7 @@ pub async fn run_cases(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
         for (src, pair) in &pending {
             if let Some(id) = ids.get(pair) {
                 ctx.maps.run_cases.insert(*src, *id);
-                pairs.push((*src, id.to_string()));
+                pairs.push((*src, *id));
             }
         }
         summary.created(created);
@@ -507,14 +503,11 @@ pub async fn results(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
                 .await
                 .map_err(chunk_error(phase, "run_results", &chunk))?;
         }
-        let pairs: Vec<(i32, String)> = if keep_ids {
+        let pairs: Vec<(i32, i32)> = if keep_ids {
             for (s, i) in srcs.iter().zip(&ids) {
                 ctx.maps.results.insert(*s, *i);
             }
-            srcs.iter()
-                .zip(&ids)
-                .map(|(s, i)| (*s, i.to_string()))
-                .collect()
+            srcs.iter().zip(&ids).map(|(s, i)| (*s, *i)).collect()
         } else {
             Vec::new()
         };
