@@ -6,6 +6,9 @@
 //! retried job resuming without duplicates, a cancel between chunks, an invalid
 //! configuration and an unsupported export refused before anything is written.
 
+// The export fixture is one large `json!` literal.
+#![recursion_limit = "512"]
+
 #[path = "support/jobs.rs"]
 mod jobs;
 #[path = "../../bullmq/tests/support/node.rs"]
@@ -454,6 +457,108 @@ fn an_export_is_imported_into_every_table() {
     );
     assert_eq!(env.db.sql(r#"SELECT string_agg(s."order" || ':' || st."systemName", ',' ORDER BY s."order") FROM "TestRunStepResults" r JOIN "Steps" s ON s.id = r."stepId" JOIN "Status" st ON st.id = r."statusId""#), "1:passed,3:blocked");
 
+    // Sessions: created with their version, results, tags and multi-select names.
+    let se = env.json(r#"SELECT row_to_json(s)::text FROM "Sessions" s"#);
+    assert_eq!(
+        (
+            &se["name"],
+            &se["estimate"],
+            &se["elapsed"],
+            &se["isCompleted"]
+        ),
+        (
+            &json!("Explore checkout"),
+            &json!(1800),
+            &json!(600),
+            &json!(true)
+        ),
+        "{se}"
+    );
+    let mission: Value =
+        serde_json::from_str(se["mission"].as_str().unwrap_or("null")).expect("mission");
+    assert_eq!(
+        mission["content"][0]["content"][1]["marks"][0]["type"],
+        "bold"
+    );
+    let sv = env.json(r#"SELECT row_to_json(v)::text FROM "SessionVersions" v"#);
+    assert_eq!(
+        (
+            &sv["templateName"],
+            &sv["stateName"],
+            &sv["milestoneName"],
+            &sv["configurationName"],
+            &sv["version"]
+        ),
+        (
+            &json!("Exploratory"),
+            &json!("Draft"),
+            &json!("Release 1.0"),
+            &json!("Browsers"),
+            &json!(1)
+        ),
+        "{sv}"
+    );
+    assert_eq!(sv["tags"], "[]", "Node's JSON text");
+    assert_eq!(env.db.sql(r#"SELECT string_agg(s."systemName" || ':' || coalesce(r.elapsed::text, '-'), ',' ORDER BY r.id) FROM "SessionResults" r JOIN "Status" s ON s.id = r."statusId""#), "blocked:60,untested:-");
+    assert_eq!(
+        env.db
+            .sql(r#"SELECT t.name FROM "_SessionsToTags" j JOIN "Tags" t ON t.id = j."B""#),
+        "regression"
+    );
+    assert_eq!(
+        env.json(r#"SELECT value::text FROM "SessionFieldValues""#),
+        json!(["Linux", "macOS"])
+    );
+
+    // Issues: the target created inactive, issues found by key, linked where Testmo linked them.
+    assert_eq!(env.db.sql(r#"SELECT name || ':' || provider || ':' || status || ':' || (settings->>'importedFrom') FROM "Integration""#), "Jira Cloud:JIRA:INACTIVE:testmo");
+    assert_eq!(
+        env.db
+            .sql(r#"SELECT string_agg("externalId", ',' ORDER BY id) FROM "Issue""#),
+        "PAY-1,PAY-2"
+    );
+    assert_eq!(
+        env.count(&format!(
+            r#"SELECT count(*) FROM "ProjectIntegration" WHERE "projectId" = {pid}"#
+        )),
+        1
+    );
+    for (table, owner, expected) in [
+        (
+            "_IssueToRepositoryCases",
+            r#"(SELECT name FROM "RepositoryCases" WHERE id = j."B")"#,
+            "PAY-1:Pay by card",
+        ),
+        (
+            "_IssueToTestRuns",
+            r#"(SELECT name FROM "TestRuns" WHERE id = j."B")"#,
+            "PAY-2:Nightly",
+        ),
+        (
+            "_IssueToTestRunResults",
+            r#"(SELECT notes #>> '{}' FROM "TestRunResults" WHERE id = j."B")"#,
+            "PAY-1:fine",
+        ),
+        (
+            "_IssueToSessions",
+            r#"(SELECT name FROM "Sessions" WHERE id = j."B")"#,
+            "PAY-2:Explore checkout",
+        ),
+        (
+            "_IssueToSessionResults",
+            r#"(SELECT elapsed::text FROM "SessionResults" WHERE id = j."B")"#,
+            "PAY-1:60",
+        ),
+    ] {
+        let got = env.db.sql(&format!(r#"SELECT string_agg(i."externalId" || ':' || {owner}, ',') FROM "{table}" j JOIN "Issue" i ON i.id = j."A""#));
+        assert_eq!(got, expected, "{table}");
+    }
+    assert!(
+        env.db
+            .sql(r#"SELECT "activityLog"::text FROM "TestmoImportJob""#)
+            .contains("Skipping import of 1 milestone-issue relationships")
+    );
+
     // Progress as the page reads it; the reindex queued; staging and ledger gone.
     let progress = &row["entityProgress"];
     assert_eq!(
@@ -668,14 +773,14 @@ fn what_cannot_be_imported_is_refused_before_anything_is_written() {
     );
 
     env.analysed(
-        "sessions",
+        "automation",
         &testmo_export::export(true),
         &testmo_export::configuration(),
     );
-    let id = env.add("sessions", "import");
+    let id = env.add("automation", "import");
     let failed = jobs::wait_state(&env.redis, QUEUE, &id, "failed");
     let reason = failed["failedReason"].as_str().unwrap_or_default();
-    assert!(reason.starts_with("this export holds datasets tp-worker cannot import yet: sessions (1 rows); nothing was imported"), "{reason}");
+    assert!(reason.starts_with("this export holds datasets tp-worker cannot import yet: automation_runs (1 rows); nothing was imported"), "{reason}");
 
     assert_eq!(env.table_counts(), before, "nothing written by any of them");
     w.stop_cleanly();

@@ -54,7 +54,7 @@ fn ds(rows: Vec<Value>) -> Value {
 }
 
 /// The export: counts are chosen so each rule shows (see the assertions).
-pub fn export(sessions: bool) -> Value {
+pub fn export(automation: bool) -> Value {
     let mut e = json!({
         "users": ds(vec![
             json!({"id": 1, "name": "Nina New", "email": "nina@example.com"}),
@@ -147,9 +147,36 @@ pub fn export(sessions: bool) -> Value {
             json!({"result_id": 400, "test_id": 300, "status_id": 2, "display_order": 3, "text1": "Extra check", "comment": "odd"}),
         ]),
         "run_attachments": ds(vec![json!({"id": 1, "blob": "QUJD"})]),
+        "sessions": ds(vec![
+            json!({"id": 1, "project_id": 1, "template_id": 2, "state_id": 1, "milestone_id": 10, "config_id": 1, "assignee_id": 1,
+                   "name": "Explore checkout", "note": "<p>Charter</p>", "custom_mission": "Find <b>bugs</b>", "estimate": 1_800_000_000_i64,
+                   "elapsed": 600_000_000, "is_closed": 1, "closed_at": "2024-02-03 00:00:00", "created_by": 1}),
+            json!({"id": 2, "project_id": 99, "name": "Nowhere"}),
+        ]),
+        "session_results": ds(vec![
+            json!({"id": 1, "session_id": 1, "status_id": 2, "comment": "<p>Found one</p>", "elapsed": 60_000_000, "created_by": 1}),
+            json!({"id": 2, "session_id": 1, "status_id": 9}),
+        ]),
+        "session_tags": ds(vec![json!({"session_id": 1, "tag_id": 1})]),
+        "session_values": ds(vec![
+            json!({"session_id": 1, "field_id": 12, "value_id": 601}),
+            json!({"session_id": 1, "field_id": 12, "value_id": 602}),
+        ]),
+        "issue_targets": ds(vec![json!({"id": 1, "name": "Jira", "type": 1})]),
+        "issues": ds(vec![
+            json!({"id": 1, "project_id": 1, "target_id": 1, "display_id": "PAY-1"}),
+            json!({"id": 2, "project_id": 1, "target_id": 1, "display_id": "PAY-2"}),
+            json!({"id": 3, "project_id": 1, "target_id": 5, "display_id": "X-1"}),
+        ]),
+        "repository_case_issues": ds(vec![json!({"case_id": 100, "issue_id": 1})]),
+        "run_issues": ds(vec![json!({"run_id": 200, "issue_id": 2})]),
+        "run_result_issues": ds(vec![json!({"result_id": 400, "issue_id": 1})]),
+        "session_issues": ds(vec![json!({"session_id": 1, "issue_id": 2})]),
+        "session_result_issues": ds(vec![json!({"result_id": 1, "issue_id": 1})]),
+        "milestone_issues": ds(vec![json!({"milestone_id": 10, "issue_id": 1})]),
     });
-    if sessions {
-        e["sessions"] = ds(vec![json!({"id": 1, "project_id": 1, "name": "Explore"})]);
+    if automation {
+        e["automation_runs"] = ds(vec![json!({"id": 1, "project_id": 1, "name": "CI"})]);
     }
     e
 }
@@ -179,6 +206,7 @@ pub fn configuration() -> Value {
             "12": {"action": "create", "targetType": "case", "displayName": "Platforms", "systemName": "platforms", "typeId": 3, "dropdownOptions": "Linux, macOS"},
             "13": {"action": "create", "targetType": "result", "displayName": "Build", "systemName": "build", "typeId": 4}
         },
+        "issueTargets": {"1": {"action": "create", "name": "Jira Cloud", "testmoType": 1}},
         "users": {
             "1": {"action": "create", "name": "Nina New", "email": "Nina@Example.com", "password": "s3cret-pass", "access": "user"},
             "2": {"action": "create", "name": "Ursula", "email": "ursula@example.com"},

@@ -357,12 +357,8 @@ pub async fn run_cases(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
     ctx.finish(phase, last, &summary).await
 }
 
-pub async fn run_tags(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
-    super::repository::tag_links(ctx, Phase::RunTags).await
-}
-
 /// `untested`, the status of results whose status has no mapping.
-async fn untested(ctx: &Ctx<'_>, phase: Phase) -> Result<i32, ImportError> {
+pub(super) async fn untested(ctx: &Ctx<'_>, phase: Phase) -> Result<i32, ImportError> {
     let r: Option<(i32,)> = sqlx::query_as(
         r#"SELECT id FROM "Status" WHERE "systemName" = 'untested' ORDER BY id LIMIT 1"#,
     )
@@ -385,7 +381,8 @@ pub async fn results(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
     }
     let fallback = untested(ctx, phase).await?;
     // Result ids are kept (ledger and map) only when step results will need them.
-    let keep_ids = ctx.dataset_rows("run_result_steps").unwrap_or(0) > 0;
+    let keep_ids = ctx.dataset_rows("run_result_steps").unwrap_or(0) > 0
+        || ctx.dataset_rows("run_result_issues").unwrap_or(0) > 0;
     let mut summary = cp.summary("testRunResults");
     let (mut adjusted, mut clamped) = (0u64, 0u64);
     let chunk_size = ctx.knobs.result_chunk;

@@ -279,6 +279,32 @@ pub async fn validate(ctx: &Ctx<'_>) -> Result<(), ImportError> {
             ));
         }
     }
+    for (id, e) in ctx.config.entries("issueTargets") {
+        if e.get("action").and_then(Value::as_str) == Some("map") {
+            let Some(target) = mapped_number(&e) else {
+                return Err(bad(
+                    "issueTargets",
+                    id,
+                    format!(
+                        "Issue target {id} is configured to map but no target integration was provided."
+                    ),
+                ));
+            };
+            if !exists(ctx, "Integration", target).await? {
+                return Err(bad(
+                    "issueTargets",
+                    id,
+                    format!("Integration {target} selected for mapping was not found."),
+                ));
+            }
+        } else if entry_text(&e, "name").is_none() {
+            return Err(bad(
+                "issueTargets",
+                id,
+                format!("Issue target {id} requires a name before it can be created."),
+            ));
+        }
+    }
     for (id, e) in ctx.config.entries("users") {
         if e.get("action").and_then(Value::as_str) == Some("map") {
             let Some(target) = e
