@@ -785,3 +785,66 @@ fn what_cannot_be_imported_is_refused_before_anything_is_written() {
     assert_eq!(env.table_counts(), before, "nothing written by any of them");
     w.stop_cleanly();
 }
+
+#[test]
+fn a_worker_stop_hands_the_import_back_and_a_retry_resumes_it() {
+    let env = Env::new();
+    // Each result takes a second to write, so the stop lands mid-phase.
+    env.db.sql(
+        r#"CREATE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(1); RETURN NEW; END $$;
+           CREATE TRIGGER slow BEFORE INSERT ON "TestRunResults" FOR EACH ROW EXECUTE FUNCTION slow();"#,
+    );
+    let w = env.worker(&[("TESTMO_TEST_RUN_RESULT_CHUNK_SIZE", "1")]);
+    env.analysed(
+        "imp4",
+        &testmo_export::export(false),
+        &testmo_export::configuration(),
+    );
+    let id = env.add("imp4", "import");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while env.row("imp4")["currentEntity"] != "testRunResults" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the import never reached the results: {}",
+            env.row("imp4")
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let (status, log) = w.stop_with_log();
+    assert!(status.success(), "{status}: {log:?}");
+    let failed = jobs::wait_state(&env.redis, QUEUE, &id, "failed");
+    let reason = failed["failedReason"].as_str().unwrap_or_default();
+    assert!(
+        reason.starts_with(
+            "testRunResults: interrupted by a worker stop. Written before the failure:"
+        ),
+        "{reason}"
+    );
+    assert_eq!(env.row("imp4")["status"], "FAILED");
+    let partial = env.count(r#"SELECT count(*) FROM "TestRunResults""#);
+    assert!(partial < 3, "stopped before the last result ({partial})");
+
+    env.db.sql(r#"DROP TRIGGER slow ON "TestRunResults""#);
+    let w = env.worker(&[]);
+    jobs::retry(&env.redis, QUEUE, &id);
+    let done = jobs::wait_state(&env.redis, QUEUE, &id, "completed");
+    assert_eq!(
+        done["returnvalue"],
+        json!({"status": "COMPLETED"}),
+        "{done}"
+    );
+    for (table, n) in [
+        ("RepositoryCases", 3),
+        ("TestRunCases", 3),
+        ("TestRunResults", 3),
+        ("TestRunStepResults", 2),
+        ("Issue", 2),
+    ] {
+        assert_eq!(
+            env.count(&format!(r#"SELECT count(*) FROM "{table}""#)),
+            n,
+            "{table}"
+        );
+    }
+    w.stop_cleanly();
+}

@@ -186,7 +186,7 @@ async fn import_job(
         Ok(import::Outcome::Canceled) => Ok(json!({"status": "CANCELED"})),
         Err(e) => {
             tracing::error!("Testmo import {id} failed: {e}");
-            Err(JobError::Failed(e.to_string()))
+            Err(JobError::Failed(e))
         }
     }
 }

@@ -246,6 +246,9 @@ pub enum ImportError {
     },
     #[error("the import was canceled")]
     Canceled,
+    /// The worker is stopping: the import hands its job back between two chunks.
+    #[error("{phase}: interrupted by a worker stop")]
+    Interrupted { phase: &'static str },
 }
 
 impl ImportError {
@@ -625,6 +628,12 @@ impl<'a> Ctx<'a> {
 
     /// After a chunk: progress written now and then, and a cancel request honoured.
     pub async fn chunk_done(&mut self, phase: Phase) -> Result<(), ImportError> {
+        if crate::run::stopping() {
+            // Everything so far is committed with its ledger entry: a retry resumes here.
+            return Err(ImportError::Interrupted {
+                phase: phase.entity(),
+            });
+        }
         if self.last_write.elapsed() < WRITE_EVERY {
             return Ok(());
         }
@@ -756,7 +765,8 @@ impl<'a> Ctx<'a> {
     /// FAILED with the error, the phase and what was written; the staged rows and the ledger
     /// stay so that retrying the job resumes. The stored configuration is left as the web app
     /// saved it (Node overwrote it, with the generated passwords of users not yet created).
-    pub async fn failed(&mut self, e: &ImportError) {
+    /// Returns the message recorded (the job's failure reason too).
+    pub async fn failed(&mut self, e: &ImportError) -> String {
         let written = self.ledger.written(self.pool).await.unwrap_or_default();
         let what: Vec<String> = written.iter().map(|(e, n)| format!("{e}: {n}")).collect();
         let mut details = json!({"message": e.to_string(), "phase": self.current});
@@ -764,7 +774,11 @@ impl<'a> Ctx<'a> {
             details["written"] = json!(what);
         }
         self.message("Import failed", Some(details));
-        let error = if what.is_empty() {
+        let refused = matches!(e, ImportError::Config(_) | ImportError::Unsupported(_));
+        let error = if refused {
+            // Nothing was written; the same configuration would be refused again.
+            e.to_string()
+        } else if what.is_empty() {
             format!("{e}. Nothing was written; retry the job to run the import again.")
         } else {
             format!(
@@ -793,6 +807,7 @@ impl<'a> Ctx<'a> {
                 self.job
             );
         }
+        error
     }
 
     /// CANCELED between two chunks: what was written stays and the ledger says what it is.

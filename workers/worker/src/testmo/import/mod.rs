@@ -95,36 +95,30 @@ pub async fn run(
     row: JobRow,
     tenant: Option<&str>,
     reindex: &Producer,
-) -> Result<Outcome, ImportError> {
+) -> Result<Outcome, String> {
     let raw = row.configuration.clone().ok_or_else(|| {
-        ImportError::Config(format!(
-            "Testmo import job {id} cannot start background import without configuration"
-        ))
+        format!("Testmo import job {id} cannot start background import without configuration")
     })?;
-    let mut ctx = Ctx::open(pool, id, &row, &raw).await?;
-    // Nothing is written before the export and the configuration are known to be importable.
-    if let Err(e) = refuse_unported(&ctx) {
-        ctx.failed(&e).await;
-        return Err(e);
+    let mut ctx = Ctx::open(pool, id, &row, &raw)
+        .await
+        .map_err(|e| e.to_string())?;
+    let outcome = async {
+        // Nothing is written before the export and the configuration are known importable.
+        refuse_unported(&ctx)?;
+        setup::validate(&ctx).await?;
+        ctx.start().await?;
+        phases(&mut ctx).await?;
+        ctx.completed(tenant, reindex).await
     }
-    if let Err(e) = setup::validate(&ctx).await {
-        ctx.failed(&e).await;
-        return Err(e);
-    }
-    ctx.start().await?;
-    match phases(&mut ctx).await {
-        Ok(()) => {}
+    .await;
+    match outcome {
+        Ok(()) => Ok(Outcome::Completed),
         Err(ImportError::Canceled) => {
             ctx.canceled().await;
-            return Ok(Outcome::Canceled);
+            Ok(Outcome::Canceled)
         }
-        Err(e) => {
-            ctx.failed(&e).await;
-            return Err(e);
-        }
+        Err(e) => Err(ctx.failed(&e).await),
     }
-    ctx.completed(tenant, reindex).await?;
-    Ok(Outcome::Completed)
 }
 
 fn refuse_unported(ctx: &Ctx) -> Result<(), ImportError> {
