@@ -163,13 +163,32 @@ impl Env {
             "TestRunStepResults",
             "_RepositoryCasesToTags",
             "_TagsToTestRuns",
+            "Sessions",
+            "SessionVersions",
+            "SessionResults",
+            "SessionFieldValues",
+            "_SessionsToTags",
+            "Integration",
+            "Issue",
+            "ProjectIntegration",
+            "_IssueToRepositoryCases",
+            "_IssueToTestRuns",
+            "_IssueToTestRunResults",
+            "_IssueToSessions",
+            "_IssueToSessionResults",
+            "JUnitTestSuite",
+            "JUnitTestResult",
+            "Attachments",
         ];
-        let sql = tables
+        // (json_build_object takes at most 100 arguments.)
+        let rows = tables
             .iter()
-            .map(|t| format!(r#"'{t}', (SELECT count(*) FROM "{t}")"#))
+            .map(|t| format!(r#"('{t}', (SELECT count(*) FROM "{t}"))"#))
             .collect::<Vec<_>>()
             .join(", ");
-        self.json(&format!("SELECT json_build_object({sql})::text"))
+        self.json(&format!(
+            "SELECT json_object_agg(t, n ORDER BY t)::text FROM (VALUES {rows}) AS v(t, n)"
+        ))
     }
 }
 
@@ -179,7 +198,7 @@ fn an_export_is_imported_into_every_table() {
     let w = env.worker(&[("TESTMO_REPOSITORY_CASE_CHUNK_SIZE", "2")]);
     env.analysed(
         "imp1",
-        &testmo_export::export(false),
+        &testmo_export::export(),
         &testmo_export::configuration(),
     );
     let id = env.add("imp1", "import");
@@ -325,13 +344,13 @@ fn an_export_is_imported_into_every_table() {
         1
     );
     assert_eq!(
-        env.db.sql(r#"SELECT string_agg(f.name || '<' || coalesce(p.name, '-'), ',' ORDER BY f.name) FROM "RepositoryFolders" f LEFT JOIN "RepositoryFolders" p ON p.id = f."parentId""#),
+        env.db.sql(r#"SELECT string_agg(f.name || '<' || coalesce(p.name, '-'), ',' ORDER BY f.name) FROM "RepositoryFolders" f LEFT JOIN "RepositoryFolders" p ON p.id = f."parentId" WHERE f.name IN ('Web', 'Checkout', 'Loop A', 'Loop B')"#),
         "Checkout<Web,Loop A<Loop B,Loop B<Web,Web<-"
     );
 
     // Cases: three created (the duplicate name mapped, the orphan skipped), each with version 1.
     let c = env.json(r#"SELECT json_agg(json_build_array(c.name, f.name, t."templateName", w.name, c."className", c.estimate, c."currentVersion") ORDER BY c.id)::text
-                       FROM "RepositoryCases" c JOIN "RepositoryFolders" f ON f.id = c."folderId" JOIN "Templates" t ON t.id = c."templateId" JOIN "Workflows" w ON w.id = c."stateId""#);
+                       FROM "RepositoryCases" c JOIN "RepositoryFolders" f ON f.id = c."folderId" JOIN "Templates" t ON t.id = c."templateId" JOIN "Workflows" w ON w.id = c."stateId" WHERE c.source = 'MANUAL'"#);
     assert_eq!(
         c,
         json!([
@@ -383,7 +402,8 @@ fn an_export_is_imported_into_every_table() {
     );
     assert_eq!(
         env.count(r#"SELECT count(*) FROM "RepositoryCaseVersions""#),
-        3
+        5,
+        "three manual cases and two automation cases"
     );
     let values = env.json(r#"SELECT json_object_agg(f."systemName", cv.value)::text FROM "CaseFieldValues" cv JOIN "CaseFields" f ON f.id = cv."fieldId" JOIN "RepositoryCases" c ON c.id = cv."testCaseId" WHERE c."className" = 'shop.pay.card'"#);
     let high = env.count(r#"SELECT o.id FROM "FieldOptions" o WHERE name = 'High'"#);
@@ -411,7 +431,7 @@ fn an_export_is_imported_into_every_table() {
 
     // Runs, run cases, tags, results, step results.
     let r = env.json(r#"SELECT json_agg(json_build_array(r.name, m.name, c.name, w.name, r.elapsed, r."isCompleted", r.note #>> '{}' IS NOT NULL) ORDER BY r.id)::text
-                       FROM "TestRuns" r LEFT JOIN "Milestones" m ON m.id = r."milestoneId" LEFT JOIN "Configurations" c ON c.id = r."configId" JOIN "Workflows" w ON w.id = r."stateId""#);
+                       FROM "TestRuns" r LEFT JOIN "Milestones" m ON m.id = r."milestoneId" LEFT JOIN "Configurations" c ON c.id = r."configId" JOIN "Workflows" w ON w.id = r."stateId" WHERE r."testRunType" = 'REGULAR'"#);
     assert_eq!(
         r,
         json!([
@@ -426,7 +446,7 @@ fn an_export_is_imported_into_every_table() {
     .expect("run docs");
     assert_eq!(rdocs["content"][0]["content"][0]["text"], "Build");
     let rc = env.json(r#"SELECT json_agg(json_build_array(r.name, c.name, t."order", s."systemName", t."isCompleted", t."assignedToId" IS NOT NULL) ORDER BY t.id)::text
-                        FROM "TestRunCases" t JOIN "TestRuns" r ON r.id = t."testRunId" JOIN "RepositoryCases" c ON c.id = t."repositoryCaseId" LEFT JOIN "Status" s ON s.id = t."statusId""#);
+                        FROM "TestRunCases" t JOIN "TestRuns" r ON r.id = t."testRunId" JOIN "RepositoryCases" c ON c.id = t."repositoryCaseId" LEFT JOIN "Status" s ON s.id = t."statusId" WHERE r."testRunType" = 'REGULAR'"#);
     assert_eq!(
         rc,
         json!([
@@ -437,7 +457,7 @@ fn an_export_is_imported_into_every_table() {
     );
     assert_eq!(
         env.db
-            .sql(r#"SELECT t.name FROM "_TagsToTestRuns" j JOIN "Tags" t ON t.id = j."A""#),
+            .sql(r#"SELECT t.name FROM "_TagsToTestRuns" j JOIN "Tags" t ON t.id = j."A" JOIN "TestRuns" r ON r.id = j."B" WHERE r.name = 'Nightly'"#),
         "regression"
     );
     let res = env.json(r#"SELECT json_agg(json_build_array(c.name, s."systemName", x.elapsed, x.notes, x."testRunCaseVersion") ORDER BY x.id)::text
@@ -559,6 +579,58 @@ fn an_export_is_imported_into_every_table() {
             .contains("Skipping import of 1 milestone-issue relationships")
     );
 
+    // Automation: JUnit cases under "Automation", a JUnit run with its suite and results.
+    assert_eq!(
+        env.db.sql(r#"SELECT string_agg(c.name || ':' || coalesce(c."className", '-') || ':' || f.name || ':' || c.automated, ',' ORDER BY c.id) FROM "RepositoryCases" c JOIN "RepositoryFolders" f ON f.id = c."folderId" WHERE c.source = 'JUNIT'"#),
+        "test_login:tests.auth.LoginSpec:LoginSpec:true,test_logout:-:Automation:true"
+    );
+    let run =
+        env.json(r#"SELECT row_to_json(r)::text FROM "TestRuns" r WHERE "testRunType" = 'JUNIT'"#);
+    assert_eq!(
+        (&run["name"], &run["elapsed"], &run["isCompleted"]),
+        (&json!("CI #1"), &json!(5), &json!(true)),
+        "{run}"
+    );
+    assert_eq!(
+        run["note"],
+        json!({"Version": {"type": 1, "value": "1.2.3"}, "Branch": {"type": 1, "value": "main"}})
+    );
+    let suite = env.json(r#"SELECT json_build_array(tests, failures, errors, skipped, time)::text FROM "JUnitTestSuite""#);
+    assert_eq!(suite, json!([3, 1, 0, 0, 1]), "recomputed from the results");
+    let junit = env.json(r#"SELECT json_agg(json_build_array(c.name, r.type, s."systemName", r.file, r.line, r."systemOut", r."systemErr") ORDER BY r.id)::text
+                           FROM "JUnitTestResult" r JOIN "RepositoryCases" c ON c.id = r."repositoryCaseId" LEFT JOIN "Status" s ON s.id = r."statusId""#);
+    assert_eq!(
+        junit,
+        json!([
+            [
+                "test_login",
+                "PASSED",
+                "passed",
+                "login.spec.ts",
+                42,
+                "ok\n\nbrowser: firefox",
+                null
+            ],
+            [
+                "test_logout",
+                "FAILURE",
+                null,
+                null,
+                null,
+                null,
+                "AssertionError: boom"
+            ],
+            ["test_login", "PASSED", "passed", null, null, null, null]
+        ])
+    );
+    assert_eq!(env.count(r#"SELECT count(*) FROM "TestRunCases" t JOIN "TestRuns" r ON r.id = t."testRunId" WHERE r."testRunType" = 'JUNIT'"#), 2, "one run case per case");
+    assert_eq!(
+        env.db
+            .sql(r#"SELECT url || ' ' || "mimeType" || ' ' || size FROM "Attachments""#),
+        "https://ci.test/jobs/1 text/uri-list 22"
+    );
+    assert_eq!(env.db.sql(r#"SELECT t.name FROM "_TagsToTestRuns" j JOIN "Tags" t ON t.id = j."A" JOIN "TestRuns" r ON r.id = j."B" WHERE r.name = 'CI #1'"#), "smoke");
+
     // Progress as the page reads it; the reindex queued; staging and ledger gone.
     let progress = &row["entityProgress"];
     assert_eq!(
@@ -615,7 +687,7 @@ fn a_failed_import_resumes_when_retried_and_writes_nothing_twice() {
     let w = clean.worker(&[]);
     clean.analysed(
         "ref",
-        &testmo_export::export(false),
+        &testmo_export::export(),
         &testmo_export::configuration(),
     );
     let id = clean.add("ref", "import");
@@ -634,7 +706,7 @@ fn a_failed_import_resumes_when_retried_and_writes_nothing_twice() {
     let w = env.worker(&[("TESTMO_TEST_RUN_RESULT_CHUNK_SIZE", "1")]);
     env.analysed(
         "imp2",
-        &testmo_export::export(false),
+        &testmo_export::export(),
         &testmo_export::configuration(),
     );
     let id = env.add("imp2", "import");
@@ -717,7 +789,7 @@ fn a_cancel_stops_between_chunks() {
     let w = env.worker(&[("TESTMO_TEST_RUN_RESULT_CHUNK_SIZE", "1")]);
     env.analysed(
         "imp3",
-        &testmo_export::export(false),
+        &testmo_export::export(),
         &testmo_export::configuration(),
     );
     let id = env.add("imp3", "import");
@@ -746,14 +818,14 @@ fn a_cancel_stops_between_chunks() {
 }
 
 #[test]
-fn what_cannot_be_imported_is_refused_before_anything_is_written() {
+fn an_invalid_configuration_is_refused_before_anything_is_written() {
     let env = Env::new();
     let w = env.worker(&[]);
     let before = env.table_counts();
 
     let mut bad = testmo_export::configuration();
     bad["workflows"]["1"]["mappedTo"] = json!(999);
-    env.analysed("badcfg", &testmo_export::export(false), &bad);
+    env.analysed("badcfg", &testmo_export::export(), &bad);
     let id = env.add("badcfg", "import");
     let failed = jobs::wait_state(&env.redis, QUEUE, &id, "failed");
     assert_eq!(
@@ -764,23 +836,13 @@ fn what_cannot_be_imported_is_refused_before_anything_is_written() {
 
     let mut nameless = testmo_export::configuration();
     nameless["users"]["1"]["email"] = json!("  ");
-    env.analysed("noemail", &testmo_export::export(false), &nameless);
+    env.analysed("noemail", &testmo_export::export(), &nameless);
     let id = env.add("noemail", "import");
     let failed = jobs::wait_state(&env.redis, QUEUE, &id, "failed");
     assert_eq!(
         failed["failedReason"],
         "configuration.users[\"1\"]: User 1 requires an email address before creation."
     );
-
-    env.analysed(
-        "automation",
-        &testmo_export::export(true),
-        &testmo_export::configuration(),
-    );
-    let id = env.add("automation", "import");
-    let failed = jobs::wait_state(&env.redis, QUEUE, &id, "failed");
-    let reason = failed["failedReason"].as_str().unwrap_or_default();
-    assert!(reason.starts_with("this export holds datasets tp-worker cannot import yet: automation_runs (1 rows); nothing was imported"), "{reason}");
 
     assert_eq!(env.table_counts(), before, "nothing written by any of them");
     w.stop_cleanly();
@@ -797,7 +859,7 @@ fn a_worker_stop_hands_the_import_back_and_a_retry_resumes_it() {
     let w = env.worker(&[("TESTMO_TEST_RUN_RESULT_CHUNK_SIZE", "1")]);
     env.analysed(
         "imp4",
-        &testmo_export::export(false),
+        &testmo_export::export(),
         &testmo_export::configuration(),
     );
     let id = env.add("imp4", "import");
@@ -834,8 +896,8 @@ fn a_worker_stop_hands_the_import_back_and_a_retry_resumes_it() {
         "{done}"
     );
     for (table, n) in [
-        ("RepositoryCases", 3),
-        ("TestRunCases", 3),
+        ("RepositoryCases", 5),
+        ("TestRunCases", 5),
         ("TestRunResults", 3),
         ("TestRunStepResults", 2),
         ("Issue", 2),

@@ -1,4 +1,4 @@
-//! A Testmo export touching every dataset the import writes, the workspace it is imported
+//! A Testmo export touching every dataset the import writes (automation included), the workspace it is imported
 //! into (what TestPlanIt's seed gives a fresh install, plus a few rows the import must map
 //! rather than duplicate), and the mapping configuration the web app's mapping screen would
 //! store for it.
@@ -54,7 +54,7 @@ fn ds(rows: Vec<Value>) -> Value {
 }
 
 /// The export: counts are chosen so each rule shows (see the assertions).
-pub fn export(automation: bool) -> Value {
+pub fn export() -> Value {
     let mut e = json!({
         "users": ds(vec![
             json!({"id": 1, "name": "Nina New", "email": "nina@example.com"}),
@@ -175,9 +175,33 @@ pub fn export(automation: bool) -> Value {
         "session_result_issues": ds(vec![json!({"result_id": 1, "issue_id": 1})]),
         "milestone_issues": ds(vec![json!({"milestone_id": 10, "issue_id": 1})]),
     });
-    if automation {
-        e["automation_runs"] = ds(vec![json!({"id": 1, "project_id": 1, "name": "CI"})]);
-    }
+    e["automation_cases"] = ds(vec![
+        json!({"id": 1, "project_id": 1, "name": "test_login", "folder": "tests.auth.a1b2c3d4e5f6.LoginSpec", "created_at": "2024-03-01 00:00:00"}),
+        json!({"id": 2, "project_id": 1, "name": "test_login", "folder": "tests.auth.a1b2c3d4e5f6.LoginSpec"}),
+        json!({"id": 3, "project_id": 1, "name": "test_logout"}),
+    ]);
+    e["automation_runs"] = ds(vec![
+        json!({"id": 1, "project_id": 1, "name": "CI #1", "config_id": 1, "milestone_id": 10, "is_completed": 1,
+                                           "total_count": 3, "elapsed": 4_500_000, "created_at": "2024-03-01 00:00:00", "created_by": 1}),
+    ]);
+    e["automation_run_tests"] = ds(vec![
+        json!({"id": 1, "run_id": 1, "project_id": 1, "case_id": 1, "status_id": 1, "elapsed": 1_200_000, "file": "login.spec.ts", "line": "42", "assertions": 3}),
+        json!({"id": 2, "run_id": 1, "project_id": 1, "case_id": 3, "status": "failed"}),
+        json!({"id": 3, "run_id": 1, "project_id": 1, "case_id": 2, "status_id": 1}),
+    ]);
+    e["automation_run_fields"] = ds(vec![
+        json!({"run_id": 1, "project_id": 1, "name": "Version", "type": 1, "value": "1.2.3"}),
+        json!({"run_id": 1, "project_id": 1, "name": "Branch", "type": 1, "value": "main"}),
+    ]);
+    e["automation_run_links"] = ds(vec![
+        json!({"run_id": 1, "project_id": 1, "name": "Job", "url": "https://ci.test/jobs/1", "note": "green"}),
+    ]);
+    e["automation_run_test_fields"] = ds(vec![
+        json!({"run_id": 1, "test_id": 2, "project_id": 1, "name": "Error", "value": "AssertionError: boom"}),
+        json!({"run_id": 1, "test_id": 1, "project_id": 1, "name": "Output", "value": "ok"}),
+        json!({"run_id": 1, "test_id": 1, "project_id": 1, "name": "browser", "value": "firefox"}),
+    ]);
+    e["automation_run_tags"] = ds(vec![json!({"run_id": 1, "tag_id": 2})]);
     e
 }
 

@@ -507,21 +507,7 @@ async fn insert_cases(tx: &mut Tx<'_>, made: &[NewCase]) -> Result<Vec<i32>, sql
     .bind(made.iter().map(|c| c.automated).collect::<Vec<_>>())
     .execute(&mut **tx)
     .await?;
-    sqlx::query(
-        r#"INSERT INTO "RepositoryCaseVersions" ("repositoryCaseId", "staticProjectId", "staticProjectName", "projectId",
-             "repositoryId", "folderId", "folderName", "templateId", "templateName", name, "stateId", "stateName", estimate,
-             "forecastManual", "forecastAutomated", "order", "createdAt", "creatorId", "creatorName", automated, "isArchived",
-             "isDeleted", version, steps, tags, issues, links, attachments)
-           SELECT c.id, c."projectId", p.name, c."projectId", c."repositoryId", c."folderId", f.name, c."templateId",
-             t."templateName", c.name, c."stateId", w.name, c.estimate, c."forecastManual", c."forecastAutomated", c."order",
-             c."createdAt", c."creatorId", u.name, c.automated, c."isArchived", false, 1, NULL, '[]', '[]', '[]', '[]'
-           FROM "RepositoryCases" c JOIN "Projects" p ON p.id = c."projectId" JOIN "RepositoryFolders" f ON f.id = c."folderId"
-             JOIN "Templates" t ON t.id = c."templateId" JOIN "Workflows" w ON w.id = c."stateId" JOIN "User" u ON u.id = c."creatorId"
-           WHERE c.id = ANY($1)"#,
-    )
-    .bind(&ids)
-    .execute(&mut **tx)
-    .await?;
+    first_versions(tx, &ids).await?;
     let (mut cases, mut fields, mut values) = (Vec::new(), Vec::new(), Vec::new());
     for (c, id) in made.iter().zip(&ids) {
         for (f, v) in &c.values {
@@ -540,6 +526,26 @@ async fn insert_cases(tx: &mut Tx<'_>, made: &[NewCase]) -> Result<Vec<i32>, sql
         version_values(tx, &ids).await?;
     }
     Ok(ids)
+}
+
+/// Version 1 of each case, built from the case and the names of what it points at.
+pub(super) async fn first_versions(tx: &mut Tx<'_>, ids: &[i32]) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        r#"INSERT INTO "RepositoryCaseVersions" ("repositoryCaseId", "staticProjectId", "staticProjectName", "projectId",
+             "repositoryId", "folderId", "folderName", "templateId", "templateName", name, "stateId", "stateName", estimate,
+             "forecastManual", "forecastAutomated", "order", "createdAt", "creatorId", "creatorName", automated, "isArchived",
+             "isDeleted", version, steps, tags, issues, links, attachments)
+           SELECT c.id, c."projectId", p.name, c."projectId", c."repositoryId", c."folderId", f.name, c."templateId",
+             t."templateName", c.name, c."stateId", w.name, c.estimate, c."forecastManual", c."forecastAutomated", c."order",
+             c."createdAt", c."creatorId", u.name, c.automated, c."isArchived", false, 1, NULL, '[]', '[]', '[]', '[]'
+           FROM "RepositoryCases" c JOIN "Projects" p ON p.id = c."projectId" JOIN "RepositoryFolders" f ON f.id = c."folderId"
+             JOIN "Templates" t ON t.id = c."templateId" JOIN "Workflows" w ON w.id = c."stateId" JOIN "User" u ON u.id = c."creatorId"
+           WHERE c.id = ANY($1)"#,
+    )
+    .bind(ids)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 /// The first version's copies of the cases' field values, replaced from the live values.

@@ -41,6 +41,13 @@ pub enum Phase {
     RepositoryFolders,
     RepositoryCases,
     RepositoryCaseTags,
+    AutomationCases,
+    AutomationRuns,
+    AutomationRunTests,
+    AutomationRunFields,
+    AutomationRunLinks,
+    AutomationRunTestFields,
+    AutomationRunTags,
     SessionValues,
     TestRuns,
     RunLinks,
@@ -85,6 +92,13 @@ impl Phase {
             Phase::RepositoryFolders => "repositoryFolders",
             Phase::RepositoryCases => "repositoryCases",
             Phase::RepositoryCaseTags => "repositoryCaseTags",
+            Phase::AutomationCases => "automationCases",
+            Phase::AutomationRuns => "automationRuns",
+            Phase::AutomationRunTests => "automationRunTests",
+            Phase::AutomationRunFields => "automationRunFields",
+            Phase::AutomationRunLinks => "automationRunLinks",
+            Phase::AutomationRunTestFields => "automationRunTestFields",
+            Phase::AutomationRunTags => "automationRunTags",
             Phase::SessionValues => "sessionValues",
             Phase::TestRuns => "testRuns",
             Phase::RunLinks => "runLinks",
@@ -119,6 +133,13 @@ impl Phase {
             Phase::RepositoryFolders => "repository_folders",
             Phase::RepositoryCases => "repository_cases",
             Phase::RepositoryCaseTags => "repository_case_tags",
+            Phase::AutomationCases => "automation_cases",
+            Phase::AutomationRuns => "automation_runs",
+            Phase::AutomationRunTests => "automation_run_tests",
+            Phase::AutomationRunFields => "automation_run_fields",
+            Phase::AutomationRunLinks => "automation_run_links",
+            Phase::AutomationRunTestFields => "automation_run_test_fields",
+            Phase::AutomationRunTags => "automation_run_tags",
             Phase::SessionValues => "session_values",
             Phase::TestRuns => "runs",
             Phase::RunLinks => "run_links",
@@ -155,7 +176,7 @@ impl Phase {
         })
     }
 
-    pub const ALL: [Phase; 38] = [
+    pub const ALL: [Phase; 45] = [
         Phase::Workflows,
         Phase::Statuses,
         Phase::Groups,
@@ -178,6 +199,13 @@ impl Phase {
         Phase::RepositoryFolders,
         Phase::RepositoryCases,
         Phase::RepositoryCaseTags,
+        Phase::AutomationCases,
+        Phase::AutomationRuns,
+        Phase::AutomationRunTests,
+        Phase::AutomationRunFields,
+        Phase::AutomationRunLinks,
+        Phase::AutomationRunTestFields,
+        Phase::AutomationRunTags,
         Phase::SessionValues,
         Phase::TestRuns,
         Phase::RunLinks,
@@ -203,10 +231,6 @@ pub enum ImportError {
     /// section and the Testmo id.
     #[error("{0}")]
     Config(String),
-    #[error(
-        "this export holds datasets tp-worker cannot import yet: {0}; nothing was imported. Run TestPlanIt's Node Testmo import worker for this import"
-    )]
-    Unsupported(String),
     /// The workspace lacks what the import needs (a default role, status scopes, …).
     #[error("{phase}: {message}")]
     Workspace {
@@ -326,6 +350,10 @@ pub struct Maps {
     /// Testmo issue target → TestPlanIt integration.
     pub integrations: IdMap,
     pub issues: IdMap,
+    pub automation_cases: IdMap,
+    pub automation_runs: IdMap,
+    /// Testmo automation run test → its `"JUnitTestResult"`.
+    pub junit_results: IdMap,
     /// Testmo field value id → (field id, name), from `field_values`.
     pub field_values: HashMap<i32, (i32, String)>,
 }
@@ -509,6 +537,9 @@ impl<'a> Ctx<'a> {
             Phase::Sessions => &mut self.maps.sessions,
             Phase::SessionResults => &mut self.maps.session_results,
             Phase::Issues => &mut self.maps.issues,
+            Phase::AutomationCases => &mut self.maps.automation_cases,
+            Phase::AutomationRuns => &mut self.maps.automation_runs,
+            Phase::AutomationRunTests => &mut self.maps.junit_results,
             _ => return None,
         })
     }
@@ -774,7 +805,7 @@ impl<'a> Ctx<'a> {
             details["written"] = json!(what);
         }
         self.message("Import failed", Some(details));
-        let refused = matches!(e, ImportError::Config(_) | ImportError::Unsupported(_));
+        let refused = matches!(e, ImportError::Config(_));
         let error = if refused {
             // Nothing was written; the same configuration would be refused again.
             e.to_string()

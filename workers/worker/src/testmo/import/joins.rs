@@ -47,6 +47,14 @@ fn join(phase: Phase) -> Join {
             false,
             "Processing test run tag assignments",
         ),
+        Phase::AutomationRunTags => j(
+            "automation_run_tags",
+            "run_id",
+            "tag_id",
+            "_TagsToTestRuns",
+            false,
+            "Processing automation run tag assignments",
+        ),
         Phase::SessionTags => j(
             "session_tags",
             "session_id",
@@ -103,6 +111,7 @@ fn owner_map<'m>(ctx: &'m Ctx<'_>, phase: Phase) -> &'m IdMap {
     match phase {
         Phase::RepositoryCaseTags | Phase::RepositoryCaseIssues => &ctx.maps.cases,
         Phase::RunTags | Phase::RunIssues => &ctx.maps.runs,
+        Phase::AutomationRunTags => &ctx.maps.automation_runs,
         Phase::SessionTags | Phase::SessionIssues => &ctx.maps.sessions,
         Phase::RunResultIssues => &ctx.maps.results,
         _ => &ctx.maps.session_results,
@@ -111,7 +120,10 @@ fn owner_map<'m>(ctx: &'m Ctx<'_>, phase: Phase) -> &'m IdMap {
 
 fn other_map<'m>(ctx: &'m Ctx<'_>, phase: Phase) -> &'m IdMap {
     match phase {
-        Phase::RepositoryCaseTags | Phase::RunTags | Phase::SessionTags => &ctx.maps.tags,
+        Phase::RepositoryCaseTags
+        | Phase::RunTags
+        | Phase::SessionTags
+        | Phase::AutomationRunTags => &ctx.maps.tags,
         _ => &ctx.maps.issues,
     }
 }

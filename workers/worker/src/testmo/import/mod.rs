@@ -10,6 +10,8 @@
 //! leaves an exact record, and retrying the failed job resumes where it stopped without
 //! creating anything twice.
 
+mod automation;
+mod automation_tests;
 mod cases;
 mod config;
 mod ctx;
@@ -36,19 +38,6 @@ use ctx::Phase;
 pub use ctx::{Ctx, ImportError};
 
 use crate::producer::Producer;
-
-/// Datasets whose phases tp-worker does not import yet (the automation phases). An export
-/// holding rows of any of them is refused before anything is written, naming them, rather
-/// than imported without them (Node imports them; losing them silently is not an option).
-pub const NOT_PORTED: [&str; 7] = [
-    "automation_cases",
-    "automation_runs",
-    "automation_run_tests",
-    "automation_run_fields",
-    "automation_run_links",
-    "automation_run_test_fields",
-    "automation_run_tags",
-];
 
 /// What the job row holds that the import reads.
 pub struct JobRow {
@@ -103,8 +92,7 @@ pub async fn run(
         .await
         .map_err(|e| e.to_string())?;
     let outcome = async {
-        // Nothing is written before the export and the configuration are known importable.
-        refuse_unported(&ctx)?;
+        // Nothing is written before the configuration is known to be applicable.
         setup::validate(&ctx).await?;
         ctx.start().await?;
         phases(&mut ctx).await?;
@@ -119,21 +107,6 @@ pub async fn run(
         }
         Err(e) => Err(ctx.failed(&e).await),
     }
-}
-
-fn refuse_unported(ctx: &Ctx) -> Result<(), ImportError> {
-    let present: Vec<String> = NOT_PORTED
-        .iter()
-        .filter_map(|d| {
-            ctx.dataset_rows(d)
-                .filter(|n| *n > 0)
-                .map(|n| format!("{d} ({n} rows)"))
-        })
-        .collect();
-    if present.is_empty() {
-        return Ok(());
-    }
-    Err(ImportError::Unsupported(present.join(", ")))
 }
 
 async fn phases(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
@@ -159,6 +132,13 @@ async fn phases(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
     repository::folders(ctx).await?;
     repository::cases(ctx).await?;
     joins::links(ctx, Phase::RepositoryCaseTags).await?;
+    automation::cases(ctx).await?;
+    automation::runs(ctx).await?;
+    automation_tests::run_tests(ctx).await?;
+    automation::run_fields(ctx).await?;
+    automation::run_links(ctx).await?;
+    automation_tests::test_fields(ctx).await?;
+    joins::links(ctx, Phase::AutomationRunTags).await?;
     sessions::session_values(ctx).await?;
     runs::runs(ctx).await?;
     projects::links(ctx, Phase::RunLinks).await?;
