@@ -12,8 +12,10 @@
 
 mod automation;
 mod automation_tests;
+mod case_steps;
 mod cases;
 mod config;
+mod config_fields;
 mod ctx;
 mod fields;
 mod fieldvalue;
@@ -21,14 +23,18 @@ mod idmap;
 mod issues;
 mod joins;
 mod ledger;
+mod lifecycle;
+mod phase;
 mod progress;
 mod projects;
 mod repository;
+mod results;
 mod rows;
 mod runs;
 mod sessions;
 mod setup;
 mod tiptap;
+mod validate;
 mod values;
 
 use serde_json::{Value, json};
@@ -93,7 +99,7 @@ pub async fn run(
         .map_err(|e| e.to_string())?;
     let outcome = async {
         // Nothing is written before the configuration is known to be applicable.
-        setup::validate(&ctx).await?;
+        validate::validate(&ctx).await?;
         ctx.start().await?;
         phases(&mut ctx).await?;
         ctx.completed(tenant, reindex).await
@@ -144,8 +150,8 @@ async fn phases(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
     projects::links(ctx, Phase::RunLinks).await?;
     runs::run_cases(ctx).await?;
     joins::links(ctx, Phase::RunTags).await?;
-    runs::results(ctx).await?;
-    runs::step_results(ctx).await?;
+    results::results(ctx).await?;
+    results::step_results(ctx).await?;
     issues::issue_targets(ctx).await?;
     issues::issues(ctx).await?;
     issues::project_integrations(ctx).await?;

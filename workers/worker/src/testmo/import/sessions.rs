@@ -193,7 +193,7 @@ pub async fn session_results(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
         return Ok(());
     }
     let fallback = if ctx.dataset_rows("session_results").unwrap_or(0) > 0 {
-        super::runs::untested(ctx, phase).await?
+        super::results::untested(ctx, phase).await?
     } else {
         0
     };
