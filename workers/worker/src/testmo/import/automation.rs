@@ -11,7 +11,6 @@ use sqlx::{Postgres, Transaction};
 
 use super::ctx::{Ctx, ImportError, Phase};
 use super::projects::{source, user};
-use super::rows::Rows;
 use super::values::{boolean, date, number_f, text};
 
 type Tx<'t> = Transaction<'t, Postgres>;
@@ -161,12 +160,12 @@ async fn template(
 
 pub async fn cases(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
     let phase = Phase::AutomationCases;
-    ctx.begin_phase(phase, "Processing automation case imports")
-        .await?;
-    let cp = ctx.resume(phase).await?;
-    if cp.done {
+    let Some(mut stream) = ctx
+        .stream(phase, "Processing automation case imports")
+        .await?
+    else {
         return Ok(());
-    }
+    };
     let workflow = ctx.maps.workflows.values().next().unwrap_or(1);
     // Node files automation cases as the configuration's first user, whoever that is.
     let creator = ctx
@@ -177,20 +176,14 @@ pub async fn cases(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
         .unwrap_or_else(|| ctx.creator.clone());
     let mut folders: HashMap<(i32, Option<i32>, String), i32> = HashMap::new();
     let mut templates: HashMap<i32, Option<i32>> = HashMap::new();
-    let mut summary = cp.summary("automationCases");
-    let (pool, job) = (ctx.pool, ctx.job);
-    let mut rows = Rows::new(pool, job, "automation_cases", cp.after);
-    let mut last = cp.after;
     let size = chunk_size("TESTMO_AUTOMATION_CASE_CHUNK_SIZE");
     loop {
-        let chunk = rows.chunk(size).await.map_err(ImportError::read(phase))?;
-        if chunk.is_empty() {
+        let Some(chunk) = stream.chunk(size).await? else {
             break;
-        }
+        };
         let mut tx = ctx.begin(phase).await?;
         let mut pairs = Vec::new();
         for s in &chunk {
-            last = s.index;
             let r = &s.row;
             let (Some(src), Some(project_src)) = (
                 source(r, "id").filter(|i| *i != 0),
@@ -287,7 +280,7 @@ pub async fn cases(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
                     .execute(&mut *tx)
                     .await
                     .map_err(row_err)?;
-                    summary.mapped(1);
+                    stream.summary.mapped(1);
                     ctx.advance(phase, 0, 1);
                     id
                 }
@@ -312,7 +305,7 @@ pub async fn cases(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
                     super::cases::first_versions(&mut tx, &[id])
                         .await
                         .map_err(row_err)?;
-                    summary.created(1);
+                    stream.summary.created(1);
                     ctx.advance(phase, 1, 0);
                     id
                 }
@@ -320,35 +313,36 @@ pub async fn cases(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
             ctx.maps.automation_cases.insert(src, id);
             pairs.push((src, id));
         }
-        ctx.commit(tx, phase, "RepositoryCases", last, &summary, &pairs)
-            .await?;
+        ctx.commit(
+            tx,
+            phase,
+            "RepositoryCases",
+            stream.last,
+            &stream.summary,
+            &pairs,
+        )
+        .await?;
     }
-    ctx.finish(phase, last, &summary).await
+    ctx.finish(phase, stream.last, &stream.summary).await
 }
 
 pub async fn runs(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
     let phase = Phase::AutomationRuns;
-    ctx.begin_phase(phase, "Processing automation run imports")
-        .await?;
-    let cp = ctx.resume(phase).await?;
-    if cp.done {
+    let Some(mut stream) = ctx
+        .stream(phase, "Processing automation run imports")
+        .await?
+    else {
         return Ok(());
-    }
+    };
     let workflow = ctx.maps.workflows.values().next().unwrap_or(1);
-    let mut summary = cp.summary("automationRuns");
-    let (pool, job) = (ctx.pool, ctx.job);
-    let mut rows = Rows::new(pool, job, "automation_runs", cp.after);
-    let mut last = cp.after;
     let size = chunk_size("TESTMO_AUTOMATION_RUN_CHUNK_SIZE");
     loop {
-        let chunk = rows.chunk(size).await.map_err(ImportError::read(phase))?;
-        if chunk.is_empty() {
+        let Some(chunk) = stream.chunk(size).await? else {
             break;
-        }
+        };
         let mut tx = ctx.begin(phase).await?;
         let mut pairs = Vec::new();
         for s in &chunk {
-            last = s.index;
             let r = &s.row;
             let (Some(src), Some(project)) = (
                 source(r, "id").filter(|i| *i != 0),
@@ -409,35 +403,29 @@ pub async fn runs(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
             .map_err(ImportError::db(phase))?;
             ctx.maps.automation_runs.insert(src, run);
             pairs.push((src, run));
-            summary.created(1);
+            stream.summary.created(1);
             ctx.advance(phase, 1, 0);
         }
-        ctx.commit(tx, phase, "TestRuns", last, &summary, &pairs)
+        ctx.commit(tx, phase, "TestRuns", stream.last, &stream.summary, &pairs)
             .await?;
     }
-    ctx.finish(phase, last, &summary).await
+    ctx.finish(phase, stream.last, &stream.summary).await
 }
 
 /// `automation_run_fields`: each run's fields as `{name: {type, value}}` in its `note`.
 pub async fn run_fields(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
     let phase = Phase::AutomationRunFields;
-    ctx.begin_phase(phase, "Processing automation run fields")
-        .await?;
-    let cp = ctx.resume(phase).await?;
-    if cp.done {
+    let Some(mut stream) = ctx
+        .stream(phase, "Processing automation run fields")
+        .await?
+    else {
         return Ok(());
-    }
-    let mut summary = cp.summary("automationRunFields");
-    let (pool, job) = (ctx.pool, ctx.job);
-    let mut rows = Rows::new(pool, job, "automation_run_fields", cp.after);
-    let mut last = cp.after;
+    };
     let size = chunk_size("TESTMO_AUTOMATION_RUN_FIELD_CHUNK_SIZE");
     loop {
-        let chunk = rows.chunk(size).await.map_err(ImportError::read(phase))?;
-        if chunk.is_empty() {
+        let Some(chunk) = stream.chunk(size).await? else {
             break;
-        }
-        last = chunk.last().map_or(last, |s| s.index);
+        };
         let mut by_run: Vec<(i32, Map<String, Value>)> = Vec::new();
         for s in &chunk {
             let r = &s.row;
@@ -466,35 +454,26 @@ pub async fn run_fields(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
                 .execute(&mut *tx)
                 .await
                 .map_err(ImportError::db(phase))?;
-            summary.created(1);
+            stream.summary.created(1);
             ctx.advance(phase, 1, 0);
         }
-        ctx.commit(tx, phase, "TestRuns", last, &summary, &[])
+        ctx.commit(tx, phase, "TestRuns", stream.last, &stream.summary, &[])
             .await?;
     }
-    ctx.finish(phase, last, &summary).await
+    ctx.finish(phase, stream.last, &stream.summary).await
 }
 
 /// `automation_run_links`: CI job and build links as the run's URL attachments.
 pub async fn run_links(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
     let phase = Phase::AutomationRunLinks;
-    ctx.begin_phase(phase, "Processing automation run links")
-        .await?;
-    let cp = ctx.resume(phase).await?;
-    if cp.done {
+    let Some(mut stream) = ctx.stream(phase, "Processing automation run links").await? else {
         return Ok(());
-    }
-    let mut summary = cp.summary("automationRunLinks");
-    let (pool, job) = (ctx.pool, ctx.job);
-    let mut rows = Rows::new(pool, job, "automation_run_links", cp.after);
-    let mut last = cp.after;
+    };
     let size = chunk_size("TESTMO_AUTOMATION_RUN_LINK_CHUNK_SIZE");
     loop {
-        let chunk = rows.chunk(size).await.map_err(ImportError::read(phase))?;
-        if chunk.is_empty() {
+        let Some(chunk) = stream.chunk(size).await? else {
             break;
-        }
-        last = chunk.last().map_or(last, |s| s.index);
+        };
         let (mut runs, mut urls, mut names, mut notes) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for s in &chunk {
@@ -527,12 +506,12 @@ pub async fn run_links(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
         .await
         .map_err(ImportError::db(phase))?
         .rows_affected();
-        summary.created(made);
+        stream.summary.created(made);
         ctx.advance(phase, made, 0);
-        ctx.commit(tx, phase, "Attachments", last, &summary, &[])
+        ctx.commit(tx, phase, "Attachments", stream.last, &stream.summary, &[])
             .await?;
     }
-    ctx.finish(phase, last, &summary).await
+    ctx.finish(phase, stream.last, &stream.summary).await
 }
 
 #[cfg(test)]

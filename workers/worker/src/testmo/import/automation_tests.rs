@@ -11,7 +11,6 @@ use serde_json::json;
 
 use super::ctx::{Ctx, ImportError, Phase};
 use super::projects::source;
-use super::rows::Rows;
 use super::values::{number, number_f, text};
 
 /// A status as the JUnit type rules read it.
@@ -138,12 +137,12 @@ impl Statuses {
 
 pub async fn run_tests(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
     let phase = Phase::AutomationRunTests;
-    ctx.begin_phase(phase, "Processing automation run test imports")
-        .await?;
-    let cp = ctx.resume(phase).await?;
-    if cp.done {
+    let Some(mut stream) = ctx
+        .stream(phase, "Processing automation run test imports")
+        .await?
+    else {
         return Ok(());
-    }
+    };
     // Each imported run: its project, suite and the time its results are stamped with.
     let runs: Vec<i32> = ctx.maps.automation_runs.values().collect();
     let info: Vec<(i32, i32, i32, chrono::DateTime<chrono::Utc>)> = sqlx::query_as(
@@ -162,10 +161,6 @@ pub async fn run_tests(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
         cache: HashMap::new(),
         by_id: HashMap::new(),
     };
-    let mut summary = cp.summary("automationRunTests");
-    let (pool, job) = (ctx.pool, ctx.job);
-    let mut rows = Rows::new(pool, job, "automation_run_tests", cp.after);
-    let mut last = cp.after;
     let size = crate::config::number(
         "TESTMO_AUTOMATION_RUN_TEST_CHUNK_SIZE",
         2000usize,
@@ -173,14 +168,12 @@ pub async fn run_tests(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
         "a positive number",
     );
     loop {
-        let chunk = rows.chunk(size).await.map_err(ImportError::read(phase))?;
-        if chunk.is_empty() {
+        let Some(chunk) = stream.chunk(size).await? else {
             break;
-        }
+        };
         let mut tx = ctx.begin(phase).await?;
         let mut pairs = Vec::new();
         for s in &chunk {
-            last = s.index;
             let r = &s.row;
             let (Some(src), Some(run)) = (
                 source(r, "id").filter(|i| *i != 0),
@@ -252,7 +245,7 @@ pub async fn run_tests(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
             .bind(case)
             .bind(status_id)
             .bind(elapsed)
-            .bind(i32::try_from(summary.created + 1).unwrap_or(i32::MAX))
+            .bind(i32::try_from(stream.summary.created + 1).unwrap_or(i32::MAX))
             .execute(&mut *tx)
             .await
             .map_err(row_err)?;
@@ -275,11 +268,18 @@ pub async fn run_tests(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
             .map_err(row_err)?;
             ctx.maps.junit_results.insert(src, result);
             pairs.push((src, result));
-            summary.created(1);
+            stream.summary.created(1);
             ctx.advance(phase, 1, 0);
         }
-        ctx.commit(tx, phase, "JUnitTestResult", last, &summary, &pairs)
-            .await?;
+        ctx.commit(
+            tx,
+            phase,
+            "JUnitTestResult",
+            stream.last,
+            &stream.summary,
+            &pairs,
+        )
+        .await?;
     }
     // Suite counts from their results (a suite without results counts zero, as in Node).
     let suites: Vec<i32> = info.values().map(|v| v.1).collect();
@@ -297,7 +297,7 @@ pub async fn run_tests(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
     .execute(ctx.pool)
     .await
     .map_err(ImportError::db(phase))?;
-    ctx.finish(phase, last, &summary).await
+    ctx.finish(phase, stream.last, &stream.summary).await
 }
 
 /// Longest field value kept (Node's limit), with a note of the length it had.
@@ -315,16 +315,12 @@ fn clip(v: String) -> String {
 /// `automation_run_test_fields` into the JUnit results' output and error text.
 pub async fn test_fields(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
     let phase = Phase::AutomationRunTestFields;
-    ctx.begin_phase(phase, "Processing automation run test fields")
-        .await?;
-    let cp = ctx.resume(phase).await?;
-    if cp.done {
+    let Some(mut stream) = ctx
+        .stream(phase, "Processing automation run test fields")
+        .await?
+    else {
         return Ok(());
-    }
-    let mut summary = cp.summary("automationRunTestFields");
-    let (pool, job) = (ctx.pool, ctx.job);
-    let mut rows = Rows::new(pool, job, "automation_run_test_fields", cp.after);
-    let mut last = cp.after;
+    };
     let size = crate::config::number(
         "TESTMO_AUTOMATION_RUN_TEST_FIELD_CHUNK_SIZE",
         500usize,
@@ -332,11 +328,9 @@ pub async fn test_fields(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
         "a positive number",
     );
     loop {
-        let chunk = rows.chunk(size).await.map_err(ImportError::read(phase))?;
-        if chunk.is_empty() {
+        let Some(chunk) = stream.chunk(size).await? else {
             break;
-        }
-        last = chunk.last().map_or(last, |s| s.index);
+        };
         let mut pending: Vec<(i32, Vec<String>, Vec<String>)> = Vec::new();
         for s in &chunk {
             let r = &s.row;
@@ -383,13 +377,20 @@ pub async fn test_fields(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
             .await
             .map_err(ImportError::db(phase))?
             .rows_affected();
-            summary.created(made);
+            stream.summary.created(made);
             ctx.advance(phase, made, 0);
         }
-        ctx.commit(tx, phase, "JUnitTestResult", last, &summary, &[])
-            .await?;
+        ctx.commit(
+            tx,
+            phase,
+            "JUnitTestResult",
+            stream.last,
+            &stream.summary,
+            &[],
+        )
+        .await?;
     }
-    ctx.finish(phase, last, &summary).await
+    ctx.finish(phase, stream.last, &stream.summary).await
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ use super::ledger::{Checkpoint, Ledger};
 use super::lifecycle::random_password;
 pub use super::phase::{ImportError, Knobs, Phase};
 use super::progress::{Summary, Tracker};
+use super::rows::{Rows, Staged};
 use super::tiptap::Converter;
 
 /// The id maps phases hand on to later phases.
@@ -347,5 +348,52 @@ impl<'a> Ctx<'a> {
                 message: format!("the import job {} was deleted while it ran", self.job),
             }),
         }
+    }
+}
+
+/// A data phase's staged rows after its checkpoint, a chunk at a time, with the phase's
+/// counts so far and the last row committed.
+pub struct Stream<'a> {
+    rows: Rows<'a>,
+    phase: Phase,
+    pub last: i64,
+    pub summary: Summary,
+}
+
+impl Stream<'_> {
+    /// The next chunk of at most `n` rows; `None` once the dataset is done.
+    pub async fn chunk(&mut self, n: usize) -> Result<Option<Vec<Staged>>, ImportError> {
+        let chunk = self
+            .rows
+            .chunk(n)
+            .await
+            .map_err(ImportError::read(self.phase))?;
+        if let Some(s) = chunk.last() {
+            self.last = s.index;
+        }
+        Ok((!chunk.is_empty()).then_some(chunk))
+    }
+}
+
+impl<'a> Ctx<'a> {
+    /// Opens a data phase on its dataset: announced, resumed after its checkpoint; `None`
+    /// when an earlier run finished it.
+    pub async fn stream(
+        &mut self,
+        phase: Phase,
+        message: &str,
+    ) -> Result<Option<Stream<'a>>, ImportError> {
+        self.begin_phase(phase, message).await?;
+        let cp = self.resume(phase).await?;
+        if cp.done {
+            return Ok(None);
+        }
+        let dataset = phase.dataset().unwrap_or_default();
+        Ok(Some(Stream {
+            rows: Rows::new(self.pool, self.job, dataset, cp.after),
+            phase,
+            last: cp.after,
+            summary: cp.summary(phase.entity()),
+        }))
     }
 }

@@ -98,11 +98,9 @@ pub async fn issue_targets(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
 
 pub async fn issues(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
     let phase = Phase::Issues;
-    ctx.begin_phase(phase, "Processing issues").await?;
-    let cp = ctx.resume(phase).await?;
-    if cp.done {
+    let Some(mut stream) = ctx.stream(phase, "Processing issues").await? else {
         return Ok(());
-    }
+    };
     let integrations: Vec<i32> = ctx.maps.integrations.values().collect();
     let info: Vec<(i32, String, Option<String>)> = sqlx::query_as(
         r#"SELECT id, provider::text, settings->>'baseUrl' FROM "Integration" WHERE id = ANY($1)"#,
@@ -113,22 +111,13 @@ pub async fn issues(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
     .map_err(ImportError::db(phase))?;
     let info: std::collections::HashMap<i32, (String, Option<String>)> =
         info.into_iter().map(|(i, p, b)| (i, (p, b))).collect();
-    let mut summary = cp.summary("issues");
-    let (pool, job) = (ctx.pool, ctx.job);
-    let mut rows = Rows::new(pool, job, "issues", cp.after);
-    let mut last = cp.after;
     loop {
-        let chunk = rows
-            .chunk(ctx.knobs.relation_chunk)
-            .await
-            .map_err(ImportError::read(phase))?;
-        if chunk.is_empty() {
+        let Some(chunk) = stream.chunk(ctx.knobs.relation_chunk).await? else {
             break;
-        }
+        };
         let mut tx = ctx.begin(phase).await?;
         let mut pairs = Vec::new();
         for s in &chunk {
-            last = s.index;
             let r = &s.row;
             let (Some(src), Some(integration), Some(display)) = (
                 source(r, "id"),
@@ -155,7 +144,7 @@ pub async fn issues(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
             .map_err(row_err)?;
             let id = match existing {
                 Some((id,)) => {
-                    summary.mapped(1);
+                    stream.summary.mapped(1);
                     ctx.advance(phase, 0, 1);
                     id
                 }
@@ -176,7 +165,7 @@ pub async fn issues(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
                     .fetch_one(&mut *tx)
                     .await
                     .map_err(row_err)?;
-                    summary.created(1);
+                    stream.summary.created(1);
                     ctx.advance(phase, 1, 0);
                     id
                 }
@@ -184,10 +173,10 @@ pub async fn issues(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
             ctx.maps.issues.insert(src, id);
             pairs.push((src, id));
         }
-        ctx.commit(tx, phase, "Issue", last, &summary, &pairs)
+        ctx.commit(tx, phase, "Issue", stream.last, &stream.summary, &pairs)
             .await?;
     }
-    ctx.finish(phase, last, &summary).await
+    ctx.finish(phase, stream.last, &stream.summary).await
 }
 
 /// Each project linked to the integrations its issues come from.

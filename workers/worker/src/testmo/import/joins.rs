@@ -8,7 +8,6 @@ use std::collections::HashSet;
 use super::ctx::{Ctx, ImportError, Phase};
 use super::idmap::IdMap;
 use super::projects::source;
-use super::rows::Rows;
 
 /// Which maps a join links, and where.
 struct Join {
@@ -130,11 +129,9 @@ fn other_map<'m>(ctx: &'m Ctx<'_>, phase: Phase) -> &'m IdMap {
 
 pub async fn links(ctx: &mut Ctx<'_>, phase: Phase) -> Result<(), ImportError> {
     let j = join(phase);
-    ctx.begin_phase(phase, j.label).await?;
-    let cp = ctx.resume(phase).await?;
-    if cp.done {
+    let Some(mut stream) = ctx.stream(phase, j.label).await? else {
         return Ok(());
-    }
+    };
     let (a, b) = if j.owner_first {
         ("A", "B")
     } else {
@@ -144,19 +141,10 @@ pub async fn links(ctx: &mut Ctx<'_>, phase: Phase) -> Result<(), ImportError> {
         r#"INSERT INTO "{}" ("{a}", "{b}") SELECT * FROM unnest($1::int[], $2::int[]) ON CONFLICT DO NOTHING"#,
         j.table
     );
-    let mut summary = cp.summary(phase.entity());
-    let (pool, job) = (ctx.pool, ctx.job);
-    let mut rows = Rows::new(pool, job, j.dataset, cp.after);
-    let mut last = cp.after;
     loop {
-        let chunk = rows
-            .chunk(ctx.knobs.relation_chunk)
-            .await
-            .map_err(ImportError::read(phase))?;
-        if chunk.is_empty() {
+        let Some(chunk) = stream.chunk(ctx.knobs.relation_chunk).await? else {
             break;
-        }
-        last = chunk.last().map_or(last, |s| s.index);
+        };
         let mut seen = HashSet::new();
         let (mut owners, mut others) = (Vec::new(), Vec::new());
         let mut repeated = 0u64;
@@ -184,15 +172,16 @@ pub async fn links(ctx: &mut Ctx<'_>, phase: Phase) -> Result<(), ImportError> {
                 phase: phase.entity(),
                 dataset: j.dataset,
                 first: chunk.first().map_or(0, |s| s.index),
-                last,
+                last: stream.last,
                 source,
             })?
             .rows_affected();
         let existed = owners.len() as u64 - made + repeated;
-        summary.created(made);
-        summary.mapped(existed);
+        stream.summary.created(made);
+        stream.summary.mapped(existed);
         ctx.advance(phase, made, existed);
-        ctx.commit(tx, phase, j.table, last, &summary, &[]).await?;
+        ctx.commit(tx, phase, j.table, stream.last, &stream.summary, &[])
+            .await?;
     }
-    ctx.finish(phase, last, &summary).await
+    ctx.finish(phase, stream.last, &stream.summary).await
 }

@@ -37,11 +37,9 @@ async fn default_id(ctx: &Ctx<'_>, phase: Phase, sql: &str) -> Result<Option<i32
 
 pub async fn projects(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
     let phase = Phase::Projects;
-    ctx.begin_phase(phase, "Processing project imports").await?;
-    let cp = ctx.resume(phase).await?;
-    if cp.done {
+    let Some(mut stream) = ctx.stream(phase, "Processing project imports").await? else {
         return Ok(());
-    }
+    };
     let mut templates: Vec<i32> = ctx
         .maps
         .templates
@@ -60,22 +58,13 @@ pub async fn projects(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
         v.sort_unstable();
         v.dedup();
     }
-    let mut summary = cp.summary("projects");
-    let (pool, job) = (ctx.pool, ctx.job);
-    let mut rows = Rows::new(pool, job, "projects", cp.after);
-    let mut last = cp.after;
     loop {
-        let chunk = rows
-            .chunk(SMALL_CHUNK)
-            .await
-            .map_err(ImportError::read(phase))?;
-        if chunk.is_empty() {
+        let Some(chunk) = stream.chunk(SMALL_CHUNK).await? else {
             break;
-        }
+        };
         let mut tx = ctx.begin(phase).await?;
         let mut pairs = Vec::new();
         for s in &chunk {
-            last = s.index;
             let r = &s.row;
             let Some(src) = source(r, "id") else {
                 ctx.skip(phase);
@@ -100,7 +89,7 @@ pub async fn projects(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
                     .map_err(row_err)?;
             let id = match existing {
                 Some((id,)) => {
-                    summary.mapped(1);
+                    stream.summary.mapped(1);
                     ctx.advance(phase, 0, 1);
                     id
                 }
@@ -119,7 +108,7 @@ pub async fn projects(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
                     .fetch_one(&mut *tx)
                     .await
                     .map_err(row_err)?;
-                    summary.created(1);
+                    stream.summary.created(1);
                     ctx.advance(phase, 1, 0);
                     id
                 }
@@ -163,43 +152,31 @@ pub async fn projects(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
             ctx.maps.projects.insert(src, id);
             pairs.push((src, id));
         }
-        ctx.commit(tx, phase, "Projects", last, &summary, &pairs)
+        ctx.commit(tx, phase, "Projects", stream.last, &stream.summary, &pairs)
             .await?;
     }
-    ctx.finish(phase, last, &summary).await
+    ctx.finish(phase, stream.last, &stream.summary).await
 }
 
 pub async fn milestones(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
     let phase = Phase::Milestones;
-    ctx.begin_phase(phase, "Processing milestone imports")
-        .await?;
-    let cp = ctx.resume(phase).await?;
-    if cp.done {
+    let Some(mut stream) = ctx.stream(phase, "Processing milestone imports").await? else {
         return Ok(());
-    }
+    };
     let fallback_type = default_id(
         ctx,
         phase,
         r#"SELECT id FROM "MilestoneTypes" WHERE "isDefault" ORDER BY id LIMIT 1"#,
     )
     .await?;
-    let mut summary = cp.summary("milestones");
-    let (pool, job) = (ctx.pool, ctx.job);
-    let mut rows = Rows::new(pool, job, "milestones", cp.after);
-    let mut last = cp.after;
     loop {
-        let chunk = rows
-            .chunk(SMALL_CHUNK)
-            .await
-            .map_err(ImportError::read(phase))?;
-        if chunk.is_empty() {
+        let Some(chunk) = stream.chunk(SMALL_CHUNK).await? else {
             break;
-        }
+        };
         let mut tx = ctx.begin(phase).await?;
         let mut pairs = Vec::new();
         let mut existing_pairs = Vec::new();
         for s in &chunk {
-            last = s.index;
             let r = &s.row;
             let (Some(src), Some(project)) = (
                 source(r, "id"),
@@ -239,7 +216,7 @@ pub async fn milestones(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
                     .await
                     .map_err(row_err)?;
             if let Some((id,)) = existing {
-                summary.mapped(1);
+                stream.summary.mapped(1);
                 ctx.advance(phase, 0, 1);
                 ctx.maps.milestones.insert(src, id);
                 existing_pairs.push((src, id));
@@ -273,7 +250,7 @@ pub async fn milestones(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(row_err)?;
-                summary.created(1);
+                stream.summary.created(1);
                 ctx.advance(phase, 1, 0);
                 id
             };
@@ -284,12 +261,19 @@ pub async fn milestones(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
             .record(&mut tx, "milestones", EXISTING_MILESTONE, &existing_pairs)
             .await
             .map_err(ImportError::db(phase))?;
-        ctx.commit(tx, phase, "Milestones", last, &summary, &pairs)
-            .await?;
+        ctx.commit(
+            tx,
+            phase,
+            "Milestones",
+            stream.last,
+            &stream.summary,
+            &pairs,
+        )
+        .await?;
     }
     ctx.maps.milestones.seal();
     link_milestones(ctx).await?;
-    ctx.finish(phase, last, &summary).await
+    ctx.finish(phase, stream.last, &stream.summary).await
 }
 
 /// Ledger entries of milestones that existed already (mapped by name, never modified).
@@ -366,37 +350,20 @@ fn append(existing: Option<Value>, links: Vec<Value>) -> Value {
 
 /// Project, milestone and run links: grouped by their owner, appended to its `docs`.
 pub async fn links(ctx: &mut Ctx<'_>, phase: Phase) -> Result<(), ImportError> {
-    let (dataset, owner_key, table, label) = match phase {
-        Phase::ProjectLinks => ("project_links", "project_id", "Projects", "project links"),
-        Phase::MilestoneLinks => (
-            "milestone_links",
-            "milestone_id",
-            "Milestones",
-            "milestone links",
-        ),
-        _ => ("run_links", "run_id", "TestRuns", "run links"),
+    let (owner_key, table, label) = match phase {
+        Phase::ProjectLinks => ("project_id", "Projects", "project links"),
+        Phase::MilestoneLinks => ("milestone_id", "Milestones", "milestone links"),
+        _ => ("run_id", "TestRuns", "run links"),
     };
-    ctx.begin_phase(phase, &format!("Processing {label}"))
-        .await?;
-    let cp = ctx.resume(phase).await?;
-    if cp.done {
+    let Some(mut stream) = ctx.stream(phase, &format!("Processing {label}")).await? else {
         return Ok(());
-    }
-    let mut summary = cp.summary(phase.entity());
-    let (pool, job) = (ctx.pool, ctx.job);
-    let mut rows = Rows::new(pool, job, dataset, cp.after);
-    let mut last = cp.after;
+    };
     loop {
-        let chunk = rows
-            .chunk(ctx.knobs.relation_chunk)
-            .await
-            .map_err(ImportError::read(phase))?;
-        if chunk.is_empty() {
+        let Some(chunk) = stream.chunk(ctx.knobs.relation_chunk).await? else {
             break;
-        }
+        };
         let mut by_owner: HashMap<i32, Vec<Value>> = HashMap::new();
         for s in &chunk {
-            last = s.index;
             let r = &s.row;
             let owner = source(r, owner_key).and_then(|o| match phase {
                 Phase::ProjectLinks => ctx.maps.projects.get(o),
@@ -444,12 +411,13 @@ pub async fn links(ctx: &mut Ctx<'_>, phase: Phase) -> Result<(), ImportError> {
                 .execute(&mut *tx)
                 .await
                 .map_err(ImportError::db(phase))?;
-            summary.created(n);
+            stream.summary.created(n);
             ctx.advance(phase, n, 0);
         }
-        ctx.commit(tx, phase, table, last, &summary, &[]).await?;
+        ctx.commit(tx, phase, table, stream.last, &stream.summary, &[])
+            .await?;
     }
-    ctx.finish(phase, last, &summary).await
+    ctx.finish(phase, stream.last, &stream.summary).await
 }
 
 #[cfg(test)]

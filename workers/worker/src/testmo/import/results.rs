@@ -5,7 +5,6 @@ use serde_json::{Value, json};
 
 use super::ctx::{Ctx, ImportError, Phase};
 use super::projects::{source, user};
-use super::rows::Rows;
 use super::runs::{chunk_error, count_adjustment, sequence};
 use super::values::{boolean, date, estimate, text};
 
@@ -25,35 +24,26 @@ pub(super) async fn untested(ctx: &Ctx<'_>, phase: Phase) -> Result<i32, ImportE
 
 pub async fn results(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
     let phase = Phase::TestRunResults;
-    ctx.begin_phase(phase, "Processing test run result imports")
-        .await?;
-    let cp = ctx.resume(phase).await?;
-    if cp.done {
+    let Some(mut stream) = ctx
+        .stream(phase, "Processing test run result imports")
+        .await?
+    else {
         return Ok(());
-    }
+    };
     let fallback = untested(ctx, phase).await?;
     // Result ids are kept (ledger and map) only when step results will need them.
     let keep_ids = ctx.dataset_rows("run_result_steps").unwrap_or(0) > 0
         || ctx.dataset_rows("run_result_issues").unwrap_or(0) > 0;
-    let mut summary = cp.summary("testRunResults");
     let (mut adjusted, mut clamped) = (0u64, 0u64);
     let chunk_size = ctx.knobs.result_chunk;
     ctx.message(
         &format!("Processing test run results in batches of {chunk_size}"),
         None,
     );
-    let (pool, job) = (ctx.pool, ctx.job);
-    let mut rows = Rows::new(pool, job, "run_results", cp.after);
-    let mut last = cp.after;
     loop {
-        let chunk = rows
-            .chunk(chunk_size)
-            .await
-            .map_err(ImportError::read(phase))?;
-        if chunk.is_empty() {
+        let Some(chunk) = stream.chunk(chunk_size).await? else {
             break;
-        }
-        last = chunk.last().map_or(last, |s| s.index);
+        };
         let mut srcs = Vec::new();
         let (mut run, mut run_case, mut status, mut by, mut at, mut elapsed, mut notes) = (
             Vec::new(),
@@ -160,10 +150,17 @@ pub async fn results(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
         } else {
             Vec::new()
         };
-        summary.created(ids.len() as u64);
+        stream.summary.created(ids.len() as u64);
         ctx.advance(phase, ids.len() as u64, 0);
-        ctx.commit(tx, phase, "TestRunResults", last, &summary, &pairs)
-            .await?;
+        ctx.commit(
+            tx,
+            phase,
+            "TestRunResults",
+            stream.last,
+            &stream.summary,
+            &pairs,
+        )
+        .await?;
     }
     if adjusted + clamped > 0 {
         ctx.message(
@@ -171,8 +168,8 @@ pub async fn results(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
             Some(json!({"adjustments": adjusted, "clamped": clamped})),
         );
     }
-    summary.details = Some(json!({"elapsedAdjusted": adjusted, "elapsedClamped": clamped}));
-    ctx.finish(phase, last, &summary).await
+    stream.summary.details = Some(json!({"elapsedAdjusted": adjusted, "elapsedClamped": clamped}));
+    ctx.finish(phase, stream.last, &stream.summary).await
 }
 
 /// `run_result_steps`: each a `"TestRunStepResults"` row on the case's step of the same
@@ -181,30 +178,21 @@ pub async fn results(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
 /// made only when the case has none at that order.
 pub async fn step_results(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
     let phase = Phase::TestRunStepResults;
-    ctx.begin_phase(phase, "Processing test run step results")
-        .await?;
-    let cp = ctx.resume(phase).await?;
-    if cp.done {
+    let Some(mut stream) = ctx
+        .stream(phase, "Processing test run step results")
+        .await?
+    else {
         return Ok(());
-    }
+    };
     let fallback = if ctx.dataset_rows("run_result_steps").unwrap_or(0) > 0 {
         untested(ctx, phase).await?
     } else {
         0
     };
-    let mut summary = cp.summary("testRunStepResults");
-    let (pool, job) = (ctx.pool, ctx.job);
-    let mut rows = Rows::new(pool, job, "run_result_steps", cp.after);
-    let mut last = cp.after;
     loop {
-        let chunk = rows
-            .chunk(ctx.knobs.result_chunk)
-            .await
-            .map_err(ImportError::read(phase))?;
-        if chunk.is_empty() {
+        let Some(chunk) = stream.chunk(ctx.knobs.result_chunk).await? else {
             break;
-        }
-        last = chunk.last().map_or(last, |s| s.index);
+        };
         let (
             mut result,
             mut run_case,
@@ -291,10 +279,17 @@ pub async fn step_results(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
         .await
         .map_err(chunk_error(phase, "run_result_steps", &chunk))?
         .rows_affected();
-        summary.created(made);
+        stream.summary.created(made);
         ctx.advance(phase, made, 0);
-        ctx.commit(tx, phase, "TestRunStepResults", last, &summary, &[])
-            .await?;
+        ctx.commit(
+            tx,
+            phase,
+            "TestRunStepResults",
+            stream.last,
+            &stream.summary,
+            &[],
+        )
+        .await?;
     }
-    ctx.finish(phase, last, &summary).await
+    ctx.finish(phase, stream.last, &stream.summary).await
 }

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::ctx::{Ctx, ImportError, Phase};
 use super::projects::{source, user};
-use super::rows::{Rows, Staged};
+use super::rows::Staged;
 use super::values::{Adjustment, boolean, date, estimate, text};
 
 pub(super) fn chunk_error<'c>(
@@ -51,26 +51,14 @@ pub(super) fn count_adjustment(a: Option<Adjustment>, adjusted: &mut u64, clampe
 
 pub async fn runs(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
     let phase = Phase::TestRuns;
-    ctx.begin_phase(phase, "Processing test run imports")
-        .await?;
-    let cp = ctx.resume(phase).await?;
-    if cp.done {
+    let Some(mut stream) = ctx.stream(phase, "Processing test run imports").await? else {
         return Ok(());
-    }
-    let mut summary = cp.summary("testRuns");
+    };
     let (mut adjusted, mut clamped) = (0u64, 0u64);
-    let (pool, job) = (ctx.pool, ctx.job);
-    let mut rows = Rows::new(pool, job, "runs", cp.after);
-    let mut last = cp.after;
     loop {
-        let chunk = rows
-            .chunk(ctx.knobs.case_chunk)
-            .await
-            .map_err(ImportError::read(phase))?;
-        if chunk.is_empty() {
+        let Some(chunk) = stream.chunk(ctx.knobs.case_chunk).await? else {
             break;
-        }
-        last = chunk.last().map_or(last, |s| s.index);
+        };
         let mut srcs = Vec::new();
         let (mut project, mut name, mut note, mut docs, mut config, mut milestone, mut state) = (
             Vec::new(),
@@ -178,9 +166,9 @@ pub async fn runs(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
         for (s, i) in srcs.iter().zip(&ids) {
             ctx.maps.runs.insert(*s, *i);
         }
-        summary.created(ids.len() as u64);
+        stream.summary.created(ids.len() as u64);
         ctx.advance(phase, ids.len() as u64, 0);
-        ctx.commit(tx, phase, "TestRuns", last, &summary, &pairs)
+        ctx.commit(tx, phase, "TestRuns", stream.last, &stream.summary, &pairs)
             .await?;
     }
     if adjusted + clamped > 0 {
@@ -189,8 +177,9 @@ pub async fn runs(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
             Some(json!({"adjusted": adjusted, "clamped": clamped})),
         );
     }
-    summary.details = Some(json!({"durationsAdjusted": adjusted, "durationsClamped": clamped}));
-    ctx.finish(phase, last, &summary).await
+    stream.summary.details =
+        Some(json!({"durationsAdjusted": adjusted, "durationsClamped": clamped}));
+    ctx.finish(phase, stream.last, &stream.summary).await
 }
 
 /// Sorted run test ids that have results (an unselected run test is imported only then).
@@ -208,12 +197,12 @@ async fn tests_with_results(ctx: &Ctx<'_>) -> Result<Vec<i32>, ImportError> {
 
 pub async fn run_cases(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
     let phase = Phase::TestRunCases;
-    ctx.begin_phase(phase, "Processing test run case imports")
-        .await?;
-    let cp = ctx.resume(phase).await?;
-    if cp.done {
+    let Some(mut stream) = ctx
+        .stream(phase, "Processing test run case imports")
+        .await?
+    else {
         return Ok(());
-    }
+    };
     let with_results = tests_with_results(ctx).await?;
     let completed: Vec<(i32,)> = sqlx::query_as(r#"SELECT id FROM "Status" WHERE "isCompleted""#)
         .fetch_all(ctx.pool)
@@ -229,20 +218,11 @@ pub async fn run_cases(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
         .await
         .map_err(ImportError::db(phase))?;
     let mut next_order: HashMap<i32, i32> = orders.into_iter().collect();
-    let mut summary = cp.summary("testRunCases");
     let (mut unselected_skipped, mut unselected_kept) = (0u64, 0u64);
-    let (pool, job) = (ctx.pool, ctx.job);
-    let mut rows = Rows::new(pool, job, "run_tests", cp.after);
-    let mut last = cp.after;
     loop {
-        let chunk = rows
-            .chunk(ctx.knobs.run_case_chunk)
-            .await
-            .map_err(ImportError::read(phase))?;
-        if chunk.is_empty() {
+        let Some(chunk) = stream.chunk(ctx.knobs.run_case_chunk).await? else {
             break;
-        }
-        last = chunk.last().map_or(last, |s| s.index);
+        };
         let mut tx = ctx.begin(phase).await?;
         let mut pairs: Vec<(i32, i32)> = Vec::new();
         let mut pending: Vec<(i32, (i32, i32))> = Vec::new();
@@ -345,14 +325,21 @@ pub async fn run_cases(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
                 pairs.push((*src, *id));
             }
         }
-        summary.created(created);
-        summary.mapped(mapped);
+        stream.summary.created(created);
+        stream.summary.mapped(mapped);
         ctx.advance(phase, created, mapped);
-        ctx.commit(tx, phase, "TestRunCases", last, &summary, &pairs)
-            .await?;
+        ctx.commit(
+            tx,
+            phase,
+            "TestRunCases",
+            stream.last,
+            &stream.summary,
+            &pairs,
+        )
+        .await?;
     }
-    summary.details = Some(
+    stream.summary.details = Some(
         json!({"skippedUnselected": unselected_skipped, "importedUnselectedWithResults": unselected_kept}),
     );
-    ctx.finish(phase, last, &summary).await
+    ctx.finish(phase, stream.last, &stream.summary).await
 }

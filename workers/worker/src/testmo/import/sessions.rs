@@ -7,7 +7,6 @@ use serde_json::{Value, json};
 
 use super::ctx::{Ctx, ImportError, Phase};
 use super::projects::{source, user};
-use super::rows::Rows;
 use super::values::{boolean, date, text};
 
 const CHUNK: usize = 200;
@@ -30,11 +29,9 @@ async fn one(ctx: &Ctx<'_>, phase: Phase, sql: &str) -> Result<Option<i32>, Impo
 
 pub async fn sessions(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
     let phase = Phase::Sessions;
-    ctx.begin_phase(phase, "Processing session imports").await?;
-    let cp = ctx.resume(phase).await?;
-    if cp.done {
+    let Some(mut stream) = ctx.stream(phase, "Processing session imports").await? else {
         return Ok(());
-    }
+    };
     let template = one(
         ctx,
         phase,
@@ -48,19 +45,13 @@ pub async fn sessions(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
         r#"SELECT id FROM "Workflows" WHERE scope = 'SESSIONS' AND NOT "isDeleted" ORDER BY "isDefault" DESC, id LIMIT 1"#,
     )
     .await?;
-    let mut summary = cp.summary("sessions");
-    let (pool, job) = (ctx.pool, ctx.job);
-    let mut rows = Rows::new(pool, job, "sessions", cp.after);
-    let mut last = cp.after;
     loop {
-        let chunk = rows.chunk(CHUNK).await.map_err(ImportError::read(phase))?;
-        if chunk.is_empty() {
+        let Some(chunk) = stream.chunk(CHUNK).await? else {
             break;
-        }
+        };
         let mut tx = ctx.begin(phase).await?;
         let mut pairs = Vec::new();
         for s in &chunk {
-            last = s.index;
             let r = &s.row;
             let (Some(src), Some(project)) = (
                 source(r, "id"),
@@ -117,7 +108,7 @@ pub async fn sessions(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
             if let Some((id,)) = existing {
                 ctx.maps.sessions.insert(src, id);
                 pairs.push((src, id));
-                summary.mapped(1);
+                stream.summary.mapped(1);
                 ctx.advance(phase, 0, 1);
                 continue;
             }
@@ -175,44 +166,35 @@ pub async fn sessions(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
             .map_err(row_err)?;
             ctx.maps.sessions.insert(src, id);
             pairs.push((src, id));
-            summary.created(1);
+            stream.summary.created(1);
             ctx.advance(phase, 1, 0);
         }
-        ctx.commit(tx, phase, "Sessions", last, &summary, &pairs)
+        ctx.commit(tx, phase, "Sessions", stream.last, &stream.summary, &pairs)
             .await?;
     }
-    ctx.finish(phase, last, &summary).await
+    ctx.finish(phase, stream.last, &stream.summary).await
 }
 
 pub async fn session_results(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
     let phase = Phase::SessionResults;
-    ctx.begin_phase(phase, "Processing session results imports")
-        .await?;
-    let cp = ctx.resume(phase).await?;
-    if cp.done {
+    let Some(mut stream) = ctx
+        .stream(phase, "Processing session results imports")
+        .await?
+    else {
         return Ok(());
-    }
+    };
     let fallback = if ctx.dataset_rows("session_results").unwrap_or(0) > 0 {
         super::results::untested(ctx, phase).await?
     } else {
         0
     };
-    let mut summary = cp.summary("sessionResults");
-    let (pool, job) = (ctx.pool, ctx.job);
-    let mut rows = Rows::new(pool, job, "session_results", cp.after);
-    let mut last = cp.after;
     loop {
-        let chunk = rows
-            .chunk(ctx.knobs.relation_chunk)
-            .await
-            .map_err(ImportError::read(phase))?;
-        if chunk.is_empty() {
+        let Some(chunk) = stream.chunk(ctx.knobs.relation_chunk).await? else {
             break;
-        }
+        };
         let mut tx = ctx.begin(phase).await?;
         let mut pairs = Vec::new();
         for s in &chunk {
-            last = s.index;
             let r = &s.row;
             let (Some(src), Some(session)) = (
                 source(r, "id"),
@@ -249,24 +231,29 @@ pub async fn session_results(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
             })?;
             ctx.maps.session_results.insert(src, id);
             pairs.push((src, id));
-            summary.created(1);
+            stream.summary.created(1);
             ctx.advance(phase, 1, 0);
         }
-        ctx.commit(tx, phase, "SessionResults", last, &summary, &pairs)
-            .await?;
+        ctx.commit(
+            tx,
+            phase,
+            "SessionResults",
+            stream.last,
+            &stream.summary,
+            &pairs,
+        )
+        .await?;
     }
-    ctx.finish(phase, last, &summary).await
+    ctx.finish(phase, stream.last, &stream.summary).await
 }
 
 /// `session_values` (session, field, value id): the names of the values, as a list, in
 /// `"SessionFieldValues"` (Node stores names here, not option ids).
 pub async fn session_values(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
     let phase = Phase::SessionValues;
-    ctx.begin_phase(phase, "Processing session values").await?;
-    let cp = ctx.resume(phase).await?;
-    if cp.done {
+    let Some(mut stream) = ctx.stream(phase, "Processing session values").await? else {
         return Ok(());
-    }
+    };
     let mut field_of: HashMap<i32, i32> = HashMap::new();
     for (id, e) in ctx.config.entries("templateFields") {
         if let Some(f) = e
@@ -277,19 +264,10 @@ pub async fn session_values(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
             field_of.insert(id as i32, *f);
         }
     }
-    let mut summary = cp.summary("sessionValues");
-    let (pool, job) = (ctx.pool, ctx.job);
-    let mut rows = Rows::new(pool, job, "session_values", cp.after);
-    let mut last = cp.after;
     loop {
-        let chunk = rows
-            .chunk(ctx.knobs.relation_chunk)
-            .await
-            .map_err(ImportError::read(phase))?;
-        if chunk.is_empty() {
+        let Some(chunk) = stream.chunk(ctx.knobs.relation_chunk).await? else {
             break;
-        }
-        last = chunk.last().map_or(last, |s| s.index);
+        };
         let mut grouped: Vec<((i32, i32), Vec<Value>)> = Vec::new();
         for s in &chunk {
             let r = &s.row;
@@ -339,15 +317,22 @@ pub async fn session_values(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
                         .execute(&mut *tx)
                         .await
                         .map_err(ImportError::db(phase))?;
-                    summary.created(1);
+                    stream.summary.created(1);
                     ctx.advance(phase, 1, 0);
                 }
             }
         }
-        ctx.commit(tx, phase, "SessionFieldValues", last, &summary, &[])
-            .await?;
+        ctx.commit(
+            tx,
+            phase,
+            "SessionFieldValues",
+            stream.last,
+            &stream.summary,
+            &[],
+        )
+        .await?;
     }
-    ctx.finish(phase, last, &summary).await
+    ctx.finish(phase, stream.last, &stream.summary).await
 }
 
 #[cfg(test)]
