@@ -318,11 +318,11 @@ async fn resolve(
         return Ok(None);
     }
     let Some(project) = project_src.and_then(|p| ctx.maps.projects.get(p)) else {
-        ctx.message(
+        ctx.skip_because(
+            phase,
             "Skipping case due to missing project mapping",
-            Some(json!({"caseSourceId": src, "projectSourceId": project_src})),
+            json!({"caseSourceId": src, "projectSourceId": project_src}),
         );
-        ctx.skip(phase);
         return Ok(None);
     };
     let name = r
@@ -394,11 +394,7 @@ async fn resolve(
         .and_then(|w| ctx.maps.workflows.get(w))
         .or(d.workflow);
     let (Some(template), Some(state)) = (template, state) else {
-        ctx.message(
-            "Skipping case due to missing template or workflow mapping",
-            Some(json!({"caseSourceId": src, "templateSourceId": source(r, "template_id"), "stateSourceId": source(r, "state_id")})),
-        );
-        ctx.skip(phase);
+        ctx.skip_because(phase, "Skipping case due to missing template or workflow mapping", json!({"caseSourceId": src, "templateSourceId": source(r, "template_id"), "stateSourceId": source(r, "state_id")}));
         return Ok(None);
     };
     let mut values = Vec::new();

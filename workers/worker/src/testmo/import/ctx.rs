@@ -136,6 +136,12 @@ impl<'a> Ctx<'a> {
         self.tracker.advance(phase.entity(), created, mapped);
     }
 
+    /// A planned row left out, with the reason in the activity log.
+    pub fn skip_because(&mut self, phase: Phase, reason: &str, details: Value) {
+        self.tracker.message(now_ms(), reason, Some(details));
+        self.tracker.skip(phase.entity());
+    }
+
     /// A planned row that is not imported (its parent has no mapping, …).
     pub fn skip(&mut self, phase: Phase) {
         self.tracker.skip(phase.entity());

@@ -182,19 +182,18 @@ pub async fn milestones(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
                 source(r, "id"),
                 source(r, "project_id").and_then(|p| ctx.maps.projects.get(p)),
             ) else {
-                ctx.message("Skipping milestone due to missing project mapping", Some(json!({"sourceId": source(r, "id"), "projectSourceId": source(r, "project_id")})));
-                ctx.skip(phase);
+                ctx.skip_because(phase, "Skipping milestone due to missing project mapping", json!({"sourceId": source(r, "id"), "projectSourceId": source(r, "project_id")}));
                 continue;
             };
             let Some(kind) = source(r, "type_id")
                 .and_then(|t| ctx.maps.milestone_types.get(t))
                 .or(fallback_type)
             else {
-                ctx.message(
+                ctx.skip_because(
+                    phase,
                     "Skipping milestone due to missing milestone type mapping",
-                    Some(json!({"sourceId": src, "typeSourceId": source(r, "type_id")})),
+                    json!({"sourceId": src, "typeSourceId": source(r, "type_id")}),
                 );
-                ctx.skip(phase);
                 continue;
             };
             let name = r

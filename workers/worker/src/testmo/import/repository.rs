@@ -118,11 +118,11 @@ pub async fn repositories(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
             continue; // made by the earlier run
         }
         let Some(project) = ctx.maps.projects.get(project_src) else {
-            ctx.message(
+            ctx.skip_because(
+                phase,
                 "Skipping repository due to missing project mapping",
-                Some(json!({"repoId": repo, "projectSourceId": project_src})),
+                json!({"repoId": repo, "projectSourceId": project_src}),
             );
-            ctx.skip(phase);
             continue;
         };
         if let Some(&p) = primary.get(&project_src) {
@@ -309,11 +309,11 @@ async fn folder(
         return Ok(None);
     };
     let Some(project) = ctx.maps.projects.get(project_src) else {
-        ctx.message(
+        ctx.skip_because(
+            phase,
             "Skipping folder due to missing project mapping",
-            Some(json!({"folderSourceId": fid, "projectSourceId": project_src})),
+            json!({"folderSourceId": fid, "projectSourceId": project_src}),
         );
-        ctx.skip(phase);
         return Ok(None);
     };
     let Some(target_repo) = preferred(ctx, f.project, f.repo) else {

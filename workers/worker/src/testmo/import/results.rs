@@ -66,19 +66,19 @@ pub async fn results(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
                 continue;
             };
             let Some(rn) = source(r, "run_id").and_then(|x| ctx.maps.runs.get(x)) else {
-                ctx.message(
+                ctx.skip_because(
+                    phase,
                     "Skipping test run result due to missing run mapping",
-                    Some(json!({"resultSourceId": src, "runSourceId": source(r, "run_id")})),
+                    json!({"resultSourceId": src, "runSourceId": source(r, "run_id")}),
                 );
-                ctx.skip(phase);
                 continue;
             };
             let Some(rc) = source(r, "test_id").and_then(|x| ctx.maps.run_cases.get(x)) else {
-                ctx.message(
+                ctx.skip_because(
+                    phase,
                     "Skipping test run result due to missing run case mapping",
-                    Some(json!({"resultSourceId": src, "runTestSourceId": source(r, "test_id")})),
+                    json!({"resultSourceId": src, "runTestSourceId": source(r, "test_id")}),
                 );
-                ctx.skip(phase);
                 continue;
             };
             let (e, ea) = estimate(r.get("elapsed"));

@@ -90,16 +90,15 @@ pub async fn runs(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
                 source(r, "id"),
                 source(r, "project_id").and_then(|p| ctx.maps.projects.get(p)),
             ) else {
-                ctx.message("Skipping test run due to missing project mapping", Some(json!({"sourceId": source(r, "id"), "projectSourceId": source(r, "project_id")})));
-                ctx.skip(phase);
+                ctx.skip_because(phase, "Skipping test run due to missing project mapping", json!({"sourceId": source(r, "id"), "projectSourceId": source(r, "project_id")}));
                 continue;
             };
             let Some(w) = source(r, "state_id").and_then(|w| ctx.maps.workflows.get(w)) else {
-                ctx.message(
+                ctx.skip_because(
+                    phase,
                     "Skipping test run due to missing workflow mapping",
-                    Some(json!({"sourceId": src, "workflowSourceId": source(r, "state_id")})),
+                    json!({"sourceId": src, "workflowSourceId": source(r, "state_id")}),
                 );
-                ctx.skip(phase);
                 continue;
             };
             let (f, fa) = estimate(r.get("forecast"));
@@ -254,19 +253,19 @@ pub async fn run_cases(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
                 unselected_kept += 1;
             }
             let Some(run) = ctx.maps.runs.get(run_src) else {
-                ctx.message(
+                ctx.skip_because(
+                    phase,
                     "Skipping test run case due to missing run mapping",
-                    Some(json!({"runTestSourceId": src, "runSourceId": run_src})),
+                    json!({"runTestSourceId": src, "runSourceId": run_src}),
                 );
-                ctx.skip(phase);
                 continue;
             };
             let Some(case) = ctx.maps.cases.get(case_src) else {
-                ctx.message(
+                ctx.skip_because(
+                    phase,
                     "Skipping test run case due to missing repository case",
-                    Some(json!({"runTestSourceId": src, "caseSourceId": case_src})),
+                    json!({"runTestSourceId": src, "caseSourceId": case_src}),
                 );
-                ctx.skip(phase);
                 continue;
             };
             pending.push((src, (run, case)));

@@ -57,33 +57,29 @@ pub async fn sessions(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
                 source(r, "id"),
                 source(r, "project_id").and_then(|p| ctx.maps.projects.get(p)),
             ) else {
-                ctx.message(
-                    "Skipping session due to missing project mapping",
-                    Some(json!({"sourceId": source(r, "id"), "projectSourceId": source(r, "project_id")})),
-                );
-                ctx.skip(phase);
+                ctx.skip_because(phase, "Skipping session due to missing project mapping", json!({"sourceId": source(r, "id"), "projectSourceId": source(r, "project_id")}));
                 continue;
             };
             let Some(tpl) = source(r, "template_id")
                 .and_then(|t| ctx.maps.templates.get(t))
                 .or(template)
             else {
-                ctx.message(
+                ctx.skip_because(
+                    phase,
                     "Skipping session due to missing template",
-                    Some(json!({"sourceId": src})),
+                    json!({"sourceId": src}),
                 );
-                ctx.skip(phase);
                 continue;
             };
             let Some(st) = source(r, "state_id")
                 .and_then(|w| ctx.maps.workflows.get(w))
                 .or(state)
             else {
-                ctx.message(
+                ctx.skip_because(
+                    phase,
                     "Skipping session due to missing workflow state",
-                    Some(json!({"sourceId": src})),
+                    json!({"sourceId": src}),
                 );
-                ctx.skip(phase);
                 continue;
             };
             let name = r

@@ -37,28 +37,61 @@ const SIMPLE: [(&str, &str, &str, &str); 7] = [
     ("templates", "Templates", "Template", "template"),
 ];
 
+/// What a `map` entry must name: a row of `table`. The messages say `what` for the entry,
+/// `noun` for the target it lacks and `found` for the one looked up.
+struct Target {
+    table: &'static str,
+    what: &'static str,
+    noun: &'static str,
+    found: &'static str,
+}
+
+async fn check_map(
+    ctx: &Ctx<'_>,
+    section: &str,
+    id: i64,
+    e: &serde_json::Map<String, Value>,
+    t: Target,
+) -> Result<(), ImportError> {
+    let Some(target) = mapped_number(e) else {
+        return Err(bad(
+            section,
+            id,
+            format!(
+                "{} {id} is configured to map but no target {} was provided.",
+                t.what, t.noun
+            ),
+        ));
+    };
+    if !exists(ctx, t.table, target).await? {
+        return Err(bad(
+            section,
+            id,
+            format!("{} {target} selected for mapping was not found.", t.found),
+        ));
+    }
+    Ok(())
+}
+
 /// Checks the whole configuration against the workspace before anything is written, with
 /// the messages Node threw midway through an import.
 pub async fn validate(ctx: &Ctx<'_>) -> Result<(), ImportError> {
     for (section, table, label, noun) in SIMPLE {
         for (id, e) in ctx.config.entries(section) {
             if e.get("action").and_then(Value::as_str) == Some("map") {
-                let Some(target) = mapped_number(&e) else {
-                    return Err(bad(
-                        section,
-                        id,
-                        format!(
-                            "{label} {id} is configured to map but no target {noun} was provided."
-                        ),
-                    ));
-                };
-                if !exists(ctx, table, target).await? {
-                    return Err(bad(
-                        section,
-                        id,
-                        format!("{label} {target} selected for mapping was not found."),
-                    ));
-                }
+                check_map(
+                    ctx,
+                    section,
+                    id,
+                    &e,
+                    Target {
+                        table,
+                        what: label,
+                        noun,
+                        found: label,
+                    },
+                )
+                .await?;
                 continue;
             }
             let name = entry_text(&e, "name").unwrap_or_default();
@@ -109,22 +142,19 @@ pub async fn validate(ctx: &Ctx<'_>) -> Result<(), ImportError> {
     }
     for (id, e) in ctx.config.entries("configurations") {
         if e.get("action").and_then(Value::as_str) == Some("map") {
-            let Some(target) = mapped_number(&e) else {
-                return Err(bad(
-                    "configurations",
-                    id,
-                    format!(
-                        "Configuration {id} is configured to map but no target configuration was provided."
-                    ),
-                ));
-            };
-            if !exists(ctx, "Configurations", target).await? {
-                return Err(bad(
-                    "configurations",
-                    id,
-                    format!("Configuration {target} selected for mapping was not found."),
-                ));
-            }
+            check_map(
+                ctx,
+                "configurations",
+                id,
+                &e,
+                Target {
+                    table: "Configurations",
+                    what: "Configuration",
+                    noun: "configuration",
+                    found: "Configuration",
+                },
+            )
+            .await?;
         } else if entry_text(&e, "name").is_none() {
             return Err(bad(
                 "configurations",
@@ -191,27 +221,24 @@ pub async fn validate(ctx: &Ctx<'_>) -> Result<(), ImportError> {
     for (id, e) in ctx.config.entries("templateFields") {
         let result = e.get("targetType").and_then(Value::as_str) == Some("result");
         if e.get("action").and_then(Value::as_str) == Some("map") {
-            let Some(target) = mapped_number(&e) else {
-                return Err(bad(
-                    "templateFields",
-                    id,
-                    format!(
-                        "Template field {id} is configured to map but no target field was provided."
-                    ),
-                ));
-            };
-            let (table, label) = if result {
-                ("ResultFields", "Result")
+            let (table, found) = if result {
+                ("ResultFields", "Result field")
             } else {
-                ("CaseFields", "Case")
+                ("CaseFields", "Case field")
             };
-            if !exists(ctx, table, target).await? {
-                return Err(bad(
-                    "templateFields",
-                    id,
-                    format!("{label} field {target} selected for mapping was not found."),
-                ));
-            }
+            check_map(
+                ctx,
+                "templateFields",
+                id,
+                &e,
+                Target {
+                    table,
+                    what: "Template field",
+                    noun: "field",
+                    found,
+                },
+            )
+            .await?;
             continue;
         }
         let display = field_display_name(id, &e);
@@ -244,22 +271,19 @@ pub async fn validate(ctx: &Ctx<'_>) -> Result<(), ImportError> {
     }
     for (id, e) in ctx.config.entries("issueTargets") {
         if e.get("action").and_then(Value::as_str) == Some("map") {
-            let Some(target) = mapped_number(&e) else {
-                return Err(bad(
-                    "issueTargets",
-                    id,
-                    format!(
-                        "Issue target {id} is configured to map but no target integration was provided."
-                    ),
-                ));
-            };
-            if !exists(ctx, "Integration", target).await? {
-                return Err(bad(
-                    "issueTargets",
-                    id,
-                    format!("Integration {target} selected for mapping was not found."),
-                ));
-            }
+            check_map(
+                ctx,
+                "issueTargets",
+                id,
+                &e,
+                Target {
+                    table: "Integration",
+                    what: "Issue target",
+                    noun: "integration",
+                    found: "Integration",
+                },
+            )
+            .await?;
         } else if entry_text(&e, "name").is_none() {
             return Err(bad(
                 "issueTargets",
