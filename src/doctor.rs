@@ -213,6 +213,25 @@ fn env_checks(specs: &[AppSpec], lines: &mut Vec<Line>) {
             });
         }
     }
+    // The Testmo import worker idles fine without S3 settings, but every import it takes
+    // would fail to read its upload: a warning, since many installs never import.
+    for s in specs {
+        let unset: Vec<&str> = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]
+            .into_iter()
+            .filter(|v| s.env.get(*v).is_none_or(|x| x.is_empty()))
+            .collect();
+        if s.queues.iter().any(|q| q == "testmo-imports") && !unset.is_empty() {
+            lines.push(Line {
+                check: "env",
+                verdict: Verdict::Warn,
+                detail: format!(
+                    "{}: {} not set: Testmo imports cannot read their uploads from S3; set the web app's AWS_* settings (or remove the app if you do not import from Testmo)",
+                    s.id,
+                    unset.join(", ")
+                ),
+            });
+        }
+    }
     for (app, vars) in missing {
         lines.push(Line {
             check: "env",

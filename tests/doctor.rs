@@ -241,3 +241,46 @@ fn a_sync_worker_without_encryption_key_is_warned_about_not_failed() {
             .all(|f| !f.contains("ENCRYPTION_KEY"))
     );
 }
+
+#[test]
+fn a_testmo_import_worker_without_s3_keys_is_warned_about_not_failed() {
+    let redis = RedisServer::start();
+    let t = TempHome::new();
+    let app = |name: &str, keys: &str| {
+        format!(
+            "[[apps]]\nname = \"{name}\"\nscript = \"/bin/sleep\"\nqueue = \"testmo-imports\"\nenv = {{ VALKEY_URL = \"{}\", DATABASE_URL = \"{PG}\"{keys} }}\n",
+            redis.url()
+        )
+    };
+    t.write(
+        "ecosystem.toml",
+        &format!(
+            "{}\n{}\n{}",
+            app("testmo-import-worker", ""),
+            app("half-keyed", ", AWS_ACCESS_KEY_ID = \"k\""),
+            app(
+                "keyed",
+                ", AWS_ACCESS_KEY_ID = \"k\", AWS_SECRET_ACCESS_KEY = \"s\""
+            )
+        ),
+    );
+    let (_, lines) = doctor(&t);
+    let warned: Vec<String> = lines
+        .iter()
+        .filter(|l| l["verdict"] == "warn" && l["check"] == "env")
+        .map(|l| l["detail"].as_str().unwrap_or_default().to_string())
+        .collect();
+    let tail = "not set: Testmo imports cannot read their uploads from S3; set the web app's AWS_* settings (or remove the app if you do not import from Testmo)";
+    assert_eq!(
+        warned,
+        [
+            format!("testmo-import-worker: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY {tail}"),
+            format!("half-keyed: AWS_SECRET_ACCESS_KEY {tail}"),
+        ],
+        "{lines:?}"
+    );
+    assert!(
+        failing(&lines).iter().all(|f| !f.contains("AWS_")),
+        "{lines:?}"
+    );
+}
