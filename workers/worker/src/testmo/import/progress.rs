@@ -76,12 +76,19 @@ pub fn label(entity: &str) -> String {
 
 pub struct Tracker {
     log: Vec<Value>,
+    /// How often each message text was logged, and how many of those were left out.
+    repeats: std::collections::HashMap<String, (u64, u64)>,
     entities: Vec<(&'static str, Counts)>,
     pub processed: u64,
     pub planned: u64,
     start_ms: i64,
     recent: VecDeque<(i64, u64)>,
 }
+
+/// The same message (a row skipped for the same reason) is listed this often at most: the
+/// whole log is written back with every progress update, so an export with a hundred
+/// thousand orphaned rows must not make it a hundred thousand entries long.
+const REPEATS: u64 = 50;
 
 const WINDOW_MS: i64 = 60_000;
 const SAMPLES: usize = 60;
@@ -98,6 +105,7 @@ impl Tracker {
     pub fn new(now_ms: i64) -> Tracker {
         Tracker {
             log: Vec::new(),
+            repeats: std::collections::HashMap::new(),
             entities: Vec::new(),
             processed: 0,
             planned: 0,
@@ -132,6 +140,16 @@ impl Tracker {
     }
 
     pub fn message(&mut self, now_ms: i64, message: &str, details: Option<Value>) {
+        let seen = self.repeats.entry(message.to_string()).or_default();
+        seen.0 += 1;
+        if seen.0 > REPEATS {
+            seen.1 += 1;
+            return;
+        }
+        self.push_message(now_ms, message, details);
+    }
+
+    fn push_message(&mut self, now_ms: i64, message: &str, details: Option<Value>) {
         let mut m = Map::new();
         m.insert("type".into(), json!("message"));
         m.insert("timestamp".into(), json!(iso(now_ms)));
@@ -174,6 +192,20 @@ impl Tracker {
 
     /// The phase's summary: into the log, and the entity's counts set to it.
     pub fn summary(&mut self, now_ms: i64, s: &Summary) {
+        let mut left_out: Vec<(String, u64)> = self
+            .repeats
+            .iter_mut()
+            .filter(|(_, (_, omitted))| *omitted > 0)
+            .map(|(text, (_, omitted))| (text.clone(), std::mem::take(omitted)))
+            .collect();
+        left_out.sort();
+        for (text, n) in left_out {
+            self.push_message(
+                now_ms,
+                &format!("{text} ({n} more like this not listed)"),
+                None,
+            );
+        }
         let mut m = Map::new();
         m.insert("type".into(), json!("summary"));
         m.insert("timestamp".into(), json!(iso(now_ms)));
@@ -288,6 +320,27 @@ mod tests {
             json!({"repositoryCases": {"total": 6, "created": 5, "mapped": 1}})
         );
         assert_eq!(t.activity_log()[0]["timestamp"], "1970-01-01T00:00:00.010Z");
+    }
+
+    #[test]
+    fn repeated_messages_are_listed_fifty_times_then_counted() {
+        let mut t = Tracker::new(0);
+        for i in 0..120 {
+            t.message(
+                0,
+                "Skipping case due to missing project mapping",
+                Some(json!({"caseSourceId": i})),
+            );
+        }
+        t.message(0, "other", None);
+        assert_eq!(t.activity_log().as_array().map(Vec::len), Some(51));
+        t.summary(0, &Summary::new("repositoryCases"));
+        let log = t.activity_log();
+        assert_eq!(
+            log[51]["message"],
+            "Skipping case due to missing project mapping (70 more like this not listed)"
+        );
+        assert_eq!(log[52]["type"], "summary");
     }
 
     #[test]
