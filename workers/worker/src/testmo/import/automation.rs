@@ -57,10 +57,6 @@ fn seconds(v: Option<&Value>) -> Option<i32> {
         .map(|f| f as i32)
 }
 
-fn chunk_size(name: &str) -> usize {
-    crate::config::number(name, 500usize, |n| *n > 0, "a positive number")
-}
-
 /// The folder `name` under `parent` in `repository`, made when missing.
 async fn folder(
     tx: &mut Tx<'_>,
@@ -176,7 +172,7 @@ pub async fn cases(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
         .unwrap_or_else(|| ctx.creator.clone());
     let mut folders: HashMap<(i32, Option<i32>, String), i32> = HashMap::new();
     let mut templates: HashMap<i32, Option<i32>> = HashMap::new();
-    let size = chunk_size("TESTMO_AUTOMATION_CASE_CHUNK_SIZE");
+    let size = ctx.knobs.automation_case_chunk;
     loop {
         let Some(chunk) = stream.chunk(size).await? else {
             break;
@@ -335,7 +331,7 @@ pub async fn runs(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
         return Ok(());
     };
     let workflow = ctx.maps.workflows.values().next().unwrap_or(1);
-    let size = chunk_size("TESTMO_AUTOMATION_RUN_CHUNK_SIZE");
+    let size = ctx.knobs.automation_run_chunk;
     loop {
         let Some(chunk) = stream.chunk(size).await? else {
             break;
@@ -421,7 +417,7 @@ pub async fn run_fields(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
     else {
         return Ok(());
     };
-    let size = chunk_size("TESTMO_AUTOMATION_RUN_FIELD_CHUNK_SIZE");
+    let size = ctx.knobs.automation_field_chunk;
     loop {
         let Some(chunk) = stream.chunk(size).await? else {
             break;
@@ -469,7 +465,7 @@ pub async fn run_links(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
     let Some(mut stream) = ctx.stream(phase, "Processing automation run links").await? else {
         return Ok(());
     };
-    let size = chunk_size("TESTMO_AUTOMATION_RUN_LINK_CHUNK_SIZE");
+    let size = ctx.knobs.automation_link_chunk;
     loop {
         let Some(chunk) = stream.chunk(size).await? else {
             break;

@@ -161,12 +161,7 @@ pub async fn run_tests(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
         cache: HashMap::new(),
         by_id: HashMap::new(),
     };
-    let size = crate::config::number(
-        "TESTMO_AUTOMATION_RUN_TEST_CHUNK_SIZE",
-        2000usize,
-        |n| *n > 0,
-        "a positive number",
-    );
+    let size = ctx.knobs.automation_test_chunk;
     loop {
         let Some(chunk) = stream.chunk(size).await? else {
             break;
@@ -321,12 +316,7 @@ pub async fn test_fields(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
     else {
         return Ok(());
     };
-    let size = crate::config::number(
-        "TESTMO_AUTOMATION_RUN_TEST_FIELD_CHUNK_SIZE",
-        500usize,
-        |n| *n > 0,
-        "a positive number",
-    );
+    let size = ctx.knobs.automation_test_field_chunk;
     loop {
         let Some(chunk) = stream.chunk(size).await? else {
             break;

@@ -111,12 +111,13 @@ pub async fn cases(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
     let fields = case_fields(ctx).await?;
     let cp = ctx.resume(phase).await?;
     if !cp.done {
-        let template = one(
-            ctx,
-            r#"SELECT id FROM "Templates" WHERE "isDefault" ORDER BY id LIMIT 1"#,
-        )
-        .await?;
-        let workflow = one(ctx, r#"SELECT id FROM "Workflows" WHERE scope = 'CASES' AND "isDefault" ORDER BY id LIMIT 1"#).await?;
+        let template = ctx
+            .id_of(
+                phase,
+                r#"SELECT id FROM "Templates" WHERE "isDefault" ORDER BY id LIMIT 1"#,
+            )
+            .await?;
+        let workflow = ctx.id_of(phase, r#"SELECT id FROM "Workflows" WHERE scope = 'CASES' AND "isDefault" ORDER BY id LIMIT 1"#).await?;
         let template_names = super::rows::all(ctx.pool, ctx.job, "templates")
             .await
             .map_err(ImportError::read(phase))?
@@ -139,14 +140,6 @@ pub async fn cases(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
         ctx.finish(phase, i64::MAX, &summary).await?;
     }
     Ok(())
-}
-
-async fn one(ctx: &Ctx<'_>, sql: &str) -> Result<Option<i32>, ImportError> {
-    let r: Option<(i32,)> = sqlx::query_as(sql)
-        .fetch_optional(ctx.pool)
-        .await
-        .map_err(ImportError::db(Phase::RepositoryCases))?;
-    Ok(r.map(|r| r.0))
 }
 
 async fn write_cases(
@@ -475,11 +468,7 @@ async fn insert_cases(tx: &mut Tx<'_>, made: &[NewCase]) -> Result<Vec<i32>, sql
     if made.is_empty() {
         return Ok(Vec::new());
     }
-    let ids: Vec<(i64,)> = sqlx::query_as(r#"SELECT nextval(pg_get_serial_sequence('"RepositoryCases"', 'id')) FROM generate_series(1, $1)"#)
-        .bind(made.len() as i32)
-        .fetch_all(&mut **tx)
-        .await?;
-    let ids: Vec<i32> = ids.into_iter().map(|(i,)| i as i32).collect();
+    let ids = super::ctx::next_ids(tx, "RepositoryCases", made.len()).await?;
     let col = |f: fn(&NewCase) -> i32| made.iter().map(f).collect::<Vec<i32>>();
     sqlx::query(
         r#"INSERT INTO "RepositoryCases" (id, "projectId", "repositoryId", "folderId", "templateId", "stateId", name, "className",

@@ -147,6 +147,15 @@ impl<'a> Ctx<'a> {
         self.tracker.skip(phase.entity());
     }
 
+    /// The id a one-column query finds, if any (the workspace's defaults and the like).
+    pub async fn id_of(&self, phase: Phase, sql: &str) -> Result<Option<i32>, ImportError> {
+        let r: Option<(i32,)> = sqlx::query_as(sql)
+            .fetch_optional(self.pool)
+            .await
+            .map_err(ImportError::db(phase))?;
+        Ok(r.map(|r| r.0))
+    }
+
     pub async fn begin(&self, phase: Phase) -> Result<Transaction<'a, Postgres>, ImportError> {
         let mut tx = self.pool.begin().await.map_err(ImportError::db(phase))?;
         // Asynchronous commit: a crash may lose the last chunks committed, but it loses their
@@ -402,4 +411,19 @@ impl<'a> Ctx<'a> {
             summary: cp.summary(phase.entity()),
         }))
     }
+}
+
+/// `n` ids drawn from `table`'s id sequence, for a chunk's multi-row insert.
+pub async fn next_ids(
+    tx: &mut Transaction<'_, Postgres>,
+    table: &str,
+    n: usize,
+) -> Result<Vec<i32>, sqlx::Error> {
+    let ids: Vec<(i64,)> = sqlx::query_as(&format!(
+        r#"SELECT nextval(pg_get_serial_sequence('"{table}"', 'id')) FROM generate_series(1, $1)"#
+    ))
+    .bind(n as i32)
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(ids.into_iter().map(|(i,)| i as i32).collect())
 }

@@ -284,6 +284,12 @@ pub struct Knobs {
     pub run_case_chunk: usize,
     pub result_chunk: usize,
     pub relation_chunk: usize,
+    pub automation_case_chunk: usize,
+    pub automation_run_chunk: usize,
+    pub automation_test_chunk: usize,
+    pub automation_field_chunk: usize,
+    pub automation_link_chunk: usize,
+    pub automation_test_field_chunk: usize,
     pub timeout_ms: u64,
 }
 
@@ -299,6 +305,12 @@ impl Knobs {
             run_case_chunk: (knob("TESTMO_TEST_RUN_CASE_CHUNK_SIZE", 500) / 2).max(1),
             result_chunk: knob("TESTMO_TEST_RUN_RESULT_CHUNK_SIZE", 2000),
             relation_chunk: knob("TESTMO_ISSUE_RELATIONSHIP_CHUNK_SIZE", 1000),
+            automation_case_chunk: knob("TESTMO_AUTOMATION_CASE_CHUNK_SIZE", 500),
+            automation_run_chunk: knob("TESTMO_AUTOMATION_RUN_CHUNK_SIZE", 500),
+            automation_test_chunk: knob("TESTMO_AUTOMATION_RUN_TEST_CHUNK_SIZE", 2000),
+            automation_field_chunk: knob("TESTMO_AUTOMATION_RUN_FIELD_CHUNK_SIZE", 500),
+            automation_link_chunk: knob("TESTMO_AUTOMATION_RUN_LINK_CHUNK_SIZE", 500),
+            automation_test_field_chunk: knob("TESTMO_AUTOMATION_RUN_TEST_FIELD_CHUNK_SIZE", 500),
             timeout_ms: knob("TESTMO_IMPORT_TRANSACTION_TIMEOUT_MS", 900_000) as u64,
         }
     }

@@ -26,15 +26,6 @@ pub fn user(ctx: &Ctx<'_>, r: &Map<String, Value>, k: &str) -> String {
 /// Rows per transaction in the phases whose rows are few and not chunked by a knob.
 const SMALL_CHUNK: usize = 200;
 
-/// The workspace defaults the projects and cases fall back on.
-async fn default_id(ctx: &Ctx<'_>, phase: Phase, sql: &str) -> Result<Option<i32>, ImportError> {
-    let r: Option<(i32,)> = sqlx::query_as(sql)
-        .fetch_optional(ctx.pool)
-        .await
-        .map_err(ImportError::db(phase))?;
-    Ok(r.map(|r| r.0))
-}
-
 pub async fn projects(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
     let phase = Phase::Projects;
     let Some(mut stream) = ctx.stream(phase, "Processing project imports").await? else {
@@ -46,13 +37,13 @@ pub async fn projects(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
         .values()
         .chain(ctx.maps.template_names.values().copied())
         .collect();
-    templates.extend(default_id(ctx, phase, r#"SELECT id FROM "Templates" WHERE "isDefault" AND NOT "isDeleted" ORDER BY id LIMIT 1"#).await?);
+    templates.extend(ctx.id_of(phase, r#"SELECT id FROM "Templates" WHERE "isDefault" AND NOT "isDeleted" ORDER BY id LIMIT 1"#).await?);
     let mut workflows: Vec<i32> = ctx.maps.workflows.values().collect();
     workflows.extend(
-        default_id(ctx, phase, r#"SELECT id FROM "Workflows" WHERE "isDefault" AND NOT "isDeleted" AND scope = 'CASES' ORDER BY id LIMIT 1"#).await?,
+        ctx.id_of(phase, r#"SELECT id FROM "Workflows" WHERE "isDefault" AND NOT "isDeleted" AND scope = 'CASES' ORDER BY id LIMIT 1"#).await?,
     );
     let mut types: Vec<i32> = ctx.maps.milestone_types.values().collect();
-    types.extend(default_id(ctx, phase, r#"SELECT id FROM "MilestoneTypes" WHERE "isDefault" AND NOT "isDeleted" ORDER BY id LIMIT 1"#).await?);
+    types.extend(ctx.id_of(phase, r#"SELECT id FROM "MilestoneTypes" WHERE "isDefault" AND NOT "isDeleted" ORDER BY id LIMIT 1"#).await?);
     let statuses: Vec<i32> = ctx.maps.statuses.values().collect();
     for v in [&mut templates, &mut workflows, &mut types] {
         v.sort_unstable();
@@ -163,12 +154,12 @@ pub async fn milestones(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
     let Some(mut stream) = ctx.stream(phase, "Processing milestone imports").await? else {
         return Ok(());
     };
-    let fallback_type = default_id(
-        ctx,
-        phase,
-        r#"SELECT id FROM "MilestoneTypes" WHERE "isDefault" ORDER BY id LIMIT 1"#,
-    )
-    .await?;
+    let fallback_type = ctx
+        .id_of(
+            phase,
+            r#"SELECT id FROM "MilestoneTypes" WHERE "isDefault" ORDER BY id LIMIT 1"#,
+        )
+        .await?;
     loop {
         let Some(chunk) = stream.chunk(SMALL_CHUNK).await? else {
             break;

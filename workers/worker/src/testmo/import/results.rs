@@ -3,9 +3,10 @@
 
 use serde_json::{Value, json};
 
+use super::ctx::next_ids;
 use super::ctx::{Ctx, ImportError, Phase};
 use super::projects::{source, user};
-use super::runs::{chunk_error, count_adjustment, sequence};
+use super::runs::{chunk_error, count_adjustment};
 use super::values::{boolean, date, estimate, text};
 
 /// `untested`, the status of results whose status has no mapping.
@@ -108,7 +109,7 @@ pub async fn results(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
             notes.push(r.get("comment").and_then(text).map(Value::String));
         }
         let mut tx = ctx.begin(phase).await?;
-        let ids = sequence(&mut tx, "TestRunResults", srcs.len())
+        let ids = next_ids(&mut tx, "TestRunResults", srcs.len())
             .await
             .map_err(ImportError::db(phase))?;
         sqlx::query(

@@ -27,20 +27,6 @@ pub(super) fn chunk_error<'c>(
     }
 }
 
-pub(super) async fn sequence(
-    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
-    table: &str,
-    n: usize,
-) -> Result<Vec<i32>, sqlx::Error> {
-    let ids: Vec<(i64,)> = sqlx::query_as(&format!(
-        r#"SELECT nextval(pg_get_serial_sequence('"{table}"', 'id')) FROM generate_series(1, $1)"#
-    ))
-    .bind(n as i32)
-    .fetch_all(&mut **tx)
-    .await?;
-    Ok(ids.into_iter().map(|(i,)| i as i32).collect())
-}
-
 pub(super) fn count_adjustment(a: Option<Adjustment>, adjusted: &mut u64, clamped: &mut u64) {
     match a {
         Some(Adjustment::Clamped) => *clamped += 1,
@@ -133,7 +119,7 @@ pub async fn runs(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
             completed_at.push(r.get("closed_at").and_then(date));
         }
         let mut tx = ctx.begin(phase).await?;
-        let ids = sequence(&mut tx, "TestRuns", srcs.len())
+        let ids = super::ctx::next_ids(&mut tx, "TestRuns", srcs.len())
             .await
             .map_err(ImportError::db(phase))?;
         sqlx::query(

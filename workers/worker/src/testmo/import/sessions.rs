@@ -19,28 +19,18 @@ fn micros(v: Option<&Value>) -> Option<i32> {
         .map(|f| f as i32)
 }
 
-async fn one(ctx: &Ctx<'_>, phase: Phase, sql: &str) -> Result<Option<i32>, ImportError> {
-    let r: Option<(i32,)> = sqlx::query_as(sql)
-        .fetch_optional(ctx.pool)
-        .await
-        .map_err(ImportError::db(phase))?;
-    Ok(r.map(|r| r.0))
-}
-
 pub async fn sessions(ctx: &mut Ctx<'_>) -> Result<(), ImportError> {
     let phase = Phase::Sessions;
     let Some(mut stream) = ctx.stream(phase, "Processing session imports").await? else {
         return Ok(());
     };
-    let template = one(
-        ctx,
+    let template = ctx.id_of(
         phase,
         r#"SELECT id FROM "Templates" WHERE NOT "isDeleted" AND ("templateName" = 'Exploratory' OR "isDefault" OR "isEnabled")
            ORDER BY ("templateName" = 'Exploratory') DESC, "isDefault" DESC, id LIMIT 1"#,
     )
     .await?;
-    let state = one(
-        ctx,
+    let state = ctx.id_of(
         phase,
         r#"SELECT id FROM "Workflows" WHERE scope = 'SESSIONS' AND NOT "isDeleted" ORDER BY "isDefault" DESC, id LIMIT 1"#,
     )
