@@ -27,7 +27,7 @@ use serde_json::{Value, json};
 use worker::Running;
 
 const QUEUE: &str = "testmo-imports";
-const SCHEMA: [&str; 2] = ["users.sql", "testmo.sql"];
+const SCHEMA: [&str; 1] = ["testplanit.sql"];
 const BUCKET: &str = "testplanit-uploads";
 
 /// The queue's default options, as the web app's `POST /api/imports/testmo/jobs` adds with.
@@ -37,7 +37,7 @@ fn opts() -> Value {
 
 fn database() -> TestDb {
     let db = TestDb::with_schema(&SCHEMA);
-    db.sql(r#"INSERT INTO "User" (id, name, email, "updatedAt") VALUES ('admin', 'Admin', 'admin@example.com', now())"#);
+    db.sql(r#"INSERT INTO "Roles" (id, name, "isDefault") VALUES (1, 'User', true); INSERT INTO "User" (id, name, email, password, "updatedAt") VALUES ('admin', 'Admin', 'admin@example.com', 'x', now())"#);
     db
 }
 
