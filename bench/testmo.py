@@ -14,16 +14,12 @@ usage: bench/testmo.py [--gb N]
 """
 import json
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
 
-from procstat import NODE_DIR, PG, ROOT, backend_cpu, cpu_seconds, free_port, node, peak_rss_kib, psql, start_worker, stop_worker
+from procstat import backend_cpu, cpu_seconds, peak_rss_kib, psql
+from testmo_env import print_table, run_job, testmo_bench
 
-SCHEMA = os.path.join(ROOT, "workers", "worker", "tests", "schema")
-BIN = os.path.join(ROOT, "target", "release", "tp-worker")
 GB = float(sys.argv[sys.argv.index("--gb") + 1]) if "--gb" in sys.argv else 2.0
 
 
@@ -93,57 +89,22 @@ def generate(path, target):
         return f.tell(), rows
 
 
+SEED = """INSERT INTO "Roles" (id, name, "isDefault") VALUES (1, 'User', true);
+INSERT INTO "User" (id, name, email, password, "updatedAt") VALUES ('admin', 'Admin', 'a@example.com', 'x', now());"""
+
+
 def main():
-    subprocess.run(["cargo", "build", "--release", "--quiet", "-p", "tp-worker"], cwd=ROOT, check=True)
-    subprocess.run(["npm", "ci", "--silent", "--no-audit", "--no-fund"], cwd=NODE_DIR, check=True)
-    s3s = subprocess.run([os.path.join(ROOT, "workers", "worker", "tests", "support", "install-s3s-fs")],
-                         check=True, capture_output=True, text=True).stdout.strip()
-    work = tempfile.mkdtemp(prefix="tp-testmo-bench-")
-    bucket = os.path.join(work, "s3", "uploads")
-    os.makedirs(bucket)
-    t0 = time.time()
-    size, rows = generate(os.path.join(bucket, "export.json"), int(GB * (1 << 30)))
-    print(f"generated {size / 1e9:.2f} GB, {rows:,} rows in {time.time() - t0:.0f} s", file=sys.stderr)
-    sport, rport = free_port(), free_port()
-    s3 = subprocess.Popen([s3s, "--host", "127.0.0.1", "--port", str(sport), "--access-key", "bench", "--secret-key", "bench-secret-key",
-                           os.path.join(work, "s3")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    redis = subprocess.Popen(["redis-server", "--port", str(rport), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", work],
-                             stdout=subprocess.DEVNULL)
-    db = f"tp_testmo_bench_{os.getpid()}"
-    worker = None
-    try:
-        psql("postgres", f'CREATE DATABASE "{db}"')
-        for f in ["users.sql", "testmo.sql"]:
-            subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", db, "-f", os.path.join(SCHEMA, f)], env=PG, check=True, capture_output=True)
-        psql(db, """INSERT INTO "User" (id, name, email, "updatedAt") VALUES ('admin', 'Admin', 'a@example.com', now());""")
-        psql(db, f"""INSERT INTO "TestmoImportJob" (id, "updatedAt", "createdById", status, phase, "storageKey", "storageBucket", "originalFileName", "originalFileSize")
-                     VALUES ('bench', now(), 'admin', 'QUEUED', 'ANALYZING', 'export.json', 'uploads', 'export.json', {size})""")
-        env = {"PATH": os.environ["PATH"], "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{db}",
-               "VALKEY_URL": f"redis://127.0.0.1:{rport}", "TENANT_CONFIG_FILE": "/nonexistent",
-               "AWS_ENDPOINT_URL": f"http://127.0.0.1:{sport}", "AWS_REGION": "us-east-1",
-               "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench-secret-key"}
-        log_path = os.path.join(work, "worker.log")
-        worker = start_worker(BIN, "testmo-import", env, log_path)
-        job = json.dumps([{"name": "process-testmo-import", "data": {"jobId": "bench", "mode": "analyze"},
-                           "opts": {"attempts": 1, "removeOnComplete": {"age": 2592000, "count": 100}, "removeOnFail": {"age": 2592000}}}])
-        cpu0 = cpu_seconds(worker.pid)
+    with testmo_bench("testmo-bench", lambda path: generate(path, int(GB * (1 << 30))), SEED) as b:
+        size, rows = b.generated
+        db = b.db
+        cpu0 = cpu_seconds(b.worker.pid)
         pg0, _ = backend_cpu(db)
-        jid = node("produce.cjs", env["VALKEY_URL"], "testmo-imports", job)[0]
-        pg_cpu = 0.0
-        seen = set()
-        while True:
-            j = node("inspect.cjs", env["VALKEY_URL"], "testmo-imports", "job", jid)
-            cpu, pids = backend_cpu(db)
-            seen |= pids
-            pg_cpu = max(pg_cpu, cpu)
-            if j["state"] in ("completed", "failed"):
-                break
-            time.sleep(1)
+        j, pg_cpu = run_job(b, "analyze", {"attempts": 1, "removeOnComplete": {"age": 2592000, "count": 100}, "removeOnFail": {"age": 2592000}})
         if j["state"] != "completed" or j["returnvalue"] != {"status": "READY"}:
-            raise SystemExit(f"the analysis did not finish READY: {j}\n{open(log_path).read()}")
+            raise SystemExit(f"the analysis did not finish READY: {j}\n{open(b.log_path).read()}")
         wall = (j["finishedOn"] - j["processedOn"]) / 1000.0
-        wcpu = cpu_seconds(worker.pid) - cpu0
-        peak = peak_rss_kib(worker.pid)
+        wcpu = cpu_seconds(b.worker.pid) - cpu0
+        peak = peak_rss_kib(b.worker.pid)
         staged = int(psql(db, 'SELECT count(*) FROM "TestmoImportStaging"'))
         pg_used = pg_cpu - pg0
         rows_table = [
@@ -170,18 +131,8 @@ def main():
             print(f"cannot remove {dump}: {e}", file=sys.stderr)
         rows_table.append(("PostgreSQL alone: psql COPY of the same rows", f"{ceiling:.1f} s: {staged / ceiling:,.0f} rows/s, {size / 1e6 / ceiling:.1f} MB/s of export"))
         print(f"\nTestmo analyze, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} CPUs, all on loopback\n")
-        w = max(len(r[0]) for r in rows_table)
-        print(f"| {'measure':<{w}} | value |\n|{'-' * (w + 2)}|-------|")
-        for k, v in rows_table:
-            print(f"| {k:<{w}} | {v} |")
-        print("\n" + "\n".join(l for l in open(log_path).read().splitlines() if "Testmo import bench:" in l))
-    finally:
-        if worker:
-            stop_worker(worker)
-        s3.kill()
-        redis.kill()
-        subprocess.run(["psql", "-X", "-q", "-d", "postgres", "-c", f'DROP DATABASE IF EXISTS "{db}"'], env=PG, capture_output=True)
-        shutil.rmtree(work, ignore_errors=True)
+        print_table(rows_table)
+        print("\n" + "\n".join(l for l in open(b.log_path).read().splitlines() if "Testmo import bench:" in l))
 
 
 if __name__ == "__main__":

@@ -16,16 +16,11 @@ usage: bench/testmo_import.py [--cases N] [--runs N] [--results N]
 import datetime
 import json
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
 
-from procstat import NODE_DIR, PG, ROOT, backend_cpu, cpu_seconds, free_port, node, peak_rss_kib, psql, start_worker, stop_worker
-
-SCHEMA = os.path.join(ROOT, "workers", "worker", "tests", "schema", "testplanit.sql")
-BIN = os.path.join(ROOT, "target", "release", "tp-worker")
+from procstat import backend_cpu, cpu_seconds, peak_rss_kib, psql
+from testmo_env import print_table, run_job, testmo_bench
 
 
 def arg(name, default):
@@ -120,18 +115,6 @@ def generate(path):
         return f.tell()
 
 
-def wait(url, jid, db):
-    pg_max, t0 = 0.0, time.time()
-    while True:
-        j = node("inspect.cjs", url, "testmo-imports", "job", jid)
-        pg_max = max(pg_max, backend_cpu(db)[0])
-        if j["state"] in ("completed", "failed"):
-            return j, pg_max
-        if time.time() - t0 > 7200:
-            raise SystemExit(f"job {jid} did not finish in two hours: {j}")
-        time.sleep(1)
-
-
 def ts(s):
     return datetime.datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.%fZ").timestamp()
 
@@ -150,55 +133,25 @@ def phases(log):
 
 
 def main():
-    subprocess.run(["cargo", "build", "--release", "--quiet", "-p", "tp-worker"], cwd=ROOT, check=True)
-    subprocess.run(["npm", "ci", "--silent", "--no-audit", "--no-fund"], cwd=NODE_DIR, check=True)
-    s3s = subprocess.run([os.path.join(ROOT, "workers", "worker", "tests", "support", "install-s3s-fs")],
-                         check=True, capture_output=True, text=True).stdout.strip()
-    work = tempfile.mkdtemp(prefix="tp-testmo-import-bench-")
-    bucket = os.path.join(work, "s3", "uploads")
-    os.makedirs(bucket)
-    t0 = time.time()
-    size = generate(os.path.join(bucket, "export.json"))
-    print(f"generated {size / 1e9:.2f} GB in {time.time() - t0:.0f} s", file=sys.stderr)
-    sport, rport = free_port(), free_port()
-    s3 = subprocess.Popen([s3s, "--host", "127.0.0.1", "--port", str(sport), "--access-key", "bench", "--secret-key", "bench-secret-key",
-                           os.path.join(work, "s3")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    redis = subprocess.Popen(["redis-server", "--port", str(rport), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", work],
-                             stdout=subprocess.DEVNULL)
-    db = f"tp_testmo_import_bench_{os.getpid()}"
-    worker = None
-    try:
-        psql("postgres", f'CREATE DATABASE "{db}"')
-        subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", db, "-f", SCHEMA], env=PG, check=True, capture_output=True)
-        subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", db, "-c", SEED], env=PG, check=True, capture_output=True)
-        psql(db, f"""INSERT INTO "TestmoImportJob" (id, "updatedAt", "createdById", status, phase, "storageKey", "storageBucket", "originalFileName", "originalFileSize")
-                     VALUES ('bench', now(), 'admin', 'QUEUED', 'ANALYZING', 'export.json', 'uploads', 'export.json', {size})""")
-        env = {"PATH": os.environ["PATH"], "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{db}",
-               "VALKEY_URL": f"redis://127.0.0.1:{rport}", "TENANT_CONFIG_FILE": "/nonexistent",
-               "AWS_ENDPOINT_URL": f"http://127.0.0.1:{sport}", "AWS_REGION": "us-east-1",
-               "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench-secret-key"}
-        log_path = os.path.join(work, "worker.log")
-        worker = start_worker(BIN, "testmo-import", env, log_path)
+    with testmo_bench("testmo-import-bench", generate, SEED) as b:
+        size, db = b.size, b.db
         opts = {"attempts": 1, "removeOnComplete": False, "removeOnFail": False}
-        url = env["VALKEY_URL"]
-        jid = node("produce.cjs", url, "testmo-imports", json.dumps([{"name": "process-testmo-import", "data": {"jobId": "bench", "mode": "analyze"}, "opts": opts}]))[0]
-        j, _ = wait(url, jid, db)
+        j, _ = run_job(b, "analyze", opts)
         if j["returnvalue"] != {"status": "READY"}:
-            raise SystemExit(f"the analysis did not finish READY: {j}\n{open(log_path).read()[-4000:]}")
+            raise SystemExit(f"the analysis did not finish READY: {j}\n{open(b.log_path).read()[-4000:]}")
         analysis = (j["finishedOn"] - j["processedOn"]) / 1000.0
         conf = json.dumps(CONFIGURATION).replace("'", "''")
         psql(db, f"""UPDATE "TestmoImportJob" SET configuration = '{conf}'::jsonb, status = 'RUNNING', phase = 'IMPORTING' WHERE id = 'bench'""")
-        rss_before = peak_rss_kib(worker.pid)
-        cpu0 = cpu_seconds(worker.pid)
+        rss_before = peak_rss_kib(b.worker.pid)
+        cpu0 = cpu_seconds(b.worker.pid)
         pg0, _ = backend_cpu(db)
-        jid = node("produce.cjs", url, "testmo-imports", json.dumps([{"name": "process-testmo-import", "data": {"jobId": "bench", "mode": "import"}, "opts": opts}]))[0]
-        j, pg_max = wait(url, jid, db)
+        j, pg_max = run_job(b, "import", opts)
         if j["returnvalue"] != {"status": "COMPLETED"}:
-            raise SystemExit(f"the import did not complete: {j}\n{open(log_path).read()[-4000:]}")
+            raise SystemExit(f"the import did not complete: {j}\n{open(b.log_path).read()[-4000:]}")
         wall = (j["finishedOn"] - j["processedOn"]) / 1000.0
-        wcpu = cpu_seconds(worker.pid) - cpu0
+        wcpu = cpu_seconds(b.worker.pid) - cpu0
         pg_used = pg_max - pg0
-        peak = peak_rss_kib(worker.pid)
+        peak = peak_rss_kib(b.worker.pid)
         log = json.loads(psql(db, """SELECT "activityLog"::text FROM "TestmoImportJob" WHERE id = 'bench'"""))
         counts = {t: int(psql(db, f'SELECT count(*) FROM "{t}"')) for t in
                   ["RepositoryCases", "RepositoryCaseVersions", "Steps", "TestRuns", "TestRunCases", "TestRunResults"]}
@@ -208,25 +161,14 @@ def main():
         for entity, secs, n in phases(log):
             if n >= 100 or secs >= 1:
                 print(f"| {entity} | {secs:.1f} | {n:,} | {n / max(secs, 1e-3):,.0f} |")
-        rows = [
+        print()
+        print_table([
             ("import wall (job processed → finished)", f"{wall:.1f} s"),
             ("rows written", ", ".join(f"{t} {n:,}" for t, n in counts.items())),
             ("peak RSS", f"{peak / 1024:.1f} MiB (after analysis: {rss_before / 1024:.1f} MiB; target ≤ 256 MB)"),
             ("worker CPU", f"{wcpu:.1f} s ({100 * wcpu / wall:.0f}% of the wall time)"),
             ("PostgreSQL backends' CPU", f"{pg_used:.1f} s ({100 * pg_used / wall:.0f}% of the wall time)"),
-        ]
-        print()
-        w = max(len(r[0]) for r in rows)
-        print(f"| {'measure':<{w}} | value |\n|{'-' * (w + 2)}|-------|")
-        for k, v in rows:
-            print(f"| {k:<{w}} | {v} |")
-    finally:
-        if worker:
-            stop_worker(worker)
-        s3.kill()
-        redis.kill()
-        subprocess.run(["psql", "-X", "-q", "-d", "postgres", "-c", f'DROP DATABASE IF EXISTS "{db}"'], env=PG, capture_output=True)
-        shutil.rmtree(work, ignore_errors=True)
+        ])
 
 
 if __name__ == "__main__":
