@@ -191,7 +191,8 @@ impl LogFile {
         if keep == 0 {
             let _ = fs::remove_file(&self.path);
         } else {
-            let _ = fs::remove_file(numbered(keep, ext));
+            // Each rename replaces its target atomically, so the oldest copy is dropped by
+            // being overwritten, and no numbered file is ever missing to a reader.
             for i in (1..keep).rev() {
                 let _ = fs::rename(numbered(i, ext), numbered(i + 1, ext));
             }
