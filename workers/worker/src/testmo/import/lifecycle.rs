@@ -8,10 +8,11 @@ use super::phase::{ImportError, Phase};
 use super::reindex_payload;
 use crate::producer::Producer;
 
+/// The web app's password alphabet: no `I`, `O` or `l`, which read alike.
+const CHARSET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz0123456789!@#$%^&*()-_=+";
+
 /// 16 characters from the web app's password alphabet, unbiased (`generateRandomPassword`).
 pub fn random_password() -> String {
-    const CHARSET: &[u8] =
-        b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz0123456789!@#$%^&*()-_=+";
     let limit = (256 / CHARSET.len() * CHARSET.len()) as u8;
     let mut out = String::with_capacity(16);
     while out.len() < 16 {
@@ -256,12 +257,13 @@ mod tests {
 
     #[test]
     fn passwords_are_sixteen_characters_of_the_alphabet() {
-        let p = random_password();
-        assert_eq!(p.len(), 16);
-        assert!(
-            p.chars()
-                .all(|c| c.is_ascii_graphic() && !"IOlo".contains(c))
-        );
-        assert_ne!(p, random_password());
+        // Many, so a character outside the alphabet would show (one in 73 per character).
+        let all: Vec<String> = (0..500).map(|_| random_password()).collect();
+        for p in &all {
+            assert_eq!(p.len(), 16, "{p}");
+            assert!(p.bytes().all(|c| CHARSET.contains(&c)), "{p}");
+            assert!(!p.contains(['I', 'O', 'l']), "{p}");
+        }
+        assert_ne!(all[0], all[1]);
     }
 }
