@@ -515,3 +515,40 @@ fn an_export_is_imported_into_every_table() {
     );
     w.stop_cleanly();
 }
+
+/// Multi-tenant: the job's tenant database is written (DATABASE_URL names none that exists) and
+/// the reindex that follows carries the tenant, so the reindex worker indexes that database.
+#[test]
+fn a_tenants_import_writes_its_database_and_queues_its_reindex() {
+    let env = Env::multi_tenant("acme");
+    let w = env.worker(&[]);
+    env.analysed(
+        "imp-acme",
+        &testmo_export::export(),
+        &testmo_export::configuration(),
+    );
+    let id = env.add("imp-acme", "import");
+    let done = jobs::wait_state(&env.redis, QUEUE, &id, "completed");
+    assert_eq!(
+        done["returnvalue"],
+        json!({"status": "COMPLETED"}),
+        "{done}"
+    );
+    let row = env.row("imp-acme");
+    assert_eq!(
+        row["entityProgress"]["testRunResults"],
+        json!({"total": 3, "created": 3, "mapped": 0}),
+        "{row}"
+    );
+    assert_eq!(env.count(r#"SELECT count(*) FROM "TestRunResults""#), 3);
+    let reindex = jobs::jobs(&env.redis, "elasticsearch-reindex", "waiting");
+    assert_eq!(reindex.len(), 1, "{reindex:?}");
+    assert_eq!(
+        (&reindex[0]["name"], &reindex[0]["data"]),
+        (
+            &json!("reindex-after-import-imp-acme"),
+            &json!({"entityType": "all", "userId": "admin", "tenantId": "acme"})
+        )
+    );
+    w.stop_cleanly();
+}

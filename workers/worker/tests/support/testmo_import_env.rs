@@ -21,6 +21,8 @@ pub struct Env {
     pub db: TestDb,
     pub redis: RedisServer,
     pub s3: S3Server,
+    /// In multi-tenant mode, the tenant whose database `db` is and whose id every job carries.
+    tenant: Option<&'static str>,
 }
 
 impl Env {
@@ -32,6 +34,16 @@ impl Env {
             db,
             redis: RedisServer::start(),
             s3: S3Server::start(),
+            tenant: None,
+        }
+    }
+
+    /// The worker in multi-tenant mode with `db` as `tenant`'s database, and DATABASE_URL
+    /// naming a database that does not exist, so a write that ignores the tenant fails.
+    pub fn multi_tenant(tenant: &'static str) -> Env {
+        Env {
+            tenant: Some(tenant),
+            ..Env::new()
         }
     }
 
@@ -44,6 +56,14 @@ impl Env {
             ("AWS_BUCKET_NAME", BUCKET),
         ];
         env.extend(s3_env.iter().map(|(k, v)| (*k, v.as_str())));
+        let tenants = self
+            .tenant
+            .map(|t| json!({ t: {"databaseUrl": url} }).to_string());
+        let nowhere = format!("{url}_not_a_tenant");
+        if let Some(tenants) = &tenants {
+            env[0].1 = &nowhere;
+            env.extend([("MULTI_TENANT_MODE", "true"), ("TENANT_CONFIGS", tenants)]);
+        }
         env.extend_from_slice(extra);
         let w = Running::start(&["testmo-import"], &env);
         w.wait_for_line("Testmo import worker started");
@@ -56,13 +76,11 @@ impl Env {
         } else {
             json!({"attempts": 1, "removeOnComplete": {"age": 2592000, "count": 100}, "removeOnFail": {"age": 2592000}})
         };
-        jobs::add(
-            &self.redis,
-            QUEUE,
-            "process-testmo-import",
-            json!({"jobId": job, "mode": mode}),
-            opts,
-        )
+        let mut data = json!({"jobId": job, "mode": mode});
+        if let Some(t) = self.tenant {
+            data["tenantId"] = json!(t);
+        }
+        jobs::add(&self.redis, QUEUE, "process-testmo-import", data, opts)
     }
 
     /// Upload, analysis, then the configuration stored and the job RUNNING, as the web app does.
