@@ -26,25 +26,13 @@ mod testmo_import_env;
 mod worker;
 
 use serde_json::{Value, json};
-use testmo_import_env::{Env, QUEUE};
+use testmo_import_env::Env;
 
 #[test]
 fn an_export_is_imported_into_every_table() {
     let env = Env::new();
     let w = env.worker(&[("TESTMO_REPOSITORY_CASE_CHUNK_SIZE", "2")]);
-    env.analysed(
-        "imp1",
-        &testmo_export::export(),
-        &testmo_export::configuration(),
-    );
-    let id = env.add("imp1", "import");
-    let done = jobs::wait_state(&env.redis, QUEUE, &id, "completed");
-    assert_eq!(
-        done["returnvalue"],
-        json!({"status": "COMPLETED"}),
-        "{done}"
-    );
-    let row = env.row("imp1");
+    let row = env.imported("imp1");
     assert_eq!(
         (&row["status"], &row["phase"], &row["statusMessage"]),
         (
@@ -522,19 +510,7 @@ fn an_export_is_imported_into_every_table() {
 fn a_tenants_import_writes_its_database_and_queues_its_reindex() {
     let env = Env::multi_tenant("acme");
     let w = env.worker(&[]);
-    env.analysed(
-        "imp-acme",
-        &testmo_export::export(),
-        &testmo_export::configuration(),
-    );
-    let id = env.add("imp-acme", "import");
-    let done = jobs::wait_state(&env.redis, QUEUE, &id, "completed");
-    assert_eq!(
-        done["returnvalue"],
-        json!({"status": "COMPLETED"}),
-        "{done}"
-    );
-    let row = env.row("imp-acme");
+    let row = env.imported("imp-acme");
     assert_eq!(
         row["entityProgress"]["testRunResults"],
         json!({"total": 3, "created": 3, "mapped": 0}),

@@ -50,12 +50,7 @@ fn a_failed_import_resumes_when_retried_and_writes_nothing_twice() {
            CREATE TRIGGER refuse BEFORE INSERT ON "TestRunResults" FOR EACH ROW EXECUTE FUNCTION refuse();"#,
     );
     let w = env.worker(&[("TESTMO_TEST_RUN_RESULT_CHUNK_SIZE", "1")]);
-    env.analysed(
-        "imp2",
-        &testmo_export::export(),
-        &testmo_export::configuration(),
-    );
-    let id = env.add("imp2", "import");
+    let id = env.import("imp2", &testmo_export::configuration());
     let failed = jobs::wait_state(&env.redis, QUEUE, &id, "failed");
     let row = env.row("imp2");
     let error = row["error"].as_str().unwrap_or_default().to_string();
@@ -133,12 +128,7 @@ fn a_cancel_stops_between_chunks() {
            CREATE TRIGGER cancel AFTER INSERT ON "TestRunResults" FOR EACH ROW EXECUTE FUNCTION cancel();"#,
     );
     let w = env.worker(&[("TESTMO_TEST_RUN_RESULT_CHUNK_SIZE", "1")]);
-    env.analysed(
-        "imp3",
-        &testmo_export::export(),
-        &testmo_export::configuration(),
-    );
-    let id = env.add("imp3", "import");
+    let id = env.import("imp3", &testmo_export::configuration());
     let done = jobs::wait_state(&env.redis, QUEUE, &id, "completed");
     assert_eq!(done["returnvalue"], json!({"status": "CANCELED"}), "{done}");
     let row = env.row("imp3");
@@ -171,8 +161,7 @@ fn an_invalid_configuration_is_refused_before_anything_is_written() {
 
     let mut bad = testmo_export::configuration();
     bad["workflows"]["1"]["mappedTo"] = json!(999);
-    env.analysed("badcfg", &testmo_export::export(), &bad);
-    let id = env.add("badcfg", "import");
+    let id = env.import("badcfg", &bad);
     let failed = jobs::wait_state(&env.redis, QUEUE, &id, "failed");
     assert_eq!(
         failed["failedReason"],
@@ -182,8 +171,7 @@ fn an_invalid_configuration_is_refused_before_anything_is_written() {
 
     let mut nameless = testmo_export::configuration();
     nameless["users"]["1"]["email"] = json!("  ");
-    env.analysed("noemail", &testmo_export::export(), &nameless);
-    let id = env.add("noemail", "import");
+    let id = env.import("noemail", &nameless);
     let failed = jobs::wait_state(&env.redis, QUEUE, &id, "failed");
     assert_eq!(
         failed["failedReason"],
@@ -203,12 +191,7 @@ fn a_worker_stop_hands_the_import_back_and_a_retry_resumes_it() {
            CREATE TRIGGER slow BEFORE INSERT ON "TestRunResults" FOR EACH ROW EXECUTE FUNCTION slow();"#,
     );
     let w = env.worker(&[("TESTMO_TEST_RUN_RESULT_CHUNK_SIZE", "1")]);
-    env.analysed(
-        "imp4",
-        &testmo_export::export(),
-        &testmo_export::configuration(),
-    );
-    let id = env.add("imp4", "import");
+    let id = env.import("imp4", &testmo_export::configuration());
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while env.row("imp4")["currentEntity"] != "testRunResults" {
         assert!(

@@ -102,6 +102,25 @@ impl Env {
         ));
     }
 
+    /// The generated export analysed, `configuration` stored, and the import job added: its
+    /// BullMQ id.
+    pub fn import(&self, job: &str, configuration: &Value) -> String {
+        self.analysed(job, &testmo_export::export(), configuration);
+        self.add(job, "import")
+    }
+
+    /// The generated export imported with the generated configuration, to COMPLETED: the row.
+    pub fn imported(&self, job: &str) -> Value {
+        let id = self.import(job, &testmo_export::configuration());
+        let done = jobs::wait_state(&self.redis, QUEUE, &id, "completed");
+        assert_eq!(
+            done["returnvalue"],
+            json!({"status": "COMPLETED"}),
+            "{done}"
+        );
+        self.row(job)
+    }
+
     pub fn row(&self, job: &str) -> Value {
         serde_json::from_str(&self.db.sql(&format!(
             r#"SELECT row_to_json(j)::text FROM "TestmoImportJob" j WHERE id = '{job}'"#
