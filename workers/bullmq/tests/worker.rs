@@ -119,6 +119,73 @@ async fn failures_are_retried_with_backoff_then_failed_with_reason_and_stack() {
     running.stop().await;
 }
 
+/// A job handed back (a worker stop at a point it can resume from) is the next one taken, in
+/// its queue and among its priority, and is not an attempt: a one-attempt job completes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handed_back_job_is_taken_next_and_counts_no_attempt() {
+    let server = RedisServer::start();
+    let jobs = json!([
+        {"name": "a", "data": {}, "opts": {"attempts": 1}},
+        {"name": "b", "data": {}, "opts": {"attempts": 1}},
+        {"name": "c", "data": {}},
+        {"name": "p1", "data": {}, "opts": {"priority": 3}},
+        {"name": "p2", "data": {}, "opts": {"priority": 3}}
+    ]);
+    let ids = node(
+        "produce.cjs",
+        &[&server.url(), "testmo-imports", &jobs.to_string()],
+    );
+    let order = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let seen = order.clone();
+    let worker = Worker::connect(&server.url(), "bull", "testmo-imports", fast())
+        .await
+        .expect("worker");
+    let running = spawn_worker(worker, move |job| {
+        let seen = seen.clone();
+        async move {
+            let first = {
+                let mut o = seen.lock().expect("order");
+                o.push(job.name.clone());
+                !o[..o.len() - 1].contains(&job.name)
+            };
+            if first && (job.name == "a" || job.name == "p1") {
+                Err(JobError::HandBack("the worker is stopping".into()))
+            } else {
+                Ok(json!(job.attempts_made))
+            }
+        }
+    });
+    let q = queue(&server, "testmo-imports").await;
+    eventually("all five completed", async || {
+        q.counts().await.is_ok_and(|c| c.completed == 5)
+    })
+    .await;
+    running.stop().await;
+    // BullMQ takes the wait list before the prioritized set; in each, the handed-back job is
+    // next again.
+    assert_eq!(
+        *order.lock().expect("order"),
+        ["a", "a", "b", "c", "p1", "p1", "p2"]
+    );
+    for (id, name) in [(&ids[0], "a"), (&ids[3], "p1")] {
+        let j = job(&server, "testmo-imports", id.as_str().expect("id"));
+        assert_eq!(
+            (
+                j["state"].as_str(),
+                j["attemptsMade"].as_u64(),
+                j["attemptsStarted"].as_u64(),
+                j["returnvalue"].as_u64()
+            ),
+            (Some("completed"), Some(1), Some(2), Some(0)),
+            "{name}: {j}"
+        );
+        assert!(
+            j["failedReason"].as_str().is_none_or(str::is_empty),
+            "{name}: {j}"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn close_lets_the_running_job_finish() {
     let server = RedisServer::start();

@@ -95,6 +95,10 @@ pub enum JobError {
     Failed(String),
     /// Failed at once, whatever attempts remain (Node's UnrecoverableError).
     Unrecoverable(String),
+    /// Not failed: put back at the front of the queue with no attempt counted, for the next
+    /// worker (or this one, restarted) to take. For a job interrupted by a worker stop at a
+    /// point it can resume from or safely repeat; the reason is logged, not recorded.
+    HandBack(String),
 }
 
 /// The longest pause between two tries to reach Valkey while it is away.
@@ -463,6 +467,9 @@ impl Worker {
                     }
                     Err(JobError::Unrecoverable(r)) => {
                         tracing::warn!(queue = %queue, job = %job.id, "Job {} failed (not retried): {r}", job.id)
+                    }
+                    Err(JobError::HandBack(r)) => {
+                        tracing::info!(queue = %queue, job = %job.id, "Job {} handed back to the queue: {r}", job.id)
                     }
                 }
                 match (finished, fetch) {

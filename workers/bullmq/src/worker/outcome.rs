@@ -1,5 +1,5 @@
 //! What happens to a job after its processor ran: completed, retried (now or after a
-//! back-off) or failed, per its attempts, backoff and removeOn* options; and, for a
+//! back-off), handed back (a stop) or failed, per its attempts, backoff and removeOn* options; and, for a
 //! repeatable, its next iteration. (shared/specs/bullmq-v5.md 4.5, 4.6, 4.8, 6.3)
 
 use serde_json::Value;
@@ -229,39 +229,48 @@ pub(super) async fn finish(
         };
         call
     };
-    match outcome {
+    // Back to the queue: a retry (`delay`, the failure recorded, an attempt counted) or a
+    // hand-back (`None`: to the front, nothing recorded).
+    let requeue = |retry: Option<(u64, &str, &str)>| {
+        let (delay, reason, stack) = retry.unwrap_or((0, "", ""));
+        let mut call = ScriptCall::new(scripts::retry_job(), &hot.retry);
+        call.arg(base)
+            .arg(&job.id)
+            .arg(now_ms())
+            .arg(token)
+            .arg(delay)
+            .arg(reason)
+            .arg(stack)
+            .arg(if retry.is_none() { "1" } else { "0" });
+        call
+    };
+    let (reason, recoverable) = match outcome {
         Ok(value) => {
             let json = serde_json::to_string(&value).unwrap_or_else(|_| "null".into());
             let call = finished("completed", &json, opts.remove_on_complete, "");
-            Ok(finished_from(call.run(conn).await?))
+            return Ok(finished_from(call.run(conn).await?));
         }
-        Err(e) => {
-            let (reason, recoverable) = match e {
-                JobError::Failed(r) => (r, true),
-                JobError::Unrecoverable(r) => (r, false),
-            };
-            let mut stack: Vec<String> = job.stacktrace.clone();
-            stack.push(format!("Error: {reason}"));
-            let stack = serde_json::to_string(&stack).unwrap_or_else(|_| "[]".into());
-            if recoverable && u64::from(job.attempts_made) + 1 < attempts {
-                let delay = job
-                    .opts
-                    .get("backoff")
-                    .map_or(0, |b| backoff_delay(b, job.attempts_made + 1));
-                let mut call = ScriptCall::new(scripts::retry_job(), &hot.retry);
-                call.arg(base)
-                    .arg(&job.id)
-                    .arg(now_ms())
-                    .arg(token)
-                    .arg(delay)
-                    .arg(&reason)
-                    .arg(stack);
-                Ok(Finished::Code(call.run(conn).await?.int().unwrap_or(0)))
-            } else {
-                let call = finished("failed", &reason, opts.remove_on_fail, &stack);
-                Ok(finished_from(call.run(conn).await?))
-            }
+        Err(JobError::HandBack(_)) => {
+            return Ok(Finished::Code(
+                requeue(None).run(conn).await?.int().unwrap_or(0),
+            ));
         }
+        Err(JobError::Failed(r)) => (r, true),
+        Err(JobError::Unrecoverable(r)) => (r, false),
+    };
+    let mut stack: Vec<String> = job.stacktrace.clone();
+    stack.push(format!("Error: {reason}"));
+    let stack = serde_json::to_string(&stack).unwrap_or_else(|_| "[]".into());
+    if recoverable && u64::from(job.attempts_made) + 1 < attempts {
+        let delay = job
+            .opts
+            .get("backoff")
+            .map_or(0, |b| backoff_delay(b, job.attempts_made + 1));
+        let call = requeue(Some((delay, &reason, &stack)));
+        Ok(Finished::Code(call.run(conn).await?.int().unwrap_or(0)))
+    } else {
+        let call = finished("failed", &reason, opts.remove_on_fail, &stack);
+        Ok(finished_from(call.run(conn).await?))
     }
 }
 
