@@ -183,7 +183,7 @@ fn an_invalid_configuration_is_refused_before_anything_is_written() {
 }
 
 #[test]
-fn a_worker_stop_hands_the_import_back_and_a_retry_resumes_it() {
+fn a_worker_stop_hands_the_import_back_and_the_next_worker_resumes_it() {
     let env = Env::new();
     // Each result takes a second to write, so the stop lands mid-phase.
     env.db.sql(
@@ -203,27 +203,34 @@ fn a_worker_stop_hands_the_import_back_and_a_retry_resumes_it() {
     }
     let (status, log) = w.stop_with_log();
     assert!(status.success(), "{status}: {log:?}");
-    let failed = jobs::wait_state(&env.redis, QUEUE, &id, "failed");
-    let reason = failed["failedReason"].as_str().unwrap_or_default();
-    assert!(
-        reason.starts_with(
-            "testRunResults: interrupted by a worker stop. Written before the failure:"
+    // Handed back, not failed: waiting at the front of the queue with no attempt spent (the
+    // queue allows one), the row RUNNING and saying why.
+    let waiting = jobs::wait_state(&env.redis, QUEUE, &id, "waiting");
+    assert_eq!(waiting["attemptsMade"], 0, "{waiting}");
+    let row = env.row("imp4");
+    assert_eq!(
+        (&row["status"], &row["statusMessage"]),
+        (
+            &json!("RUNNING"),
+            &json!(
+                "Paused by a worker stop; the import resumes where it stopped when a worker takes it again"
+            )
         ),
-        "{reason}"
+        "{row}"
     );
-    assert_eq!(env.row("imp4")["status"], "FAILED");
     let partial = env.count(r#"SELECT count(*) FROM "TestRunResults""#);
     assert!(partial < 3, "stopped before the last result ({partial})");
 
+    // The next worker takes it by itself and resumes: nothing written twice.
     env.db.sql(r#"DROP TRIGGER slow ON "TestRunResults""#);
     let w = env.worker(&[]);
-    jobs::retry(&env.redis, QUEUE, &id);
     let done = jobs::wait_state(&env.redis, QUEUE, &id, "completed");
     assert_eq!(
-        done["returnvalue"],
-        json!({"status": "COMPLETED"}),
+        (&done["returnvalue"], &done["attemptsMade"]),
+        (&json!({"status": "COMPLETED"}), &json!(1)),
         "{done}"
     );
+    w.wait_for_line("resuming the import a worker stop (or crash) left RUNNING");
     for (table, n) in [
         ("RepositoryCases", 5),
         ("TestRunCases", 5),

@@ -151,6 +151,10 @@ pub async fn process(state: Arc<Importer>, job: Job) -> Result<Value, JobError> 
             return Ok(json!({"status": row.status}));
         }
         tracing::info!("Testmo import {id}: resuming the failed import");
+    } else if mode == "import" && row.status == "RUNNING" {
+        tracing::info!(
+            "Testmo import {id}: resuming the import a worker stop (or crash) left RUNNING"
+        );
     }
     match mode {
         "analyze" => analyze_job(&pool, &id, &row).await,
@@ -184,6 +188,7 @@ async fn import_job(
     match import::run(pool, id, row, tenant, &state.reindex).await {
         Ok(import::Outcome::Completed) => Ok(json!({"status": "COMPLETED"})),
         Ok(import::Outcome::Canceled) => Ok(json!({"status": "CANCELED"})),
+        Ok(import::Outcome::Interrupted(why)) => Err(JobError::HandBack(why)),
         Err(e) => {
             tracing::error!("Testmo import {id} failed: {e}");
             Err(JobError::Failed(e))

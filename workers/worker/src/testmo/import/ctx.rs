@@ -306,7 +306,8 @@ impl<'a> Ctx<'a> {
     /// After a chunk: progress written now and then, and a cancel request honoured.
     pub async fn chunk_done(&mut self, phase: Phase) -> Result<(), ImportError> {
         if crate::run::stopping() {
-            // Everything so far is committed with its ledger entry: a retry resumes here.
+            // Everything so far is committed with its ledger entry: the job is handed back,
+            // and the worker that takes it next resumes here.
             return Err(ImportError::Interrupted {
                 phase: phase.entity(),
             });

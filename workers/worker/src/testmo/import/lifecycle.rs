@@ -201,6 +201,30 @@ impl Ctx<'_> {
         error
     }
 
+    /// A worker stop between two chunks: the job stays RUNNING, saying so, and goes back to
+    /// the queue; the worker that takes it resumes after the last committed chunk. Returns
+    /// the reason for the worker's log.
+    pub async fn interrupted(&mut self, e: &ImportError) -> String {
+        let message = "Paused by a worker stop; the import resumes where it stopped when a worker takes it again";
+        self.message(message, Some(json!({"phase": self.current})));
+        let r = sqlx::query(&format!(
+            r#"UPDATE "TestmoImportJob" SET "statusMessage" = $2, "estimatedTimeRemaining" = NULL, "processingRate" = NULL,
+                 "activityLog" = $3, "entityProgress" = $4, "updatedAt" = {NOW}
+               WHERE id = $1"#
+        ))
+        .bind(self.job)
+        .bind(message)
+        .bind(self.tracker.activity_log())
+        .bind(self.tracker.entity_progress())
+        .execute(self.pool)
+        .await;
+        if let Err(db) = r {
+            // The row says RUNNING still, which is what it is: only the message is lost.
+            tracing::warn!("cannot record the stop on Testmo import {}: {db}", self.job);
+        }
+        format!("{e}; handed back to resume after the last committed chunk")
+    }
+
     /// CANCELED between two chunks: what was written stays and the ledger says what it is.
     pub async fn canceled(&mut self) {
         let written = self.ledger.written(self.pool).await.unwrap_or_default();

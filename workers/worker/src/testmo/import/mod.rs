@@ -81,6 +81,8 @@ pub async fn resumable(pool: &PgPool, id: &str) -> Result<bool, sqlx::Error> {
 pub enum Outcome {
     Completed,
     Canceled,
+    /// A worker stop between two chunks: the job goes back to the queue (the reason).
+    Interrupted(String),
 }
 
 /// Runs the import of job `id`; `resume` when the job failed earlier and is being retried.
@@ -110,6 +112,9 @@ pub async fn run(
         Err(ImportError::Canceled) => {
             ctx.canceled().await;
             Ok(Outcome::Canceled)
+        }
+        Err(e @ ImportError::Interrupted { .. }) => {
+            Ok(Outcome::Interrupted(ctx.interrupted(&e).await))
         }
         Err(e) => Err(ctx.failed(&e).await),
     }
