@@ -297,13 +297,15 @@ fn a_stop_hands_a_long_sync_back_to_the_queue_between_two_issues() {
     let log = log.join("\n");
     assert!(status.success(), "{status}:\n{log}");
     assert!(log.contains("interrupted after"), "{log}");
-    // Back in the queue for another try (its back-off), what was done kept.
-    let job = jobs::wait_state(&redis, QUEUE, &id, "delayed");
+    // Back at the front of the queue, no attempt spent, what was done kept; the job's log
+    // (the admin page's) says why.
+    let job = jobs::wait_state(&redis, QUEUE, &id, "waiting");
+    assert_eq!(job["attemptsMade"], 0, "{job}");
+    let logs = jobs::logs(&redis, QUEUE, &id);
     assert!(
-        job["failedReason"]
-            .as_str()
-            .is_some_and(|r| r.starts_with("interrupted by a worker stop after")),
-        "{job}"
+        logs.iter()
+            .any(|l| l.starts_with("Sync interrupted by a worker stop after")),
+        "{logs:?}"
     );
     let synced: u32 = db
         .sql(r#"SELECT count(*) FROM "Issue" WHERE "lastSyncedAt" IS NOT NULL"#)

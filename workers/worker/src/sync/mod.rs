@@ -426,10 +426,13 @@ async fn perform_sync(
                     "Stopping: sync of integration {} interrupted after {done} of {total} issues",
                     i.id
                 );
-                // Syncing again is harmless; the queue's back-off runs the job anew.
-                return Err(JobError::Failed(format!(
+                // Syncing again is harmless: the job goes back to the front of the queue, no
+                // attempt spent, and the next worker runs it anew.
+                let why = format!(
                     "interrupted by a worker stop after {done} of {total} issues ({synced} synced); the sync runs again"
-                )));
+                );
+                state.log.line(job, &format!("Sync {why}")).await;
+                return Err(JobError::HandBack(why));
             }
             done += 1;
             // More issues than counted (added meanwhile) still show a sensible bar.

@@ -40,6 +40,19 @@ pub fn jobs(server: &RedisServer, queue: &str, state: &str) -> Vec<Value> {
         .collect()
 }
 
+/// A job's log lines, as Node's Queue.getJobLogs reads them (the admin page's job log).
+pub fn logs(server: &RedisServer, queue: &str, id: &str) -> Vec<String> {
+    node_last("inspect.cjs", &[&server.url(), queue, "logs", "-", id], &[])["logs"]
+        .as_array()
+        .map(|l| {
+            l.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Retries a failed job, as the web app's Admin › Job Queues does.
 pub fn retry(server: &RedisServer, queue: &str, id: &str) {
     node_last("inspect.cjs", &[&server.url(), queue, "retry", id], &[]);
