@@ -44,12 +44,12 @@ pub struct Options<'a> {
 
 /// How long a stop must wait for a running job of the queue to end: its lock duration
 /// (TestPlanIt's lib/queues.ts; BullMQ's 30 s otherwise), since a job cut off stays locked that
-/// long. The sync worker hands a long sync back between two issues, so its bound is one
-/// issue's worst case (four 30 s attempts and their back-off), not the sync's 6 h lock.
+/// long. The sync and reindex workers hand a long job back between two issues or pages, so
+/// their bound is one step's worst case (four 30 s requests and their back-off), not their
+/// 6 h and 1 h locks.
 fn lock_duration(queue: &str) -> Duration {
     match queue {
-        "issue-sync" => Duration::from_secs(3 * 60),
-        "elasticsearch-reindex" => Duration::from_secs(3600),
+        "issue-sync" | "elasticsearch-reindex" => Duration::from_secs(3 * 60),
         _ => Duration::from_secs(30),
     }
 }

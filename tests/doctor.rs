@@ -284,3 +284,59 @@ fn a_testmo_import_worker_without_s3_keys_is_warned_about_not_failed() {
         "{lines:?}"
     );
 }
+
+fn kill_timeout_warnings(lines: &[serde_json::Value]) -> Vec<String> {
+    lines
+        .iter()
+        .filter(|l| l["check"] == "kill_timeout")
+        .map(|l| l["detail"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+/// A stop must wait as long as a running job may need to end: BullMQ's 30 s lock, or for the
+/// sync and reindex workers (which hand a long job back between two steps) one step's 3 min.
+#[test]
+fn kill_timeout_is_checked_against_what_each_queue_needs_to_stop() {
+    let redis = RedisServer::start();
+    let t = TempHome::new();
+    let app = |name: &str, queue: &str, kill: &str| {
+        format!(
+            "[[apps]]\nname = \"{name}\"\nscript = \"/bin/sleep\"\nqueue = \"{queue}\"\nkill_timeout = \"{kill}\"\n\n"
+        )
+    };
+    t.write(
+        "ecosystem.toml",
+        &format!(
+            "[defaults]\nenv = {{ VALKEY_URL = \"{}\", DATABASE_URL = \"{PG}\", ELASTICSEARCH_NODE = \"http://127.0.0.1:9\", ENCRYPTION_KEY = \"k\" }}\n\n{}{}{}{}",
+            redis.url(),
+            app("audit-worker", "audit-logs", "10s"),
+            app("sync-worker", "issue-sync", "1m"),
+            app("reindex-worker", "elasticsearch-reindex", "3m"),
+            app("forecast-worker", "forecast-updates", "30s"),
+        ),
+    );
+    let (_, lines) = doctor(&t);
+    let warned = kill_timeout_warnings(&lines);
+    assert_eq!(warned.len(), 2, "{warned:?}");
+    assert!(
+        warned[0].starts_with("audit-worker: kill_timeout 10s is shorter than the 30s"),
+        "{warned:?}"
+    );
+    assert!(
+        warned[1].starts_with("sync-worker: kill_timeout 1m is shorter than the 3m"),
+        "{warned:?}"
+    );
+
+    // The file this repository ships asks for no more than it gives.
+    let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/ecosystem.toml");
+    let out = t.run(&["doctor", shipped, "--json"]);
+    let lines: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", text(&out.stdout)));
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["check"] == "ecosystem" && l["verdict"] == "ok"),
+        "{lines:?}"
+    );
+    assert_eq!(kill_timeout_warnings(&lines), Vec::<String>::new());
+}

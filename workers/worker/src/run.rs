@@ -34,8 +34,9 @@ pub fn shutdown_signal() -> std::io::Result<watch::Receiver<bool>> {
             _ = int.recv() => "SIGINT",
             _ = term.recv() => "SIGTERM",
         };
-        tracing::info!("{name} received: finishing running jobs, then exiting");
+        // Set before it is said, so whoever reads the line finds long jobs told.
         STOPPING.store(true, std::sync::atomic::Ordering::Relaxed);
+        tracing::info!("{name} received: finishing running jobs, then exiting");
         let _ = tx.send(true);
     });
     Ok(rx)

@@ -22,8 +22,6 @@ mod test_servers;
 #[path = "support/worker.rs"]
 mod worker;
 
-use std::time::{Duration, Instant};
-
 use pg::{TableLock, TestDb};
 use redis_server::RedisServer;
 use serde_json::{Value, json};
@@ -52,14 +50,6 @@ fn lock_holder(db: &TestDb, table: &str) -> String {
         "SELECT l.pid FROM pg_locks l JOIN pg_class c ON c.oid = l.relation \
          WHERE c.relname = '{table}' AND l.granted AND l.mode = 'AccessExclusiveLock'"
     ))
-}
-
-fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 fn restart_mid_job(case: Case<'_>) {
@@ -95,13 +85,7 @@ fn restart_mid_job(case: Case<'_>) {
     let mut lock = TableLock::take(&db, case.table);
     let holder = lock_holder(&db, case.table);
     let held = add(2);
-    wait_until("the job to wait on the lock", || {
-        db.sql(&format!(
-            "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation \
-             WHERE c.relname = '{}' AND NOT l.granted",
-            case.table
-        )) != "0"
-    });
+    lock.wait_for_waiter(&db);
     // ...when PostgreSQL goes down under it: no new connections, the worker's ended.
     db.admin(&format!(
         "ALTER DATABASE \"{}\" ALLOW_CONNECTIONS false",

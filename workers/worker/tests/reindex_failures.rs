@@ -91,21 +91,8 @@ fn the_search_server_going_away_mid_run_fails_the_job() {
         // The case step reads "Tags", the projects step does not: hold the table so the worker
         // stops inside the case step, after writing the projects.
         let mut lock = pg::TableLock::take(&db, "Tags");
-        let id = jobs::add(
-            &redis,
-            QUEUE,
-            "reindex",
-            json!({"entityType": "all", "userId": "u1"}),
-            opts(),
-        );
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while db.sql(
-            "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'Tags' AND NOT l.granted",
-        ) != "1"
-        {
-            assert!(Instant::now() < deadline, "the worker never waited for Tags: {:?}", jobs::logs(&redis, QUEUE, &id));
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let id = add_reindex_all(&redis);
+        lock.wait_for_waiter(&db);
         assert_eq!(search.count("testplanit-projects"), 3);
         search.kill();
         lock.release();
@@ -135,6 +122,42 @@ fn the_search_server_going_away_mid_run_fails_the_job() {
         assert!(worker.log().iter().any(|l| l.contains("trying again in")));
         worker.stop_cleanly();
     }
+}
+
+/// A stop while a reindex runs: it ends at the next page and its job goes back to the front of
+/// the queue, no attempt spent (the queue allows one), instead of holding its 1 h lock; the
+/// next worker runs it to the end.
+#[test]
+fn a_stop_hands_a_running_reindex_back_and_the_next_worker_finishes_it() {
+    let search = SearchServer::start(Kind::Elasticsearch);
+    let (redis, db, mut worker) = seeded_worker(&search.url());
+    // The case step reads "Tags": held, the worker waits inside its first page of cases.
+    let mut lock = pg::TableLock::take(&db, "Tags");
+    let id = add_reindex_all(&redis);
+    lock.wait_for_waiter(&db);
+    // SAFETY: signalling our own child by its pid.
+    unsafe { libc::kill(worker.pid() as i32, libc::SIGINT) };
+    worker.wait_for_line("SIGINT received");
+    lock.release();
+    let status = worker.wait_exit();
+    assert!(status.success(), "{status}:\n{}", worker.log().join("\n"));
+
+    let job = jobs::wait_state(&redis, QUEUE, &id, "waiting");
+    assert_eq!(job["attemptsMade"], 0, "{job}");
+    let log = jobs::logs(&redis, QUEUE, &id);
+    assert!(
+        log.last().is_some_and(
+            |l| l.starts_with("Reindex interrupted by a worker stop after")
+                && l.ends_with("documents; the reindex runs again")
+        ),
+        "{log:#?}"
+    );
+
+    let worker = start_worker(&db.url(), &redis, &[("ELASTICSEARCH_NODE", &search.url())]);
+    let job = jobs::wait_state(&redis, QUEUE, &id, "completed");
+    assert_eq!(job["attemptsMade"], 1, "{job}");
+    assert_eq!(search.count("testplanit-repository-cases"), 3);
+    worker.stop_cleanly();
 }
 
 /// No search server configured, an unreachable one, a payload that is not a reindex request,

@@ -95,6 +95,10 @@ enum ReindexError {
     #[error(transparent)]
     Index(#[from] IndexError),
     #[error(
+        "interrupted by a worker stop after {done} of {total} documents; the reindex runs again"
+    )]
+    Interrupted { done: u64, total: u64 },
+    #[error(
         "{failed} of {attempted} documents could not be indexed (first: {first}); the rest were indexed"
     )]
     Refused {
@@ -132,6 +136,12 @@ pub async fn process(state: Arc<Reindexer>, job: Job) -> Result<Value, JobError>
         Ok(v) => Ok(v),
         Err(e) => {
             let msg = e.to_string();
+            if let ReindexError::Interrupted { .. } = e {
+                // A reindex can be repeated safely: back to the front of the queue, no
+                // attempt spent (the queue allows one), rather than a 1 h lock left to expire.
+                state.log.line(&job.id, &format!("Reindex {msg}")).await;
+                return Err(JobError::HandBack(msg));
+            }
             state.log.line(&job.id, &format!("Error: {msg}")).await;
             Err(match e {
                 ReindexError::NoProject(_) => JobError::Unrecoverable(msg),

@@ -25,6 +25,17 @@ struct Progress {
 }
 
 impl Progress {
+    /// Between two pages: a worker stop ends the run here, to be run again.
+    fn go_on(&self) -> Result<(), ReindexError> {
+        if crate::run::stopping() {
+            return Err(ReindexError::Interrupted {
+                done: self.done,
+                total: self.total,
+            });
+        }
+        Ok(())
+    }
+
     fn percent(&self) -> f64 {
         if self.total == 0 {
             return 90.0;
@@ -111,6 +122,7 @@ impl Run<'_> {
                 }
                 after = last;
                 progress.done += n as u64;
+                progress.go_on()?;
             }
             self.end_step(&mut writer, &client, Entity::Projects, tenant.as_deref())
                 .await?;
@@ -170,6 +182,7 @@ impl Run<'_> {
                         self.log(&format!("Indexed {done_here}/{count} cases..."))
                             .await;
                     }
+                    progress.go_on()?;
                 }
                 self.end_step(&mut writer, &client, *entity, tenant.as_deref())
                     .await?;

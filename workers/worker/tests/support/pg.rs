@@ -136,6 +136,7 @@ impl TestDb {
 /// A table held locked by another session, so a job writing to it waits mid-statement until
 /// `release`. Released (and the session ended) on drop too.
 pub struct TableLock {
+    table: String,
     session: std::process::Child,
     input: Option<std::process::ChildStdin>,
 }
@@ -169,8 +170,27 @@ impl TableLock {
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
         TableLock {
+            table: table.to_string(),
             session,
             input: Some(input),
+        }
+    }
+
+    /// Waits (up to 60 s) until a statement of another session waits for the lock.
+    pub fn wait_for_waiter(&self, db: &TestDb) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while db.sql(&format!(
+            r#"SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+               WHERE c.relname = '{}' AND NOT l.granted"#,
+            self.table
+        )) == "0"
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "nothing waited for the lock on {}",
+                self.table
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
         }
     }
 

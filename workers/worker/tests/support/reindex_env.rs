@@ -136,6 +136,17 @@ pub fn seeded_worker(node: &str) -> (RedisServer, TestDb, Running) {
     (redis, db, worker)
 }
 
+/// Adds a reindex of everything as the admin page does; returns its id.
+pub fn add_reindex_all(redis: &RedisServer) -> String {
+    jobs::add(
+        redis,
+        QUEUE,
+        "reindex",
+        json!({"entityType": "all", "userId": "u1"}),
+        opts(),
+    )
+}
+
 /// Adds a reindex job as the web app does; waits for it to finish; returns it as Node sees
 /// it with its log lines.
 pub fn reindex(redis: &RedisServer, name: &str, data: Value) -> (Value, Vec<String>) {
