@@ -336,6 +336,27 @@ fn big_export(s3: &S3Server, key: &str, mb: usize) -> usize {
         .unwrap_or(0)
 }
 
+/// Waits until the analysis of `job` is under way: a percentage shown, rows staged.
+fn scanning(db: &TestDb, job: &str) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let j = job_row(db, job);
+        let msg = j["statusMessage"].as_str().unwrap_or_default();
+        if msg.starts_with("Scanning file... ")
+            && !msg.starts_with("Scanning file... 0%")
+            && staged(db, job) > 0
+        {
+            return;
+        }
+        assert!(
+            j["status"] != "READY",
+            "the scan finished before it could be interrupted: {j}"
+        );
+        assert!(Instant::now() < deadline, "the scan never got going: {j}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 #[test]
 fn a_cancel_is_honoured_while_the_export_is_being_scanned() {
     node_support::ensure_installed();
@@ -346,24 +367,8 @@ fn a_cancel_is_honoured_while_the_export_is_being_scanned() {
     import_job(&db, "big", "big.json", size, Some(BUCKET));
     let w = worker(&db, &redis, &s3, &[]);
     let id = analyze(&redis, "big", "analyze");
-    // Once scanning is under way (a percentage shown, rows staged), the admin cancels.
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let j = job_row(&db, "big");
-        let msg = j["statusMessage"].as_str().unwrap_or_default();
-        if msg.starts_with("Scanning file... ")
-            && !msg.starts_with("Scanning file... 0%")
-            && staged(&db, "big") > 0
-        {
-            break;
-        }
-        assert!(
-            j["status"] != "READY",
-            "the scan finished before it could be canceled: {j}"
-        );
-        assert!(Instant::now() < deadline, "the scan never got going: {j}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    // Once scanning is under way, the admin cancels.
+    scanning(&db, "big");
     db.sql(r#"UPDATE "TestmoImportJob" SET "cancelRequested" = true WHERE id = 'big'"#);
     let done = jobs::wait_state(&redis, QUEUE, &id, "completed");
     assert_eq!(done["returnvalue"], json!({"status": "CANCELED"}));
@@ -396,6 +401,49 @@ fn a_cancel_is_honoured_while_the_export_is_being_scanned() {
         job_row(&db, "early")["statusMessage"],
         "Import was canceled before it started"
     );
+    w.stop_cleanly();
+}
+
+/// A worker stop mid-scan: the analysis stops at once, its staged rows removed, and the job
+/// goes back to the front of the queue (no attempt spent: the queue allows one); the next
+/// worker analyses the export from the top.
+#[test]
+fn a_stop_while_scanning_hands_the_analysis_to_the_next_worker() {
+    node_support::ensure_installed();
+    let s3 = S3Server::start();
+    let db = database();
+    let redis = RedisServer::start();
+    let size = big_export(&s3, "big.json", 40);
+    import_job(&db, "big", "big.json", size, Some(BUCKET));
+    let w = worker(&db, &redis, &s3, &[]);
+    let id = analyze(&redis, "big", "analyze");
+    scanning(&db, "big");
+    let (status, log) = w.stop_with_log();
+    assert!(status.success(), "{status}: {log:?}");
+    let job = jobs::wait_state(&redis, QUEUE, &id, "waiting");
+    assert_eq!(job["attemptsMade"], 0, "{job}");
+    let j = job_row(&db, "big");
+    assert_eq!(
+        (&j["status"], &j["statusMessage"]),
+        (
+            &json!("RUNNING"),
+            &json!(
+                "Paused by a worker stop; the analysis starts again when a worker takes the job"
+            )
+        ),
+        "{j}"
+    );
+    assert_eq!(staged(&db, "big"), 0, "the partial staging is removed");
+
+    let w = worker(&db, &redis, &s3, &[]);
+    let done = jobs::wait_state(&redis, QUEUE, &id, "completed");
+    assert_eq!(done["returnvalue"], json!({"status": "READY"}), "{done}");
+    let rows: u64 = db
+        .sql(r#"SELECT "rowCount" FROM "TestmoImportDataset" WHERE "jobId" = 'big' AND name = 'users'"#)
+        .parse()
+        .expect("row count");
+    assert!(rows > 0);
+    assert_eq!(staged(&db, "big"), rows, "every row staged once");
     w.stop_cleanly();
 }
 

@@ -55,6 +55,8 @@ pub enum AnalyzeError {
     Db(#[from] sqlx::Error),
     #[error("canceled")]
     Canceled,
+    #[error("analysis interrupted by a worker stop after {bytes} bytes")]
+    Interrupted { bytes: u64 },
     #[error("the export scanner stopped unexpectedly: {0}")]
     Internal(String),
 }
@@ -179,6 +181,14 @@ async fn feed(
         if tx.send(Ok(chunk)).await.is_err() {
             // The parser has stopped (its error, or the stager's, says why).
             return Ok(());
+        }
+        if crate::run::stopping() {
+            // An analysis starts from the top whenever it runs: stop now and let the next
+            // worker run it, rather than hold the stop for the rest of the file.
+            let _ = tx
+                .send(Err(std::io::Error::other("interrupted by a worker stop")))
+                .await;
+            return Err(AnalyzeError::Interrupted { bytes });
         }
         let rep = progress.at(bytes, started.elapsed());
         if rep.is_some() || checked.elapsed() >= Duration::from_secs(2) {

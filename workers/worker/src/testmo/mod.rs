@@ -114,6 +114,10 @@ async fn mark_canceled(pool: &PgPool, id: &str, message: &str) -> Result<(), sql
     Ok(())
 }
 
+/// The row's message while an analysis a stop interrupted waits for the next worker.
+const ANALYSIS_PAUSED: &str =
+    "Paused by a worker stop; the analysis starts again when a worker takes the job";
+
 async fn status(pool: &PgPool, id: &str, message: &str) -> Result<(), sqlx::Error> {
     sqlx::query(&format!(
         r#"UPDATE "TestmoImportJob" SET "statusMessage" = $2, "updatedAt" = {NOW} WHERE id = $1"#
@@ -254,6 +258,15 @@ async fn analyze_job(pool: &PgPool, id: &str, row: &Row) -> Result<Value, JobErr
                 .map_err(fail::db("cannot mark the import canceled"))?;
             tracing::info!("Testmo import {id}: analysis canceled");
             Ok(json!({"status": "CANCELED"}))
+        }
+        Err(e @ AnalyzeError::Interrupted { .. }) => {
+            // Back to the front of the queue, no attempt spent (the queue allows one); the
+            // next worker analyses the export again from the top.
+            purge(pool, id).await;
+            if let Err(db) = status(pool, id, ANALYSIS_PAUSED).await {
+                tracing::warn!("cannot record the stop on Testmo import {id}: {db}");
+            }
+            Err(JobError::HandBack(e.to_string()))
         }
         Err(e) => {
             let msg = e.to_string();
