@@ -336,6 +336,39 @@ fn big_export(s3: &S3Server, key: &str, mb: usize) -> usize {
         .unwrap_or(0)
 }
 
+/// An analysis of a big export (job "big", about `mb` MB) under way: a percentage shown,
+/// rows staged.
+struct Scan {
+    s3: S3Server,
+    db: TestDb,
+    redis: RedisServer,
+    w: Running,
+    id: String,
+    size: usize,
+}
+
+impl Scan {
+    fn under_way(mb: usize) -> Scan {
+        node_support::ensure_installed();
+        let s3 = S3Server::start();
+        let db = database();
+        let redis = RedisServer::start();
+        let size = big_export(&s3, "big.json", mb);
+        import_job(&db, "big", "big.json", size, Some(BUCKET));
+        let w = worker(&db, &redis, &s3, &[]);
+        let id = analyze(&redis, "big", "analyze");
+        scanning(&db, "big");
+        Scan {
+            s3,
+            db,
+            redis,
+            w,
+            id,
+            size,
+        }
+    }
+}
+
 /// Waits until the analysis of `job` is under way: a percentage shown, rows staged.
 fn scanning(db: &TestDb, job: &str) {
     let deadline = Instant::now() + Duration::from_secs(120);
@@ -359,16 +392,15 @@ fn scanning(db: &TestDb, job: &str) {
 
 #[test]
 fn a_cancel_is_honoured_while_the_export_is_being_scanned() {
-    node_support::ensure_installed();
-    let s3 = S3Server::start();
-    let db = database();
-    let redis = RedisServer::start();
-    let size = big_export(&s3, "big.json", 60);
-    import_job(&db, "big", "big.json", size, Some(BUCKET));
-    let w = worker(&db, &redis, &s3, &[]);
-    let id = analyze(&redis, "big", "analyze");
     // Once scanning is under way, the admin cancels.
-    scanning(&db, "big");
+    let Scan {
+        s3: _s3,
+        db,
+        redis,
+        w,
+        id,
+        size,
+    } = Scan::under_way(60);
     db.sql(r#"UPDATE "TestmoImportJob" SET "cancelRequested" = true WHERE id = 'big'"#);
     let done = jobs::wait_state(&redis, QUEUE, &id, "completed");
     assert_eq!(done["returnvalue"], json!({"status": "CANCELED"}));
@@ -409,15 +441,14 @@ fn a_cancel_is_honoured_while_the_export_is_being_scanned() {
 /// worker analyses the export from the top.
 #[test]
 fn a_stop_while_scanning_hands_the_analysis_to_the_next_worker() {
-    node_support::ensure_installed();
-    let s3 = S3Server::start();
-    let db = database();
-    let redis = RedisServer::start();
-    let size = big_export(&s3, "big.json", 40);
-    import_job(&db, "big", "big.json", size, Some(BUCKET));
-    let w = worker(&db, &redis, &s3, &[]);
-    let id = analyze(&redis, "big", "analyze");
-    scanning(&db, "big");
+    let Scan {
+        s3,
+        db,
+        redis,
+        w,
+        id,
+        ..
+    } = Scan::under_way(40);
     let (status, log) = w.stop_with_log();
     assert!(status.success(), "{status}: {log:?}");
     let job = jobs::wait_state(&redis, QUEUE, &id, "waiting");
