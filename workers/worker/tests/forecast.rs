@@ -166,6 +166,50 @@ fn case_and_run_forecasts_match_the_hand_computed_figures() {
     worker.stop_cleanly();
 }
 
+/// A stop during the nightly update: it ends before the next case group and the job goes back
+/// to the front of the queue, no attempt spent; the next worker computes it all again.
+#[test]
+fn a_stop_hands_the_nightly_update_back_and_the_next_worker_finishes_it() {
+    let server = RedisServer::start();
+    let db = TestDb::with_schema(&SCHEMA);
+    seed_cases(&db);
+    let mut worker = start(&db, &server, &[]);
+    // Listing the groups reads cases and links; each group reads its results: held, the
+    // worker waits inside the first group.
+    let mut lock = pg::TableLock::take(&db, "TestRunResults");
+    let id = jobs::add(
+        &server,
+        "forecast-updates",
+        "update-all-cases-forecast",
+        json!({}),
+        opts(),
+    );
+    lock.wait_for_waiter(&db);
+    // SAFETY: signalling our own child by its pid.
+    unsafe { libc::kill(worker.pid() as i32, libc::SIGINT) };
+    worker.wait_for_line("SIGINT received");
+    lock.release();
+    assert!(worker.wait_exit().success(), "{}", worker.log().join("\n"));
+    worker.wait_for_line("forecast update interrupted after 1 of 5 case groups");
+    let job = jobs::wait_state(&server, "forecast-updates", &id, "waiting");
+    assert_eq!(job["attemptsMade"], 0, "{job}");
+
+    let worker = start(&db, &server, &[]);
+    let done = jobs::wait_state(&server, "forecast-updates", &id, "completed");
+    assert_eq!(
+        (&done["returnvalue"], &done["attemptsMade"]),
+        (
+            &json!({"status": "completed", "successCount": 5, "failCount": 0}),
+            &json!(1)
+        )
+    );
+    assert_eq!(
+        forecasts(&db, "RepositoryCases"),
+        "1|45|1.867\n2|45|1.867\n3|45|1.867\n4|-|-\n5|-|0.4\n6|-|-\n7|-|-"
+    );
+    worker.stop_cleanly();
+}
+
 fn seed_milestones(db: &TestDb) {
     db.sql(
         r#"

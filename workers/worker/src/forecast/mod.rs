@@ -97,6 +97,19 @@ async fn single_case(pool: &PgPool, job: &Job) -> Result<Value, JobError> {
     Ok(result(1, 0))
 }
 
+/// Between two items of the nightly update: a worker stop hands the job back to the front of
+/// the queue, no attempt spent. Computing the forecasts again is harmless, and a run cut off
+/// by the stop's deadline would instead wait for the stalled check and count as a stall.
+fn stop_point(done: usize, total: usize, what: &str) -> Result<(), JobError> {
+    if crate::run::stopping() {
+        tracing::info!("Stopping: forecast update interrupted after {done} of {total} {what}");
+        return Err(JobError::HandBack(format!(
+            "interrupted by a worker stop after {done} of {total} {what}; the forecast update runs again"
+        )));
+    }
+    Ok(())
+}
+
 /// Every active case once per group, then every open run that holds one.
 async fn all_cases(pool: &PgPool) -> Result<Value, JobError> {
     let cases: Vec<i32> = sqlx::query_scalar(
@@ -124,7 +137,8 @@ async fn all_cases(pool: &PgPool) -> Result<Value, JobError> {
     let groups = math::representatives(&cases, &links);
     let (mut ok, mut failed) = (0u64, 0u64);
     let mut runs = BTreeSet::new();
-    for case in &groups {
+    for (i, case) in groups.iter().enumerate() {
+        stop_point(i, groups.len(), "case groups")?;
         match service::update_case(pool, *case, true, true).await {
             Ok(done) => {
                 ok += 1;
@@ -156,7 +170,8 @@ async fn all_cases(pool: &PgPool) -> Result<Value, JobError> {
     let (mut runs_ok, mut runs_failed) = (0u64, 0u64);
     // Each run refreshes its cases afresh, as TestPlanIt does (so every case is computed a
     // second time): one-hop groups overlap, and sharing the set would change the figures.
-    for run in open {
+    for (i, run) in open.into_iter().enumerate() {
+        stop_point(i, open_count, "open runs")?;
         match service::update_run(pool, run, &mut HashSet::new()).await {
             Ok(()) => runs_ok += 1,
             Err(e) => {
