@@ -1,6 +1,6 @@
 //! What happens to a job after its processor ran: completed, retried (now or after a
-//! back-off), handed back (a stop) or failed, per its attempts, backoff and removeOn* options; and, for a
-//! repeatable, its next iteration. (shared/specs/bullmq-v5.md 4.5, 4.6, 4.8, 6.3)
+//! back-off), handed back (a stop) or failed, per its attempts, backoff and removeOn* options;
+//! and, for a repeatable, its next iteration. (shared/specs/bullmq-v5.md 4.5, 4.6, 4.8, 6.3)
 
 use serde_json::Value;
 
