@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Sync worker benchmark (issue: sync worker): a bulk sync of 1,000 Jira issues against the
 tracker stand-in (workers/worker/tests/support/trackers.py) answering every request in 20 ms,
-and a table: wall time, CPU per issue, peak and idle RSS.
+and a table: wall time, CPU per issue, peak and idle RSS, and how long a worker stop takes
+with a sync running (the sync is handed back to the queue between two issues).
 
 Two runs: with TestPlanIt's rule of at least one second between requests to an integration
 (the rule dominates, so this run syncs --paced issues, 100 by default, and the table gives the
@@ -18,6 +19,7 @@ usage: bench/sync.py [--issues N] [--paced N] [--delay-ms MS]
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -83,6 +85,39 @@ def run(env, work, label, n):
     return wall, cpu, peak, idle
 
 
+def stop_mid_sync(env, work, trials=3):
+    """A paced bulk sync stopped after two issues, `trials` times over the same job: the
+    seconds from SIGINT to the worker's exit, each time checking the job went back to the
+    queue with no attempt spent. Returns the stop times."""
+    job = json.dumps([{"name": "sync-issues", "data": {"userId": "u1", "integrationId": 1, "action": "sync", "data": {}},
+                       "opts": {"attempts": 3, "backoff": {"type": "exponential", "delay": 2000},
+                                "removeOnComplete": False, "removeOnFail": False}}])
+    db = env["DATABASE_URL"].rsplit("/", 1)[1]
+    jid = node("produce.cjs", env["VALKEY_URL"], "issue-sync", job)[0]
+    times = []
+    for t in range(trials):
+        since = psql(db, "SELECT now()").strip()
+        worker = start_worker(BIN, "sync", env, os.path.join(work, f"worker-stop-{t}.log"))
+        try:
+            deadline = time.time() + 120
+            while int(psql(db, f"""SELECT count(*) FROM "Issue" WHERE "lastSyncedAt" > '{since}'""").strip() or 0) < 2:
+                if time.time() > deadline:
+                    raise SystemExit("the sync never got going")
+                time.sleep(0.05)
+            t0 = time.time()
+            worker.send_signal(signal.SIGINT)
+            worker.wait(timeout=600)
+            times.append(time.time() - t0)
+        finally:
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait()
+        j = node("inspect.cjs", env["VALKEY_URL"], "issue-sync", "job", jid)
+        if j["state"] != "waiting" or j["attemptsMade"] != 0:
+            raise SystemExit(f"the stopped sync was not handed back: {j}")
+    return times
+
+
 def main():
     subprocess.run(["cargo", "build", "--release", "--quiet", "-p", "tp-worker"], cwd=ROOT, check=True)
     subprocess.run(["npm", "ci", "--silent", "--no-audit", "--no-fund"], cwd=NODE_DIR, check=True)
@@ -108,6 +143,7 @@ def main():
         free_wall, free_cpu, free_peak, idle = run(dict(env, SYNC_REQUEST_INTERVAL_MS="0"), work, "free", ISSUES)
         seed(db, base, PACED)
         paced_wall, paced_cpu, paced_peak, _ = run(env, work, "paced", PACED)
+        stops = stop_mid_sync(env, work)
         per_issue_ms = free_cpu / ISSUES * 1000
         rows = [
             (f"wall, {PACED} issues at 1 request/s (the rule)", f"{paced_wall:.1f} s ({paced_wall / PACED:.3f} s/issue)"),
@@ -117,6 +153,8 @@ def main():
             ("CPU per issue (paced)", f"{paced_cpu / PACED * 1000:.3f} ms"),
             ("peak RSS", f"{max(free_peak, paced_peak) / 1024:.1f} MiB (target ≤ 32 MB)"),
             ("idle RSS", f"{idle / 1024:.1f} MiB"),
+            (f"stop mid-sync (paced), SIGINT → exit, {len(stops)} trials",
+             f"max {max(stops):.2f} s, each job handed back (waiting, attempts 0)"),
         ]
         print(f"\nsync, Jira stand-in at {DELAY_MS} ms, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} CPUs, all on loopback\n")
         w = max(len(r[0]) for r in rows)
