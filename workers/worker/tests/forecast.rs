@@ -185,9 +185,7 @@ fn a_stop_hands_the_nightly_update_back_and_the_next_worker_finishes_it() {
         opts(),
     );
     lock.wait_for_waiter(&db);
-    // SAFETY: signalling our own child by its pid.
-    unsafe { libc::kill(worker.pid() as i32, libc::SIGINT) };
-    worker.wait_for_line("SIGINT received");
+    worker.interrupt();
     lock.release();
     assert!(worker.wait_exit().success(), "{}", worker.log().join("\n"));
     worker.wait_for_line("forecast update interrupted after 1 of 5 case groups");

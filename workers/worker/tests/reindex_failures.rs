@@ -135,9 +135,7 @@ fn a_stop_hands_a_running_reindex_back_and_the_next_worker_finishes_it() {
     let mut lock = pg::TableLock::take(&db, "Tags");
     let id = add_reindex_all(&redis);
     lock.wait_for_waiter(&db);
-    // SAFETY: signalling our own child by its pid.
-    unsafe { libc::kill(worker.pid() as i32, libc::SIGINT) };
-    worker.wait_for_line("SIGINT received");
+    worker.interrupt();
     lock.release();
     let status = worker.wait_exit();
     assert!(status.success(), "{status}:\n{}", worker.log().join("\n"));

@@ -47,10 +47,7 @@ fn sigint_during_a_job_lets_it_finish_before_exit() {
     let id = audit_event(&server, "1");
     worker.wait_for_line("Processing audit event: CREATE Tags:1");
     // The INSERT is now waiting on the lock. Ask the worker to stop.
-    let pid = worker.pid();
-    // SAFETY: signalling our own child by its pid.
-    unsafe { libc::kill(pid as i32, libc::SIGINT) };
-    worker.wait_for_line("SIGINT received");
+    worker.interrupt();
     // It is still there, finishing its job, which is still active.
     assert!(
         worker.running(),

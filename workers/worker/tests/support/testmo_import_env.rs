@@ -49,19 +49,21 @@ impl Env {
 
     pub fn worker(&self, extra: &[(&str, &str)]) -> Running {
         let (url, r) = (self.db.url(), self.redis.url());
+        let tenants = self
+            .tenant
+            .map(|t| json!({ t: {"databaseUrl": url} }).to_string());
+        let database = match tenants {
+            Some(_) => format!("{url}_not_a_tenant"),
+            None => url.clone(),
+        };
         let s3_env = self.s3.env();
         let mut env: Vec<(&str, &str)> = vec![
-            ("DATABASE_URL", &url),
+            ("DATABASE_URL", &database),
             ("VALKEY_URL", &r),
             ("AWS_BUCKET_NAME", BUCKET),
         ];
         env.extend(s3_env.iter().map(|(k, v)| (*k, v.as_str())));
-        let tenants = self
-            .tenant
-            .map(|t| json!({ t: {"databaseUrl": url} }).to_string());
-        let nowhere = format!("{url}_not_a_tenant");
         if let Some(tenants) = &tenants {
-            env[0].1 = &nowhere;
             env.extend([("MULTI_TENANT_MODE", "true"), ("TENANT_CONFIGS", tenants)]);
         }
         env.extend_from_slice(extra);

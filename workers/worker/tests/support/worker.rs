@@ -103,10 +103,20 @@ impl Running {
         }
     }
 
-    /// SIGINT, then the exit status (within 30 s).
-    pub fn stop(mut self) -> ExitStatus {
+    fn sigint(&self) {
         // SAFETY: signalling our own child by its pid.
         unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
+    }
+
+    /// SIGINT, and the worker saying it has begun stopping; it goes on finishing its jobs.
+    pub fn interrupt(&self) {
+        self.sigint();
+        self.wait_for_line("SIGINT received");
+    }
+
+    /// SIGINT, then the exit status (within 30 s).
+    pub fn stop(mut self) -> ExitStatus {
+        self.sigint();
         self.wait_exit()
     }
 }
