@@ -10,7 +10,7 @@ module completions {
   # Start apps from an ecosystem file (default ./ecosystem.toml) or by name
   export extern "tpctl start" [
     --only: string            # Only these apps (comma-separated names) of the files or apps given, as PM2's --only; with nothing else given, of ./ecosystem.toml
-    --update-env              # Accepted for PM2's sake and changes nothing: tpctl reads the ecosystem file and the env files again on every start, restart and reload
+    --update-env              # Replace the environment recorded at each app's first start with this shell's, and say which variables changed (the ecosystem file and env files are read again either way)
     --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
     --help(-h)                # Print help
     --version(-V)             # Print version
@@ -20,7 +20,7 @@ module completions {
   # Stop apps gracefully: kill_signal to the process group, SIGKILL after kill_timeout
   export extern "tpctl stop" [
     --only: string            # Only these apps (comma-separated names) of the files or apps given, as PM2's --only; with nothing else given, of ./ecosystem.toml
-    --update-env              # Accepted for PM2's sake and changes nothing: tpctl reads the ecosystem file and the env files again on every start, restart and reload
+    --update-env              # Replace the environment recorded at each app's first start with this shell's, and say which variables changed (the ecosystem file and env files are read again either way)
     --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
     --help(-h)                # Print help
     --version(-V)             # Print version
@@ -30,7 +30,7 @@ module completions {
   # Restart apps; their ecosystem file and env files are read again
   export extern "tpctl restart" [
     --only: string            # Only these apps (comma-separated names) of the files or apps given, as PM2's --only; with nothing else given, of ./ecosystem.toml
-    --update-env              # Accepted for PM2's sake and changes nothing: tpctl reads the ecosystem file and the env files again on every start, restart and reload
+    --update-env              # Replace the environment recorded at each app's first start with this shell's, and say which variables changed (the ecosystem file and env files are read again either way)
     --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
     --help(-h)                # Print help
     --version(-V)             # Print version
@@ -40,7 +40,7 @@ module completions {
   # Restart apps gracefully one instance at a time: the next only once the previous is online again, so an app with `instances > 1` keeps serving (PM2's reload)
   export extern "tpctl reload" [
     --only: string            # Only these apps (comma-separated names) of the files or apps given, as PM2's --only; with nothing else given, of ./ecosystem.toml
-    --update-env              # Accepted for PM2's sake and changes nothing: tpctl reads the ecosystem file and the env files again on every start, restart and reload
+    --update-env              # Replace the environment recorded at each app's first start with this shell's, and say which variables changed (the ecosystem file and env files are read again either way)
     --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
     --help(-h)                # Print help
     --version(-V)             # Print version
@@ -50,7 +50,7 @@ module completions {
   # Stop apps and remove them from the list (their logs stay on disk)
   export extern "tpctl delete" [
     --only: string            # Only these apps (comma-separated names) of the files or apps given, as PM2's --only; with nothing else given, of ./ecosystem.toml
-    --update-env              # Accepted for PM2's sake and changes nothing: tpctl reads the ecosystem file and the env files again on every start, restart and reload
+    --update-env              # Replace the environment recorded at each app's first start with this shell's, and say which variables changed (the ecosystem file and env files are read again either way)
     --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
     --help(-h)                # Print help
     --version(-V)             # Print version
@@ -99,7 +99,7 @@ module completions {
   # Empty apps' log files (and their rotated copies) while they keep running
   export extern "tpctl flush" [
     --only: string            # Only these apps (comma-separated names) of the files or apps given, as PM2's --only; with nothing else given, of ./ecosystem.toml
-    --update-env              # Accepted for PM2's sake and changes nothing: tpctl reads the ecosystem file and the env files again on every start, restart and reload
+    --update-env              # Replace the environment recorded at each app's first start with this shell's, and say which variables changed (the ecosystem file and env files are read again either way)
     --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
     --help(-h)                # Print help
     --version(-V)             # Print version
@@ -115,14 +115,15 @@ module completions {
 
   # Save the current process list to dump.toml, for `resurrect` and the boot integration
   export extern "tpctl save" [
-    --force                   # Save even when no app is known (resurrect would then start nothing)
+    --force                   # Save even when no app is known (resurrect would then start nothing), or when an app's required variables would be missing at boot
     --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
     --help(-h)                # Print help
     --version(-V)             # Print version
   ]
 
-  # Bring back the saved process list: saved-running apps start in `after` order, the rest are listed as stopped; apps already running are left alone
+  # Bring back the saved process list: saved-running apps start in `after` order, the rest are listed as stopped; apps already running are left alone. Each app gets the environment recorded when it was saved, whatever the shell's
   export extern "tpctl resurrect" [
+    --update-env              # Give the apps this shell's environment instead of the one saved with them
     --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
     --help(-h)                # Print help
     --version(-V)             # Print version
@@ -434,7 +435,7 @@ module completions {
   # Run apps in the foreground with prefixed output (development); Ctrl-C stops them all
   export extern "tpctl run" [
     --only: string            # Only these apps (comma-separated names) of the files or apps given, as PM2's --only; with nothing else given, of ./ecosystem.toml
-    --update-env              # Accepted for PM2's sake and changes nothing: tpctl reads the ecosystem file and the env files again on every start, restart and reload
+    --update-env              # Replace the environment recorded at each app's first start with this shell's, and say which variables changed (the ecosystem file and env files are read again either way)
     --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
     --help(-h)                # Print help
     --version(-V)             # Print version
@@ -493,7 +494,7 @@ module completions {
   export extern "tpctl help save" [
   ]
 
-  # Bring back the saved process list: saved-running apps start in `after` order, the rest are listed as stopped; apps already running are left alone
+  # Bring back the saved process list: saved-running apps start in `after` order, the rest are listed as stopped; apps already running are left alone. Each app gets the environment recorded when it was saved, whatever the shell's
   export extern "tpctl help resurrect" [
   ]
 

@@ -27,8 +27,8 @@ pub struct Targets {
     /// with nothing else given, of ./ecosystem.toml.
     #[arg(long, value_delimiter = ',', value_name = "NAME")]
     pub only: Vec<String>,
-    /// Accepted for PM2's sake and changes nothing: tpctl reads the ecosystem file and the env
-    /// files again on every start, restart and reload.
+    /// Replace the environment recorded at each app's first start with this shell's, and say
+    /// which variables changed (the ecosystem file and env files are read again either way).
     #[arg(long)]
     pub update_env: bool,
 }
@@ -104,14 +104,22 @@ pub enum Command {
         after_help = "Examples:\n  tpctl save\n  tpctl save --force    save even an empty list"
     )]
     Save {
-        /// Save even when no app is known (resurrect would then start nothing).
+        /// Save even when no app is known (resurrect would then start nothing), or when an
+        /// app's required variables would be missing at boot.
         #[arg(long)]
         force: bool,
     },
     /// Bring back the saved process list: saved-running apps start in `after` order, the rest
-    /// are listed as stopped; apps already running are left alone.
-    #[command(after_help = "Example:\n  tpctl resurrect")]
-    Resurrect,
+    /// are listed as stopped; apps already running are left alone. Each app gets the
+    /// environment recorded when it was saved, whatever the shell's.
+    #[command(
+        after_help = "Examples:\n  tpctl resurrect\n  tpctl resurrect --update-env   this shell's environment instead of the saved one"
+    )]
+    Resurrect {
+        /// Give the apps this shell's environment instead of the one saved with them.
+        #[arg(long)]
+        update_env: bool,
+    },
     /// Generate, install, check or print the boot integration that runs `tpctl resurrect` at boot.
     #[command(
         after_help = "Examples:\n  tpctl startup                    show the unit and the command that installs it\n  sudo tpctl startup systemd --run-as testplanit --install\n  tpctl startup systemd --user --install\n  tpctl startup --check            would a reboot bring the saved list back?"

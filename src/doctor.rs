@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::config;
+use crate::config::required::required_vars;
 use crate::home::Home;
 use crate::spec::AppSpec;
 
@@ -114,6 +115,13 @@ pub fn run(home: &Home, opts: &Options<'_>) -> Vec<Line> {
         });
     }
     env_checks(&specs, &mut lines);
+    boot_env_checks(home, &specs, &mut lines);
+    if lines
+        .iter()
+        .any(|l| l.check == "env" && l.verdict == Verdict::Fail)
+    {
+        lines.retain(|l| l.check != "env" || l.verdict != Verdict::Ok);
+    }
     timeout_checks(&specs, &mut lines);
     let env_of = |var: &str| {
         specs
@@ -164,21 +172,6 @@ pub fn run(home: &Home, opts: &Options<'_>) -> Vec<Line> {
     lines.push(disk(home, &specs));
     lines.push(boot(home));
     lines
-}
-
-/// Variables a TestPlanIt worker cannot start without (names only; values are never shown).
-fn required_vars(spec: &AppSpec) -> Vec<&'static str> {
-    let mut vars = Vec::new();
-    if !spec.queues.is_empty() || spec.name == "scheduler" {
-        vars.extend(["VALKEY_URL", "DATABASE_URL"]);
-    }
-    if spec.queues.iter().any(|q| q == "emails") {
-        vars.extend(["EMAIL_SERVER_HOST", "EMAIL_FROM", "NEXTAUTH_URL"]);
-    }
-    if spec.queues.iter().any(|q| q == "elasticsearch-reindex") {
-        vars.push("ELASTICSEARCH_NODE");
-    }
-    vars
 }
 
 fn env_checks(specs: &[AppSpec], lines: &mut Vec<Line>) {
@@ -241,6 +234,56 @@ fn env_checks(specs: &[AppSpec], lines: &mut Vec<Line>) {
                 vars.join(", ")
             ),
         });
+    }
+}
+
+/// The environment a boot's resurrect would give each app: the one saved with it (or recorded
+/// in its run directory), else none of this shell's.
+fn recorded_env(
+    home: &Home,
+    saved: &BTreeMap<String, BTreeMap<String, String>>,
+    id: &str,
+) -> BTreeMap<String, String> {
+    saved
+        .get(id)
+        .cloned()
+        .or_else(|| {
+            crate::commands::targets::saved_spec(home, id)
+                .map(|s| s.captured_env)
+                .filter(|e| !e.is_empty())
+        })
+        .unwrap_or_default()
+}
+
+/// A variable this shell has but a boot would not give the app fails: the app works when
+/// started by hand and comes back without it after a reboot.
+fn boot_env_checks(home: &Home, specs: &[AppSpec], lines: &mut Vec<Line>) {
+    let saved = crate::dump::load_env(home.root())
+        .ok()
+        .flatten()
+        .map(|d| d.apps)
+        .unwrap_or_default();
+    for s in specs {
+        let here = config::required::missing_in(s, &s.env);
+        let recorded = recorded_env(home, &saved, &s.id);
+        match config::required::missing_at_boot(s, &recorded) {
+            Ok(at_boot) => {
+                let only_here: Vec<&str> =
+                    at_boot.into_iter().filter(|v| !here.contains(v)).collect();
+                if !only_here.is_empty() {
+                    lines.push(Line {
+                        check: "env",
+                        verdict: Verdict::Fail,
+                        detail: config::required::boot_fix(&s.id, &only_here),
+                    });
+                }
+            }
+            Err(e) => lines.push(Line {
+                check: "env",
+                verdict: Verdict::Fail,
+                detail: format!("{}: {e}", s.id),
+            }),
+        }
     }
 }
 

@@ -3,8 +3,8 @@
 //! Written only by `tpctl save`: temp file, fsync, rename, directory fsync, mode 0600, the
 //! previous version kept as `dump.toml.bak`. Env values are not stored when they came from env
 //! files (the dump names the files, read again at resurrect), and `save` refuses to write a
-//! secret-looking value set directly in an `env` table. The caller's environment is never
-//! stored: what an app needs belongs in its ecosystem file.
+//! secret-looking value set directly in an `env` table. The environment each app recorded at
+//! its first start goes to `dump-env.toml` (0600) beside it, never into dump.toml.
 
 use std::path::{Path, PathBuf};
 
@@ -70,6 +70,80 @@ pub enum DumpError {
     NeverSaved { path: PathBuf },
 }
 
+/// `dump-env.toml`: each saved app's recorded environment (what its first start inherited,
+/// or the last `--update-env`), mode 0600 beside dump.toml, so that a boot's resurrect gives
+/// every app what it ran with, from a shell that has none of it, without a secret in dump.toml.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct EnvDump {
+    pub format: u32,
+    /// App instance id → its recorded environment.
+    #[serde(default)]
+    pub apps: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
+}
+
+/// `dump-env.toml` and its `.bak`.
+pub fn env_paths(home: &Path) -> (PathBuf, PathBuf) {
+    (home.join("dump-env.toml"), home.join("dump-env.toml.bak"))
+}
+
+/// Writes `dump-env.toml` (0600), keeping the previous one as `.bak`.
+pub fn write_env(home: &Path, env: &EnvDump) -> Result<(), DumpError> {
+    let (path, bak) = env_paths(home);
+    let text = toml::to_string(env).map_err(|e| DumpError::Write {
+        path: path.clone(),
+        source: std::io::Error::other(e),
+    })?;
+    keep_previous(&path, &bak)?;
+    write_atomic(&path, text.as_bytes(), 0o600, true)
+        .map_err(|source| DumpError::Write { path, source })
+}
+
+/// Reads `dump-env.toml` (its `.bak` when it is corrupt); `None` when neither exists (a dump
+/// saved by a tpctl that did not record environments).
+pub fn load_env(home: &Path) -> Result<Option<EnvDump>, DumpError> {
+    let (path, bak) = env_paths(home);
+    let read = |p: &Path| -> Result<Option<EnvDump>, DumpError> {
+        let text = match std::fs::read_to_string(p) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => {
+                return Err(DumpError::Read {
+                    path: p.to_path_buf(),
+                    reason: e.to_string(),
+                });
+            }
+        };
+        toml::from_str(&text)
+            .map(Some)
+            .map_err(|e| DumpError::Read {
+                path: p.to_path_buf(),
+                reason: e.message().to_string(),
+            })
+    };
+    match read(&path) {
+        Ok(Some(d)) => Ok(Some(d)),
+        Ok(None) => read(&bak),
+        Err(primary) => match read(&bak) {
+            Ok(Some(d)) => Ok(Some(d)),
+            _ => Err(primary),
+        },
+    }
+}
+
+/// Keeps `path` as `bak` before it is replaced: a hard link, so the .bak is the previous file
+/// exactly and appears atomically.
+fn keep_previous(path: &Path, bak: &Path) -> Result<bool, DumpError> {
+    if !path.exists() {
+        return Ok(false);
+    }
+    let _ = std::fs::remove_file(bak);
+    std::fs::hard_link(path, bak).map_err(|source| DumpError::Write {
+        path: bak.to_path_buf(),
+        source,
+    })?;
+    Ok(true)
+}
+
 /// `dump.toml` and `dump.toml.bak` in the run directory.
 pub fn paths(home: &Path) -> (PathBuf, PathBuf) {
     (home.join("dump.toml"), home.join("dump.toml.bak"))
@@ -92,10 +166,10 @@ pub fn saved(spec: &AppSpec, state: Desired) -> Result<SavedApp, DumpError> {
     let mut spec = spec.clone();
     spec.env.clear();
     spec.env_from_config.clear();
+    spec.captured_env.clear();
     Ok(SavedApp { state, spec })
 }
 
-/// Writes the dump durably, keeping the previous one as `.bak`.
 /// Writes the dump, keeping the previous one as `.bak`; returns whether there was one.
 pub fn write(home: &Path, dump: &Dump) -> Result<bool, DumpError> {
     let (path, bak) = paths(home);
@@ -103,15 +177,7 @@ pub fn write(home: &Path, dump: &Dump) -> Result<bool, DumpError> {
         path: path.clone(),
         source: std::io::Error::other(e),
     })?;
-    let had_previous = path.exists();
-    if had_previous {
-        // A hard link, not a copy: the .bak is the previous file exactly, and appears atomically.
-        let _ = std::fs::remove_file(&bak);
-        std::fs::hard_link(&path, &bak).map_err(|source| DumpError::Write {
-            path: bak.clone(),
-            source,
-        })?;
-    }
+    let had_previous = keep_previous(&path, &bak)?;
     write_atomic(&path, text.as_bytes(), 0o600, true)
         .map_err(|source| DumpError::Write { path, source })?;
     Ok(had_previous)

@@ -90,7 +90,7 @@ fn dispatch(command: Command, quiet: bool) -> Result<Outcome, CommandError> {
         Command::Flush(t) => commands::logs::flush(&ctx, &t),
         Command::ReloadLogs => commands::logs::reload(&ctx),
         Command::Save { force } => commands::save::save(&ctx, force),
-        Command::Resurrect => commands::save::resurrect(&ctx),
+        Command::Resurrect { update_env } => commands::save::resurrect(&ctx, update_env),
         Command::Generate {
             what: cli::Generate::Completions { shell },
         } => commands::generate::print_completions(shell),

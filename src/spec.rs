@@ -26,6 +26,12 @@ pub struct AppSpec {
     /// The complete environment of the app (caller env < env_file < env < tpctl's own variables).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub env: BTreeMap<String, String>,
+    /// The environment of the command that first started the app (PM2's captured env): the
+    /// lowest layer of `env`, reused by restart, reload and resurrect from any shell until
+    /// `--update-env` replaces it. Kept in spec.json (0600) and in `dump-env.toml` (0600),
+    /// never in dump.toml.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub captured_env: BTreeMap<String, String>,
     /// Keys of `env` that the file set (env_file or env), as opposed to inherited from the caller.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub env_from_config: BTreeSet<String>,

@@ -175,7 +175,7 @@ fn a_dump_does_not_carry_the_shell_environment_into_the_apps() {
     assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
     let toml = std::fs::read_to_string(t.path().join("ecosystem.toml")).expect("written");
     assert!(
-        !toml.contains("NODE_ENV =") && !toml.contains("env_file ="),
+        !toml.contains("NODE_ENV =") && !toml.contains("hunter2"),
         "{toml}"
     );
     assert!(!t.path().join("email-worker.env").exists());
@@ -184,6 +184,76 @@ fn a_dump_does_not_carry_the_shell_environment_into_the_apps() {
             "dropped DATABASE_URL, NODE_ENV: the same as in this shell, so inherited by PM2"
         ),
         "{stdout}"
+    );
+    // What the apps relied on their environment for is kept in a private env file that the
+    // output names, so a start from any shell (or a boot) gives it to them.
+    let settings = t.path().join("tpctl.env");
+    assert_eq!(
+        std::fs::read_to_string(&settings).expect("tpctl.env"),
+        "DATABASE_URL=postgres://tp:hunter2@db:5432/tp\nNODE_ENV=production\n"
+    );
+    assert_eq!(
+        std::fs::metadata(&settings)
+            .expect("meta")
+            .permissions()
+            .mode()
+            & 0o777,
+        0o600
+    );
+    let parsed: toml::Table = toml::from_str(&toml).expect("toml");
+    assert_eq!(
+        parsed["defaults"]["env_file"].as_str(),
+        Some("tpctl.env"),
+        "{toml}"
+    );
+    assert!(
+        stdout.contains("DATABASE_URL, NODE_ENV) written (0600)"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn an_imported_file_needs_no_shell_for_the_settings_its_apps_relied_on() {
+    let t = TempHome::new();
+    t.write(
+        "ecosystem.config.js",
+        "module.exports = { apps: [{ name: 'email-worker', script: 'dist/workers/emailWorker.js', env: { NODE_ENV: 'production' } }] };\n",
+    );
+    let out = t
+        .cmd(&["import", "pm2", "ecosystem.config.js"])
+        .env("VALKEY_URL", "redis://valkey:6379")
+        .env("EMAIL_SERVER_PASSWORD", "hunter2")
+        .output()
+        .expect("import");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let toml = std::fs::read_to_string(t.path().join("ecosystem.toml")).expect("written");
+    assert!(
+        !toml.contains("hunter2") && !toml.contains("redis://valkey"),
+        "{toml}"
+    );
+    // Resolved from an empty environment, as a boot would: the settings are there.
+    let specs = t
+        .cmd(&["doctor", "--json"])
+        .env_clear()
+        .env("TPCTL_HOME", t.home())
+        .output()
+        .expect("doctor");
+    let lines: Vec<serde_json::Value> = serde_json::from_slice(&specs.stdout).expect("json");
+    let env_fail: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|l| l["check"] == "env" && l["verdict"] == "fail")
+        .collect();
+    assert!(
+        env_fail
+            .iter()
+            .all(|l| !l["detail"].as_str().unwrap_or("").contains("VALKEY_URL")),
+        "{env_fail:?}"
+    );
+    let settings = std::fs::read_to_string(t.path().join("tpctl.env")).expect("tpctl.env");
+    assert!(
+        settings.contains("VALKEY_URL=redis://valkey:6379")
+            && settings.contains("EMAIL_SERVER_PASSWORD=hunter2"),
+        "{settings}"
     );
 }
 

@@ -121,7 +121,11 @@ pub fn pm2(
         let abs = std::path::absolute(from).unwrap_or_else(|_| from.to_path_buf());
         import::rebase(&mut apps, &abs);
     }
-    write(&apps, &file.display().to_string(), &out, force)
+    // What `pm2 start` from this shell would have given the apps: its environment and --env.
+    let mut shell: std::collections::BTreeMap<String, String> = std::env::vars().collect();
+    shell.extend(env.iter().cloned());
+    let relied = import::relied_settings(&apps, &shell);
+    write(&apps, &file.display().to_string(), &out, force, &relied)
 }
 
 /// `tpctl import pm2-dump [PATH]`.
@@ -154,21 +158,27 @@ pub fn pm2_dump(
         .map(|a| import::app(a, Origin::Dump))
         .collect();
     let shell: std::collections::BTreeMap<String, String> = std::env::vars().collect();
-    import::drop_shell_env(&mut apps, &shell);
+    let relied = import::drop_shell_env(&mut apps, &shell);
     import::testplanit(&mut apps);
     write(
         &apps,
         &path.display().to_string(),
         &output.unwrap_or_else(|| PathBuf::from("ecosystem.toml")),
         force,
+        &relied,
     )
 }
+
+/// The env file the import writes beside its output for the settings the PM2 apps took from
+/// their environment.
+const SETTINGS_FILE: &str = "tpctl.env";
 
 fn write(
     apps: &[Imported],
     source: &str,
     out: &Path,
     force: bool,
+    relied: &std::collections::BTreeMap<String, String>,
 ) -> Result<Outcome, CommandError> {
     if apps.is_empty() {
         return Err(usage(format!("{source} defines no apps")));
@@ -183,20 +193,17 @@ fn write(
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
+    let settings = dir.join(SETTINGS_FILE);
+    if !relied.is_empty() && settings.exists() && !force {
+        return Err(usage(format!(
+            "{} exists; use --force to replace it (the import writes the apps' settings there)",
+            settings.display()
+        )));
+    }
     let env_file = |a: &Imported| format!("{}.env", a.name);
     for a in apps.iter().filter(|a| !a.secrets.is_empty()) {
         let path = dir.join(env_file(a));
-        let body: String = a
-            .secrets
-            .iter()
-            .map(|(k, v)| format!("{k}={}\n", quote_env(v)))
-            .collect();
-        crate::persist::write_atomic(&path, body.as_bytes(), 0o600, true).map_err(|source| {
-            CommandError::Io {
-                what: format!("cannot write {}", path.display()),
-                source,
-            }
-        })?;
+        write_env_file(&path, &a.secrets)?;
         println!(
             "✓ {}: {} written to {} (0600), not to the ecosystem file",
             a.name,
@@ -204,7 +211,18 @@ fn write(
             path.display()
         );
     }
-    let text = import::render(apps, source, env_file);
+    if !relied.is_empty() {
+        write_env_file(&settings, relied)?;
+        let names: Vec<&str> = relied.keys().map(String::as_str).collect();
+        println!(
+            "✓ {}: {} the PM2 apps took from their environment ({}) written (0600) and named by [defaults] env_file, so no start depends on the shell it is typed in",
+            settings.display(),
+            crate::render::count(relied.len(), "setting"),
+            names.join(", ")
+        );
+    }
+    let shared = (!relied.is_empty()).then_some(SETTINGS_FILE);
+    let text = import::render(apps, source, env_file, shared);
     crate::persist::write_atomic(out, text.as_bytes(), 0o644, true).map_err(|source| {
         CommandError::Io {
             what: format!("cannot write {}", out.display()),
@@ -228,6 +246,23 @@ fn write(
         out.display()
     );
     Ok(Outcome::Success)
+}
+
+/// Writes a .env file of `vars`, mode 0600, atomically.
+fn write_env_file(
+    path: &Path,
+    vars: &std::collections::BTreeMap<String, String>,
+) -> Result<(), CommandError> {
+    let body: String = vars
+        .iter()
+        .map(|(k, v)| format!("{k}={}\n", quote_env(v)))
+        .collect();
+    crate::persist::write_atomic(path, body.as_bytes(), 0o600, true).map_err(|source| {
+        CommandError::Io {
+            what: format!("cannot write {}", path.display()),
+            source,
+        }
+    })
 }
 
 /// Quotes a value for a .env file when it needs it.

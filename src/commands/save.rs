@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::{CommandError, Ctx, Outcome, inventory, start, targets};
 use crate::client::{self, ClientError};
+use crate::config::required;
 use crate::dump::{self, Desired, Dump};
 use crate::keeper::{now_ms, state, write_spec};
 use crate::policy::Status;
@@ -26,6 +27,11 @@ pub fn save(ctx: &Ctx, force: bool) -> Result<Outcome, CommandError> {
         return Ok(Outcome::Failed);
     }
     let mut apps = Vec::new();
+    let mut envs = dump::EnvDump {
+        format: dump::FORMAT,
+        apps: BTreeMap::new(),
+    };
+    let mut unbootable = Vec::new();
     for st in &statuses {
         let Some(spec) = targets::saved_spec(&ctx.home, &st.id) else {
             continue;
@@ -35,13 +41,34 @@ pub fn save(ctx: &Ctx, force: bool) -> Result<Outcome, CommandError> {
         } else {
             Desired::Running
         };
+        match required::missing_at_boot(&spec, &spec.captured_env) {
+            Ok(missing) if !missing.is_empty() => {
+                unbootable.push(required::boot_fix(&spec.id, &missing))
+            }
+            Ok(_) => {}
+            Err(e) => unbootable.push(format!("{}: {e}", spec.id)),
+        }
+        envs.apps.insert(spec.id.clone(), spec.captured_env.clone());
         apps.push(dump::saved(&spec, state)?);
+    }
+    if !unbootable.is_empty() {
+        for u in &unbootable {
+            eprintln!("error: {u}");
+        }
+        if !force {
+            eprintln!(
+                "nothing saved: a reboot would bring these apps back without what they need; fix that, or `tpctl save --force` to save anyway"
+            );
+            return Ok(Outcome::Failed);
+        }
     }
     let dump = Dump {
         format: dump::FORMAT,
         saved_at: render::rfc3339_millis(now_ms()),
         apps,
     };
+    // The environments first: a dump.toml never names an app whose environment is not saved.
+    dump::write_env(ctx.home.root(), &envs)?;
     let had_previous = dump::write(ctx.home.root(), &dump)?;
     let (path, bak) = dump::paths(ctx.home.root());
     for (st, app) in statuses.iter().zip(&dump.apps) {
@@ -89,29 +116,52 @@ fn warn(st: &AppStatus) -> Option<String> {
 
 /// `tpctl resurrect`: brings back exactly the saved set, in `after` order; running apps are
 /// left alone, so running it twice starts nothing twice.
-pub fn resurrect(ctx: &Ctx) -> Result<Outcome, CommandError> {
+pub fn resurrect(ctx: &Ctx, update_env: bool) -> Result<Outcome, CommandError> {
     ctx.home.ensure()?;
     let (dump, warning) = dump::load(ctx.home.root())?;
     if let Some(w) = warning {
         eprintln!("warning: {w}");
     }
-    let caller: BTreeMap<String, String> = std::env::vars_os()
-        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-        .collect();
+    let saved_envs = match dump::load_env(ctx.home.root()) {
+        Ok(e) => e.unwrap_or_default().apps,
+        Err(e) => {
+            eprintln!(
+                "warning: {e}; the apps' recorded environments are read from their run directories instead"
+            );
+            BTreeMap::new()
+        }
+    };
+    let current = targets::current_env();
     let mut outcome = Outcome::Success;
     let mut to_start = Vec::new();
     for app in dump.apps {
-        let mut spec = app.spec;
-        match spec.env_sources.layer(&caller) {
-            Ok((env, configured)) => {
-                spec.env = env;
-                spec.env_from_config = configured;
+        let id = app.spec.id.clone();
+        let recorded = saved_envs
+            .get(&id)
+            .cloned()
+            .or_else(|| targets::saved_spec(&ctx.home, &id).map(|s| s.captured_env))
+            .filter(|e| !e.is_empty());
+        let caller = match (update_env, recorded) {
+            (false, Some(env)) => env,
+            (true, _) => current.clone(),
+            (false, None) => {
+                println!(
+                    "! {id}: no environment was saved with it (saved by an older tpctl); it gets this shell's: run `tpctl save` again to record it"
+                );
+                current.clone()
             }
+        };
+        let spec = match targets::with_inherited(app.spec, caller) {
+            Ok(spec) => spec,
             Err(e) => {
-                println!("✗ {}: not started: {e}", spec.id);
+                println!("✗ {e}; not started");
                 outcome = Outcome::Failed;
                 continue;
             }
+        };
+        if update_env && let Some(old) = targets::saved_spec(&ctx.home, &id) {
+            let diff = crate::config::env::EnvDiff::between(&old.env, &spec.env);
+            println!("↻ {id}: environment updated from this shell: {diff}");
         }
         match app.state {
             Desired::Running if completed_since_boot(ctx, &spec.id) => {

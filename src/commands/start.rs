@@ -32,8 +32,10 @@ enum Verb {
 /// running nor completed; one that cannot be found keeps its dependent from starting.
 pub fn start(ctx: &Ctx, t: &Targets) -> Result<Outcome, CommandError> {
     ctx.home.ensure()?;
-    let specs = targets::specs(&ctx.home, &targets::args_of(t), true)?;
+    let choice = targets::EnvChoice::of(t.update_env);
+    let specs = targets::specs(&ctx.home, &targets::args_of(t), true, choice)?;
     let mut specs = targets::keep_only(specs, &t.only, |s| s.name.clone())?;
+    report_env_updates(ctx, &specs, t.update_env);
     // autostart = false: started only when named (by name, number, id or --only).
     let named = |s: &AppSpec| {
         t.only.contains(&s.name)
@@ -55,7 +57,7 @@ pub fn start(ctx: &Ctx, t: &Targets) -> Result<Outcome, CommandError> {
     let mut outcome = Outcome::Success;
     let mut missing: BTreeSet<String> = BTreeSet::new();
     let mut added = Vec::new();
-    for dep in targets::dependencies(&ctx.home, &specs)? {
+    for dep in targets::dependencies(&ctx.home, &specs, choice)? {
         match dep {
             targets::Dependency::Added { spec, wanted_by } => {
                 println!("↳ {}: started first ({wanted_by} runs after it)", spec.id);
@@ -81,8 +83,10 @@ pub fn start(ctx: &Ctx, t: &Targets) -> Result<Outcome, CommandError> {
 /// `tpctl restart FILE|NAME...|all`.
 pub fn restart(ctx: &Ctx, t: &Targets) -> Result<Outcome, CommandError> {
     ctx.home.ensure()?;
-    let specs = targets::specs(&ctx.home, &targets::args_of(t), false)?;
+    let choice = targets::EnvChoice::of(t.update_env);
+    let specs = targets::specs(&ctx.home, &targets::args_of(t), false, choice)?;
     let specs = targets::keep_only(specs, &t.only, |s| s.name.clone())?;
+    report_env_updates(ctx, &specs, t.update_env);
     Ok(bring_up(ctx, &specs, Verb::Restart))
 }
 
@@ -90,8 +94,10 @@ pub fn restart(ctx: &Ctx, t: &Targets) -> Result<Outcome, CommandError> {
 /// previous to be online again; the first that is not stops the reload there.
 pub fn reload(ctx: &Ctx, t: &Targets) -> Result<Outcome, CommandError> {
     ctx.home.ensure()?;
-    let specs = targets::specs(&ctx.home, &targets::args_of(t), false)?;
+    let choice = targets::EnvChoice::of(t.update_env);
+    let specs = targets::specs(&ctx.home, &targets::args_of(t), false, choice)?;
     let specs = targets::keep_only(specs, &t.only, |s| s.name.clone())?;
+    report_env_updates(ctx, &specs, t.update_env);
     let mut shown = Vec::new();
     for (i, spec) in specs.iter().enumerate() {
         let mut report = act(ctx, &[spec], Verb::Restart).remove(0);
@@ -136,6 +142,19 @@ pub fn reload(ctx: &Ctx, t: &Targets) -> Result<Outcome, CommandError> {
         println!("{}", crate::render::status_table(&shown, ctx.color));
     }
     Ok(Outcome::Success)
+}
+
+/// With `--update-env`, what each known app's environment gains and loses (names only).
+fn report_env_updates(ctx: &Ctx, specs: &[AppSpec], update_env: bool) {
+    if !update_env {
+        return;
+    }
+    for spec in specs {
+        if let Some(old) = targets::saved_spec(&ctx.home, &spec.id) {
+            let diff = crate::config::env::EnvDiff::between(&old.env, &spec.env);
+            println!("↻ {}: environment updated from this shell: {diff}", spec.id);
+        }
+    }
 }
 
 fn report_of(status: AppStatus) -> Report {

@@ -390,6 +390,42 @@ fn check_dump(ctx: &Ctx, lines: &mut Vec<(bool, String)>) {
             ),
         )),
     }
+    // What each saved app would be started with at boot: its saved environment, no shell's.
+    let envs = match dump::load_env(ctx.home.root()) {
+        Ok(e) => e.map(|e| e.apps),
+        Err(e) => {
+            lines.push((false, format!("{e}; run `tpctl save` again")));
+            Some(Default::default())
+        }
+    };
+    let mut unbootable = Vec::new();
+    for app in saved.apps.iter().filter(|a| a.state == Desired::Running) {
+        let recorded = envs
+            .as_ref()
+            .and_then(|e| e.get(&app.spec.id).cloned())
+            .unwrap_or_default();
+        match crate::config::required::missing_at_boot(&app.spec, &recorded) {
+            Ok(missing) if !missing.is_empty() => {
+                unbootable.push(crate::config::required::boot_fix(&app.spec.id, &missing))
+            }
+            Ok(_) => {}
+            Err(e) => unbootable.push(format!("{}: {e}", app.spec.id)),
+        }
+    }
+    if envs.is_none() {
+        lines.push((
+            false,
+            "no environment is saved with the apps (dump written by an older tpctl): run `tpctl save` again".into(),
+        ));
+    }
+    if unbootable.is_empty() {
+        lines.push((
+            true,
+            "every saved app has the variables it needs at boot".into(),
+        ));
+    } else {
+        lines.extend(unbootable.into_iter().map(|u| (false, u)));
+    }
     let running: Vec<_> = inventory::all(&ctx.home).unwrap_or_default();
     let mut diffs = Vec::new();
     for app in &saved.apps {

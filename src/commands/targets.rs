@@ -38,21 +38,89 @@ pub fn saved_spec(home: &Home, id: &str) -> Option<AppSpec> {
     serde_json::from_slice(&bytes).ok()
 }
 
-/// Loads ecosystem files once each.
-#[derive(Default)]
+/// Which environment an app already known inherits when its file is read again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnvChoice {
+    /// The one recorded at its first start (PM2's default): the same from any shell.
+    Recorded,
+    /// This command's own (`--update-env`), which is then recorded in its place.
+    Current,
+}
+
+impl EnvChoice {
+    pub fn of(update_env: bool) -> EnvChoice {
+        if update_env {
+            EnvChoice::Current
+        } else {
+            EnvChoice::Recorded
+        }
+    }
+}
+
+/// This process's environment: what an app started for the first time inherits.
+pub fn current_env() -> BTreeMap<String, String> {
+    std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect()
+}
+
+/// Loads ecosystem files once per inherited environment.
 struct FileCache {
-    files: BTreeMap<PathBuf, Vec<AppSpec>>,
+    files: BTreeMap<(PathBuf, u64), Vec<AppSpec>>,
+    current: BTreeMap<String, String>,
+    choice: EnvChoice,
 }
 
 impl FileCache {
-    fn load(&mut self, path: &Path) -> Result<&Vec<AppSpec>, CommandError> {
-        let key = path.to_path_buf();
+    fn new(choice: EnvChoice) -> FileCache {
+        FileCache {
+            files: BTreeMap::new(),
+            current: current_env(),
+            choice,
+        }
+    }
+
+    /// The file's apps as resolved with `caller` (this process's environment when `None`).
+    fn load_with(
+        &mut self,
+        path: &Path,
+        caller: Option<&BTreeMap<String, String>>,
+    ) -> Result<&Vec<AppSpec>, CommandError> {
+        let caller = caller.unwrap_or(&self.current);
+        let key = (path.to_path_buf(), fingerprint(caller));
         if !self.files.contains_key(&key) {
-            let specs = load_ecosystem(path)?;
+            let specs = load_ecosystem_with(path, caller)?;
             self.files.insert(key.clone(), specs);
         }
         Ok(&self.files[&key])
     }
+
+    fn load(&mut self, path: &Path) -> Result<&Vec<AppSpec>, CommandError> {
+        self.load_with(path, None)
+    }
+
+    /// App `id` of `path`, resolved with the environment its first start recorded (unless
+    /// `--update-env`), or `None` when the file no longer has it.
+    fn app(&mut self, home: &Home, path: &Path, id: &str) -> Result<Option<AppSpec>, CommandError> {
+        let recorded = match self.choice {
+            EnvChoice::Recorded => saved_spec(home, id)
+                .map(|s| s.captured_env)
+                .filter(|e| !e.is_empty()),
+            EnvChoice::Current => None,
+        };
+        Ok(self
+            .load_with(path, recorded.as_ref())?
+            .iter()
+            .find(|s| s.id == id)
+            .cloned())
+    }
+}
+
+fn fingerprint(env: &BTreeMap<String, String>) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    env.hash(&mut h);
+    h.finish()
 }
 
 /// What a file PM2 would have been given is: its ecosystem file, or a script it ran directly.
@@ -78,6 +146,14 @@ fn pm2_kind(path: &Path) -> Option<Pm2Kind> {
 /// An ecosystem file's apps, or what to do instead: a PM2 file is converted first, a missing
 /// ./ecosystem.toml is written or imported, a file without apps says so.
 pub fn load_ecosystem(path: &Path) -> Result<Vec<AppSpec>, CommandError> {
+    load_ecosystem_with(path, &current_env())
+}
+
+/// `load_ecosystem` with an explicit inherited environment.
+fn load_ecosystem_with(
+    path: &Path,
+    caller: &BTreeMap<String, String>,
+) -> Result<Vec<AppSpec>, CommandError> {
     let shown = path.display();
     match pm2_kind(path) {
         Some(Pm2Kind::Ecosystem) => {
@@ -114,7 +190,7 @@ pub fn load_ecosystem(path: &Path) -> Result<Vec<AppSpec>, CommandError> {
             "no ecosystem.toml in {here}: {how}; or name an app or a file (`tpctl start NAME`, `tpctl start path/to/ecosystem.toml`)"
         )));
     }
-    let specs = config::load(path)?;
+    let specs = config::load_with_env(path, caller)?;
     if specs.is_empty() {
         return Err(CommandError::Usage(format!(
             "{shown} defines no apps: add an [[apps]] table with `name` and `script` (`man 5 tpctl-ecosystem`)"
@@ -124,11 +200,12 @@ pub fn load_ecosystem(path: &Path) -> Result<Vec<AppSpec>, CommandError> {
 }
 
 /// Resolves targets to fresh specs, in file order, without duplicates. `default_file`: with no
-/// targets, use ./ecosystem.toml.
+/// targets, use ./ecosystem.toml. Apps already known inherit the environment `choice` says.
 pub fn specs(
     home: &Home,
     args: &[String],
     default_file: bool,
+    choice: EnvChoice,
 ) -> Result<Vec<AppSpec>, CommandError> {
     let mut args: Vec<String> = args.to_vec();
     if args.is_empty() {
@@ -141,12 +218,19 @@ pub fn specs(
         what: format!("cannot list apps in {}", home.root().display()),
         source,
     })?;
-    let mut cache = FileCache::default();
+    let mut cache = FileCache::new(choice);
     let mut out: Vec<AppSpec> = Vec::new();
     let mut seen = BTreeSet::new();
     for arg in &args {
         let found: Vec<AppSpec> = match Target::parse(arg) {
-            Target::File(path) => cache.load(&path)?.clone(),
+            Target::File(path) => {
+                let ids: Vec<String> = cache.load(&path)?.iter().map(|s| s.id.clone()).collect();
+                let mut found = Vec::with_capacity(ids.len());
+                for id in ids {
+                    found.extend(cache.app(home, &path, &id)?);
+                }
+                found
+            }
             Target::All => known
                 .iter()
                 .filter_map(|id| fresh(home, id, &mut cache).transpose())
@@ -188,13 +272,17 @@ pub enum Dependency {
 /// The apps that `specs` run after (transitively) and that are not among them, found in the
 /// dependent's own ecosystem file or among the known apps; those already running (or, for a
 /// one-shot, completed) are left out, as systemctl does with a unit's requirements.
-pub fn dependencies(home: &Home, specs: &[AppSpec]) -> Result<Vec<Dependency>, CommandError> {
+pub fn dependencies(
+    home: &Home,
+    specs: &[AppSpec],
+    choice: EnvChoice,
+) -> Result<Vec<Dependency>, CommandError> {
     let mut present: BTreeSet<String> = specs.iter().map(|s| s.name.clone()).collect();
     let known = home.app_ids().map_err(|source| CommandError::Io {
         what: format!("cannot list apps in {}", home.root().display()),
         source,
     })?;
-    let mut cache = FileCache::default();
+    let mut cache = FileCache::new(choice);
     let mut out = Vec::new();
     let mut queue: Vec<AppSpec> = specs.to_vec();
     while let Some(spec) = queue.pop() {
@@ -203,15 +291,18 @@ pub fn dependencies(home: &Home, specs: &[AppSpec]) -> Result<Vec<Dependency>, C
                 continue;
             }
             present.insert(dep.clone());
-            let mut found: Vec<AppSpec> = match spec.source.as_ref().filter(|p| p.exists()) {
-                Some(file) => cache
+            let mut found: Vec<AppSpec> = Vec::new();
+            if let Some(file) = spec.source.as_ref().filter(|p| p.exists()) {
+                let ids: Vec<String> = cache
                     .load(file)?
                     .iter()
                     .filter(|s| &s.name == dep)
-                    .cloned()
-                    .collect(),
-                None => Vec::new(),
-            };
+                    .map(|s| s.id.clone())
+                    .collect();
+                for id in ids {
+                    found.extend(cache.app(home, file, &id)?);
+                }
+            }
             if found.is_empty() {
                 found = known
                     .iter()
@@ -343,12 +434,32 @@ fn fresh(home: &Home, id: &str, cache: &mut FileCache) -> Result<Option<AppSpec>
         return Ok(None);
     };
     if let Some(source) = saved.source.as_ref().filter(|p| p.exists()) {
-        if let Some(spec) = cache.load(source)?.iter().find(|s| s.id == id) {
-            return Ok(Some(spec.clone()));
+        if let Some(spec) = cache.app(home, source, id)? {
+            return Ok(Some(spec));
         }
         tracing::warn!(app = id, file = %source.display(), "app no longer in its ecosystem file; using its saved settings");
     }
-    Ok(Some(saved))
+    // Its env files are read again all the same, over the environment `choice` names.
+    let caller = match cache.choice {
+        EnvChoice::Recorded if !saved.captured_env.is_empty() => saved.captured_env.clone(),
+        _ => cache.current.clone(),
+    };
+    Ok(Some(with_inherited(saved, caller)?))
+}
+
+/// The spec with its environment layered again over `caller`, which becomes its recorded one.
+pub fn with_inherited(
+    mut spec: AppSpec,
+    caller: BTreeMap<String, String>,
+) -> Result<AppSpec, CommandError> {
+    let (env, configured) = spec
+        .env_sources
+        .layer(&caller)
+        .map_err(|e| CommandError::Usage(format!("{}: {e}", spec.id)))?;
+    spec.env = env;
+    spec.env_from_config = configured;
+    spec.captured_env = caller;
+    Ok(spec)
 }
 
 fn from_default_file(

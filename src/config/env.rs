@@ -1,7 +1,9 @@
-//! Environment resolution: caller env < `env_file` < `env` < tpctl's own variables.
+//! Environment resolution: inherited env < `env_file` < `env` < tpctl's own variables.
 //!
 //! Re-run on every start and restart, so an edited `.env` or ecosystem file takes effect on
-//! `tpctl restart` (PM2 keeps the environment of the first start unless told `--update-env`).
+//! `tpctl restart`. The inherited layer is the environment recorded at the app's first start
+//! (as PM2 does), so what an app runs with never depends on which shell typed the command;
+//! `--update-env` records the command's own environment in its place.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -97,8 +99,77 @@ pub fn layer(
     env
 }
 
+/// What changed between two environments, by variable name (values are never shown).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EnvDiff {
+    pub added: Vec<String>,
+    pub changed: Vec<String>,
+    pub removed: Vec<String>,
+}
+
+impl EnvDiff {
+    pub fn between(old: &BTreeMap<String, String>, new: &BTreeMap<String, String>) -> EnvDiff {
+        let mut d = EnvDiff::default();
+        for (k, v) in new {
+            match old.get(k) {
+                None => d.added.push(k.clone()),
+                Some(o) if o != v => d.changed.push(k.clone()),
+                Some(_) => {}
+            }
+        }
+        d.removed = old
+            .keys()
+            .filter(|k| !new.contains_key(*k))
+            .cloned()
+            .collect();
+        d
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.changed.is_empty() && self.removed.is_empty()
+    }
+}
+
+impl std::fmt::Display for EnvDiff {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.is_empty() {
+            return f.write_str("no variable changed");
+        }
+        let parts: Vec<String> = [
+            ("added", &self.added),
+            ("changed", &self.changed),
+            ("removed", &self.removed),
+        ]
+        .into_iter()
+        .filter(|(_, names)| !names.is_empty())
+        .map(|(what, names)| format!("{what} {}", names.join(", ")))
+        .collect();
+        f.write_str(&parts.join("; "))
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn env_diff_names_added_changed_and_removed_variables() {
+        let old = BTreeMap::from([
+            ("A".to_string(), "1".to_string()),
+            ("B".into(), "1".into()),
+            ("C".into(), "1".into()),
+        ]);
+        let new = BTreeMap::from([
+            ("A".to_string(), "1".to_string()),
+            ("B".into(), "2".into()),
+            ("D".into(), "1".into()),
+        ]);
+        let d = EnvDiff::between(&old, &new);
+        assert_eq!(d.to_string(), "added D; changed B; removed C");
+        assert_eq!(
+            EnvDiff::between(&old, &old).to_string(),
+            "no variable changed"
+        );
+    }
+
     use super::*;
 
     #[test]

@@ -46,7 +46,11 @@ pub const KEYS: &[Key] = &[
         "Its arguments: an array, or one string split as a shell would.",
     ),
     key("cwd", "the file's directory", "Working directory."),
-    key("env", "none", "A table of environment variables."),
+    key(
+        "env",
+        "none",
+        "A table of environment variables (see THE ENVIRONMENT OF AN APP).",
+    ),
     key(
         "env_file",
         "none",
@@ -195,6 +199,18 @@ pub fn man_page(version: &str) -> String {
             esc(k.meaning)
         ));
     }
+    out.push_str(
+        ".SH \"THE ENVIRONMENT OF AN APP\"\n\
+         Lowest first, later layers winning: the environment recorded at the app's first start (the \
+         shell that ran \\fBtpctl start\\fR), its \\fBenv_file\\fRs ([defaults]'s first), its \\fBenv\\fR tables \
+         ([defaults]'s first), and tpctl's own variables (TPCTL_APP_NAME, TPCTL_APP_ID, TPCTL_INSTANCE, \
+         NODE_APP_INSTANCE, the concurrency variable). The files are read again on every start, restart and \
+         reload. The recorded environment is kept with the app (mode 0600) and in \\fBdump\\-env.toml\\fR by \
+         \\fBtpctl save\\fR, never in dump.toml, so \\fBrestart\\fR, \\fBreload\\fR and \\fBresurrect\\fR give the app the \
+         same environment from any shell, a boot's included; \\fB\\-\\-update\\-env\\fR records the command's own \
+         instead and lists the variables that changed. \\fBtpctl doctor\\fR, \\fBtpctl save\\fR and \
+         \\fBtpctl startup \\-\\-check\\fR fail when a variable a TestPlanIt app needs would be missing at boot.\n",
+    );
     out.push_str(
         ".SH EXAMPLE\n.nf\n\
          [defaults]\n\

@@ -9,6 +9,7 @@ pub mod error;
 pub mod keys;
 pub mod order;
 pub mod raw;
+pub mod required;
 pub mod resolve;
 pub mod units;
 

@@ -504,6 +504,7 @@ fn resolve_app(
                 args: args.clone(),
                 cwd: cwd.clone(),
                 env,
+                captured_env: cx.caller_env.clone(),
                 env_from_config: from_config.clone(),
                 env_sources,
                 source: Some(cx.path.to_path_buf()),

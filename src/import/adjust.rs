@@ -59,7 +59,14 @@ pub fn testplanit(apps: &mut [Imported]) {
 /// no record of which variables the app set. Those equal to the importing shell's, name and
 /// value, came from that shell: they are left out (tpctl's apps inherit tpctl's environment
 /// the same way) and reported, so no shell variable is copied into the apps unawares.
-pub fn drop_shell_env(apps: &mut [Imported], shell: &BTreeMap<String, String>) {
+///
+/// Returns the TestPlanIt settings among them (name and value): what the apps relied on
+/// their environment for, which the import writes to an env file of its own.
+pub fn drop_shell_env(
+    apps: &mut [Imported],
+    shell: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    let mut relied = BTreeMap::new();
     for a in apps.iter_mut() {
         let mut inherited: Vec<String> = Vec::new();
         for map in [&mut a.env, &mut a.secrets] {
@@ -67,6 +74,9 @@ pub fn drop_shell_env(apps: &mut [Imported], shell: &BTreeMap<String, String>) {
                 let from_shell = shell.get(k) == Some(v);
                 if from_shell {
                     inherited.push(k.clone());
+                    if is_setting(k) {
+                        relied.insert(k.clone(), v.clone());
+                    }
                 }
                 !from_shell
             });
@@ -74,11 +84,67 @@ pub fn drop_shell_env(apps: &mut [Imported], shell: &BTreeMap<String, String>) {
         if !inherited.is_empty() {
             inherited.sort();
             a.dropped.push(format!(
-                "{}: the same as in this shell, so inherited by PM2 rather than set for the app (tpctl apps inherit tpctl's environment too)",
+                "{}: the same as in this shell, so inherited by PM2 rather than set for the app (tpctl records the environment of an app's first start too; TestPlanIt's settings among them go to tpctl.env)",
                 inherited.join(", ")
             ));
         }
     }
+    relied
+}
+
+/// Variables TestPlanIt's workers and scheduler read their settings from (its `.env`): what
+/// a PM2 app takes from the environment PM2 was started in when its file does not set it.
+const SETTINGS: &[&str] = &[
+    "VALKEY_URL",
+    "REDIS_URL",
+    "VALKEY_SENTINELS",
+    "VALKEY_SENTINEL_MASTER",
+    "VALKEY_SENTINEL_PASSWORD",
+    "BULLMQ_PREFIX",
+    "DATABASE_URL",
+    "NEXTAUTH_URL",
+    "NEXTAUTH_SECRET",
+    "EMAIL_SERVER_HOST",
+    "EMAIL_SERVER_PORT",
+    "EMAIL_SERVER_USER",
+    "EMAIL_SERVER_PASSWORD",
+    "EMAIL_FROM",
+    "ELASTICSEARCH_NODE",
+    "ENCRYPTION_KEY",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_REGION",
+    "AWS_BUCKET_NAME",
+    "AWS_ENDPOINT_URL",
+    "AWS_PUBLIC_ENDPOINT_URL",
+    "MULTI_TENANT_MODE",
+    "TENANT_CONFIG",
+    "TENANT_CONFIG_FILE",
+    "INSTANCE_TENANT_ID",
+    "NODE_ENV",
+    "TZ",
+];
+
+/// True for a TestPlanIt setting (see `SETTINGS`).
+pub fn is_setting(name: &str) -> bool {
+    SETTINGS.contains(&name)
+}
+
+/// The TestPlanIt settings `env` has that no app sets itself: what the apps of a PM2 file
+/// would take from the environment PM2 runs in.
+pub fn relied_settings(
+    apps: &[Imported],
+    env: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    env.iter()
+        .filter(|(k, v)| is_setting(k) && !v.is_empty())
+        .filter(|(k, _)| {
+            !apps
+                .iter()
+                .any(|a| a.env.contains_key(*k) || a.secrets.contains_key(*k))
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
 }
 
 /// For an ecosystem.toml written to another directory than the PM2 file's (`--output`): paths

@@ -37,7 +37,7 @@ pub struct Imported {
 mod adjust;
 mod render;
 
-pub use adjust::{drop_shell_env, rebase, testplanit};
+pub use adjust::{drop_shell_env, rebase, relied_settings, testplanit};
 pub use render::render;
 
 /// PM2 keys with no tpctl equivalent, and why.
@@ -443,7 +443,7 @@ mod tests {
         }
         assert_eq!(a.secrets["API_TOKEN"], "t0k");
         assert!(!a.env.contains_key("API_TOKEN"));
-        let text = render(&[a], "x", |_| "sync.env".into());
+        let text = render(&[a], "x", |_| "sync.env".into(), None);
         assert!(
             !text.contains("t0k") && text.contains("env_file = \"sync.env\""),
             "{text}"

@@ -17,6 +17,7 @@ pub fn render(
     apps: &[Imported],
     source: &str,
     env_file_of: impl Fn(&Imported) -> String,
+    shared_env_file: Option<&str>,
 ) -> String {
     let mut out =
         format!("# Imported from {source} by `tpctl import`. Review it, then `tpctl start`.\n");
@@ -45,8 +46,18 @@ pub fn render(
             .collect();
         format!("env = {{ {} }}\n", pairs.join(", "))
     };
-    if !common_keys.is_empty() || !common_env.is_empty() {
+    if let Some(file) = shared_env_file {
+        out.push_str(&format!(
+            "\n# The settings the PM2 apps took from PM2's environment, kept in a file (0600) so\n# that what they run with does not depend on the shell that starts them.\n[defaults]\nenv_file = {}\n",
+            toml_str(file)
+        ));
+        if !common_keys.is_empty() || !common_env.is_empty() {
+            out.push_str("# Set alike by every app in the PM2 file.\n");
+        }
+    } else if !common_keys.is_empty() || !common_env.is_empty() {
         out.push_str("\n# Set alike by every app in the PM2 file.\n[defaults]\n");
+    }
+    if !common_keys.is_empty() || !common_env.is_empty() {
         for (k, v) in &common_keys {
             out.push_str(&format!("{k} = {v}\n"));
         }
