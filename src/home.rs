@@ -54,6 +54,11 @@ impl Home {
         })
     }
 
+    /// The run directory at `root`.
+    pub fn at(root: impl Into<PathBuf>) -> Home {
+        Home { root: root.into() }
+    }
+
     pub fn root(&self) -> &Path {
         &self.root
     }

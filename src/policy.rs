@@ -15,6 +15,9 @@ use crate::spec::RestartSpec;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Status {
+    /// Started by an operator, waiting for the apps it runs `after` (online, or completed for
+    /// one-shots) before it is spawned.
+    Waiting,
     /// Being spawned.
     Launching,
     /// Its program was executed and is running.
@@ -48,6 +51,7 @@ impl Status {
     /// The word shown in status listings.
     pub fn as_str(self) -> &'static str {
         match self {
+            Status::Waiting => "waiting",
             Status::Launching => "launching",
             Status::Online => "online",
             Status::Stopping => "stopping",
@@ -144,6 +148,10 @@ pub enum Event {
     Memory { rss_bytes: u64 },
     /// A timer armed by an earlier effect fired.
     Timer(Timer),
+    /// Every app it runs `after` is online (or completed, for a one-shot).
+    DependenciesMet,
+    /// Not yet; `reason` says which and why (`scheduler: failed (exit 1: …); retrying`).
+    DependenciesPending { reason: String },
 }
 
 /// The timers the policy arms.
@@ -153,6 +161,8 @@ pub enum Timer {
     Restart,
     /// `kill_timeout` after the stop signal: escalate to SIGKILL.
     Kill,
+    /// Look at the apps it runs `after` again.
+    Dependencies,
 }
 
 /// What the keeper must do.
@@ -171,6 +181,9 @@ pub enum Effect {
         cause: Cause,
         uptime: Duration,
     },
+    /// Find out whether the apps it runs `after` are up; answer with `DependenciesMet` or
+    /// `DependenciesPending`.
+    CheckDependencies,
 }
 
 /// The limits the policy works with.
@@ -180,7 +193,12 @@ pub struct Limits {
     pub max_memory_bytes: Option<u64>,
     pub kill_signal: i32,
     pub kill_timeout: Duration,
+    /// It runs `after` other apps: an operator's start or restart waits for them.
+    pub has_after: bool,
 }
+
+/// How often a waiting app looks at the apps it runs `after` again.
+pub const DEPENDENCY_POLL: Duration = Duration::from_millis(250);
 
 /// What to do once a stopping app's group is gone.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -246,6 +264,9 @@ impl Policy {
     /// `SIGKILL after kill_timeout`, ...; while the group's leftovers of a main process that
     /// exited by itself are being stopped, that.
     pub fn cause(&self) -> Option<String> {
+        if self.status == Status::Waiting {
+            return self.reason.clone();
+        }
         if self.status == Status::Stopping && self.after_stop == AfterStop::Decide {
             let exit = self.last_exit.map(short_exit).unwrap_or_default();
             return Some(format!(
@@ -269,8 +290,25 @@ impl Policy {
         match (self.status, event) {
             (Stopped | Errored | Completed | Failed | Lost, Event::Start | Event::Restart) => {
                 self.reset_counters();
-                self.launch()
+                self.launch_when_ready()
             }
+            (Waiting, Event::Start | Event::Restart) => vec![],
+            (Waiting, Event::Stop) => {
+                self.status = Stopped;
+                self.reason = None;
+                vec![Effect::Disarm(Timer::Dependencies)]
+            }
+            (Waiting, Event::DependenciesMet) => {
+                self.reason = None;
+                let mut fx = vec![Effect::Disarm(Timer::Dependencies)];
+                fx.extend(self.launch());
+                fx
+            }
+            (Waiting, Event::DependenciesPending { reason }) => {
+                self.reason = Some(format!("for {reason}"));
+                vec![Effect::Arm(Timer::Dependencies, DEPENDENCY_POLL)]
+            }
+            (Waiting, Event::Timer(Timer::Dependencies)) => vec![Effect::CheckDependencies],
             (Launching | Online, Event::Start) => vec![],
             (WaitingRestart, Event::Start) => vec![],
             (Stopping, Event::Start) => {
@@ -296,7 +334,7 @@ impl Policy {
                 self.unstable_runs = 0;
                 self.backoff = None;
                 let mut fx = vec![Effect::Disarm(Timer::Restart)];
-                fx.extend(self.launch());
+                fx.extend(self.launch_when_ready());
                 fx
             }
             (Launching | Online, Event::ScheduledRestart) => {
@@ -367,6 +405,18 @@ impl Policy {
         vec![Effect::Spawn]
     }
 
+    /// An operator's start or restart: an app that runs `after` others waits for them first
+    /// (restarts after a crash, the memory limit or cron do not: what it needed was there).
+    fn launch_when_ready(&mut self) -> Vec<Effect> {
+        if !self.limits.has_after {
+            return self.launch();
+        }
+        self.status = Status::Waiting;
+        self.after_stop = AfterStop::Stay;
+        self.reason = None;
+        vec![Effect::CheckDependencies]
+    }
+
     fn begin_stop(&mut self, after: AfterStop) -> Vec<Effect> {
         self.status = Status::Stopping;
         self.killed = false;
@@ -404,8 +454,13 @@ impl Policy {
             AfterStop::Stay | AfterStop::Decide => self.status = Status::Stopped,
             AfterStop::Restart(cause) => {
                 self.restarts += 1;
+                let manual = cause == Cause::Manual;
                 fx.push(Effect::Record { cause, uptime });
-                fx.extend(self.launch());
+                fx.extend(if manual {
+                    self.launch_when_ready()
+                } else {
+                    self.launch()
+                });
             }
         }
         fx
@@ -424,13 +479,17 @@ impl Policy {
         let spec = &self.limits.restart;
 
         if !spec.autorestart {
-            self.status = if exit == Exit::Code(0) {
-                Status::Completed
-            } else {
-                Status::Failed
-            };
-            self.reason = (exit != Exit::Code(0)).then(|| exit.to_string());
-            return vec![];
+            if exit == Exit::Code(0) {
+                self.status = Status::Completed;
+                self.reason = None;
+                return vec![];
+            }
+            if !spec.retry_until_complete {
+                self.status = Status::Failed;
+                self.reason = Some(exit.to_string());
+                return vec![];
+            }
+            return self.retry_one_shot(uptime, exit);
         }
         if let Exit::Code(code) = exit
             && spec.stop_exit_codes.contains(&code)
@@ -485,6 +544,51 @@ impl Policy {
     }
 }
 
+impl Policy {
+    /// A one-shot that others need failed: run it again after the back-off, until it
+    /// completes or has failed `max_restarts` times in a row.
+    fn retry_one_shot(&mut self, uptime: Duration, exit: Exit) -> Vec<Effect> {
+        let spec = &self.limits.restart;
+        self.unstable_runs += 1;
+        if self.unstable_runs >= spec.max_restarts {
+            self.status = Status::Failed;
+            self.reason = Some(format!(
+                "{exit}, failed {} times in a row (max_restarts); `tpctl restart` tries again",
+                self.unstable_runs
+            ));
+            return vec![];
+        }
+        let base = spec
+            .exp_backoff_restart_delay
+            .unwrap_or(crate::config::defaults::ONE_SHOT_RETRY_BASE);
+        let delay = match self.backoff {
+            Some(prev) => (prev * 2).min(EXP_BACKOFF_CAP),
+            None => base,
+        };
+        self.backoff = Some(delay);
+        self.restarts += 1;
+        self.status = Status::WaitingRestart;
+        self.cause = Some(format!(
+            "failed ({}), retry in {}",
+            short_exit(exit),
+            crate::config::units::format_duration(delay)
+        ));
+        self.reason = Some(format!(
+            "{exit}; retrying in {}, failure {} of {}",
+            crate::config::units::format_duration(delay),
+            self.unstable_runs,
+            spec.max_restarts
+        ));
+        vec![
+            Effect::Record {
+                cause: Cause::Exit { exit },
+                uptime,
+            },
+            Effect::Arm(Timer::Restart, delay),
+        ]
+    }
+}
+
 /// How soon the keeper samples the app's memory again. Only apps with a limit are sampled on a
 /// timer (others when someone asks for their status), every second while well under the limit
 /// and every quarter second from three quarters of it: 200 idle keepers cost nothing, and a
@@ -500,3 +604,7 @@ pub fn sample_interval(rss_bytes: Option<u64>, limit_bytes: Option<u64>) -> Opti
 #[cfg(test)]
 #[path = "policy_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "policy_after_tests.rs"]
+mod after_tests;

@@ -3,7 +3,7 @@
 
 use super::*;
 
-fn limits() -> Limits {
+pub(super) fn limits() -> Limits {
     Limits {
         restart: RestartSpec {
             autorestart: true,
@@ -12,15 +12,17 @@ fn limits() -> Limits {
             restart_delay: Duration::ZERO,
             exp_backoff_restart_delay: None,
             stop_exit_codes: vec![],
+            retry_until_complete: false,
         },
         max_memory_bytes: Some(100),
         kill_signal: libc::SIGINT,
         kill_timeout: Duration::from_secs(5),
+        has_after: false,
     }
 }
 
 /// Runs (delay_ms, event) steps and returns each step's effects and resulting status.
-fn run(limits: Limits, steps: &[(u64, Event)]) -> (Policy, Vec<(Vec<Effect>, Status)>) {
+pub(super) fn run(limits: Limits, steps: &[(u64, Event)]) -> (Policy, Vec<(Vec<Effect>, Status)>) {
     let mut p = Policy::new(limits);
     let mut now = Instant::now();
     let mut out = vec![];
@@ -32,13 +34,13 @@ fn run(limits: Limits, steps: &[(u64, Event)]) -> (Policy, Vec<(Vec<Effect>, Sta
     (p, out)
 }
 
-fn crash(code: i32) -> Event {
+pub(super) fn crash(code: i32) -> Event {
     Event::Ended {
         exit: Exit::Code(code),
     }
 }
 
-fn record(exit: Exit, uptime_ms: u64) -> Effect {
+pub(super) fn record(exit: Exit, uptime_ms: u64) -> Effect {
     Effect::Record {
         cause: Cause::Exit { exit },
         uptime: Duration::from_millis(uptime_ms),

@@ -30,7 +30,8 @@ pub enum Request {
     Stop,
     /// Stop and start again, with a new spec if given (a re-read ecosystem file).
     Restart { spec: Option<Box<AppSpec>> },
-    /// Answer once the app is settled (one-shots: completed or failed).
+    /// Answer once the app is settled (one-shots: completed or failed), or a one-shot has
+    /// failed and waits to be retried.
     WaitSettled,
     /// Reopen the log files by name (after an external logrotate moved them).
     ReopenLogs,
@@ -102,6 +103,10 @@ pub struct AppStatus {
     /// Log bytes that could not be written (disk full, unwritable file).
     #[serde(default)]
     pub dropped_log_bytes: u64,
+    /// The last line the app wrote to stderr in its last run that failed (or why it could
+    /// not be executed), until an operator starts it again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
 }
 
 impl AppStatus {
@@ -124,6 +129,7 @@ impl AppStatus {
             cause: None,
             since_ms,
             dropped_log_bytes: 0,
+            last_error: None,
         }
     }
 }
@@ -133,7 +139,7 @@ impl AppStatus {
 #[serde(tag = "result", rename_all = "snake_case")]
 pub enum Handshake {
     /// The keeper holds the lock and made its first attempt to start the app.
-    Started { status: AppStatus },
+    Started { status: Box<AppStatus> },
     /// Another keeper holds this app's lock: talk to it instead.
     Locked,
     /// The keeper could not set itself up.

@@ -125,7 +125,7 @@ pub fn exit(e: Option<Exit>) -> String {
 fn status_color(s: Status) -> &'static str {
     match s {
         Status::Online | Status::Completed => "32",
-        Status::Launching | Status::Stopping | Status::WaitingRestart => "33",
+        Status::Waiting | Status::Launching | Status::Stopping | Status::WaitingRestart => "33",
         Status::Stopped => "90",
         Status::Errored | Status::Failed | Status::Lost => "31",
     }

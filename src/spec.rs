@@ -173,6 +173,10 @@ pub struct RestartSpec {
     pub exp_backoff_restart_delay: Option<Duration>,
     /// Exit codes that mean "done, do not restart".
     pub stop_exit_codes: Vec<i32>,
+    /// A one-shot that other apps run `after`: a failure is retried with the exponential
+    /// back-off (`max_restarts` failures in a row at most) until it completes.
+    #[serde(default)]
+    pub retry_until_complete: bool,
 }
 
 impl AppSpec {

@@ -73,6 +73,7 @@ fn a_full_disk_loses_only_log_output_and_says_how_much() {
     });
     t.ok(&["save"]);
     let dump_before = std::fs::read_to_string(t.home().join("dump.toml")).expect("dump");
+    let env_before = std::fs::read(t.home().join("dump-env.toml")).expect("dump-env");
     let pid = t.app("talker")["pid"].clone();
 
     let filler = t.home().join("filler");
@@ -89,12 +90,16 @@ fn a_full_disk_loses_only_log_output_and_says_how_much() {
     assert!(!out.status.success(), "save on a full disk succeeded");
     let err = text(&out.stderr);
     assert!(
-        err.contains("dump.toml") && err.contains("No space left"),
+        err.contains("dump-env.toml") && err.contains("No space left"),
         "{err}"
     );
     assert_eq!(
         std::fs::read_to_string(t.home().join("dump.toml")).expect("dump"),
         dump_before
+    );
+    assert_eq!(
+        std::fs::read(t.home().join("dump-env.toml")).expect("dump-env"),
+        env_before
     );
     // No state file is truncated or left half-written.
     let state = std::fs::read_to_string(t.home().join("apps/talker/state.json")).expect("state");

@@ -144,22 +144,44 @@ fn one_shot_runs_to_completion_before_its_dependents_start() {
 }
 
 #[test]
-fn failed_one_shot_keeps_dependents_stopped() {
+fn failed_one_shot_is_retried_and_its_dependents_wait_for_it() {
     let t = TempHome::new();
     t.write(
         "ecosystem.toml",
-        "[[apps]]\nname = \"migrate\"\nscript = \"/bin/false\"\nautorestart = false\n\n[[apps]]\nname = \"worker\"\nscript = \"/bin/sleep\"\nargs = \"1000\"\nafter = [\"migrate\"]\n",
+        "[[apps]]\nname = \"migrate\"\nscript = \"/bin/sh\"\nargs = [\"-c\", \"echo no database yet >&2; exit 1\"]\nautorestart = false\n\n[[apps]]\nname = \"worker\"\nscript = \"/bin/sleep\"\nargs = \"1000\"\nafter = [\"migrate\"]\n\n[[apps]]\nname = \"lonely\"\nscript = \"/bin/false\"\nautorestart = false\n",
     );
     let out = t.run(&["start"]);
     assert_eq!(out.status.code(), Some(1));
     let stdout = text(&out.stdout);
+    // Its last stderr line in the start output, and the retry it waits for.
     assert!(
-        stdout.contains("✗ migrate: failed: exit code 1"),
+        stdout.contains(
+            "✗ migrate: failed: exit code 1; retrying in 1s, failure 1 of 16 — no database yet"
+        ),
         "{stdout}"
     );
     assert!(
-        stdout.contains("✗ worker: not started, because migrate did not start or complete"),
+        stdout.contains("… worker: waiting (for migrate: failed: no database yet"),
         "{stdout}"
+    );
+    // A one-shot nothing runs after is not retried.
+    assert!(stdout.contains("✗ lonely: failed: exit code 1"), "{stdout}");
+    let worker = t.app("worker");
+    assert_eq!(worker["status"], "waiting");
+    assert!(
+        worker["cause"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("for migrate: failed: no database yet")),
+        "{worker}"
+    );
+    assert_eq!(t.app("lonely")["status"], "failed");
+    wait_for("migrate retried", LONG, || {
+        t.app("migrate")["restarts"].as_u64() >= Some(2)
+    });
+    let describe = t.ok(&["describe", "migrate"]);
+    assert!(
+        describe.contains("last error           no database yet"),
+        "{describe}"
     );
     t.finish();
 }

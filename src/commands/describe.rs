@@ -124,6 +124,9 @@ fn text(d: &Description) -> String {
             render::timestamp(s.since_ms)
         ),
     );
+    if let Some(said) = &s.last_error {
+        line("last error", said.clone());
+    }
     if let Some(reason) = &s.reason {
         line("reason", reason.clone());
     }

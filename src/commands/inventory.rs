@@ -15,11 +15,16 @@ pub const STATUS_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The status of the given app instances, in the same order.
 pub fn statuses(home: &Home, ids: &[String]) -> Vec<AppStatus> {
+    statuses_within(home, ids, STATUS_TIMEOUT)
+}
+
+/// `statuses`, each keeper given `timeout` to answer.
+pub fn statuses_within(home: &Home, ids: &[String], timeout: Duration) -> Vec<AppStatus> {
     let requests = ids
         .iter()
         .map(|id| (home.app(id), Request::Status))
         .collect();
-    let answers = client::broadcast(requests, STATUS_TIMEOUT);
+    let answers = client::broadcast(requests, timeout);
     let mut rows: Vec<AppStatus> = ids
         .iter()
         .zip(answers)

@@ -184,34 +184,18 @@ impl Report {
 }
 
 fn bring_up(ctx: &Ctx, specs: &[AppSpec], verb: Verb) -> Outcome {
-    let mut failed: BTreeSet<String> = BTreeSet::new();
     let mut outcome = Outcome::Success;
     let mut shown: Vec<AppStatus> = Vec::new();
-    for wave in order::waves(specs) {
-        let (runnable, blocked): (Vec<&AppSpec>, Vec<&AppSpec>) = wave
-            .into_iter()
-            .partition(|s| !s.after.iter().any(|d| failed.contains(d)));
-        for s in blocked {
-            let dep = s
-                .after
-                .iter()
-                .find(|d| failed.contains(*d))
-                .cloned()
-                .unwrap_or_default();
-            println!(
-                "✗ {}: not started, because {dep} did not start or complete",
-                s.id
-            );
-            failed.insert(s.name.clone());
-            outcome = Outcome::Failed;
-        }
+    // Wave by wave, so that each app's keeper finds what it runs `after` already decided: an
+    // app whose dependency failed is launched all the same and waits for it (its keeper
+    // starts it once the dependency is up), listed as waiting with the dependency's error.
+    for runnable in order::waves(specs) {
         let mut reports = act(ctx, &runnable, verb);
         print_reports(&runnable, &reports, |r| !waits(r));
         wait_one_shots(&ctx.home, &runnable, &mut reports);
         print_reports(&runnable, &reports, |_| false);
-        for (spec, report) in runnable.iter().zip(reports) {
+        for report in reports {
             if !report.ok {
-                failed.insert(spec.name.clone());
                 outcome = Outcome::Failed;
             }
             if let Some(status) = report.status {
@@ -318,7 +302,7 @@ fn act(ctx: &Ctx, wave: &[&AppSpec], verb: Verb) -> Vec<Report> {
         reports[i] = Some(match l.finish() {
             Ok(Handshake::Started { status }) => {
                 let note = describe_outcome(&status);
-                report(status, note)
+                report(*status, note)
             }
             // Another `tpctl start` launched a keeper for this app a moment before us.
             Ok(Handshake::Locked) => {
@@ -351,7 +335,11 @@ fn act(ctx: &Ctx, wave: &[&AppSpec], verb: Verb) -> Vec<Report> {
 fn print_reports(wave: &[&AppSpec], reports: &[Report], now: impl Fn(&Report) -> bool) {
     for (spec, r) in wave.iter().zip(reports) {
         if !r.printed.get() && (now(r) || !waits(r)) {
-            let mark = if r.ok { "✓" } else { "✗" };
+            let mark = match r.status.as_ref().map(|s| s.status) {
+                _ if r.ok => "✓",
+                Some(Status::Waiting) => "…",
+                _ => "✗",
+            };
             println!("{mark} {}: {}", spec.id, r.note);
             r.printed.set(true);
         }
@@ -366,7 +354,7 @@ fn waits(r: &Report) -> bool {
 fn report(status: AppStatus, note: String) -> Report {
     let ok = !matches!(
         status.status,
-        Status::Errored | Status::Failed | Status::Lost
+        Status::Errored | Status::Failed | Status::Lost | Status::Waiting
     );
     Report {
         status: Some(status),
@@ -377,11 +365,21 @@ fn report(status: AppStatus, note: String) -> Report {
     }
 }
 
+/// `online (pid 12)`, `waiting (for scheduler: failed: …)`, `failed: exit code 1 — its last
+/// stderr line`: what happened, with the app's own last word when it failed.
 fn describe_outcome(s: &AppStatus) -> String {
+    let said = s
+        .last_error
+        .as_deref()
+        .filter(|l| s.reason.as_deref() != Some(*l))
+        .map(|l| format!(" — {l}"))
+        .unwrap_or_default();
     match (s.status, s.pid, &s.reason) {
         (Status::Online, Some(pid), _) => format!("online (pid {pid})"),
-        (st, _, Some(reason)) => format!("{}: {reason}", st.as_str()),
-        (st, _, None) => st.as_str().to_string(),
+        (Status::Waiting, _, Some(reason)) => format!("waiting ({reason})"),
+        (Status::WaitingRestart, _, Some(reason)) => format!("failed: {reason}{said}"),
+        (st, _, Some(reason)) => format!("{}: {reason}{said}", st.as_str()),
+        (st, _, None) => format!("{}{said}", st.as_str()),
     }
 }
 

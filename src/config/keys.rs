@@ -64,7 +64,7 @@ pub const KEYS: &[Key] = &[
     key(
         "autorestart",
         "true",
-        "false makes a one-shot: it ends completed (exit 0) or failed.",
+        "false makes a one-shot: it ends completed (exit 0) or failed; one that another app runs after is retried until it completes (see ORDER AND REQUIREMENTS).",
     ),
     key(
         "autostart",
@@ -115,7 +115,7 @@ pub const KEYS: &[Key] = &[
     app_key(
         "after",
         "none",
-        "Apps (a name or an array) that must be online, or completed for one-shots, first; tpctl start NAME starts them.",
+        "Apps (a name or an array) this one needs: it is started only once each is online, or completed for a one-shot, and is waiting until then (see ORDER AND REQUIREMENTS); tpctl start NAME starts them.",
     ),
     app_key(
         "queue",
@@ -199,6 +199,18 @@ pub fn man_page(version: &str) -> String {
             esc(k.meaning)
         ));
     }
+    out.push_str(
+        ".SH \"ORDER AND REQUIREMENTS\"\n\
+         \\fBafter\\fR is both an order and a requirement (systemd's After= with Requires=, as a wait): an app's \
+         keeper spawns it only once every app it names is online, or completed for a one-shot; until then the app \
+         is \\fBwaiting\\fR, and \\fBstatus\\fR says for what, with that app's last error line. Every start and \
+         restart by an operator or a boot waits so; a restart after a crash, the memory limit or cron_restart does \
+         not. A dependency that stops or fails later does not stop the apps that needed it (a worker keeps working \
+         without the scheduler that registered its jobs). A one-shot that another app runs after (TestPlanIt's \
+         scheduler) is retried when it fails, after exp_backoff_restart_delay (1s when unset) doubling to 30s, \
+         until it completes or has failed max_restarts times in a row; its dependents start as soon as it \
+         completes. A one-shot nothing runs after ends failed at its first failure.\n",
+    );
     out.push_str(
         ".SH \"THE ENVIRONMENT OF AN APP\"\n\
          Lowest first, later layers winning: the environment recorded at the app's first start (the \

@@ -39,6 +39,12 @@ pub fn resolve(file: RawFile, cx: &Context<'_>) -> Result<Vec<AppSpec>, Vec<Diag
             specs.extend(app_specs);
         }
     }
+    // A one-shot others run `after` (TestPlanIt's scheduler) is what they wait for: a failure
+    // (Valkey not up yet at boot) is retried until it completes.
+    let needed: BTreeSet<String> = specs.iter().flat_map(|s| s.after.clone()).collect();
+    for s in specs.iter_mut() {
+        s.restart.retry_until_complete = s.is_one_shot() && needed.contains(&s.name);
+    }
     if diags.is_empty() {
         Ok(specs)
     } else {
@@ -408,6 +414,7 @@ fn resolve_app(
             .stop_exit_codes
             .or_else(|| defaults.stop_exit_codes.clone())
             .unwrap_or_default(),
+        retry_until_complete: false,
     };
     let max_memory_restart = app
         .max_memory_restart

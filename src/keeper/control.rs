@@ -16,6 +16,8 @@ pub enum Until {
     Running,
     /// Settled: stopped, errored, completed, failed.
     Settled,
+    /// Settled, or a one-shot's failure that will be retried.
+    Outcome,
 }
 
 /// One client connection.

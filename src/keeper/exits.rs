@@ -64,6 +64,17 @@ impl Keeper {
         }
         self.close_stream(true);
         self.close_stream(false);
+        if exit == Exit::Code(0) && self.spec.is_one_shot() {
+            self.last_error = None;
+        } else if exit != Exit::Code(0) && self.policy.status() != Status::Stopping {
+            self.last_error = self
+                .err_tail
+                .iter()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .map(|l| l.trim_end().to_string())
+                .or_else(|| self.last_error.take());
+        }
         self.feed(Event::Ended { exit });
     }
 

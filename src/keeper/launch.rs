@@ -97,7 +97,12 @@ pub fn background(dir: PathBuf) -> i32 {
         }
     };
     let status = keeper.start();
-    handshake(&Handshake::Started { status }, 0);
+    handshake(
+        &Handshake::Started {
+            status: Box::new(status),
+        },
+        0,
+    );
     detach_stdio();
     // Setup garbage (the spec's JSON text, lookups) stays resident unless handed back.
     // SAFETY: malloc_trim only releases free heap memory.

@@ -7,6 +7,7 @@
 
 pub mod child;
 pub mod control;
+mod dependencies;
 pub mod diag;
 mod exits;
 pub mod launch;
@@ -96,6 +97,10 @@ pub struct Keeper {
     err_tail: Vec<String>,
     /// One read buffer for both pipes (keepers are many: each KiB counts).
     read_buf: ReadBuffer,
+    /// The last stderr line of the last failed run (`AppStatus::last_error`).
+    last_error: Option<String>,
+    /// The instances of the apps it runs `after`, found once (id, one-shot).
+    dependency_ids: Option<Vec<(String, bool)>>,
 }
 
 /// Milliseconds since the Unix epoch.
@@ -111,6 +116,7 @@ fn limits(spec: &AppSpec) -> Limits {
         max_memory_bytes: spec.max_memory_restart,
         kill_signal: spec.kill_signal,
         kill_timeout: spec.kill_timeout,
+        has_after: !spec.after.is_empty(),
     }
 }
 
@@ -186,6 +192,8 @@ impl Keeper {
             logs,
             err_tail: Vec::new(),
             read_buf: ReadBuffer::default(),
+            last_error: None,
+            dependency_ids: None,
         })
     }
 
@@ -429,6 +437,7 @@ impl Keeper {
             Effect::Disarm(t) => {
                 self.timers.remove(&t);
             }
+            Effect::CheckDependencies => self.check_dependencies(),
             Effect::Record { cause, uptime } => {
                 // The restart in the app's own stream, after its last lines (drained before
                 // the end was fed to the policy), so `tpctl logs` tells it in order.
@@ -483,6 +492,7 @@ impl Keeper {
             }
             Err(reason) => {
                 tracing::error!(%reason, "cannot start the app");
+                self.last_error = Some(reason.clone());
                 self.feed(Event::SpawnFailed { reason });
             }
         }
@@ -512,6 +522,7 @@ impl Keeper {
             cause: self.policy.cause(),
             since_ms: self.since_ms,
             dropped_log_bytes: self.logs.dropped(),
+            last_error: self.last_error.clone(),
         }
     }
 

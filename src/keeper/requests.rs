@@ -38,6 +38,9 @@ impl Keeper {
                 self.conns[i].respond(&response);
             }
             Request::Start => {
+                if self.policy.status().is_settled() {
+                    self.last_error = None;
+                }
                 self.supersede_stops("start");
                 self.conns[i].parked = Some(Until::Running);
                 self.feed(Event::Start);
@@ -50,6 +53,8 @@ impl Keeper {
                 if let Some(spec) = spec {
                     self.replace_spec(*spec);
                 }
+                self.last_error = None;
+                self.dependency_ids = None;
                 self.supersede_stops("restart");
                 self.conns[i].parked = Some(Until::Running);
                 self.feed(Event::Restart);
@@ -71,7 +76,7 @@ impl Keeper {
                 self.conns[i].respond(&response);
             }
             Request::WaitSettled => {
-                self.conns[i].parked = Some(Until::Settled);
+                self.conns[i].parked = Some(Until::Outcome);
             }
         }
     }
@@ -126,12 +131,16 @@ impl Keeper {
     pub(super) fn after_events(&mut self) {
         let status = self.policy.status();
         let settled = status.is_settled();
-        let running = status == Status::Online || settled;
+        // Waiting for the apps it runs `after` is an answer to a start too.
+        let running = matches!(status, Status::Online | Status::Waiting) || settled;
+        // A one-shot that failed and will be retried has an outcome to report.
+        let outcome = settled || (status == Status::WaitingRestart && self.spec.is_one_shot());
         let mut answer = Vec::new();
         for (i, c) in self.conns.iter().enumerate() {
             match c.parked {
                 Some(Until::Running) if running => answer.push(i),
                 Some(Until::Settled) if settled => answer.push(i),
+                Some(Until::Outcome) if outcome => answer.push(i),
                 _ => {}
             }
         }

@@ -100,7 +100,9 @@ fn aligned(text: String, right: bool) -> Line<'static> {
 pub fn status_style(s: Status) -> Style {
     let color = match s {
         Status::Online | Status::Completed => Color::Green,
-        Status::Launching | Status::Stopping | Status::WaitingRestart => Color::Yellow,
+        Status::Waiting | Status::Launching | Status::Stopping | Status::WaitingRestart => {
+            Color::Yellow
+        }
         Status::Stopped => Color::Gray,
         Status::Errored | Status::Failed | Status::Lost => Color::Red,
     };

@@ -32,6 +32,9 @@ Wants=network-online.target
 # resurrect starts one keeper per app and returns; the keepers are the service's processes.
 Type=oneshot
 RemainAfterExit=yes
+# Exit 1 means some app is not up yet (a one-shot retrying, its dependents waiting) or failed;
+# the others run, and a failed start must not make systemd stop them all.
+SuccessExitStatus=1
 {user}Environment={home}
 Environment={path}
 Environment={tpctl_home}
