@@ -47,6 +47,26 @@ module completions {
     ...targets: string        # App names, numbers, instance ids, `all`, or paths to ecosystem files
   ]
 
+  # For deploy scripts (PM2's startOrRestart): restart the apps of a file that run, with the file read again, and start the others
+  export extern "tpctl start-or-restart" [
+    --only: string            # Only these apps (comma-separated names) of the files or apps given, as PM2's --only; with nothing else given, of ./ecosystem.toml
+    --update-env              # Replace the environment recorded at each app's first start with this shell's, and say which variables changed (the ecosystem file and env files are read again either way)
+    --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
+    --help(-h)                # Print help
+    --version(-V)             # Print version
+    ...targets: string        # App names, numbers, instance ids, `all`, or paths to ecosystem files
+  ]
+
+  # For deploy scripts (PM2's startOrReload): start the apps of a file that do not run, then reload those that do, one instance at a time
+  export extern "tpctl start-or-reload" [
+    --only: string            # Only these apps (comma-separated names) of the files or apps given, as PM2's --only; with nothing else given, of ./ecosystem.toml
+    --update-env              # Replace the environment recorded at each app's first start with this shell's, and say which variables changed (the ecosystem file and env files are read again either way)
+    --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
+    --help(-h)                # Print help
+    --version(-V)             # Print version
+    ...targets: string        # App names, numbers, instance ids, `all`, or paths to ecosystem files
+  ]
+
   # Stop apps and remove them from the list (their logs stay on disk)
   export extern "tpctl delete" [
     --only: string            # Only these apps (comma-separated names) of the files or apps given, as PM2's --only; with nothing else given, of ./ecosystem.toml
@@ -60,6 +80,7 @@ module completions {
   # List every app with its status, pid, uptime, restarts, CPU and memory
   export extern "tpctl status" [
     --json                    # Print machine-readable JSON (fields documented in README)
+    --wide(-w)                # Show each app's ecosystem file (a column shown anyway when the apps come from several)
     --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
     --help(-h)                # Print help
     --version(-V)             # Print version
@@ -460,6 +481,14 @@ module completions {
 
   # Restart apps gracefully one instance at a time: the next only once the previous is online again, so an app with `instances > 1` keeps serving (PM2's reload)
   export extern "tpctl help reload" [
+  ]
+
+  # For deploy scripts (PM2's startOrRestart): restart the apps of a file that run, with the file read again, and start the others
+  export extern "tpctl help start-or-restart" [
+  ]
+
+  # For deploy scripts (PM2's startOrReload): start the apps of a file that do not run, then reload those that do, one instance at a time
+  export extern "tpctl help start-or-reload" [
   ]
 
   # Stop apps and remove them from the list (their logs stay on disk)

@@ -34,6 +34,15 @@ pub struct Targets {
 }
 
 #[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub output: Output,
+    /// Show each app's ecosystem file (a column shown anyway when the apps come from several).
+    #[arg(long, short)]
+    pub wide: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct Output {
     /// Print machine-readable JSON (fields documented in README).
     #[arg(long)]
@@ -61,6 +70,22 @@ pub enum Command {
         after_help = "Examples:\n  tpctl reload email-worker\n  tpctl reload all\n\nA reload stops at the first instance that does not come back online; the instances not yet reloaded keep running."
     )]
     Reload(Targets),
+    /// For deploy scripts (PM2's startOrRestart): restart the apps of a file that run, with the
+    /// file read again, and start the others.
+    #[command(
+        name = "start-or-restart",
+        visible_alias = "startOrRestart",
+        after_help = "Examples:\n  tpctl start-or-restart ecosystem.toml\n  tpctl start-or-restart ecosystem.toml --update-env\n\nApps of the file that belonged to another file move to this one. Apps with autostart = false are restarted only if they run."
+    )]
+    StartOrRestart(Targets),
+    /// For deploy scripts (PM2's startOrReload): start the apps of a file that do not run, then
+    /// reload those that do, one instance at a time.
+    #[command(
+        name = "start-or-reload",
+        visible_alias = "startOrReload",
+        after_help = "Examples:\n  tpctl start-or-reload ecosystem.toml"
+    )]
+    StartOrReload(Targets),
     /// Stop apps and remove them from the list (their logs stay on disk).
     #[command(
         visible_alias = "del",
@@ -68,8 +93,8 @@ pub enum Command {
     )]
     Delete(Targets),
     /// List every app with its status, pid, uptime, restarts, CPU and memory.
-    #[command(visible_aliases = ["list", "ls"], after_help = "Examples:\n  tpctl status\n  tpctl status --json | jq '.[] | select(.status != \"online\")'")]
-    Status(Output),
+    #[command(visible_aliases = ["list", "ls"], after_help = "Examples:\n  tpctl status\n  tpctl status --wide          with each app's ecosystem file\n  tpctl status --json | jq '.[] | select(.status != \"online\")'")]
+    Status(StatusArgs),
     /// Show one app's resolved settings (secrets redacted), status and restart ledger.
     #[command(
         after_help = "Examples:\n  tpctl describe email-worker\n  tpctl describe email-worker --json"

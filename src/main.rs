@@ -81,7 +81,9 @@ fn dispatch(command: Command, quiet: bool) -> Result<Outcome, CommandError> {
         Command::Stop(t) => commands::stop::stop(&ctx, &t),
         Command::Delete(t) => commands::stop::delete(&ctx, &t),
         Command::Kill => commands::stop::kill(&ctx),
-        Command::Status(o) => commands::status::status(&ctx, o.json),
+        Command::StartOrRestart(t) => commands::start::start_or_restart(&ctx, &t),
+        Command::StartOrReload(t) => commands::start::start_or_reload(&ctx, &t),
+        Command::Status(a) => commands::status::status(&ctx, &a),
         Command::Describe { name, output } => {
             commands::describe::describe(&ctx, &name, output.json)
         }

@@ -107,6 +107,9 @@ pub struct AppStatus {
     /// not be executed), until an operator starts it again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+    /// The ecosystem file the app belongs to (absolute), if it came from one.
+    #[serde(default)]
+    pub source: Option<String>,
 }
 
 impl AppStatus {
@@ -130,6 +133,7 @@ impl AppStatus {
             since_ms,
             dropped_log_bytes: 0,
             last_error: None,
+            source: None,
         }
     }
 }

@@ -136,13 +136,45 @@ fn status_color(s: Status) -> &'static str {
 /// is ellipsized first, then cpu, pid, uptime, the number and memory go, as `ps` drops
 /// columns.
 pub fn status_table(rows: &[AppStatus], color: bool) -> String {
-    status_table_within(rows, color, crate::fit::width())
+    status_table_within(rows, color, crate::fit::width(), false)
 }
 
-pub fn status_table_within(rows: &[AppStatus], color: bool, width: Option<usize>) -> String {
+/// True when the apps come from more than one ecosystem file: then `status` shows each app's.
+pub fn several_files(rows: &[AppStatus]) -> bool {
+    let mut files = rows.iter().filter_map(|r| r.source.as_deref());
+    files
+        .next()
+        .is_some_and(|first| files.any(|other| other != first))
+}
+
+/// A file's path as an operator reads it: relative under the working directory, `~/` under
+/// HOME, else absolute.
+pub fn short_path(path: &str) -> String {
+    let p = std::path::Path::new(path);
+    if let Ok(cwd) = std::env::current_dir()
+        && let Ok(rel) = p.strip_prefix(&cwd)
+    {
+        return rel.display().to_string();
+    }
+    if let Some(home) = std::env::var_os("HOME").filter(|h| !h.is_empty())
+        && let Ok(rel) = p.strip_prefix(&home)
+    {
+        return format!("~/{}", rel.display());
+    }
+    path.to_string()
+}
+
+/// The status table; `wide` adds each app's ecosystem file (also shown, without it, when
+/// the apps come from several files).
+pub fn status_table_within(
+    rows: &[AppStatus],
+    color: bool,
+    width: Option<usize>,
+    wide: bool,
+) -> String {
     use crate::fit::Column;
     let col = |f: &dyn Fn(&AppStatus) -> String| rows.iter().map(f).collect::<Vec<_>>();
-    let columns = vec![
+    let mut columns = vec![
         Column::new(
             "id",
             col(&|r| r.number.map_or("-".into(), |n| n.to_string())),
@@ -176,6 +208,16 @@ pub fn status_table_within(rows: &[AppStatus], color: bool, width: Option<usize>
         .shrink_to(12)
         .drop_rank(6),
     ];
+    if wide || several_files(rows) {
+        columns.insert(
+            2,
+            Column::new(
+                "file",
+                col(&|r| r.source.as_deref().map_or("-".into(), short_path)),
+            )
+            .drop_rank(2),
+        );
+    }
     crate::fit::render(columns, width, color)
 }
 

@@ -75,6 +75,11 @@ fn offline(home: &Home, id: &str, problem: Option<String>) -> AppStatus {
         Some(s) => s.status.clone(),
         None => blank(home, id),
     };
+    if status.source.is_none() {
+        status.source = super::targets::saved_spec(home, id)
+            .and_then(|s| s.source)
+            .map(|p| p.display().to_string());
+    }
     // A settled app's keeper has exited on purpose: show the final state without live figures.
     status.pid = None;
     status.keeper_pid = None;

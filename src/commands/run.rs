@@ -13,12 +13,15 @@ use crate::config::order;
 use crate::spec::AppSpec;
 
 pub fn run(ctx: &Ctx, t: &crate::cli::Targets) -> Result<Outcome, CommandError> {
-    let specs = targets::specs(
+    let (specs, unreadable) = targets::specs(
         &ctx.home,
         &targets::args_of(t),
         true,
         targets::EnvChoice::Current,
     )?;
+    if targets::report_unreadable(&unreadable, "run") {
+        return Ok(Outcome::Failed);
+    }
     let specs = targets::keep_only(specs, &t.only, |s| s.name.clone())?;
     // Ctrl-C is for the keepers; we wait for them. A handler (not SIG_IGN) so keepers don't inherit it.
     let interrupted = Arc::new(AtomicBool::new(false));

@@ -33,8 +33,30 @@ enum Verb {
 pub fn start(ctx: &Ctx, t: &Targets) -> Result<Outcome, CommandError> {
     ctx.home.ensure()?;
     let choice = targets::EnvChoice::of(t.update_env);
-    let specs = targets::specs(&ctx.home, &targets::args_of(t), true, choice)?;
+    let (specs, unreadable) = targets::specs(&ctx.home, &targets::args_of(t), true, choice)?;
     let mut specs = targets::keep_only(specs, &t.only, |s| s.name.clone())?;
+    let mut outcome = Outcome::Success;
+    if targets::report_unreadable(&unreadable, "started") {
+        outcome = Outcome::Failed;
+    }
+    // An app belongs to the file it was started from: another file naming it does not take
+    // it over behind the operator's back.
+    specs.retain(|s| match owner_elsewhere(ctx, s) {
+        Some(owner) => {
+            let file = s.source.as_ref().map_or_else(String::new, |p| {
+                crate::render::short_path(&p.display().to_string())
+            });
+            println!(
+                "✗ {}: not started: it belongs to {}, not {file}; `tpctl restart {file}` moves it to {file} (restarting it with that file's settings), or `tpctl delete {}` first",
+                s.id,
+                crate::render::short_path(&owner),
+                s.name
+            );
+            outcome = Outcome::Failed;
+            false
+        }
+        None => true,
+    });
     report_env_updates(ctx, &specs, t.update_env);
     // autostart = false: started only when named (by name, number, id or --only).
     let named = |s: &AppSpec| {
@@ -54,7 +76,6 @@ pub fn start(ctx: &Ctx, t: &Targets) -> Result<Outcome, CommandError> {
         }
         wanted
     });
-    let mut outcome = Outcome::Success;
     let mut missing: BTreeSet<String> = BTreeSet::new();
     let mut added = Vec::new();
     for dep in targets::dependencies(&ctx.home, &specs, choice)? {
@@ -84,10 +105,13 @@ pub fn start(ctx: &Ctx, t: &Targets) -> Result<Outcome, CommandError> {
 pub fn restart(ctx: &Ctx, t: &Targets) -> Result<Outcome, CommandError> {
     ctx.home.ensure()?;
     let choice = targets::EnvChoice::of(t.update_env);
-    let specs = targets::specs(&ctx.home, &targets::args_of(t), false, choice)?;
+    let (specs, unreadable) = targets::specs(&ctx.home, &targets::args_of(t), false, choice)?;
     let specs = targets::keep_only(specs, &t.only, |s| s.name.clone())?;
+    let skipped = targets::report_unreadable(&unreadable, "restarted");
     report_env_updates(ctx, &specs, t.update_env);
-    Ok(bring_up(ctx, &specs, Verb::Restart))
+    report_moves(ctx, &specs);
+    let outcome = bring_up(ctx, &specs, Verb::Restart);
+    Ok(if skipped { Outcome::Failed } else { outcome })
 }
 
 /// `tpctl reload FILE|NAME...|all`: a restart of one instance at a time, each waiting for the
@@ -95,9 +119,73 @@ pub fn restart(ctx: &Ctx, t: &Targets) -> Result<Outcome, CommandError> {
 pub fn reload(ctx: &Ctx, t: &Targets) -> Result<Outcome, CommandError> {
     ctx.home.ensure()?;
     let choice = targets::EnvChoice::of(t.update_env);
-    let specs = targets::specs(&ctx.home, &targets::args_of(t), false, choice)?;
+    let (specs, unreadable) = targets::specs(&ctx.home, &targets::args_of(t), false, choice)?;
     let specs = targets::keep_only(specs, &t.only, |s| s.name.clone())?;
+    if targets::report_unreadable(&unreadable, "reloaded") {
+        return Ok(Outcome::Failed);
+    }
     report_env_updates(ctx, &specs, t.update_env);
+    report_moves(ctx, &specs);
+    Ok(reload_specs(ctx, &specs))
+}
+
+/// `tpctl start-or-restart FILE` (PM2's startOrRestart, for deploy scripts): the apps of the
+/// file that run are restarted with it (re-read, moved to it if they belonged to another), the
+/// others are started, in `after` order.
+pub fn start_or_restart(ctx: &Ctx, t: &Targets) -> Result<Outcome, CommandError> {
+    let Some((specs, _)) = deploy_set(ctx, t)? else {
+        return Ok(Outcome::Failed);
+    };
+    // A restart of an app without a keeper starts it.
+    Ok(bring_up(ctx, &specs, Verb::Restart))
+}
+
+/// `tpctl start-or-reload FILE` (PM2's startOrReload): the apps of the file that do not run
+/// are started, then those that run are reloaded one instance at a time.
+pub fn start_or_reload(ctx: &Ctx, t: &Targets) -> Result<Outcome, CommandError> {
+    let Some((specs, running)) = deploy_set(ctx, t)? else {
+        return Ok(Outcome::Failed);
+    };
+    let (up, new): (Vec<AppSpec>, Vec<AppSpec>) =
+        specs.into_iter().partition(|s| running.contains(&s.id));
+    let mut outcome = Outcome::Success;
+    if !new.is_empty() && bring_up(ctx, &new, Verb::Start) == Outcome::Failed {
+        outcome = Outcome::Failed;
+    }
+    if !up.is_empty() && reload_specs(ctx, &up) == Outcome::Failed {
+        outcome = Outcome::Failed;
+    }
+    Ok(outcome)
+}
+
+/// The apps a deploy verb acts on (those with `autostart = false` only when they run) and
+/// the ids of those running; `None` when some could not be read (said already).
+#[allow(clippy::type_complexity)]
+fn deploy_set(
+    ctx: &Ctx,
+    t: &Targets,
+) -> Result<Option<(Vec<AppSpec>, BTreeSet<String>)>, CommandError> {
+    ctx.home.ensure()?;
+    let choice = targets::EnvChoice::of(t.update_env);
+    let (specs, unreadable) = targets::specs(&ctx.home, &targets::args_of(t), true, choice)?;
+    let mut specs = targets::keep_only(specs, &t.only, |s| s.name.clone())?;
+    if targets::report_unreadable(&unreadable, "deployed") {
+        return Ok(None);
+    }
+    let ids: Vec<String> = specs.iter().map(|s| s.id.clone()).collect();
+    let running: BTreeSet<String> = inventory::statuses(&ctx.home, &ids)
+        .into_iter()
+        .filter(|st| !st.status.is_settled())
+        .map(|st| st.id)
+        .collect();
+    specs.retain(|s| s.autostart || running.contains(&s.id));
+    report_env_updates(ctx, &specs, t.update_env);
+    report_moves(ctx, &specs);
+    Ok(Some((specs, running)))
+}
+
+/// Restarts `specs` one instance at a time, each once the previous is online again.
+fn reload_specs(ctx: &Ctx, specs: &[AppSpec]) -> Outcome {
     let mut shown = Vec::new();
     for (i, spec) in specs.iter().enumerate() {
         let mut report = act(ctx, &[spec], Verb::Restart).remove(0);
@@ -134,14 +222,45 @@ pub fn reload(ctx: &Ctx, t: &Targets) -> Result<Outcome, CommandError> {
             }
             inventory::number(&ctx.home, &mut shown);
             println!("{}", crate::render::status_table(&shown, ctx.color));
-            return Ok(Outcome::Failed);
+            return Outcome::Failed;
         }
     }
     inventory::number(&ctx.home, &mut shown);
     if !shown.is_empty() {
         println!("{}", crate::render::status_table(&shown, ctx.color));
     }
-    Ok(Outcome::Success)
+    Outcome::Success
+}
+
+/// The file a known app belongs to, when it is not the one `spec` was read from (and still
+/// exists: an app whose file is gone may be taken over).
+fn owner_elsewhere(ctx: &Ctx, spec: &AppSpec) -> Option<String> {
+    let saved = targets::saved_spec(&ctx.home, &spec.id)?;
+    let owner = saved.source.filter(|p| p.exists())?;
+    let here = spec.source.as_ref()?;
+    let same = match (std::fs::canonicalize(&owner), std::fs::canonicalize(here)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => owner == *here,
+    };
+    (!same).then(|| owner.display().to_string())
+}
+
+/// A restart from another file than an app's moves it there: say so.
+fn report_moves(ctx: &Ctx, specs: &[AppSpec]) {
+    for spec in specs {
+        if let Some(owner) = owner_elsewhere(ctx, spec) {
+            println!(
+                "↪ {}: moves from {} to {}",
+                spec.id,
+                crate::render::short_path(&owner),
+                spec.source
+                    .as_ref()
+                    .map_or_else(String::new, |p| crate::render::short_path(
+                        &p.display().to_string()
+                    ))
+            );
+        }
+    }
 }
 
 /// With `--update-env`, what each known app's environment gains and loses (names only).

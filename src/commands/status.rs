@@ -3,7 +3,8 @@
 use super::{CommandError, Ctx, Outcome, inventory};
 
 /// Prints the status of every known app.
-pub fn status(ctx: &Ctx, json: bool) -> Result<Outcome, CommandError> {
+pub fn status(ctx: &Ctx, args: &crate::cli::StatusArgs) -> Result<Outcome, CommandError> {
+    let json = args.output.json;
     let rows = inventory::all(&ctx.home).map_err(|source| CommandError::Io {
         what: format!("cannot list apps in {}", ctx.home.root().display()),
         source,
@@ -17,7 +18,10 @@ pub fn status(ctx: &Ctx, json: bool) -> Result<Outcome, CommandError> {
     } else if rows.is_empty() {
         println!("no apps; start some with `tpctl start` (reads ./ecosystem.toml)");
     } else {
-        println!("{}", crate::render::status_table(&rows, ctx.color));
+        println!(
+            "{}",
+            crate::render::status_table_within(&rows, ctx.color, crate::fit::width(), args.wide)
+        );
         for r in rows.iter().filter(|r| {
             r.reason.is_some()
                 && matches!(

@@ -199,14 +199,38 @@ fn load_ecosystem_with(
     Ok(specs)
 }
 
+/// A known app whose ecosystem file cannot be read now (`all` goes on without it).
+#[derive(Debug)]
+pub struct Unreadable {
+    pub id: String,
+    pub error: String,
+}
+
+/// Prints one line per file that kept apps of `all` from being resolved; true if any did.
+pub fn report_unreadable(unreadable: &[Unreadable], verb: &str) -> bool {
+    let mut by_error: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for u in unreadable {
+        by_error.entry(&u.error).or_default().push(&u.id);
+    }
+    for (error, ids) in &by_error {
+        println!(
+            "✗ {}: not {verb}: {error}\n  (the other apps are {verb} all the same; fix the file, then run the command again)",
+            ids.join(", ")
+        );
+    }
+    !unreadable.is_empty()
+}
+
 /// Resolves targets to fresh specs, in file order, without duplicates. `default_file`: with no
 /// targets, use ./ecosystem.toml. Apps already known inherit the environment `choice` says.
+/// With `all`, an app whose file has become invalid is set aside (second value) rather than
+/// failing the others: a typo in one file must not block every other file's apps.
 pub fn specs(
     home: &Home,
     args: &[String],
     default_file: bool,
     choice: EnvChoice,
-) -> Result<Vec<AppSpec>, CommandError> {
+) -> Result<(Vec<AppSpec>, Vec<Unreadable>), CommandError> {
     let mut args: Vec<String> = args.to_vec();
     if args.is_empty() {
         if !default_file {
@@ -220,6 +244,7 @@ pub fn specs(
     })?;
     let mut cache = FileCache::new(choice);
     let mut out: Vec<AppSpec> = Vec::new();
+    let mut unreadable = Vec::new();
     let mut seen = BTreeSet::new();
     for arg in &args {
         let found: Vec<AppSpec> = match Target::parse(arg) {
@@ -231,10 +256,19 @@ pub fn specs(
                 }
                 found
             }
-            Target::All => known
-                .iter()
-                .filter_map(|id| fresh(home, id, &mut cache).transpose())
-                .collect::<Result<_, _>>()?,
+            Target::All => {
+                let mut found = Vec::new();
+                for id in &known {
+                    match fresh(home, id, &mut cache) {
+                        Ok(spec) => found.extend(spec),
+                        Err(e) => unreadable.push(Unreadable {
+                            id: id.clone(),
+                            error: e.to_string(),
+                        }),
+                    }
+                }
+                found
+            }
             Target::Name(name) => {
                 let ids: Vec<&String> = known
                     .iter()
@@ -255,7 +289,7 @@ pub fn specs(
             }
         }
     }
-    Ok(out)
+    Ok((out, unreadable))
 }
 
 /// A dependency `start` adds, or one it cannot find.

@@ -523,6 +523,7 @@ impl Keeper {
             since_ms: self.since_ms,
             dropped_log_bytes: self.logs.dropped(),
             last_error: self.last_error.clone(),
+            source: self.spec.source.as_ref().map(|p| p.display().to_string()),
         }
     }
 
