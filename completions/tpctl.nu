@@ -81,6 +81,7 @@ module completions {
   export extern "tpctl status" [
     --json                    # Print machine-readable JSON (fields documented in README)
     --wide(-w)                # Show each app's ecosystem file (a column shown anyway when the apps come from several)
+    --check                   # A probe (Kubernetes liveness/readiness, a monitoring check): exit 0 only when every known app is online, completed (a one-shot) or stopped by an operator; else list the others and exit 1
     --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
     --help(-h)                # Print help
     --version(-V)             # Print version
@@ -453,10 +454,11 @@ module completions {
   export extern "tpctl generate help help" [
   ]
 
-  # Run apps in the foreground with prefixed output (development); Ctrl-C stops them all
+  # Run apps in the foreground with prefixed output, for development and as a container's entry point (PID 1); Ctrl-C or SIGTERM stops them all gracefully
   export extern "tpctl run" [
     --only: string            # Only these apps (comma-separated names) of the files or apps given, as PM2's --only; with nothing else given, of ./ecosystem.toml
     --update-env              # Replace the environment recorded at each app's first start with this shell's, and say which variables changed (the ecosystem file and env files are read again either way)
+    --json                    # Each output line as a JSON object (`time`, `app`, `stream`, `line`) instead of `name | line`
     --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
     --help(-h)                # Print help
     --version(-V)             # Print version
@@ -615,7 +617,7 @@ module completions {
   export extern "tpctl help generate man" [
   ]
 
-  # Run apps in the foreground with prefixed output (development); Ctrl-C stops them all
+  # Run apps in the foreground with prefixed output, for development and as a container's entry point (PID 1); Ctrl-C or SIGTERM stops them all gracefully
   export extern "tpctl help run" [
   ]
 

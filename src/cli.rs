@@ -34,12 +34,27 @@ pub struct Targets {
 }
 
 #[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub targets: Targets,
+    /// Each output line as a JSON object (`time`, `app`, `stream`, `line`) instead of
+    /// `name | line`.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct StatusArgs {
     #[command(flatten)]
     pub output: Output,
     /// Show each app's ecosystem file (a column shown anyway when the apps come from several).
     #[arg(long, short)]
     pub wide: bool,
+    /// A probe (Kubernetes liveness/readiness, a monitoring check): exit 0 only when every
+    /// known app is online, completed (a one-shot) or stopped by an operator; else list the
+    /// others and exit 1.
+    #[arg(long, conflicts_with_all = ["json", "wide"])]
+    pub check: bool,
 }
 
 #[derive(Debug, Args)]
@@ -218,9 +233,12 @@ pub enum Command {
         #[command(subcommand)]
         what: Generate,
     },
-    /// Run apps in the foreground with prefixed output (development); Ctrl-C stops them all.
-    #[command(after_help = "Examples:\n  tpctl run\n  tpctl run email-worker notification-worker")]
-    Run(Targets),
+    /// Run apps in the foreground with prefixed output, for development and as a container's
+    /// entry point (PID 1); Ctrl-C or SIGTERM stops them all gracefully.
+    #[command(
+        after_help = "Examples:\n  tpctl run\n  tpctl run email-worker notification-worker\n  tpctl run --json          one JSON object per line, for a log collector\n\nThe apps are known to `tpctl status` (and `tpctl status --check`, a container probe) while they run. As PID 1, run reaps every process re-parented to it. When an app ends errored or failed, run stops the others and exits 1."
+    )]
+    Run(RunArgs),
 }
 
 /// Options of `tpctl logs`.

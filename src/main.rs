@@ -87,7 +87,7 @@ fn dispatch(command: Command, quiet: bool) -> Result<Outcome, CommandError> {
         Command::Describe { name, output } => {
             commands::describe::describe(&ctx, &name, output.json)
         }
-        Command::Run(t) => commands::run::run(&ctx, &t),
+        Command::Run(a) => commands::run::run(&ctx, &a),
         Command::Logs(a) => commands::logs::logs(&ctx, &a),
         Command::Flush(t) => commands::logs::flush(&ctx, &t),
         Command::ReloadLogs => commands::logs::reload(&ctx),

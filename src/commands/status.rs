@@ -1,6 +1,42 @@
-//! `tpctl status` (aliases `list`, `ls`): every app instance, as a table or as JSON.
+//! `tpctl status` (aliases `list`, `ls`): every app instance, as a table or as JSON, or as a
+//! probe's verdict (`--check`).
 
 use super::{CommandError, Ctx, Outcome, inventory};
+use crate::policy::Status;
+use crate::proto::AppStatus;
+
+/// `status --check`: up means online, completed (a one-shot) or stopped on purpose; anything
+/// else (waiting, launching, restarting, errored, failed, lost, stopping) is listed and fails.
+fn check(rows: &[AppStatus]) -> Outcome {
+    if rows.is_empty() {
+        println!("✗ no apps are known here (TPCTL_HOME); nothing is running");
+        return Outcome::Failed;
+    }
+    let down: Vec<&AppStatus> = rows
+        .iter()
+        .filter(|r| {
+            !matches!(
+                r.status,
+                Status::Online | Status::Completed | Status::Stopped
+            )
+        })
+        .collect();
+    for r in &down {
+        let why = r
+            .cause
+            .as_deref()
+            .or(r.reason.as_deref())
+            .map(|c| format!(" ({c})"))
+            .unwrap_or_default();
+        println!("✗ {}: {}{why}", r.id, r.status.as_str());
+    }
+    if down.is_empty() {
+        println!("✓ {} up", crate::render::count(rows.len(), "app"));
+        Outcome::Success
+    } else {
+        Outcome::Failed
+    }
+}
 
 /// Prints the status of every known app.
 pub fn status(ctx: &Ctx, args: &crate::cli::StatusArgs) -> Result<Outcome, CommandError> {
@@ -9,6 +45,9 @@ pub fn status(ctx: &Ctx, args: &crate::cli::StatusArgs) -> Result<Outcome, Comma
         what: format!("cannot list apps in {}", ctx.home.root().display()),
         source,
     })?;
+    if args.check {
+        return Ok(check(&rows));
+    }
     if json {
         let text = serde_json::to_string_pretty(&rows).map_err(|e| CommandError::Io {
             what: "cannot encode JSON".into(),

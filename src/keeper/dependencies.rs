@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::{Keeper, Mode};
+use super::Keeper;
 use crate::commands::{inventory, targets};
 use crate::home::Home;
 use crate::policy::{Event, Status};
@@ -15,16 +15,11 @@ const ASK_TIMEOUT: Duration = Duration::from_millis(500);
 impl Keeper {
     /// Carries out `Effect::CheckDependencies`.
     pub(super) fn check_dependencies(&mut self) {
-        let pending = match &self.mode {
-            Mode::Background { dir, .. } => match dir.path().parent().and_then(|a| a.parent()) {
-                Some(root) => {
-                    let home = Home::at(root);
-                    pending(&home, &self.spec.after, &mut self.dependency_ids)
-                }
-                None => None,
-            },
-            // `tpctl run` orders its apps itself.
-            Mode::Foreground { .. } => None,
+        // Without a run directory (a `tpctl run` without a usable TPCTL_HOME) there is no one
+        // to ask: `run` then starts the apps in order itself.
+        let pending = match self.mode.dir().and_then(|d| d.path().parent()?.parent()) {
+            Some(root) => pending(&Home::at(root), &self.spec.after, &mut self.dependency_ids),
+            None => None,
         };
         match pending {
             None => self.feed(Event::DependenciesMet),

@@ -10,7 +10,9 @@ use std::os::unix::net::UnixListener;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::{Keeper, Mode, state, write_spec};
+use nix::fcntl::Flock;
+
+use super::{Keeper, Mode, RunDir, Terminal, state, write_spec};
 use crate::home::AppDir;
 use crate::policy::Status;
 use crate::proto::Handshake;
@@ -19,57 +21,72 @@ use crate::spec::AppSpec;
 /// How long a new keeper waits for a previous keeper of the same app that is on its way out.
 const LOCK_WAIT: Duration = Duration::from_millis(300);
 
-/// Entry point of `tpctl keeper --dir DIR` and `tpctl keeper --foreground PREFIX`.
+/// Entry point of `tpctl keeper --dir DIR` and
+/// `tpctl keeper --foreground PREFIX [--run-dir DIR] [--json]`.
 pub fn from_args(args: &[std::ffi::OsString]) -> i32 {
     match args {
         [flag, dir] if flag == "--dir" => background(PathBuf::from(dir)),
-        [flag, prefix] if flag == "--foreground" => {
-            foreground(prefix.to_string_lossy().into_owned())
+        [flag, prefix, rest @ ..] if flag == "--foreground" => {
+            let mut run_dir = None;
+            let mut json = false;
+            let mut rest = rest.iter();
+            while let Some(arg) = rest.next() {
+                match arg.to_str() {
+                    Some("--run-dir") => run_dir = rest.next().map(PathBuf::from),
+                    Some("--json") => json = true,
+                    _ => return usage(),
+                }
+            }
+            foreground(
+                Terminal {
+                    prefix: prefix.to_string_lossy().into_owned().into_bytes(),
+                    json,
+                },
+                run_dir,
+            )
         }
-        _ => {
-            eprintln!(
-                "tpctl keeper is started by tpctl itself (tpctl keeper --dir DIR | --foreground PREFIX)"
-            );
-            2
-        }
+        _ => usage(),
     }
 }
 
-/// Runs a detached keeper for the app directory `dir`, reading the spec from stdin. Returns the
-/// process exit code.
-pub fn background(dir: PathBuf) -> i32 {
-    let spec = match read_spec() {
-        Ok(spec) => spec,
-        Err(message) => return handshake(&Handshake::Failed { message }, 2),
-    };
-    let dir = AppDir::at(dir);
-    if let Err(e) = dir.ensure() {
-        return handshake(
-            &Handshake::Failed {
-                message: format!("cannot create {}: {e}", dir.path().display()),
-            },
-            1,
-        );
-    }
-    let _lock = match dir.lock_within(LOCK_WAIT) {
+fn usage() -> i32 {
+    eprintln!(
+        "tpctl keeper is started by tpctl itself (tpctl keeper --dir DIR | --foreground PREFIX [--run-dir DIR] [--json])"
+    );
+    2
+}
+
+/// Takes the app's run directory for a keeper: the lock, diagnostics (when `log_file`), the
+/// spec, what a dead predecessor left, the ledger, and the bound socket.
+fn claim(
+    dir: &AppDir,
+    spec: &AppSpec,
+    log_file: bool,
+) -> Result<
+    (
+        Flock<std::fs::File>,
+        VecDeque<crate::proto::LedgerEntry>,
+        UnixListener,
+    ),
+    Claim,
+> {
+    dir.ensure()
+        .map_err(|e| Claim::Failed(format!("cannot create {}: {e}", dir.path().display())))?;
+    let lock = match dir.lock_within(LOCK_WAIT) {
         Ok(Some(lock)) => lock,
-        Ok(None) => return handshake(&Handshake::Locked, 3),
+        Ok(None) => return Err(Claim::Locked),
         Err(e) => {
-            let message = format!("cannot lock {}: {e}", dir.lock_path().display());
-            return handshake(&Handshake::Failed { message }, 1);
+            return Err(Claim::Failed(format!(
+                "cannot lock {}: {e}",
+                dir.lock_path().display()
+            )));
         }
     };
-    if let Err(message) = log_to_file(&dir) {
-        return handshake(&Handshake::Failed { message }, 1);
+    if log_file {
+        log_to_file(dir).map_err(Claim::Failed)?;
     }
-    if let Err(e) = write_spec(&dir, &spec) {
-        return handshake(
-            &Handshake::Failed {
-                message: format!("cannot write {}: {e}", dir.spec_path().display()),
-            },
-            1,
-        );
-    }
+    write_spec(dir, spec)
+        .map_err(|e| Claim::Failed(format!("cannot write {}: {e}", dir.spec_path().display())))?;
     let previous = state::load(&dir.state_path());
     // A previous keeper that died (SIGKILL mid-restart, say) may have left processes of its
     // app's session that ignore signals; nobody else will find them once we run the app again.
@@ -80,12 +97,32 @@ pub fn background(dir: PathBuf) -> i32 {
         }
     }
     let ledger = previous.map(|s| s.ledger).unwrap_or_default();
-    let listener = match bind(&dir) {
-        Ok(l) => l,
-        Err(message) => return handshake(&Handshake::Failed { message }, 1),
+    let listener = bind(dir).map_err(Claim::Failed)?;
+    Ok((lock, ledger, listener))
+}
+
+/// Why a keeper could not take an app's run directory.
+enum Claim {
+    /// Another keeper runs the app.
+    Locked,
+    Failed(String),
+}
+
+/// Runs a detached keeper for the app directory `dir`, reading the spec from stdin. Returns the
+/// process exit code.
+pub fn background(dir: PathBuf) -> i32 {
+    let spec = match read_spec() {
+        Ok(spec) => spec,
+        Err(message) => return handshake(&Handshake::Failed { message }, 2),
+    };
+    let dir = AppDir::at(dir);
+    let (_lock, ledger, listener) = match claim(&dir, &spec, true) {
+        Ok(claimed) => claimed,
+        Err(Claim::Locked) => return handshake(&Handshake::Locked, 3),
+        Err(Claim::Failed(message)) => return handshake(&Handshake::Failed { message }, 1),
     };
     tracing::info!(app = %spec.id, keeper = std::process::id(), "keeper started");
-    let mut keeper = match Keeper::new(spec, Mode::Background { dir, listener }, ledger) {
+    let mut keeper = match Keeper::new(spec, Mode::background(dir, listener), ledger) {
         Ok(k) => k,
         Err(e) => {
             return handshake(
@@ -112,8 +149,10 @@ pub fn background(dir: PathBuf) -> i32 {
     0
 }
 
-/// Runs the app in the foreground for `tpctl run`: output to the terminal, prefixed; Ctrl-C stops it.
-pub fn foreground(prefix: String) -> i32 {
+/// Runs the app in the foreground for `tpctl run`: output to the terminal, prefixed (or as
+/// JSON lines); Ctrl-C or SIGTERM stops it. With a run directory the app is known to
+/// `status`, `describe`, `restart` and to the apps that run after it, as a detached keeper's.
+pub fn foreground(terminal: Terminal, run_dir: Option<PathBuf>) -> i32 {
     let spec = match read_spec() {
         Ok(spec) => spec,
         Err(message) => {
@@ -121,13 +160,35 @@ pub fn foreground(prefix: String) -> i32 {
             return 2;
         }
     };
-    let mut keeper = match Keeper::new(
-        spec,
-        Mode::Foreground {
-            prefix: prefix.into_bytes(),
-        },
-        VecDeque::new(),
-    ) {
+    let mut held = None;
+    let mut ledger = VecDeque::new();
+    let mut run = None;
+    if let Some(dir) = run_dir {
+        let dir = AppDir::at(dir);
+        match claim(&dir, &spec, false) {
+            Ok((lock, previous, listener)) => {
+                held = Some(lock);
+                ledger = previous;
+                run = Some(RunDir { dir, listener });
+            }
+            Err(Claim::Locked) => {
+                eprintln!(
+                    "tpctl run: {} is already running under tpctl (`tpctl status`); stop it first (`tpctl stop {}`)",
+                    spec.id, spec.id
+                );
+                return 3;
+            }
+            Err(Claim::Failed(message)) => {
+                eprintln!("tpctl run: {}: {message}", spec.id);
+                return 1;
+            }
+        }
+    }
+    let mode = Mode {
+        run_dir: run,
+        terminal: Some(terminal),
+    };
+    let mut keeper = match Keeper::new(spec, mode, ledger) {
         Ok(k) => k,
         Err(e) => {
             eprintln!("tpctl keeper: cannot set up signal handling: {e}");
@@ -136,6 +197,7 @@ pub fn foreground(prefix: String) -> i32 {
     };
     keeper.start();
     let last = keeper.run();
+    drop(held);
     match last.status {
         Status::Stopped | Status::Completed => 0,
         _ => {

@@ -26,17 +26,34 @@ pub enum LogSet {
     Terminal { out: Prefixed, err: Prefixed },
 }
 
-/// Lines to our stdout, each with a prefix (`name | `).
+/// Lines to our stdout, each with a prefix (`name | `), or each as a JSON object.
 pub struct Prefixed {
     prefix: Vec<u8>,
+    /// JSON lines instead: the app's id and the stream's name.
+    json: Option<(String, &'static str)>,
 }
 
 impl LineSink for Prefixed {
     fn write_lines(&mut self, lines: &[u8]) {
         let mut out = Vec::with_capacity(lines.len() + 16);
         for line in lines.split_inclusive(|b| *b == b'\n') {
-            out.extend_from_slice(&self.prefix);
-            out.extend_from_slice(line);
+            match &self.json {
+                Some((app, stream)) => {
+                    let text = String::from_utf8_lossy(line);
+                    let object = serde_json::json!({
+                        "time": crate::render::rfc3339_millis(super::now_ms()),
+                        "app": app,
+                        "stream": stream,
+                        "line": text.strip_suffix('\n').unwrap_or(&text),
+                    });
+                    out.extend_from_slice(object.to_string().as_bytes());
+                    out.push(b'\n');
+                }
+                None => {
+                    out.extend_from_slice(&self.prefix);
+                    out.extend_from_slice(line);
+                }
+            }
         }
         // A closed terminal is no reason to disturb the app.
         let _ = std::io::stdout().lock().write_all(&out);
@@ -67,8 +84,28 @@ impl LogSet {
     /// The terminal, with one prefix for stdout lines and one for stderr lines.
     pub fn terminal(out_prefix: Vec<u8>, err_prefix: Vec<u8>) -> LogSet {
         LogSet::Terminal {
-            out: Prefixed { prefix: out_prefix },
-            err: Prefixed { prefix: err_prefix },
+            out: Prefixed {
+                prefix: out_prefix,
+                json: None,
+            },
+            err: Prefixed {
+                prefix: err_prefix,
+                json: None,
+            },
+        }
+    }
+
+    /// The terminal, one JSON object per line (for a container's log collector).
+    pub fn json_lines(app: &str) -> LogSet {
+        LogSet::Terminal {
+            out: Prefixed {
+                prefix: Vec::new(),
+                json: Some((app.to_string(), "out")),
+            },
+            err: Prefixed {
+                prefix: Vec::new(),
+                json: Some((app.to_string(), "err")),
+            },
         }
     }
 

@@ -47,12 +47,42 @@ const GROUP_POLL: Duration = Duration::from_millis(20);
 /// Pipe reads per stream per loop turn, so one chatty app cannot starve the control socket.
 const READS_PER_TURN: usize = 16;
 
-/// Where the keeper keeps its files and how it reports; absent in `tpctl run`'s foreground mode.
-pub enum Mode {
-    /// Detached keeper with a run directory, lock, control socket and log files.
-    Background { dir: AppDir, listener: UnixListener },
-    /// `tpctl run`: output to the terminal with a prefix, no files.
-    Foreground { prefix: Vec<u8> },
+/// Where the keeper keeps its files and where the app's output goes.
+pub struct Mode {
+    /// The app's run directory (lock held) and its bound control socket: what `status`,
+    /// `describe`, `restart` and the apps waiting on this one talk to. Only a `tpctl run`
+    /// whose TPCTL_HOME cannot be used goes without.
+    pub run_dir: Option<RunDir>,
+    /// `tpctl run`: the terminal instead of log files.
+    pub terminal: Option<Terminal>,
+}
+
+/// A run directory in use.
+pub struct RunDir {
+    pub dir: AppDir,
+    pub listener: UnixListener,
+}
+
+/// How `tpctl run` shows an app's lines.
+pub struct Terminal {
+    /// `name | ` (stderr lines get `name ! `).
+    pub prefix: Vec<u8>,
+    /// One JSON object per line (`{"time", "app", "stream", "line"}`) instead of prefixes.
+    pub json: bool,
+}
+
+impl Mode {
+    /// A detached keeper: run directory, socket, log files.
+    pub fn background(dir: AppDir, listener: UnixListener) -> Mode {
+        Mode {
+            run_dir: Some(RunDir { dir, listener }),
+            terminal: None,
+        }
+    }
+
+    fn dir(&self) -> Option<&AppDir> {
+        self.run_dir.as_ref().map(|r| &r.dir)
+    }
 }
 
 /// The running app's pid and the start of its run.
@@ -143,9 +173,9 @@ impl Keeper {
         // Orphaned grandchildren of the app are re-parented to us, so we can reap and kill them.
         // SAFETY: prctl with integer arguments.
         unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
-        let logs = match &mode {
-            Mode::Background { dir, .. } => LogSet::files(&spec.logs, dir),
-            Mode::Foreground { prefix } => {
+        let logs = match (&mode.terminal, mode.dir()) {
+            (Some(Terminal { json: true, .. }), _) => LogSet::json_lines(&spec.id),
+            (Some(Terminal { prefix, .. }), _) => {
                 let mut err_prefix = prefix.clone();
                 // `name ! ` marks stderr lines, as `tpctl logs` does.
                 if let Some(bar) = err_prefix.iter().rposition(|b| *b == b'|') {
@@ -153,15 +183,14 @@ impl Keeper {
                 }
                 LogSet::terminal(prefix.clone(), err_prefix)
             }
+            (None, Some(dir)) => LogSet::files(&spec.logs, dir),
+            (None, None) => LogSet::terminal(Vec::new(), Vec::new()),
         };
         let policy = Policy::new(limits(&spec));
         let launcher = child::Launcher::new(&spec);
         let cron = cron_of(&spec);
         // Read once here, so that `status` never reads a file per app for it.
-        let number = match &mode {
-            Mode::Background { dir, .. } => dir.number(),
-            Mode::Foreground { .. } => None,
-        };
+        let number = mode.dir().and_then(AppDir::number);
         Ok(Keeper {
             spec,
             mode,
@@ -221,10 +250,11 @@ impl Keeper {
             revents: 0,
         };
         fds.push(pfd(self.wake.as_raw_fd(), libc::POLLIN));
-        let listener_fd = match &self.mode {
-            Mode::Background { listener, .. } => listener.as_raw_fd(),
-            Mode::Foreground { .. } => -1,
-        };
+        let listener_fd = self
+            .mode
+            .run_dir
+            .as_ref()
+            .map_or(-1, |r| r.listener.as_raw_fd());
         fds.push(pfd(listener_fd, libc::POLLIN));
         fds.push(pfd(
             self.out.as_ref().map_or(-1, Stream::raw_fd),
@@ -289,7 +319,7 @@ impl Keeper {
             }
         }
         if ready(1)
-            && let Mode::Background { listener, .. } = &self.mode
+            && let Some(RunDir { listener, .. }) = &self.mode.run_dir
         {
             control::accept_one(listener, &mut self.conns);
             // New connections usually carry their request already: read it now.
@@ -532,7 +562,7 @@ impl Keeper {
         if self.dirty {
             self.persist();
         }
-        if let Mode::Background { dir, .. } = &self.mode {
+        if let Some(dir) = self.mode.dir() {
             let _ = std::fs::remove_file(dir.socket_path());
         }
         self.status()

@@ -5,7 +5,7 @@ use nix::unistd::Pid;
 
 use super::control::Until;
 use super::logs::LogSet;
-use super::{Keeper, Mode, child, limits, state, write_spec};
+use super::{Keeper, child, limits, state, write_spec};
 use crate::policy::{Event, Status};
 use crate::proto::{Request, Response};
 use crate::spec::AppSpec;
@@ -111,7 +111,8 @@ impl Keeper {
         self.policy.set_limits(limits(&spec));
         self.launcher = child::Launcher::new(&spec);
         if spec.logs != self.spec.logs
-            && let Mode::Background { dir, .. } = &self.mode
+            && self.mode.terminal.is_none()
+            && let Some(dir) = self.mode.dir()
         {
             self.logs = LogSet::files(&spec.logs, dir);
         }
@@ -120,7 +121,7 @@ impl Keeper {
         if cron_changed {
             self.rearm_cron();
         }
-        if let Mode::Background { dir, .. } = &self.mode
+        if let Some(dir) = self.mode.dir()
             && let Err(e) = write_spec(dir, &self.spec)
         {
             tracing::error!(error = %e, "cannot save the new spec");
@@ -162,7 +163,7 @@ impl Keeper {
 
     pub(super) fn persist(&mut self) {
         self.dirty = false;
-        let Mode::Background { dir, .. } = &self.mode else {
+        let Some(dir) = self.mode.dir() else {
             return;
         };
         let st = state::PersistedState {
