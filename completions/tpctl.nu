@@ -47,6 +47,33 @@ module completions {
     ...targets: string        # App names, numbers, instance ids, `all`, or paths to ecosystem files
   ]
 
+  # Alerts: check that every destination of the file's [alerts] gets them
+  export extern "tpctl alerts" [
+    --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
+    --help(-h)                # Print help
+    --version(-V)             # Print version
+  ]
+
+  # Send a test alert to every destination now and print each one's answer
+  export extern "tpctl alerts test" [
+    --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
+    --help(-h)                # Print help
+    --version(-V)             # Print version
+    file?: path               # The ecosystem file whose [alerts] to test (default ./ecosystem.toml)
+  ]
+
+  # Print this message or the help of the given subcommand(s)
+  export extern "tpctl alerts help" [
+  ]
+
+  # Send a test alert to every destination now and print each one's answer
+  export extern "tpctl alerts help test" [
+  ]
+
+  # Print this message or the help of the given subcommand(s)
+  export extern "tpctl alerts help help" [
+  ]
+
   # For deploy scripts (PM2's startOrRestart): restart the apps of a file that run, with the file read again, and start the others
   export extern "tpctl start-or-restart" [
     --only: string            # Only these apps (comma-separated names) of the files or apps given, as PM2's --only; with nothing else given, of ./ecosystem.toml
@@ -483,6 +510,14 @@ module completions {
 
   # Restart apps gracefully one instance at a time: the next only once the previous is online again, so an app with `instances > 1` keeps serving (PM2's reload)
   export extern "tpctl help reload" [
+  ]
+
+  # Alerts: check that every destination of the file's [alerts] gets them
+  export extern "tpctl help alerts" [
+  ]
+
+  # Send a test alert to every destination now and print each one's answer
+  export extern "tpctl help alerts test" [
   ]
 
   # For deploy scripts (PM2's startOrRestart): restart the apps of a file that run, with the file read again, and start the others

@@ -33,6 +33,15 @@ pub struct Targets {
     pub update_env: bool,
 }
 
+#[derive(Debug, Subcommand)]
+pub enum AlertsCommand {
+    /// Send a test alert to every destination now and print each one's answer.
+    Test {
+        /// The ecosystem file whose [alerts] to test (default ./ecosystem.toml).
+        file: Option<std::path::PathBuf>,
+    },
+}
+
 #[derive(Debug, Args)]
 pub struct RunArgs {
     #[command(flatten)]
@@ -85,6 +94,14 @@ pub enum Command {
         after_help = "Examples:\n  tpctl reload email-worker\n  tpctl reload all\n\nA reload stops at the first instance that does not come back online; the instances not yet reloaded keep running."
     )]
     Reload(Targets),
+    /// Alerts: check that every destination of the file's [alerts] gets them.
+    #[command(
+        after_help = "Examples:\n  tpctl alerts test\n  tpctl alerts test deploy/ecosystem.toml\n\nDestinations, events and limits are set in ecosystem.toml's [alerts] table (`man 5 tpctl-ecosystem`, ALERTS)."
+    )]
+    Alerts {
+        #[command(subcommand)]
+        what: AlertsCommand,
+    },
     /// For deploy scripts (PM2's startOrRestart): restart the apps of a file that run, with the
     /// file read again, and start the others.
     #[command(

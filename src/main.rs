@@ -1,5 +1,6 @@
 //! tpctl: parse the command line, set up diagnostics, dispatch, map errors to exit codes.
 
+mod alerts;
 mod cli;
 mod client;
 mod commands;
@@ -37,6 +38,11 @@ fn main() -> ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     if args.get(1).is_some_and(|a| a == "keeper") {
         return ExitCode::from(keeper::launch::from_args(&args[2..]) as u8);
+    }
+    if args.get(1).is_some_and(|a| a == "alert-sender")
+        && let Some(dir) = args.get(2)
+    {
+        return ExitCode::from(alerts::send::main(dir.into()) as u8);
     }
     // A command piped into `head` should end quietly, as Unix tools do (Rust ignores SIGPIPE).
     // SAFETY: restoring the default disposition of SIGPIPE has no preconditions.
@@ -81,6 +87,9 @@ fn dispatch(command: Command, quiet: bool) -> Result<Outcome, CommandError> {
         Command::Stop(t) => commands::stop::stop(&ctx, &t),
         Command::Delete(t) => commands::stop::delete(&ctx, &t),
         Command::Kill => commands::stop::kill(&ctx),
+        Command::Alerts {
+            what: cli::AlertsCommand::Test { file },
+        } => commands::alerts::test(&ctx, file),
         Command::StartOrRestart(t) => commands::start::start_or_restart(&ctx, &t),
         Command::StartOrReload(t) => commands::start::start_or_reload(&ctx, &t),
         Command::Status(a) => commands::status::status(&ctx, &a),

@@ -154,6 +154,66 @@ pub enum Event {
     DependenciesPending { reason: String },
 }
 
+/// What a person may need to know about an app: the events alerts are sent for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertKind {
+    /// A crash loop ended in `errored`.
+    Errored,
+    /// A one-shot failed for good.
+    Failed,
+    /// The program could not be executed.
+    StartFailed,
+    /// A restart because of the memory limit.
+    Memory,
+    /// Its keeper died and the app with it (found by the next tpctl command that looks).
+    Lost,
+    /// More restarts than `restart_rate` allows.
+    Restarts,
+    /// Up again, for `recovered_after`, after one of the problems above.
+    Recovered,
+    /// `tpctl alerts test`.
+    Test,
+}
+
+impl AlertKind {
+    /// Every kind an `[alerts]` table may name, as written there.
+    pub const NAMED: [AlertKind; 7] = [
+        AlertKind::Errored,
+        AlertKind::Failed,
+        AlertKind::StartFailed,
+        AlertKind::Memory,
+        AlertKind::Lost,
+        AlertKind::Restarts,
+        AlertKind::Recovered,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertKind::Errored => "errored",
+            AlertKind::Failed => "failed",
+            AlertKind::StartFailed => "start_failed",
+            AlertKind::Memory => "memory",
+            AlertKind::Lost => "lost",
+            AlertKind::Restarts => "restarts",
+            AlertKind::Recovered => "recovered",
+            AlertKind::Test => "test",
+        }
+    }
+
+    /// True for the problems a later `Recovered` answers.
+    pub fn opens_problem(self) -> bool {
+        matches!(
+            self,
+            AlertKind::Errored
+                | AlertKind::Failed
+                | AlertKind::StartFailed
+                | AlertKind::Lost
+                | AlertKind::Restarts
+        )
+    }
+}
+
 /// The timers the policy arms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Timer {
@@ -163,6 +223,8 @@ pub enum Timer {
     Kill,
     /// Look at the apps it runs `after` again.
     Dependencies,
+    /// Online for `recovered_after` since a problem: it has recovered.
+    Recovered,
 }
 
 /// What the keeper must do.
@@ -184,6 +246,11 @@ pub enum Effect {
     /// Find out whether the apps it runs `after` are up; answer with `DependenciesMet` or
     /// `DependenciesPending`.
     CheckDependencies,
+    /// Tell a person (the keeper hands it to the alert queue, which filters and sends it).
+    Alert {
+        kind: AlertKind,
+        detail: String,
+    },
 }
 
 /// The limits the policy works with.
@@ -195,6 +262,10 @@ pub struct Limits {
     pub kill_timeout: Duration,
     /// It runs `after` other apps: an operator's start or restart waits for them.
     pub has_after: bool,
+    /// More than this many restarts within the window raise a `Restarts` alert.
+    pub restart_rate: Option<(u32, Duration)>,
+    /// Online this long after a problem raises `Recovered`.
+    pub recovered_after: Duration,
 }
 
 /// How often a waiting app looks at the apps it runs `after` again.
@@ -227,6 +298,10 @@ pub struct Policy {
     cause: Option<String>,
     /// The current stop had to SIGKILL the group after `kill_timeout`.
     killed: bool,
+    /// When the recent restarts happened (for `restart_rate`).
+    recent_restarts: std::collections::VecDeque<Instant>,
+    /// A problem was alerted and the app has not been stable since.
+    problem_open: bool,
 }
 
 impl Policy {
@@ -243,7 +318,15 @@ impl Policy {
             reason: None,
             cause: None,
             killed: false,
+            recent_restarts: Default::default(),
+            problem_open: false,
         }
+    }
+
+    /// A new keeper of an app that was errored, failed or lost: its next stable run is a
+    /// recovery.
+    pub fn set_problem_open(&mut self, open: bool) {
+        self.problem_open = open;
     }
 
     pub fn status(&self) -> Status {
@@ -349,21 +432,42 @@ impl Policy {
                 self.status = Online;
                 self.started_at = Some(now);
                 self.reason = None;
-                vec![]
+                if self.problem_open {
+                    vec![Effect::Arm(Timer::Recovered, self.limits.recovered_after)]
+                } else {
+                    vec![]
+                }
+            }
+            (Online, Event::Timer(Timer::Recovered)) if self.problem_open => {
+                self.problem_open = false;
+                vec![Effect::Alert {
+                    kind: AlertKind::Recovered,
+                    detail: format!(
+                        "online for {}",
+                        crate::config::units::format_duration(self.limits.recovered_after)
+                    ),
+                }]
             }
             (Launching, Event::SpawnFailed { reason }) => {
                 self.status = Errored;
                 self.started_at = None;
-                self.reason = Some(reason);
-                vec![]
+                self.reason = Some(reason.clone());
+                vec![self.alert(AlertKind::StartFailed, reason)]
             }
 
             (Online, Event::Memory { rss_bytes }) => match self.limits.max_memory_bytes {
                 Some(limit) if rss_bytes > limit => {
-                    self.begin_stop(AfterStop::Restart(Cause::Memory {
+                    let cause = Cause::Memory {
                         rss_bytes,
                         limit_bytes: limit,
-                    }))
+                    };
+                    let alert = Effect::Alert {
+                        kind: AlertKind::Memory,
+                        detail: format!("restarted: {cause}"),
+                    };
+                    let mut fx = self.begin_stop(AfterStop::Restart(cause));
+                    fx.push(alert);
+                    fx
                 }
                 _ => vec![],
             },
@@ -390,6 +494,39 @@ impl Policy {
             // Late timers, samples of a stopping app, events that do not apply in this state.
             _ => vec![],
         }
+    }
+
+    /// An alert for a problem: a later stable run is a recovery.
+    fn alert(&mut self, kind: AlertKind, detail: String) -> Effect {
+        if kind.opens_problem() {
+            self.problem_open = true;
+        }
+        Effect::Alert { kind, detail }
+    }
+
+    /// Counts a restart that the app did not ask for (not an operator's or cron's); the one
+    /// that goes over `restart_rate` raises an alert.
+    fn count_restart(&mut self, now: Instant) -> Option<Effect> {
+        let (limit, window) = self.limits.restart_rate?;
+        self.recent_restarts.push_back(now);
+        while self
+            .recent_restarts
+            .front()
+            .is_some_and(|t| now.saturating_duration_since(*t) > window)
+        {
+            self.recent_restarts.pop_front();
+        }
+        (self.recent_restarts.len() == limit as usize + 1).then(|| {
+            self.alert(
+                AlertKind::Restarts,
+                format!(
+                    "{} restarts within {}, last: {}",
+                    self.recent_restarts.len(),
+                    crate::config::units::format_duration(window),
+                    self.cause.clone().unwrap_or_default()
+                ),
+            )
+        })
     }
 
     fn reset_counters(&mut self) {
@@ -455,6 +592,9 @@ impl Policy {
             AfterStop::Restart(cause) => {
                 self.restarts += 1;
                 let manual = cause == Cause::Manual;
+                if matches!(cause, Cause::Memory { .. }) {
+                    fx.extend(self.count_restart(now));
+                }
                 fx.push(Effect::Record { cause, uptime });
                 fx.extend(if manual {
                     self.launch_when_ready()
@@ -487,9 +627,9 @@ impl Policy {
             if !spec.retry_until_complete {
                 self.status = Status::Failed;
                 self.reason = Some(exit.to_string());
-                return vec![];
+                return vec![self.alert(AlertKind::Failed, exit.to_string())];
             }
-            return self.retry_one_shot(uptime, exit);
+            return self.retry_one_shot(now, uptime, exit);
         }
         if let Exit::Code(code) = exit
             && spec.stop_exit_codes.contains(&code)
@@ -508,12 +648,13 @@ impl Policy {
             if self.unstable_runs >= spec.max_restarts {
                 self.status = Status::Errored;
                 self.cause = Some(format!("crash loop ({})", short_exit(exit)));
-                self.reason = Some(format!(
+                let reason = format!(
                     "crash loop: {} consecutive runs shorter than min_uptime ({} ms), last {exit}",
                     self.unstable_runs,
                     spec.min_uptime.as_millis()
-                ));
-                return vec![];
+                );
+                self.reason = Some(reason.clone());
+                return vec![self.alert(AlertKind::Errored, reason)];
             }
         }
 
@@ -530,10 +671,11 @@ impl Policy {
         };
 
         self.restarts += 1;
-        let mut fx = vec![Effect::Record {
+        let mut fx: Vec<Effect> = self.count_restart(now).into_iter().collect();
+        fx.push(Effect::Record {
             cause: Cause::Exit { exit },
             uptime,
-        }];
+        });
         if delay.is_zero() {
             fx.extend(self.launch());
         } else {
@@ -547,16 +689,17 @@ impl Policy {
 impl Policy {
     /// A one-shot that others need failed: run it again after the back-off, until it
     /// completes or has failed `max_restarts` times in a row.
-    fn retry_one_shot(&mut self, uptime: Duration, exit: Exit) -> Vec<Effect> {
+    fn retry_one_shot(&mut self, now: Instant, uptime: Duration, exit: Exit) -> Vec<Effect> {
         let spec = &self.limits.restart;
         self.unstable_runs += 1;
         if self.unstable_runs >= spec.max_restarts {
             self.status = Status::Failed;
-            self.reason = Some(format!(
+            let reason = format!(
                 "{exit}, failed {} times in a row (max_restarts); `tpctl restart` tries again",
                 self.unstable_runs
-            ));
-            return vec![];
+            );
+            self.reason = Some(reason.clone());
+            return vec![self.alert(AlertKind::Failed, reason)];
         }
         let base = spec
             .exp_backoff_restart_delay
@@ -579,13 +722,13 @@ impl Policy {
             self.unstable_runs,
             spec.max_restarts
         ));
-        vec![
-            Effect::Record {
-                cause: Cause::Exit { exit },
-                uptime,
-            },
-            Effect::Arm(Timer::Restart, delay),
-        ]
+        let mut fx: Vec<Effect> = self.count_restart(now).into_iter().collect();
+        fx.push(Effect::Record {
+            cause: Cause::Exit { exit },
+            uptime,
+        });
+        fx.push(Effect::Arm(Timer::Restart, delay));
+        fx
     }
 }
 

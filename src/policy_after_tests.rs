@@ -185,5 +185,93 @@ fn a_one_shot_nothing_needs_fails_at_once() {
     let mut l = needed_one_shot();
     l.restart.retry_until_complete = false;
     let (_, out) = run(l, &[(0, Event::Start), (0, Event::Spawned), (10, crash(1))]);
-    assert_eq!(out[2], (vec![], Status::Failed));
+    assert_eq!(out[2].1, Status::Failed);
+    assert!(matches!(
+        &out[2].0[..],
+        [Effect::Alert {
+            kind: AlertKind::Failed,
+            ..
+        }]
+    ));
+}
+
+fn alerting() -> Limits {
+    Limits {
+        restart_rate: Some((2, Duration::from_secs(60))),
+        recovered_after: Duration::from_secs(5),
+        ..limits()
+    }
+}
+
+fn alerts(fx: &[Effect]) -> Vec<AlertKind> {
+    fx.iter()
+        .filter_map(|e| match e {
+            Effect::Alert { kind, .. } => Some(*kind),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn going_over_the_restart_rate_alerts_once_then_a_stable_run_is_a_recovery() {
+    let mut l = alerting();
+    l.restart.max_restarts = 100;
+    let mut steps = vec![(0, Event::Start), (0, Event::Spawned)];
+    for _ in 0..4 {
+        steps.push((10, crash(1)));
+        steps.push((0, Event::Spawned));
+    }
+    steps.push((5000, Event::Timer(Timer::Recovered)));
+    let (_, out) = run(l, &steps);
+    let raised: Vec<(usize, Vec<AlertKind>)> = out
+        .iter()
+        .enumerate()
+        .map(|(i, (fx, _))| (i, alerts(fx)))
+        .filter(|(_, a)| !a.is_empty())
+        .collect();
+    // The third restart within the minute is over "2 per minute"; the fourth is not alerted
+    // again; five seconds online after it is a recovery.
+    assert_eq!(
+        raised,
+        vec![
+            (6, vec![AlertKind::Restarts]),
+            (10, vec![AlertKind::Recovered])
+        ]
+    );
+    assert!(
+        out[7]
+            .0
+            .contains(&Effect::Arm(Timer::Recovered, Duration::from_secs(5))),
+        "a run after a problem arms the recovery timer: {:?}",
+        out[7].0
+    );
+}
+
+#[test]
+fn a_memory_restart_alerts_and_a_new_keeper_after_errored_alerts_the_recovery() {
+    let (_, out) = run(
+        alerting(),
+        &[
+            (0, Event::Start),
+            (0, Event::Spawned),
+            (10, Event::Memory { rss_bytes: 500 }),
+        ],
+    );
+    assert_eq!(alerts(&out[2].0), vec![AlertKind::Memory]);
+    let mut p = Policy::new(alerting());
+    p.set_problem_open(true);
+    let now = Instant::now();
+    p.on(now, Event::Start);
+    let fx = p.on(now, Event::Spawned);
+    assert_eq!(
+        fx,
+        vec![Effect::Arm(Timer::Recovered, Duration::from_secs(5))]
+    );
+    let fx = p.on(now + Duration::from_secs(5), Event::Timer(Timer::Recovered));
+    assert_eq!(alerts(&fx), vec![AlertKind::Recovered]);
+    // Recovered once: the next timer (a late one) says nothing.
+    assert!(
+        p.on(now + Duration::from_secs(9), Event::Timer(Timer::Recovered))
+            .is_empty()
+    );
 }

@@ -18,6 +18,8 @@ pub(super) fn limits() -> Limits {
         kill_signal: libc::SIGINT,
         kill_timeout: Duration::from_secs(5),
         has_after: false,
+        restart_rate: None,
+        recovered_after: Duration::from_secs(60),
     }
 }
 
@@ -144,7 +146,12 @@ fn crash_loop_ends_errored_after_max_restarts_short_runs() {
     );
     assert_eq!(out[2].1, Status::Launching);
     assert_eq!(out[4].1, Status::Launching);
-    assert_eq!(out[6], (vec![], Status::Errored));
+    assert_eq!(out[6].1, Status::Errored);
+    assert!(
+        matches!(&out[6].0[..], [Effect::Alert { kind: AlertKind::Errored, detail }] if detail.contains("crash loop")),
+        "{:?}",
+        out[6].0
+    );
     assert!(
         p.reason().is_some_and(|r| r.contains("3 consecutive runs")),
         "{:?}",
@@ -197,7 +204,16 @@ fn one_shot_completes_or_fails() {
         l.clone(),
         &[(0, Event::Start), (0, Event::Spawned), (10, crash(4))],
     );
-    assert_eq!(bad[2], (vec![], Status::Failed));
+    assert_eq!(
+        bad[2],
+        (
+            vec![Effect::Alert {
+                kind: AlertKind::Failed,
+                detail: "exit code 4".into()
+            }],
+            Status::Failed
+        )
+    );
     assert_eq!(p.reason(), Some("exit code 4"));
     let (_, sig) = run(
         l,
@@ -354,7 +370,16 @@ fn spawn_failure_is_errored_with_reason() {
             ),
         ],
     );
-    assert_eq!(out[1], (vec![], Status::Errored));
+    assert_eq!(
+        out[1],
+        (
+            vec![Effect::Alert {
+                kind: AlertKind::StartFailed,
+                detail: "no such file".into()
+            }],
+            Status::Errored
+        )
+    );
     assert_eq!(p.reason(), Some("no such file"));
 }
 

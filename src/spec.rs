@@ -64,6 +64,81 @@ pub struct AppSpec {
     /// keeper's local time zone (TZ, else /etc/localtime).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cron_restart: Option<String>,
+    /// Where this app's alerts go and which events raise them (`[alerts]`, with the app's
+    /// own `alerts` overrides); `None` when none are configured or the app turns them off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alerts: Option<AlertSpec>,
+}
+
+/// An app's alerts: what raises them, how often, and where they go.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertSpec {
+    /// The events that raise an alert.
+    pub events: Vec<crate::policy::AlertKind>,
+    /// At most this many alerts an hour for the app; the rest are counted and said in the next.
+    pub max_per_hour: u32,
+    /// The same event again within this is counted, not sent.
+    #[serde(with = "millis")]
+    pub dedup: Duration,
+    /// More than `count` restarts within `window` raise `restarts`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restart_rate: Option<RestartRate>,
+    /// Online this long after a problem raises `recovered`.
+    #[serde(with = "millis")]
+    pub recovered_after: Duration,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub webhooks: Vec<WebhookSpec>,
+    /// Programs run with the alert as JSON on stdin.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub commands: Vec<Vec<String>>,
+    /// Email recipients; sent through the SMTP settings of the app's environment
+    /// (EMAIL_SERVER_HOST, EMAIL_SERVER_PORT, EMAIL_SERVER_USER, EMAIL_SERVER_PASSWORD,
+    /// EMAIL_FROM, as TestPlanIt's email worker reads them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub email_to: Vec<String>,
+}
+
+/// `restart_rate = "5/10m"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RestartRate {
+    pub count: u32,
+    #[serde(with = "millis")]
+    pub window: Duration,
+}
+
+/// One webhook destination.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookSpec {
+    /// The URL as written, or `None` when it comes from the variable `url_env` of the app's
+    /// environment (a Slack URL is a secret: keep it in an env file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url_env: Option<String>,
+    pub format: WebhookFormat,
+}
+
+/// The body a webhook gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WebhookFormat {
+    /// The alert as a JSON object.
+    Json,
+    /// `{"text": …}`, Slack's incoming webhooks (and Mattermost, Rocket.Chat).
+    Slack,
+    /// A MessageCard, Microsoft Teams' incoming webhooks.
+    Teams,
+    /// `{"content": …}`, Discord's webhooks.
+    Discord,
+}
+
+impl WebhookFormat {
+    pub const ALL: [(&'static str, WebhookFormat); 4] = [
+        ("json", WebhookFormat::Json),
+        ("slack", WebhookFormat::Slack),
+        ("teams", WebhookFormat::Teams),
+        ("discord", WebhookFormat::Discord),
+    ];
 }
 
 fn yes() -> bool {

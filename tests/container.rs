@@ -59,12 +59,13 @@ fn run_as_pid_1_reaps_orphans_answers_the_probe_and_stops_gracefully_on_sigterm(
         panic!("unshare --pid --fork is needed (util-linux, run as root)");
     }
     let t = TempHome::new();
-    // The one-shot leaves a process of its own session behind: once its keeper has exited, it
-    // is re-parented to PID 1, which must reap it when it ends.
+    // The one-shot leaves a process of its own session behind (it waits until the process has
+    // left its group, or its keeper would stop it as a leftover): once the keeper has exited,
+    // it is re-parented to PID 1, which must reap it when it ends.
     t.write(
         "ecosystem.toml",
         &format!(
-            "[[apps]]\nname = \"spawner\"\nscript = \"/bin/sh\"\nargs = [\"-c\", \"setsid /bin/sleep 3 & echo spawned\"]\nautorestart = false\n\n\
+            "[[apps]]\nname = \"spawner\"\nscript = \"/bin/sh\"\nargs = [\"-c\", \"setsid /bin/sleep 4 & c=$!; while [ \\\"$(cut -d' ' -f5 /proc/$c/stat)\\\" = $$ ]; do :; done; echo spawned\"]\nautorestart = false\n\n\
              [[apps]]\nname = \"worker\"\nscript = \"{}\"\nafter = \"spawner\"\nkill_signal = \"SIGINT\"\nenv = {{ SIGNALS = \"{}\" }}\n",
             fixture("sigint_only.sh"),
             t.path().join("signals").display()
@@ -98,19 +99,28 @@ fn run_as_pid_1_reaps_orphans_answers_the_probe_and_stops_gracefully_on_sigterm(
         "run is PID 1 in its namespace"
     );
 
+    // Both apps known and up (during the first milliseconds only the first wave is known).
     wait_for("the worker online and the probe passing", LONG, || {
-        t.run(&["status", "--check"]).status.success()
+        let out = t.run(&["status", "--check"]);
+        out.status.success() && text(&out.stdout).contains("✓ 2 apps up")
     });
-    let probe = t.ok(&["status", "--check"]);
-    assert!(probe.contains("✓ 2 apps up"), "{probe}");
     // The orphan: re-parented to run (PID 1) once the spawner's keeper exited, then reaped.
+    let ours = |p: &i32| t.live_processes().contains(p);
     let orphan = wait_until(LONG, || {
-        match with_cmdline(&["/bin/sleep", "3"]).as_slice() {
-            [pid] if stat(*pid).is_some_and(|(_, pp)| pp == run_pid) => Ok(*pid),
+        match with_cmdline(&["/bin/sleep", "4"])
+            .into_iter()
+            .filter(ours)
+            .collect::<Vec<_>>()
+            .as_slice()
+        {
+            [pid] => Ok(*pid),
             _ => Err(()),
         }
     })
-    .expect("the orphan, adopted by PID 1");
+    .expect("the orphan");
+    wait_for("the orphan adopted by PID 1", LONG, || {
+        stat(orphan).is_some_and(|(_, ppid)| ppid == run_pid)
+    });
     wait_for("the orphan reaped, not a zombie", LONG, || {
         stat(orphan).is_none()
     });

@@ -35,6 +35,16 @@ pub struct Description {
     pub concurrency: Option<u32>,
     pub ledger: Vec<LedgerEntry>,
     pub logs_dir: String,
+    /// The app's alerts: events, limits and destinations (webhook URLs without their path).
+    pub alerts: Option<AlertsView>,
+}
+
+/// `describe`'s view of an app's alerts.
+#[derive(Debug, Serialize)]
+pub struct AlertsView {
+    pub events: Vec<&'static str>,
+    pub max_per_hour: u32,
+    pub destinations: Vec<String>,
 }
 
 pub fn describe(ctx: &Ctx, name: &str, json: bool) -> Result<Outcome, CommandError> {
@@ -108,6 +118,14 @@ fn view(
         concurrency: spec.concurrency,
         ledger,
         logs_dir,
+        alerts: spec.alerts.as_ref().map(|a| AlertsView {
+            events: a.events.iter().map(|e| e.as_str()).collect(),
+            max_per_hour: a.max_per_hour,
+            destinations: crate::alerts::send::Destination::all(a)
+                .into_iter()
+                .map(|(_, d)| d.describe())
+                .collect(),
+        }),
     }
 }
 
@@ -182,6 +200,17 @@ fn text(d: &Description) -> String {
     line(
         "kill_timeout",
         format_duration(std::time::Duration::from_millis(d.kill_timeout_ms)),
+    );
+    line(
+        "alerts",
+        d.alerts.as_ref().map_or("-".into(), |a| {
+            format!(
+                "{} (at most {}/h) to {}",
+                a.events.join(", "),
+                a.max_per_hour,
+                a.destinations.join("; ")
+            )
+        }),
     );
     line(
         "after",

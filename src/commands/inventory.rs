@@ -135,5 +135,30 @@ fn recover_lost(dir: &AppDir, saved: Option<state::PersistedState>) -> Option<Ap
     if let Err(e) = state::save(&dir.state_path(), &st) {
         tracing::warn!(error = %e, "cannot record the lost keeper");
     }
+    alert_lost(dir, &st.status);
     Some(st.status)
+}
+
+/// Nobody else will tell: a keeper that died cannot, so the command that found it does.
+fn alert_lost(dir: &AppDir, status: &AppStatus) {
+    let Some(spec) = std::fs::read(dir.spec_path())
+        .ok()
+        .and_then(|b| serde_json::from_slice::<crate::spec::AppSpec>(&b).ok())
+    else {
+        return;
+    };
+    let Some(rules) = &spec.alerts else { return };
+    let detail = status.reason.clone().unwrap_or_default();
+    let alert = crate::alerts::Alert::new(
+        crate::policy::AlertKind::Lost,
+        &detail,
+        status,
+        &spec.env,
+        now_ms(),
+    );
+    if let Ok(crate::alerts::queue::Raised::Queued(_)) =
+        crate::alerts::queue::raise(dir, rules, alert)
+    {
+        crate::alerts::start_sender(dir);
+    }
 }

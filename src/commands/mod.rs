@@ -1,5 +1,6 @@
 //! One module per subcommand, plus what they share: the context, errors and target resolution.
 
+pub mod alerts;
 pub mod describe;
 pub mod generate;
 pub mod import;

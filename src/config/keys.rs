@@ -168,9 +168,39 @@ pub const KEYS: &[Key] = &[
         "false",
         "gzip rotated files (out.log.1.gz).",
     ),
+    app_key(
+        "alerts",
+        "the file's [alerts]",
+        "false turns alerts off for the app; a table (events, max_per_hour, dedup, restart_rate, recovered_after) overrides [alerts]'s rules for it (see ALERTS).",
+    ),
 ];
 
 /// tpctl-ecosystem(5), in roff.
+/// The ALERTS section of tpctl-ecosystem(5).
+const ALERTS_SECTION: &str = r#".SH ALERTS
+A top-level \fB[alerts]\fR table sends a person word of what needs them, from the keeper that saw it:
+.TP
+\fBevents\fR (default: all)
+\fIerrored\fR (a crash loop), \fIfailed\fR (a one-shot, for good), \fIstart_failed\fR (the program cannot be executed), \fImemory\fR (a memory-limit restart), \fIlost\fR (its keeper died; found by the next tpctl command that looks, such as a \fBstatus \-\-check\fR probe), \fIrestarts\fR (over \fBrestart_rate\fR), \fIrecovered\fR (online for \fBrecovered_after\fR after one of the problems).
+.TP
+\fBmax_per_hour\fR (default: 10), \fBdedup\fR (default: 10m)
+At most so many alerts an hour per app, and the same event again within \fBdedup\fR is counted, not sent: a crash loop raises no storm. The next alert says how many were held back.
+.TP
+\fBrestart_rate\fR (default: "5/10m"), \fBrecovered_after\fR (default: 1m)
+More restarts than COUNT within WINDOW (crashes and memory restarts, not an operator's) raise \fIrestarts\fR; "off" turns it off.
+.TP
+\fB[[alerts.webhook]]\fR url = "https://...", or url_env = "VAR" (the URL read from the app's environment, for a secret one), format = "json" | "slack" | "teams" | "discord"
+A POST of the alert as JSON, or as a Slack, Teams (MessageCard) or Discord message.
+.TP
+\fB[[alerts.command]]\fR run = ["/usr/local/bin/notify", "\-\-team", "qa"]
+Run with the alert as JSON on stdin and TPCTL_ALERT_EVENT, TPCTL_ALERT_APP, TPCTL_ALERT_HOST, TPCTL_ALERT_SUMMARY set; exit 0 is delivered.
+.TP
+\fB[alerts.email]\fR to = ["ops@example.com"]
+Sent through the SMTP settings of the app's environment that TestPlanIt's email worker reads (EMAIL_SERVER_HOST, EMAIL_SERVER_PORT, EMAIL_SERVER_USER, EMAIL_SERVER_PASSWORD, EMAIL_FROM); an app without them is a configuration error.
+.PP
+An app's \fBalerts\fR key overrides the rules for it, or turns its alerts off. Alerts wait in a queue on disk in the app's run directory (100 at most) and are delivered by a short-lived sender the keeper starts, with retries and back-off, so a receiver that is down gets them when it is back and a keeper restart loses none; a destination that refuses is logged once per outage in keeper.log. Secrets of the app's environment never appear in an alert. \fBtpctl alerts test\fR sends a test alert to every destination.
+"#;
+
 pub fn man_page(version: &str) -> String {
     let esc = |s: &str| s.replace('\\', "\\\\").replace('-', "\\-");
     let mut out = format!(
@@ -199,6 +229,7 @@ pub fn man_page(version: &str) -> String {
             esc(k.meaning)
         ));
     }
+    out.push_str(ALERTS_SECTION);
     out.push_str(
         ".SH \"ORDER AND REQUIREMENTS\"\n\
          \\fBafter\\fR is both an order and a requirement (systemd's After= with Requires=, as a wait): an app's \

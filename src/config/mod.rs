@@ -3,6 +3,7 @@
 //! `raw` is the serde model, `resolve` the semantic checks and defaults, `env` the env layering,
 //! `units` the value syntaxes, `order` the start order. `load` is the one entry point.
 
+pub mod alerts;
 pub mod defaults;
 pub mod env;
 pub mod error;

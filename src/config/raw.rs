@@ -20,6 +20,97 @@ pub struct RawFile {
     /// The apps, in file order.
     #[serde(default)]
     pub apps: Vec<RawApp>,
+    /// Where alerts go and which events raise them.
+    #[serde(default)]
+    pub alerts: Option<Spanned<RawAlerts>>,
+}
+
+/// `[alerts]`: the rules (which an app's `alerts` table may override) and the destinations.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAlerts {
+    pub events: Option<Vec<Spanned<String>>>,
+    pub max_per_hour: Option<Spanned<u32>>,
+    pub dedup: Option<DurationValue>,
+    pub restart_rate: Option<Spanned<String>>,
+    pub recovered_after: Option<DurationValue>,
+    #[serde(default)]
+    pub webhook: Vec<Spanned<RawWebhook>>,
+    #[serde(default)]
+    pub command: Vec<Spanned<RawCommand>>,
+    pub email: Option<Spanned<RawEmail>>,
+}
+
+/// `[[alerts.webhook]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWebhook {
+    pub url: Option<Spanned<String>>,
+    pub url_env: Option<Spanned<String>>,
+    pub format: Option<Spanned<String>>,
+}
+
+/// `[[alerts.command]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCommand {
+    pub run: Spanned<OneOrMany>,
+}
+
+/// `[alerts.email]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEmail {
+    pub to: Spanned<OneOrMany>,
+}
+
+/// An app's `alerts`: `false` (none for this app) or a table of rules overriding `[alerts]`'s.
+#[derive(Debug)]
+pub enum RawAppAlerts {
+    Off,
+    Rules(RawAlertRules),
+}
+
+/// The rules an app may override.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAlertRules {
+    pub events: Option<Vec<Spanned<String>>>,
+    pub max_per_hour: Option<Spanned<u32>>,
+    pub dedup: Option<DurationValue>,
+    pub restart_rate: Option<Spanned<String>>,
+    pub recovered_after: Option<DurationValue>,
+}
+
+impl<'de> Deserialize<'de> for RawAppAlerts {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = RawAppAlerts;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str(
+                    "false, or a table such as { events = [\"errored\"], max_per_hour = 5 }",
+                )
+            }
+            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<RawAppAlerts, E> {
+                if v {
+                    Err(E::custom(
+                        "`alerts = true` says nothing: apps get [alerts] by default; write `alerts = false` to turn them off, or a table of rules",
+                    ))
+                } else {
+                    Ok(RawAppAlerts::Off)
+                }
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<RawAppAlerts, A::Error> {
+                RawAlertRules::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(RawAppAlerts::Rules)
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// A value that may be written as one string or as an array of strings; array items keep their
@@ -202,6 +293,7 @@ pub struct RawApp {
     pub log_max_size: Option<ByteSize>,
     pub log_keep: Option<u32>,
     pub log_compress: Option<bool>,
+    pub alerts: Option<Spanned<RawAppAlerts>>,
 }
 
 fn de_opt_size<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<ByteSize>, D::Error> {

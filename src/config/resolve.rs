@@ -33,9 +33,17 @@ pub fn resolve(file: RawFile, cx: &Context<'_>) -> Result<Vec<AppSpec>, Vec<Diag
     check_names(&file.apps, cx, &mut diags);
     check_after(&file.apps, cx, &mut diags);
 
+    let alerts = super::alerts::file(file.alerts, cx, &mut diags);
     let mut specs = Vec::new();
     for app in file.apps {
-        if let Some(app_specs) = resolve_app(app, &defaults, &default_env_files, cx, &mut diags) {
+        if let Some(app_specs) = resolve_app(
+            app,
+            &defaults,
+            &default_env_files,
+            alerts.as_ref(),
+            cx,
+            &mut diags,
+        ) {
             specs.extend(app_specs);
         }
     }
@@ -329,6 +337,7 @@ fn resolve_app(
     app: RawApp,
     defaults: &RawSettings,
     default_env_files: &[LoadedEnvFile],
+    file_alerts: Option<&super::alerts::FileAlerts>,
     cx: &Context<'_>,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<Vec<AppSpec>> {
@@ -476,6 +485,14 @@ fn resolve_app(
     let concurrency_env = app
         .concurrency_env
         .map_or_else(|| concurrency_var(&name), Spanned::into_inner);
+    let alerts = super::alerts::for_app(
+        file_alerts,
+        app.alerts,
+        &name,
+        &layer(cx.caller_env, &env_files, &table, &[]),
+        cx,
+        diags,
+    );
 
     if diags.len() > start {
         return None;
@@ -525,6 +542,7 @@ fn resolve_app(
                 logs: logs_for(many.then_some(i)),
                 autostart,
                 cron_restart: cron_restart.clone(),
+                alerts: alerts.clone(),
             }
         })
         .collect();

@@ -56,20 +56,18 @@ fn usage() -> i32 {
     2
 }
 
+/// What a keeper takes over from its run directory.
+struct Claimed {
+    lock: Flock<std::fs::File>,
+    ledger: VecDeque<crate::proto::LedgerEntry>,
+    /// The app ended errored, failed or lost under the keeper before.
+    after_problem: bool,
+    listener: UnixListener,
+}
+
 /// Takes the app's run directory for a keeper: the lock, diagnostics (when `log_file`), the
 /// spec, what a dead predecessor left, the ledger, and the bound socket.
-fn claim(
-    dir: &AppDir,
-    spec: &AppSpec,
-    log_file: bool,
-) -> Result<
-    (
-        Flock<std::fs::File>,
-        VecDeque<crate::proto::LedgerEntry>,
-        UnixListener,
-    ),
-    Claim,
-> {
+fn claim(dir: &AppDir, spec: &AppSpec, log_file: bool) -> Result<Claimed, Claim> {
     dir.ensure()
         .map_err(|e| Claim::Failed(format!("cannot create {}: {e}", dir.path().display())))?;
     let lock = match dir.lock_within(LOCK_WAIT) {
@@ -96,9 +94,20 @@ fn claim(
             tracing::warn!(app = %spec.id, killed, "killed what was left of the app's previous run, whose keeper died");
         }
     }
+    let after_problem = previous.as_ref().is_some_and(|s| {
+        matches!(
+            s.status.status,
+            Status::Errored | Status::Failed | Status::Lost
+        )
+    });
     let ledger = previous.map(|s| s.ledger).unwrap_or_default();
     let listener = bind(dir).map_err(Claim::Failed)?;
-    Ok((lock, ledger, listener))
+    Ok(Claimed {
+        lock,
+        ledger,
+        after_problem,
+        listener,
+    })
 }
 
 /// Why a keeper could not take an app's run directory.
@@ -116,7 +125,12 @@ pub fn background(dir: PathBuf) -> i32 {
         Err(message) => return handshake(&Handshake::Failed { message }, 2),
     };
     let dir = AppDir::at(dir);
-    let (_lock, ledger, listener) = match claim(&dir, &spec, true) {
+    let Claimed {
+        lock: _lock,
+        ledger,
+        after_problem,
+        listener,
+    } = match claim(&dir, &spec, true) {
         Ok(claimed) => claimed,
         Err(Claim::Locked) => return handshake(&Handshake::Locked, 3),
         Err(Claim::Failed(message)) => return handshake(&Handshake::Failed { message }, 1),
@@ -133,6 +147,9 @@ pub fn background(dir: PathBuf) -> i32 {
             );
         }
     };
+    if after_problem {
+        keeper.after_problem();
+    }
     let status = keeper.start();
     handshake(
         &Handshake::Started {
@@ -163,13 +180,18 @@ pub fn foreground(terminal: Terminal, run_dir: Option<PathBuf>) -> i32 {
     let mut held = None;
     let mut ledger = VecDeque::new();
     let mut run = None;
+    let mut problem = false;
     if let Some(dir) = run_dir {
         let dir = AppDir::at(dir);
         match claim(&dir, &spec, false) {
-            Ok((lock, previous, listener)) => {
-                held = Some(lock);
-                ledger = previous;
-                run = Some(RunDir { dir, listener });
+            Ok(claimed) => {
+                held = Some(claimed.lock);
+                ledger = claimed.ledger;
+                problem = claimed.after_problem;
+                run = Some(RunDir {
+                    dir,
+                    listener: claimed.listener,
+                });
             }
             Err(Claim::Locked) => {
                 eprintln!(
@@ -195,6 +217,9 @@ pub fn foreground(terminal: Terminal, run_dir: Option<PathBuf>) -> i32 {
             return 1;
         }
     };
+    if problem {
+        keeper.after_problem();
+    }
     keeper.start();
     let last = keeper.run();
     drop(held);
@@ -228,7 +253,7 @@ fn handshake(h: &Handshake, code: i32) -> i32 {
 }
 
 /// The keeper's own diagnostics go to keeper.log, never into the app's logs.
-fn log_to_file(dir: &AppDir) -> Result<(), String> {
+pub(crate) fn log_to_file(dir: &AppDir) -> Result<(), String> {
     let path = dir.keeper_log_path();
     let file = OpenOptions::new()
         .create(true)

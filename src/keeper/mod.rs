@@ -5,6 +5,7 @@
 //! holds the app's lock for its whole life, answers on the app's control socket and writes
 //! `state.json`. When the app settles (stopped, errored, completed, failed) the keeper exits.
 
+mod alerting;
 pub mod child;
 pub mod control;
 mod dependencies;
@@ -147,6 +148,17 @@ fn limits(spec: &AppSpec) -> Limits {
         kill_signal: spec.kill_signal,
         kill_timeout: spec.kill_timeout,
         has_after: !spec.after.is_empty(),
+        restart_rate: spec
+            .alerts
+            .as_ref()
+            .and_then(|a| a.restart_rate)
+            .map(|r| (r.count, r.window)),
+        recovered_after: spec
+            .alerts
+            .as_ref()
+            .map_or(crate::config::alerts::RECOVERED_AFTER, |a| {
+                a.recovered_after
+            }),
     }
 }
 
@@ -226,8 +238,15 @@ impl Keeper {
         })
     }
 
+    /// The app was errored, failed or lost before this keeper: its next stable run is a
+    /// recovery (alerted as such).
+    pub fn after_problem(&mut self) {
+        self.policy.set_problem_open(true);
+    }
+
     /// Starts the app; returns its status after the first spawn attempt.
     pub fn start(&mut self) -> AppStatus {
+        self.resume_alerts();
         self.feed(Event::Start);
         self.after_events();
         self.status()
@@ -468,6 +487,7 @@ impl Keeper {
                 self.timers.remove(&t);
             }
             Effect::CheckDependencies => self.check_dependencies(),
+            Effect::Alert { kind, detail } => self.raise_alert(kind, &detail),
             Effect::Record { cause, uptime } => {
                 // The restart in the app's own stream, after its last lines (drained before
                 // the end was fed to the policy), so `tpctl logs` tells it in order.
