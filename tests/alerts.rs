@@ -150,7 +150,7 @@ fn a_crash_loop_of_fifty_restarts_posts_no_more_than_max_per_hour() {
 }
 
 #[test]
-fn a_receiver_that_is_down_gets_the_alert_once_it_is_back() {
+fn a_receiver_that_is_down_gets_the_alert_once_it_is_back_even_across_a_keeper_restart() {
     let t = TempHome::new();
     let mut hook = Receiver::start(t.path().join("hook.jsonl"));
     hook.stop();
@@ -174,7 +174,15 @@ fn a_receiver_that_is_down_gets_the_alert_once_it_is_back() {
     });
     // The alert waits on disk with its sender, which outlives the keeper.
     assert_eq!(queued(&t, "flaky"), 1);
-    assert_eq!(senders(&t).len(), 1);
+    let sender = senders(&t);
+    assert_eq!(sender.len(), 1);
+    // Even a sender killed outright (a reboot) loses nothing: the app's next keeper sends
+    // what is queued. (Its own crash loop's alert is the same event: held back by dedup.)
+    unsafe { libc::kill(sender[0], libc::SIGKILL) };
+    wait_for("the sender gone", LONG, || !alive(sender[0]));
+    t.ok(&["start", "flaky"]);
+    wait_for("a new sender at work", LONG, || senders(&t).len() == 1);
+    assert_eq!(queued(&t, "flaky"), 1);
 
     hook.start_again();
     wait_for("the alert delivered", LONG, || !hook.records().is_empty());

@@ -5,6 +5,7 @@
 //!   state.json               what was sent lately (dedup, max_per_hour) and what was held back
 //!   pending/<at>-<n>.json    one alert each, until every destination has it
 //!   sender.lock              held by the sender at work
+//!   outages.json             destinations that refuse now, and why (logged once per outage)
 //! ```
 //!
 //! Written by the app's keeper (or, for `lost`, by the command that found it, under the app's

@@ -262,8 +262,18 @@ async fn work(app: &AppDir) -> i32 {
     let Some(mut lock) = try_lock(&lock_path) else {
         return 0; // another sender has the queue
     };
-    // Destinations down now, with their reason: logged once when they go down, once when back.
-    let mut down: HashMap<String, String> = HashMap::new();
+    // Destinations down now, with their reason: logged once when they go down and once when
+    // back, also across senders (a restarted keeper's sender knows the outage goes on).
+    let outages_path = queue::dir(app).join("outages.json");
+    let mut down: HashMap<String, String> = std::fs::read(&outages_path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    let save_outages = |down: &HashMap<String, String>| {
+        if let Ok(bytes) = serde_json::to_vec(down) {
+            let _ = crate::persist::write_atomic(&outages_path, &bytes, 0o600, false);
+        }
+    };
     let mut backoff = Duration::from_secs(1);
     loop {
         let pending = queue::pending(app);
@@ -305,6 +315,7 @@ async fn work(app: &AppDir) -> i32 {
                     Ok(()) => {
                         if down.remove(key).is_some() {
                             tracing::info!(destination = %dest.describe(), "alert destination answers again");
+                            save_outages(&down);
                         }
                         alert.delivered.push(key.clone());
                         if let Err(e) = queue::write(&path, &alert) {
@@ -316,6 +327,7 @@ async fn work(app: &AppDir) -> i32 {
                         if !down.contains_key(key) {
                             tracing::warn!(destination = %dest.describe(), %reason, "alert destination refuses; retrying with back-off, not logged again until it answers");
                             down.insert(key.clone(), reason);
+                            save_outages(&down);
                         }
                     }
                 }
