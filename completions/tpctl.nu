@@ -117,6 +117,7 @@ module completions {
   # Show one app's resolved settings (secrets redacted), status and restart ledger
   export extern "tpctl describe" [
     --json                    # Print machine-readable JSON (fields documented in README)
+    --all                     # Every entry of the restart ledger (by default the newest few, repeats folded)
     --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
     --help(-h)                # Print help
     --version(-V)             # Print version

@@ -138,6 +138,9 @@ pub enum Command {
         name: String,
         #[command(flatten)]
         output: Output,
+        /// Every entry of the restart ledger (by default the newest few, repeats folded).
+        #[arg(long)]
+        all: bool,
     },
     /// Stop every app; every keeper exits.
     #[command(after_help = "Example:\n  tpctl kill")]

@@ -48,9 +48,11 @@ pub struct Options<'a> {
 /// long. The sync and reindex workers hand a long job back between two issues or pages, so
 /// their bound is one step's worst case (four 30 s requests and their back-off), not their
 /// 6 h and 1 h locks.
-fn lock_duration(queue: &str) -> Duration {
+pub fn stop_bound(queue: &str) -> Duration {
     match queue {
         "issue-sync" | "elasticsearch-reindex" => Duration::from_secs(3 * 60),
+        // TestPlanIt 1.x locks a crawl for 60 s and extends it while it runs.
+        "generate-from-url" => Duration::from_secs(60),
         _ => Duration::from_secs(30),
     }
 }
@@ -84,6 +86,25 @@ pub fn run(home: &Home, opts: &Options<'_>) -> Vec<Line> {
         }
     };
     for s in &specs {
+        if let Some(file) = crate::program::script_file(s)
+            && !file.is_file()
+        {
+            push(
+                "script",
+                Verdict::Fail,
+                format!(
+                    "{}: {} would run {}, which {} (a TestPlanIt build puts its workers under dist/: `npm run build`)",
+                    s.id,
+                    s.script.display(),
+                    file.display(),
+                    if file.exists() {
+                        "is not a file"
+                    } else {
+                        "does not exist"
+                    }
+                ),
+            );
+        }
         match std::fs::metadata(&s.script) {
             Ok(m) if m.is_file() && m.permissions().mode() & 0o111 != 0 => {}
             Ok(_) => push(
@@ -290,7 +311,7 @@ fn boot_env_checks(home: &Home, specs: &[AppSpec], lines: &mut Vec<Line>) {
 fn timeout_checks(specs: &[AppSpec], lines: &mut Vec<Line>) {
     for s in specs {
         for q in &s.queues {
-            let lock = lock_duration(q);
+            let lock = stop_bound(q);
             if s.kill_timeout < lock {
                 lines.push(Line {
                     check: "kill_timeout",

@@ -17,6 +17,7 @@ mod monit;
 mod persist;
 mod pm2_verbs;
 mod policy;
+mod program;
 mod progress;
 mod proto;
 mod queues;
@@ -93,8 +94,8 @@ fn dispatch(command: Command, quiet: bool) -> Result<Outcome, CommandError> {
         Command::StartOrRestart(t) => commands::start::start_or_restart(&ctx, &t),
         Command::StartOrReload(t) => commands::start::start_or_reload(&ctx, &t),
         Command::Status(a) => commands::status::status(&ctx, &a),
-        Command::Describe { name, output } => {
-            commands::describe::describe(&ctx, &name, output.json)
+        Command::Describe { name, output, all } => {
+            commands::describe::describe(&ctx, &name, output.json, all)
         }
         Command::Run(a) => commands::run::run(&ctx, &a),
         Command::Logs(a) => commands::logs::logs(&ctx, &a),

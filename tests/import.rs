@@ -351,3 +351,188 @@ module.exports = { apps: [
         "SIGINT is the default: {toml}"
     );
 }
+
+/// A 26-app PM2 file of TestPlanIt 1.x's shape, written here: every worker run by `node` with
+/// its heap and restart ceiling computed by a `memoryLimits()`-style function from the
+/// environment, four poll loops without a queue, and a one-shot scheduler.
+const FLEET_JS: &str = r#"
+const size = (v) => (v && /^[0-9]+[MG]$/.test(v) ? v : undefined);
+function memoryLimits(prefix, tier) {
+  const restart = size(process.env[prefix + "_MAX_MEMORY_RESTART"]) || size(process.env.WORKER_MAX_MEMORY_RESTART) || tier;
+  const mb = parseInt(restart, 10) * (restart.endsWith("G") ? 1024 : 1);
+  const heap = process.env[prefix + "_MAX_OLD_SPACE_MB"] || process.env.WORKER_MAX_OLD_SPACE_MB || String(Math.floor(mb * 0.75));
+  return { max_memory_restart: restart, node_args: "--max-old-space-size=" + heap };
+}
+const app = (name, bundle, prefix, tier, extra) => Object.assign(
+  { name, script: "node", args: "dist/" + bundle + ".js", instances: 1, watch: false, env: { NODE_ENV: "production" } },
+  memoryLimits(prefix, tier), extra || {});
+const w = (name, bundle, prefix, tier) => app(name, "workers/" + bundle, prefix, tier);
+module.exports = { apps: [
+  app("scheduler", "scheduler", "SCHEDULER", "512M", { autorestart: false }),
+  w("notification-worker", "notificationWorker", "NOTIFICATION", "512M"),
+  w("email-worker", "emailWorker", "EMAIL", "512M"),
+  w("forecast-worker", "forecastWorker", "FORECAST", "2G"),
+  w("testmo-import-worker", "testmoImportWorker", "TESTMO_IMPORT", "4G"),
+  w("sync-worker", "syncWorker", "SYNC", "1G"),
+  w("elasticsearch-reindex-worker", "elasticsearchReindexWorker", "ELASTICSEARCH_REINDEX", "2G"),
+  w("audit-log-worker", "auditLogWorker", "AUDIT_LOG", "3G"),
+  w("budget-alert-worker", "budgetAlertWorker", "BUDGET_ALERT", "512M"),
+  w("auto-tag-worker", "autoTagWorker", "AUTO_TAG", "512M"),
+  w("derive-case-steps-worker", "deriveCaseStepsWorker", "DERIVE_CASE_STEPS", "512M"),
+  w("repo-cache-worker", "repoCacheWorker", "REPO_CACHE", "512M"),
+  w("copy-move-worker", "copyMoveWorker", "COPY_MOVE", "512M"),
+  w("duplicate-scan-worker", "duplicateScanWorker", "DUPLICATE_SCAN", "512M"),
+  w("magic-select-worker", "magicSelectWorker", "MAGIC_SELECT", "512M"),
+  w("impact-analysis-worker", "impactAnalysisWorker", "IMPACT_ANALYSIS", "512M"),
+  w("step-scan-worker", "stepSequenceScanWorker", "STEP_SCAN", "512M"),
+  w("generate-from-url-worker", "generateFromUrlWorker", "GENERATE_FROM_URL", "512M"),
+  w("iteration-generation-worker", "iterationGenerationWorker", "ITERATION_GENERATION", "512M"),
+  w("scim-access-recompute-worker", "scimAccessRecomputeWorker", "SCIM", "2G"),
+  w("webhook-dispatch-worker", "webhookDispatchWorker", "WEBHOOK_DISPATCH", "3G"),
+  w("webhook-outbox-worker", "webhookOutboxWorker", "WEBHOOK_OUTBOX", "3G"),
+  w("webhook-retention-worker", "webhookRetentionWorker", "WEBHOOK_RETENTION", "3G"),
+  w("dcl-retention-worker", "dataChangeLogRetentionWorker", "DCL_RETENTION", "3G"),
+  w("dataset-lease-sweep-worker", "datasetLeaseSweepWorker", "DATASET_LEASE", "3G"),
+  w("execution-dispatch-worker", "executionDispatchWorker", "EXECUTION_DISPATCH", "3G"),
+] };
+"#;
+
+#[test]
+fn a_26_app_testplanit_1x_file_is_imported_with_its_queues_and_its_computed_values_marked() {
+    let t = TempHome::new();
+    t.write("ecosystem.config.js", FLEET_JS);
+    let out = t
+        .cmd(&["import", "pm2", "ecosystem.config.js"])
+        .env_remove("WORKER_MAX_MEMORY_RESTART")
+        .env_remove("TESTMO_IMPORT_MAX_MEMORY_RESTART")
+        .env("TESTMO_IMPORT_MAX_OLD_SPACE_MB", "2048")
+        .output()
+        .expect("import");
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    let written = std::fs::read_to_string(t.path().join("ecosystem.toml")).expect("written");
+    let toml: toml::Table = toml::from_str(&written).expect("toml");
+    let apps = toml["apps"].as_array().expect("apps");
+    assert_eq!(apps.len(), 26);
+    let app = |name: &str| {
+        apps.iter()
+            .find(|a| a["name"].as_str() == Some(name))
+            .unwrap_or_else(|| panic!("{name} imported"))
+    };
+    let queues = [
+        ("notification-worker", "notifications"),
+        ("email-worker", "emails"),
+        ("forecast-worker", "forecast-updates"),
+        ("testmo-import-worker", "testmo-imports"),
+        ("sync-worker", "issue-sync"),
+        ("elasticsearch-reindex-worker", "elasticsearch-reindex"),
+        ("audit-log-worker", "audit-logs"),
+        ("budget-alert-worker", "budget-alerts"),
+        ("auto-tag-worker", "auto-tag"),
+        ("derive-case-steps-worker", "derive-case-steps"),
+        ("repo-cache-worker", "repo-cache"),
+        ("copy-move-worker", "copy-move"),
+        ("duplicate-scan-worker", "duplicate-scan"),
+        ("magic-select-worker", "magic-select"),
+        ("impact-analysis-worker", "impact-analysis"),
+        ("step-scan-worker", "step-scan"),
+        ("generate-from-url-worker", "generate-from-url"),
+        ("iteration-generation-worker", "iteration-generation"),
+        ("scim-access-recompute-worker", "scim-access-recompute"),
+        ("webhook-dispatch-worker", "webhook-dispatch"),
+        ("execution-dispatch-worker", "execution-dispatch"),
+    ];
+    for (name, queue) in queues {
+        let a = app(name);
+        assert_eq!(a["queue"].as_str(), Some(queue), "{name}");
+        assert_eq!(a["after"].as_str(), Some("scheduler"), "{name}");
+    }
+    for loop_app in [
+        "webhook-outbox-worker",
+        "webhook-retention-worker",
+        "dcl-retention-worker",
+        "dataset-lease-sweep-worker",
+    ] {
+        let a = app(loop_app);
+        assert!(
+            a.get("queue").is_none() && a.get("after").is_none(),
+            "{loop_app}: {a}"
+        );
+    }
+    assert!(
+        stdout.contains("poll loop that polls the webhook outbox"),
+        "{stdout}"
+    );
+    // The queues whose steps outlast PM2's stop get the kill_timeout doctor asks for.
+    assert_eq!(app("sync-worker")["kill_timeout"].as_str(), Some("3m"));
+    assert_eq!(
+        app("elasticsearch-reindex-worker")["kill_timeout"].as_str(),
+        Some("3m")
+    );
+    assert_eq!(
+        app("generate-from-url-worker")["kill_timeout"].as_str(),
+        Some("1m")
+    );
+    assert!(app("email-worker").get("kill_timeout").is_none());
+    // node with its options before the file.
+    let testmo = app("testmo-import-worker");
+    assert_eq!(testmo["script"].as_str(), Some("node"));
+    assert_eq!(
+        testmo["args"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|v| v.as_str()).collect::<Vec<_>>()),
+        Some(vec![
+            "--max-old-space-size=2048",
+            "dist/workers/testmoImportWorker.js"
+        ])
+    );
+    assert_eq!(testmo["max_memory_restart"].as_str(), Some("4G"));
+    // What memoryLimits() computed is marked, with the variables that change it.
+    let line = |prefix: &str| {
+        written
+            .lines()
+            .skip_while(|l| *l != "name = \"testmo-import-worker\"")
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_default()
+            .to_string()
+    };
+    let restart = line("max_memory_restart");
+    assert!(
+        restart.contains("# computed by the PM2 file from TESTMO_IMPORT_MAX_MEMORY_RESTART, WORKER_MAX_MEMORY_RESTART"),
+        "{restart}"
+    );
+    let args = line("args");
+    assert!(
+        args.contains("TESTMO_IMPORT_MAX_OLD_SPACE_MB") && args.contains("computed"),
+        "{args}"
+    );
+    assert!(
+        stdout.contains("max_memory_restart was computed by the PM2 file from TESTMO_IMPORT_MAX_MEMORY_RESTART, WORKER_MAX_MEMORY_RESTART (none set when imported)")
+            && stdout.contains("TESTMO_IMPORT_MAX_OLD_SPACE_MB set when imported"),
+        "{stdout}"
+    );
+    // The file tpctl wrote is one tpctl reads; doctor fails it for the scripts not built
+    // yet (node would run a dist/ file that is missing), and has no kill_timeout to flag.
+    let out = t.run(&["doctor", "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let lines: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).expect("json");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["check"] == "ecosystem" && l["verdict"] == "ok")
+    );
+    let missing: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|l| {
+            l["check"] == "script"
+                && l["detail"]
+                    .as_str()
+                    .is_some_and(|d| d.contains("dist/workers/") && d.contains("does not exist"))
+        })
+        .collect();
+    assert_eq!(missing.len(), 25, "{lines:?}");
+    assert!(
+        !lines.iter().any(|l| l["check"] == "kill_timeout"),
+        "{lines:?}"
+    );
+}

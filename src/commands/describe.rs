@@ -47,7 +47,10 @@ pub struct AlertsView {
     pub destinations: Vec<String>,
 }
 
-pub fn describe(ctx: &Ctx, name: &str, json: bool) -> Result<Outcome, CommandError> {
+/// Groups of the ledger `describe` shows without `--all`.
+const LEDGER_SHOWN: usize = 5;
+
+pub fn describe(ctx: &Ctx, name: &str, json: bool, all: bool) -> Result<Outcome, CommandError> {
     let ids = targets::ids(&ctx.home, &[name.to_string()])?;
     let mut out = Vec::new();
     for id in &ids {
@@ -83,10 +86,36 @@ pub fn describe(ctx: &Ctx, name: &str, json: bool) -> Result<Outcome, CommandErr
         println!("{text}");
     } else {
         for d in &out {
-            print!("{}", text(d));
+            print!("{}", text(d, all));
         }
     }
     Ok(Outcome::Success)
+}
+
+/// Consecutive ledger entries with the same cause and the same last stderr lines, as one.
+struct Group<'a> {
+    /// The newest of them.
+    entry: &'a LedgerEntry,
+    first_at_ms: u64,
+    count: usize,
+}
+
+fn fold(ledger: &[LedgerEntry]) -> Vec<Group<'_>> {
+    let mut groups: Vec<Group<'_>> = Vec::new();
+    for e in ledger {
+        match groups.last_mut() {
+            Some(g) if g.entry.cause == e.cause && g.entry.stderr_tail == e.stderr_tail => {
+                g.entry = e;
+                g.count += 1;
+            }
+            _ => groups.push(Group {
+                entry: e,
+                first_at_ms: e.at_ms,
+                count: 1,
+            }),
+        }
+    }
+    groups
 }
 
 fn view(
@@ -129,7 +158,7 @@ fn view(
     }
 }
 
-fn text(d: &Description) -> String {
+fn text(d: &Description, all: bool) -> String {
     let s = &d.status;
     let r = &d.restart;
     let mut out = String::new();
@@ -245,11 +274,38 @@ fn text(d: &Description) -> String {
     if d.ledger.is_empty() {
         head.push_str("  restarts ledger: empty\n");
     } else {
-        head.push_str("  restarts ledger (newest last)\n");
-        for e in d.ledger.iter().rev().take(20).rev() {
+        let groups = fold(&d.ledger);
+        let shown = if all {
+            groups.len()
+        } else {
+            groups.len().min(LEDGER_SHOWN)
+        };
+        head.push_str(&format!(
+            "  restarts ledger ({} restarts; newest last{})\n",
+            d.ledger.len(),
+            if shown < groups.len() {
+                format!(
+                    "; {} older groups not shown, `--all` shows them",
+                    groups.len() - shown
+                )
+            } else {
+                String::new()
+            }
+        ));
+        for g in &groups[groups.len() - shown..] {
+            let e = g.entry;
+            let times = if g.count > 1 {
+                format!(
+                    "{} × {}, first at {}",
+                    render::timestamp(e.at_ms),
+                    g.count,
+                    render::timestamp(g.first_at_ms)
+                )
+            } else {
+                render::timestamp(e.at_ms)
+            };
             head.push_str(&format!(
-                "    {}  {}  after {}\n",
-                render::timestamp(e.at_ms),
+                "    {times}  {}  after {}\n",
                 e.cause,
                 render::duration_ms(e.uptime_ms)
             ));
@@ -260,4 +316,35 @@ fn text(d: &Description) -> String {
     }
     head.push('\n');
     head
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::{Cause, Exit};
+
+    fn entry(at_ms: u64, code: i32, said: &str) -> LedgerEntry {
+        LedgerEntry {
+            at_ms,
+            cause: Cause::Exit {
+                exit: Exit::Code(code),
+            },
+            uptime_ms: 5,
+            stderr_tail: vec![said.to_string()],
+        }
+    }
+
+    #[test]
+    fn repeated_restarts_fold_into_one_line_with_their_count() {
+        let mut ledger: Vec<LedgerEntry> =
+            (0..16).map(|i| entry(1000 + i, 1, "no Valkey")).collect();
+        ledger.push(entry(2000, 1, "no database"));
+        ledger.push(entry(3000, 2, "no database"));
+        let groups = fold(&ledger);
+        let shape: Vec<(u64, u64, usize)> = groups
+            .iter()
+            .map(|g| (g.first_at_ms, g.entry.at_ms, g.count))
+            .collect();
+        assert_eq!(shape, [(1000, 1015, 16), (2000, 2000, 1), (3000, 3000, 1)]);
+    }
 }

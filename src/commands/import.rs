@@ -16,6 +16,15 @@ fn usage(msg: String) -> CommandError {
 /// Reads a PM2 ecosystem file: JavaScript (evaluated by node with the environment shown, and
 /// `env` added), JSON or YAML.
 fn read_config(file: &Path, env: &[(String, String)]) -> Result<Value, CommandError> {
+    read_config_as(file, env, true)
+}
+
+/// `read_config`, saying what it does (`shown`) or not (the probes of `computed`).
+fn read_config_as(
+    file: &Path,
+    env: &[(String, String)],
+    shown: bool,
+) -> Result<Value, CommandError> {
     let ext = file.extension().and_then(|e| e.to_str()).unwrap_or("");
     let text = || {
         std::fs::read_to_string(file)
@@ -44,16 +53,18 @@ fn read_config(file: &Path, env: &[(String, String)]) -> Result<Value, CommandEr
                 .find(|(k, _)| k == "NODE_ENV")
                 .map(|(_, v)| v.clone())
                 .or_else(|| std::env::var("NODE_ENV").ok());
-            println!(
-                "evaluating {} with node, NODE_ENV={} (set variables for it with --env KEY=VALUE)",
-                file.display(),
-                node_env.as_deref().unwrap_or("(unset)")
-            );
+            if shown {
+                println!(
+                    "evaluating {} with node, NODE_ENV={} (set variables for it with --env KEY=VALUE)",
+                    file.display(),
+                    node_env.as_deref().unwrap_or("(unset)")
+                );
+            }
             let out = cmd.output().map_err(|e| {
                 usage(format!("reading {} needs Node.js (`node` on PATH): {e}; or export it to JSON with node and import that", file.display()))
             })?;
             let said = String::from_utf8_lossy(&out.stderr);
-            if out.status.success() {
+            if out.status.success() && shown {
                 for line in said.lines() {
                     println!("  {} says: {line}", file.display());
                 }
@@ -76,6 +87,69 @@ fn read_config(file: &Path, env: &[(String, String)]) -> Result<Value, CommandEr
             "{}: expected a .js, .cjs, .json, .yaml or .yml PM2 ecosystem file",
             file.display()
         ))),
+    }
+}
+
+/// Variables TestPlanIt's `memoryLimits()` reads, and a value each to try: the most specific
+/// first (`<PREFIX>_…`), then the shared `WORKER_…`.
+const MEMORY_VARS: &[(&str, &str)] = &[
+    ("TESTMO_IMPORT_MAX_MEMORY_RESTART", "777M"),
+    ("TESTMO_IMPORT_MAX_OLD_SPACE_MB", "777"),
+    ("ELASTICSEARCH_REINDEX_MAX_MEMORY_RESTART", "777M"),
+    ("ELASTICSEARCH_REINDEX_MAX_OLD_SPACE_MB", "777"),
+    ("REPO_CACHE_MAX_MEMORY_RESTART", "777M"),
+    ("REPO_CACHE_MAX_OLD_SPACE_MB", "777"),
+    ("WORKER_MAX_MEMORY_RESTART", "777M"),
+    ("WORKER_MAX_OLD_SPACE_MB", "777"),
+];
+
+/// A PM2 file that is JavaScript may compute values from the environment: evaluated again
+/// with each known variable set, the values that change are marked as computed, with the
+/// variables that change them, and said.
+fn mark_computed(file: &Path, env: &[(String, String)], apps: &mut [Imported]) {
+    for (var, probe) in MEMORY_VARS {
+        let mut probed_env = env.to_vec();
+        probed_env.push((var.to_string(), probe.to_string()));
+        let Ok(v) = read_config_as(file, &probed_env, false) else {
+            continue;
+        };
+        for other in apps_of(&v) {
+            let other = import::app(other, Origin::Config);
+            let Some(a) = apps.iter_mut().find(|a| a.name == other.name) else {
+                continue;
+            };
+            for (key, value) in &a.keys {
+                let changed = other
+                    .keys
+                    .iter()
+                    .find(|(k, _)| k == key)
+                    .is_some_and(|(_, v)| v != value);
+                if changed {
+                    a.computed
+                        .entry(key.clone())
+                        .or_default()
+                        .push(var.to_string());
+                }
+            }
+        }
+    }
+    for a in apps.iter_mut() {
+        for (key, vars) in &a.computed {
+            let set: Vec<&str> = vars
+                .iter()
+                .filter(|v| env.iter().any(|(k, _)| k == *v) || std::env::var_os(v).is_some())
+                .map(String::as_str)
+                .collect();
+            a.notes.push(format!(
+                "{key} was computed by the PM2 file from {} ({}): to keep it, leave it here; to change it, edit it here, or set the variable and run `tpctl import` again",
+                vars.join(", "),
+                if set.is_empty() {
+                    "none set when imported".to_string()
+                } else {
+                    format!("{} set when imported", set.join(", "))
+                }
+            ));
+        }
     }
 }
 
@@ -103,6 +177,12 @@ pub fn pm2(
         .into_iter()
         .map(|a| import::app(a, Origin::Config))
         .collect();
+    if matches!(
+        file.extension().and_then(|e| e.to_str()),
+        Some("js" | "cjs" | "mjs")
+    ) {
+        mark_computed(file, env, &mut apps);
+    }
     import::testplanit(&mut apps);
     let from = file
         .parent()

@@ -143,6 +143,49 @@ fn pm2_kind(path: &Path) -> Option<Pm2Kind> {
     }
 }
 
+/// A file given where an ecosystem file was expected that is a program to run (a shell or
+/// Python script, any executable): the `script` and `args` that would run it.
+fn program_to_run(path: &Path) -> Option<(String, Vec<String>)> {
+    use std::os::unix::fs::PermissionsExt;
+    if path.extension().is_some_and(|e| e == "toml") {
+        return None;
+    }
+    let shown = path.display().to_string();
+    let meta = std::fs::metadata(path).ok().filter(|m| m.is_file())?;
+    let executable = meta.permissions().mode() & 0o111 != 0;
+    let interpreter = match path.extension().and_then(|e| e.to_str()) {
+        Some("sh") => Some("sh"),
+        Some("bash") => Some("bash"),
+        Some("py") => Some("python3"),
+        Some("rb") => Some("ruby"),
+        Some("pl") => Some("perl"),
+        _ => None,
+    };
+    let relative = if path.is_absolute() || shown.starts_with("./") || shown.starts_with("../") {
+        shown.clone()
+    } else {
+        format!("./{shown}")
+    };
+    match (executable, interpreter) {
+        (true, _) => Some((relative, vec![])),
+        (false, Some(i)) => Some((i.to_string(), vec![shown])),
+        // A file that starts like a script but is not executable: run it through its `#!`.
+        (false, None) => {
+            let head = std::fs::read(path).ok()?;
+            let line = head.split(|b| *b == b'\n').next()?;
+            let line = std::str::from_utf8(line).ok()?.strip_prefix("#!")?;
+            let mut words = line.split_whitespace();
+            let first = words.next()?;
+            let program = if first.ends_with("/env") {
+                words.next()?
+            } else {
+                first
+            };
+            Some((program.to_string(), vec![shown]))
+        }
+    }
+}
+
 /// An ecosystem file's apps, or what to do instead: a PM2 file is converted first, a missing
 /// ./ecosystem.toml is written or imported, a file without apps says so.
 pub fn load_ecosystem(path: &Path) -> Result<Vec<AppSpec>, CommandError> {
@@ -188,6 +231,23 @@ fn load_ecosystem_with(
         };
         return Err(CommandError::Usage(format!(
             "no ecosystem.toml in {here}: {how}; or name an app or a file (`tpctl start NAME`, `tpctl start path/to/ecosystem.toml`)"
+        )));
+    }
+    if let Some((script, args)) = program_to_run(path) {
+        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("app");
+        let args = if args.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "\n  args = [{}]",
+                args.iter()
+                    .map(|a| format!("{a:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        return Err(CommandError::Usage(format!(
+            "{shown} is a program, not an ecosystem file; tpctl starts apps from an ecosystem file: add\n\n  [[apps]]\n  name = \"{stem}\"\n  script = {script:?}{args}\n\nto ecosystem.toml and run `tpctl start {stem}`"
         )));
     }
     let specs = config::load_with_env(path, caller)?;

@@ -5,20 +5,55 @@ use std::collections::BTreeMap;
 
 use super::{Imported, toml_str};
 
-/// TestPlanIt's Node workers (their bundle's name), the queue each consumes and the tp-worker
-/// that can replace it.
-const TESTPLANIT_WORKERS: &[(&str, &str, &str)] = &[
-    ("notificationWorker", "notifications", "notification"),
-    ("emailWorker", "emails", "email"),
-    ("forecastWorker", "forecast-updates", "forecast"),
-    ("syncWorker", "issue-sync", "sync"),
-    ("testmoImportWorker", "testmo-imports", "testmo-import"),
+/// TestPlanIt's Node workers (their bundle's name), the queue each consumes and, for the
+/// 0.11.x ones, the tp-worker that can replace it (TestPlanIt 1.x's ecosystem.config.js).
+const TESTPLANIT_WORKERS: &[(&str, &str, Option<&str>)] = &[
+    ("notificationWorker", "notifications", Some("notification")),
+    ("emailWorker", "emails", Some("email")),
+    ("forecastWorker", "forecast-updates", Some("forecast")),
+    ("syncWorker", "issue-sync", Some("sync")),
+    (
+        "testmoImportWorker",
+        "testmo-imports",
+        Some("testmo-import"),
+    ),
     (
         "elasticsearchReindexWorker",
         "elasticsearch-reindex",
-        "elasticsearch-reindex",
+        Some("elasticsearch-reindex"),
     ),
-    ("auditLogWorker", "audit-logs", "audit-log"),
+    ("auditLogWorker", "audit-logs", Some("audit-log")),
+    ("budgetAlertWorker", "budget-alerts", None),
+    ("autoTagWorker", "auto-tag", None),
+    ("deriveCaseStepsWorker", "derive-case-steps", None),
+    ("repoCacheWorker", "repo-cache", None),
+    ("copyMoveWorker", "copy-move", None),
+    ("duplicateScanWorker", "duplicate-scan", None),
+    ("magicSelectWorker", "magic-select", None),
+    ("impactAnalysisWorker", "impact-analysis", None),
+    ("stepSequenceScanWorker", "step-scan", None),
+    ("generateFromUrlWorker", "generate-from-url", None),
+    ("iterationGenerationWorker", "iteration-generation", None),
+    ("scimAccessRecomputeWorker", "scim-access-recompute", None),
+    ("webhookDispatchWorker", "webhook-dispatch", None),
+    ("executionDispatchWorker", "execution-dispatch", None),
+];
+
+/// TestPlanIt 1.x's poll loops: workers of the database, with no BullMQ queue.
+const TESTPLANIT_LOOPS: &[(&str, &str)] = &[
+    ("webhookOutboxWorker", "polls the webhook outbox every 2 s"),
+    (
+        "webhookRetentionWorker",
+        "purges old webhook deliveries daily",
+    ),
+    (
+        "dataChangeLogRetentionWorker",
+        "purges processed DataChangeLog rows daily",
+    ),
+    (
+        "datasetLeaseSweepWorker",
+        "reaps expired data set leases every 60 s",
+    ),
 ];
 
 /// Fills in what tpctl knows of TestPlanIt's apps: each Node worker's `queue`, `after` the
@@ -39,6 +74,12 @@ pub fn testplanit(apps: &mut [Imported]) {
                 .iter()
                 .any(|(k, v)| (k == "script" || k == "args") && v.contains(&format!("{bundle}.js")))
         };
+        if let Some((_, what)) = TESTPLANIT_LOOPS.iter().find(|(b, _)| runs(b)) {
+            a.notes.push(format!(
+                "TestPlanIt's poll loop that {what}: no BullMQ queue, so no `queue` and no `after`"
+            ));
+            continue;
+        }
         let Some((_, queue, ours)) = TESTPLANIT_WORKERS.iter().find(|(b, _, _)| runs(b)) else {
             continue;
         };
@@ -49,9 +90,44 @@ pub fn testplanit(apps: &mut [Imported]) {
         if let Some(s) = scheduler.as_ref().filter(|s| **s != a.name) {
             a.keys.push(("after".into(), toml_str(s)));
         }
-        a.notes.push(format!(
-            "TestPlanIt's {queue} worker: `tp-worker {ours}` can replace the Node one (script = \"tp-worker\", args = [\"{ours}\"])"
-        ));
+        // A stop must wait for the queue's longest step, or doctor flags the app (and a job
+        // cut off stays locked): what doctor checks, set here.
+        let bound = crate::doctor::stop_bound(queue);
+        if bound > crate::config::defaults::KILL_TIMEOUT {
+            let wanted = crate::config::units::format_duration(bound);
+            let given = a.keys.iter().position(|(k, _)| k == "kill_timeout");
+            let shorter = given.and_then(|i| {
+                let v = a.keys[i].1.trim_matches('"');
+                crate::config::units::parse_duration(v)
+                    .ok()
+                    .filter(|d| *d < bound)
+                    .map(|_| i)
+            });
+            match (given, shorter) {
+                (None, _) => {
+                    a.keys.push(("kill_timeout".into(), toml_str(&wanted)));
+                    a.notes.push(format!(
+                        "kill_timeout = \"{wanted}\": a {queue} job's longest step, so a stop never cuts one off (PM2 killed after 1.6 s)"
+                    ));
+                }
+                (Some(_), Some(i)) => {
+                    a.notes.push(format!(
+                        "kill_timeout raised from {} to \"{wanted}\": a {queue} job's longest step",
+                        a.keys[i].1
+                    ));
+                    a.keys[i].1 = toml_str(&wanted);
+                }
+                (Some(_), None) => {}
+            }
+        }
+        a.notes.push(match ours {
+            Some(ours) => format!(
+                "TestPlanIt's {queue} worker: `tp-worker {ours}` can replace the Node one (script = \"tp-worker\", args = [\"{ours}\"])"
+            ),
+            None => format!(
+                "TestPlanIt's {queue} worker (1.x): runs as it is under tpctl; tp-worker implements TestPlanIt 0.11.x's workers only"
+            ),
+        });
     }
 }
 

@@ -32,6 +32,9 @@ pub struct Imported {
     pub dropped: Vec<String>,
     /// What the operator should know about what was carried over.
     pub notes: Vec<String>,
+    /// Keys whose value the PM2 file computed from environment variables (a `memoryLimits()`
+    /// function): key → the variables that change it.
+    pub computed: BTreeMap<String, Vec<String>>,
 }
 
 mod adjust;
@@ -213,7 +216,17 @@ pub fn app(v: &Value, origin: Origin) -> Imported {
         None if is_js => Some("node".to_string()),
         None => None,
     };
-    if interpreter.is_none() && !(node_args.is_empty() && interp_args.is_empty()) {
+    // `script: "node", args: "dist/workers/x.js"` with node_args (TestPlanIt 1.x's form): the
+    // program is node, so its options go before the file, as they would on node's command line.
+    let runs_node = std::path::Path::new(&script)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| matches!(n, "node" | "nodejs" | "tsx"));
+    if interpreter.is_none() && runs_node && !(node_args.is_empty() && interp_args.is_empty()) {
+        let mut full: Vec<String> = interp_args.iter().chain(&node_args).cloned().collect();
+        full.append(&mut args);
+        args = full;
+    } else if interpreter.is_none() && !(node_args.is_empty() && interp_args.is_empty()) {
         let given: Vec<String> = interp_args.iter().chain(&node_args).cloned().collect();
         out.dropped.push(format!(
             "node_args/interpreter_args: PM2 ignores them for a program run directly ({script}); if they were meant for it, add them: args = {}",

@@ -68,7 +68,13 @@ pub fn render(
     for a in apps {
         out.push_str(&format!("\n[[apps]]\nname = {}\n", toml_str(&a.name)));
         for (k, v) in a.keys.iter().filter(|p| !common_keys.contains(p)) {
-            out.push_str(&format!("{k} = {v}\n"));
+            match a.computed.get(k) {
+                Some(vars) => out.push_str(&format!(
+                    "{k} = {v}  # computed by the PM2 file from {} (as set when imported)\n",
+                    vars.join(", ")
+                )),
+                None => out.push_str(&format!("{k} = {v}\n")),
+            }
         }
         if !a.secrets.is_empty() {
             out.push_str(&format!("env_file = {}\n", toml_str(&env_file_of(a))));

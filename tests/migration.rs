@@ -1,0 +1,95 @@
+//! A PM2 operator's daily commands, second pass: what `start x.sh` says, `describe` on a
+//! crash-looping app, doctor on an interpreter whose script is missing.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::time::Duration;
+
+use common::*;
+
+#[test]
+fn starting_a_script_or_program_gives_the_app_table_that_runs_it() {
+    let t = TempHome::new();
+    t.write("worker.sh", "echo hi\n");
+    t.write("job.py", "print('hi')\n");
+    t.write("tool", "#!/usr/bin/env python3\nprint('hi')\n");
+    t.write("bin-worker", "#!/bin/sh\necho hi\n");
+    std::fs::set_permissions(
+        t.path().join("bin-worker"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .expect("chmod");
+    let cases = [
+        ("worker.sh", "script = \"sh\"\n  args = [\"worker.sh\"]"),
+        ("job.py", "script = \"python3\"\n  args = [\"job.py\"]"),
+        ("tool", "script = \"python3\"\n  args = [\"tool\"]"),
+        ("bin-worker", "script = \"./bin-worker\""),
+    ];
+    for (file, snippet) in cases {
+        let out = t.run(&["start", file]);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{file}: {err}");
+        let stem = file.split('.').next().unwrap_or(file);
+        assert!(
+            err.contains("is a program, not an ecosystem file")
+                && err.contains(&format!("name = \"{stem}\"\n  {snippet}"))
+                && err.contains(&format!("`tpctl start {stem}`"))
+                && !err.contains("TOML"),
+            "{file}: {err}"
+        );
+    }
+    assert!(t.status().is_empty());
+    t.finish();
+}
+
+#[test]
+fn describe_folds_repeated_restarts_and_shows_the_newest() {
+    let t = TempHome::new();
+    t.write(
+        "ecosystem.toml",
+        "[[apps]]\nname = \"looper\"\nscript = \"/bin/sh\"\nargs = [\"-c\", \"echo no valkey >&2; exit 1\"]\nmax_restarts = 12\n",
+    );
+    t.ok(&["start"]);
+    wait_for("the crash loop over", Duration::from_secs(30), || {
+        t.app("looper")["status"] == "errored"
+    });
+    let out = t.ok(&["describe", "looper"]);
+    let folded: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains("exit code 1") && l.contains("  after "))
+        .collect();
+    assert_eq!(folded.len(), 1, "{out}");
+    assert!(folded[0].contains("× 11, first at"), "{out}");
+    assert!(
+        out.contains("restarts ledger (11 restarts; newest last)"),
+        "{out}"
+    );
+    assert!(out.contains("      | no valkey"), "{out}");
+    t.finish();
+}
+
+#[test]
+fn doctor_fails_an_interpreter_whose_script_is_missing() {
+    let t = TempHome::new();
+    t.write("present.py", "print('hi')\n");
+    t.write(
+        "ecosystem.toml",
+        "[[apps]]\nname = \"ok\"\nscript = \"python3\"\nargs = [\"-u\", \"present.py\"]\n\n[[apps]]\nname = \"gone\"\nscript = \"python3\"\nargs = [\"-u\", \"dist/gone.py\"]\n",
+    );
+    let out = t.run(&["doctor", "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let lines: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).expect("json");
+    let scripts: Vec<&str> = lines
+        .iter()
+        .filter(|l| l["check"] == "script")
+        .filter_map(|l| l["detail"].as_str())
+        .collect();
+    assert_eq!(scripts.len(), 1, "{scripts:?}");
+    assert!(
+        scripts[0].starts_with("gone: ")
+            && scripts[0].contains("dist/gone.py, which does not exist"),
+        "{scripts:?}"
+    );
+    t.finish();
+}
