@@ -104,10 +104,15 @@ module completions {
     ...targets: string        # App names, numbers, instance ids, `all`, or paths to ecosystem files
   ]
 
+  def "nu-complete tpctl status sort" [] {
+    [ "id" "name" "status" "memory" "cpu" ]
+  }
+
   # List every app with its status, pid, uptime, restarts, CPU and memory
   export extern "tpctl status" [
     --json                    # Print machine-readable JSON (fields documented in README)
     --wide(-w)                # Show each app's ecosystem file (a column shown anyway when the apps come from several)
+    --sort: string@"nu-complete tpctl status sort" # Order of the rows: by number (PM2's order), name, status, memory or cpu (the largest first)
     --check                   # A probe (Kubernetes liveness/readiness, a monitoring check): exit 0 only when every known app is online, completed (a one-shot) or stopped by an operator; else list the others and exit 1
     --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
     --help(-h)                # Print help

@@ -52,6 +52,16 @@ pub struct RunArgs {
     pub json: bool,
 }
 
+/// How `status` orders its rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SortKey {
+    Id,
+    Name,
+    Status,
+    Memory,
+    Cpu,
+}
+
 #[derive(Debug, Args)]
 pub struct StatusArgs {
     #[command(flatten)]
@@ -59,6 +69,10 @@ pub struct StatusArgs {
     /// Show each app's ecosystem file (a column shown anyway when the apps come from several).
     #[arg(long, short)]
     pub wide: bool,
+    /// Order of the rows: by number (PM2's order), name, status, memory or cpu (the largest
+    /// first).
+    #[arg(long, value_enum, default_value_t = SortKey::Id)]
+    pub sort: SortKey,
     /// A probe (Kubernetes liveness/readiness, a monitoring check): exit 0 only when every
     /// known app is online, completed (a one-shot) or stopped by an operator; else list the
     /// others and exit 1.

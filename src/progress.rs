@@ -27,7 +27,9 @@ pub fn broadcast(
     countdown: Option<&[Duration]>,
     show: bool,
 ) -> Vec<Result<Response, ClientError>> {
-    if !show || ids.len() < 2 {
+    // One app gets its line too: a single stop may wait minutes for its kill_timeout, and
+    // must not look hung meanwhile.
+    if !show || ids.is_empty() {
         return client::broadcast(items, timeout);
     }
     let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
@@ -68,9 +70,12 @@ pub fn broadcast(
                     let elapsed = start.elapsed();
                     for (i, b) in bars.iter().enumerate().filter(|(_, b)| !b.is_finished()) {
                         let msg = match countdown.and_then(|c| c.get(i)) {
-                            Some(limit) if *limit > elapsed => {
-                                format!("{label}… SIGKILL in {}s", (*limit - elapsed).as_secs() + 1)
-                            }
+                            Some(limit) if *limit > elapsed => format!(
+                                "{label}… SIGKILL in {}",
+                                crate::render::duration_ms(
+                                    (*limit - elapsed).as_millis() as u64 / 1000 * 1000 + 1000
+                                )
+                            ),
                             Some(_) => format!("{label}… SIGKILL sent"),
                             None => format!("{label}…"),
                         };

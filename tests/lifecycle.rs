@@ -236,7 +236,22 @@ fn unknown_app_names_the_known_ones_and_exits_2() {
     let out = t.run(&["stop", "emial-worker"]);
     assert_eq!(out.status.code(), Some(2));
     let err = text(&out.stderr);
-    assert!(err.contains("unknown app \"emial-worker\" (did you mean \"email-worker\"?); known apps: email-worker"), "{err}");
+    assert_eq!(
+        err.trim_end(),
+        "error: unknown app \"emial-worker\" (did you mean \"email-worker\"?)"
+    );
+    // Nothing close: the known apps are listed (a fleet's would be counted instead).
+    let out = t.run(&["stop", "zzz"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("unknown app \"zzz\"; known apps: email-worker"),
+        "{}",
+        text(&out.stderr)
+    );
+    // A pattern selects by name.
+    let stopped = t.ok(&["stop", "email-*"]);
+    assert!(stopped.contains("email-worker"), "{stopped}");
+    assert_eq!(t.app("email-worker")["status"], "stopped");
     t.finish();
 }
 

@@ -93,3 +93,81 @@ fn doctor_fails_an_interpreter_whose_script_is_missing() {
     );
     t.finish();
 }
+
+#[test]
+fn stopping_one_app_shows_its_countdown_on_a_terminal() {
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        panic!("`script` (util-linux) is needed to give tpctl a terminal");
+    }
+    let t = TempHome::new();
+    t.write(
+        "ecosystem.toml",
+        "[[apps]]\nname = \"slow\"\nscript = \"/bin/sh\"\nargs = [\"-c\", \"trap 'sleep 1.5; exit 0' INT; while :; do sleep 0.1; done\"]\nkill_timeout = \"3m\"\n",
+    );
+    t.ok(&["start"]);
+    let typescript = t.path().join("typescript");
+    let out = std::process::Command::new("script")
+        .args([
+            "-qec",
+            &format!("{BIN} stop slow"),
+            typescript.to_str().expect("utf-8"),
+        ])
+        .current_dir(t.path())
+        .env("TPCTL_HOME", t.home())
+        .env("TERM", "xterm")
+        .output()
+        .expect("script");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let screen = std::fs::read_to_string(&typescript).expect("typescript");
+    assert!(
+        screen.contains("stopping… SIGKILL in 2m 5") || screen.contains("stopping… SIGKILL in 3m"),
+        "{screen:?}"
+    );
+    assert_eq!(t.app("slow")["status"], "stopped");
+    t.finish();
+}
+
+#[test]
+fn the_small_ones_sort_flush_markers_and_empty_values() {
+    let t = TempHome::new();
+    t.write(".env", "EMAIL_SERVER_PASSWORD=\n");
+    t.write(
+        "ecosystem.toml",
+        "[[apps]]\nname = \"zeta\"\nscript = \"/bin/sleep\"\nargs = \"1000\"\n\n[[apps]]\nname = \"alpha\"\nscript = \"/bin/sleep\"\nargs = \"1000\"\nenv_file = \".env\"\n",
+    );
+    t.ok(&["start", "zeta"]);
+    t.ok(&["start", "alpha"]);
+    // PM2's order: by number, the order of first start; --sort name for the other.
+    let names = |args: &[&str]| -> Vec<String> {
+        let out = t.ok(args);
+        out.lines()
+            .skip(2)
+            .filter_map(|l| l.split_whitespace().nth(1).map(str::to_string))
+            .collect()
+    };
+    assert_eq!(names(&["status"]), ["zeta", "alpha"]);
+    assert_eq!(names(&["status", "--sort", "name"]), ["alpha", "zeta"]);
+    // Flush wants its apps named, as stop does.
+    let out = t.run(&["flush"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("`tpctl flush all`"),
+        "{}",
+        text(&out.stderr)
+    );
+    // Starts and stops by an operator are in the app's log, as restarts are.
+    t.ok(&["stop", "zeta"]);
+    let log = lines(&t.home().join("apps/zeta/logs/out.log"));
+    assert_eq!(
+        log,
+        ["[tpctl] started by operator", "[tpctl] stopped by operator"]
+    );
+    // An empty secret is shown empty, not as <redacted>.
+    let out = t.ok(&["describe", "alpha"]);
+    assert!(out.contains("    EMAIL_SERVER_PASSWORD=\n"), "{out}");
+    t.finish();
+}

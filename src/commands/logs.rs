@@ -405,11 +405,14 @@ fn stored_time(line: &str) -> Option<&str> {
 /// `tpctl flush [NAME...|all]`.
 pub fn flush(ctx: &Ctx, t: &crate::cli::Targets) -> Result<Outcome, CommandError> {
     let args = targets::args_of(t);
-    let ids = if args.is_empty() {
-        resolve(ctx, &[])?
-    } else {
-        targets::ids(&ctx.home, &args)?
-    };
+    // Emptying logs loses them: as stop and delete, it wants its apps named, `all` included.
+    if args.is_empty() {
+        return Err(CommandError::Usage(
+            "no apps given: name the apps whose logs to empty, or `tpctl flush all` for every app"
+                .into(),
+        ));
+    }
+    let ids = targets::ids(&ctx.home, &args)?;
     let ids = targets::keep_only_ids(&ctx.home, ids, &t.only)?;
     let answers = client::broadcast(
         ids.iter()

@@ -50,7 +50,7 @@ pub enum CommandError {
     Config(#[from] ConfigError),
     #[error(transparent)]
     Home(#[from] HomeError),
-    #[error("unknown app {name:?}{suggestion}; known apps: {known}")]
+    #[error("unknown app {name:?}{suggestion}{known}")]
     UnknownApp {
         name: String,
         known: String,

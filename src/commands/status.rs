@@ -5,6 +5,22 @@ use super::{CommandError, Ctx, Outcome, inventory};
 use crate::policy::Status;
 use crate::proto::AppStatus;
 
+/// Orders the rows as `--sort` says; ties keep the number order.
+fn sort(rows: &mut [AppStatus], key: crate::cli::SortKey) {
+    use crate::cli::SortKey;
+    rows.sort_by_key(|r| (r.number.unwrap_or(u32::MAX), r.id.clone()));
+    match key {
+        SortKey::Id => {}
+        SortKey::Name => rows.sort_by(|a, b| a.id.cmp(&b.id)),
+        SortKey::Status => rows.sort_by_key(|r| r.status.as_str()),
+        SortKey::Memory => rows.sort_by_key(|r| std::cmp::Reverse(r.memory_bytes.unwrap_or(0))),
+        SortKey::Cpu => rows.sort_by(|a, b| {
+            let cpu = |r: &AppStatus| r.cpu_percent.unwrap_or(0.0);
+            cpu(b).total_cmp(&cpu(a))
+        }),
+    }
+}
+
 /// `status --check`: up means online, completed (a one-shot) or stopped on purpose; anything
 /// else (waiting, launching, restarting, errored, failed, lost, stopping) is listed and fails.
 fn check(rows: &[AppStatus]) -> Outcome {
@@ -48,6 +64,8 @@ pub fn status(ctx: &Ctx, args: &crate::cli::StatusArgs) -> Result<Outcome, Comma
     if args.check {
         return Ok(check(&rows));
     }
+    let mut rows = rows;
+    sort(&mut rows, args.sort);
     if json {
         let text = serde_json::to_string_pretty(&rows).map_err(|e| CommandError::Io {
             what: "cannot encode JSON".into(),

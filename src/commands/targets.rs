@@ -515,11 +515,46 @@ pub fn ids(home: &Home, args: &[String]) -> Result<Vec<String>, CommandError> {
 
 /// True when `arg` is the instance id, the app name or the number (`status` shows it) of `id`.
 pub fn matches_app(home: &Home, id: &str, arg: &str) -> bool {
+    if is_glob(arg) {
+        return glob(arg, id) || saved_spec(home, id).is_some_and(|s| glob(arg, &s.name));
+    }
     id == arg
         || saved_spec(home, id).is_some_and(|s| s.name == arg)
         || (!arg.is_empty()
             && arg.bytes().all(|b| b.is_ascii_digit())
             && home.number_of(id).is_some_and(|n| n.to_string() == arg))
+}
+
+/// True for an app selection by pattern (`'webhook-*'`).
+pub fn is_glob(arg: &str) -> bool {
+    arg.contains(['*', '?'])
+}
+
+/// Shell-style matching: `*` any run of characters, `?` any one.
+fn glob(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    // Classic backtracking over the last `*`.
+    let (mut i, mut j, mut star, mut mark) = (0, 0, None, 0);
+    while j < t.len() {
+        if i < p.len() && (p[i] == '?' || p[i] == t[j]) {
+            i += 1;
+            j += 1;
+        } else if i < p.len() && p[i] == '*' {
+            star = Some(i);
+            mark = j;
+            i += 1;
+        } else if let Some(s) = star {
+            i = s + 1;
+            mark += 1;
+            j = mark;
+        } else {
+            return false;
+        }
+    }
+    while i < p.len() && p[i] == '*' {
+        i += 1;
+    }
+    i == p.len()
 }
 
 /// The app's spec re-read from its ecosystem file, or the saved one if the file no longer has it.
@@ -568,7 +603,11 @@ fn from_default_file(
         let specs = cache.load(default)?;
         let found: Vec<AppSpec> = specs
             .iter()
-            .filter(|s| s.name == name || s.id == name)
+            .filter(|s| {
+                s.name == name
+                    || s.id == name
+                    || (is_glob(name) && (glob(name, &s.name) || glob(name, &s.id)))
+            })
             .cloned()
             .collect();
         if !found.is_empty() {
@@ -586,10 +625,15 @@ fn unknown(name: &str, known: &[String]) -> CommandError {
     let suggestion = crate::suggest::closest(name, known.iter().map(String::as_str))
         .map(|k| format!(" (did you mean {k:?}?)"))
         .unwrap_or_default();
+    // A suggestion says enough; a short list helps; a fleet's names would bury the error.
     let known = if known.is_empty() {
-        "(none; start an ecosystem file first)".to_string()
+        "; no app is known yet (start an ecosystem file first)".to_string()
+    } else if !suggestion.is_empty() {
+        String::new()
+    } else if known.len() <= 12 {
+        format!("; known apps: {}", known.join(", "))
     } else {
-        known.join(", ")
+        format!("; `tpctl status` lists the {} known apps", known.len())
     };
     CommandError::UnknownApp {
         name: name.to_string(),
@@ -609,7 +653,24 @@ mod tests {
             &["email-worker".into(), "forecast-worker".into()],
         );
         let text = err.to_string();
-        assert!(text.contains("did you mean \"email-worker\""), "{text}");
-        assert!(text.contains("forecast-worker"), "{text}");
+        assert_eq!(
+            text,
+            "unknown app \"emial-worker\" (did you mean \"email-worker\"?)"
+        );
+        let many: Vec<String> = (0..26).map(|i| format!("worker-{i}")).collect();
+        assert_eq!(
+            unknown("zzz", &many).to_string(),
+            "unknown app \"zzz\"; `tpctl status` lists the 26 known apps"
+        );
+    }
+
+    #[test]
+    fn globs_match_names_and_ids() {
+        assert!(glob("webhook-*", "webhook-dispatch-worker"));
+        assert!(glob("*-worker", "email-worker"));
+        assert!(glob("web-?", "web-1"));
+        assert!(!glob("webhook-*", "email-worker"));
+        assert!(glob("*", ""));
+        assert!(!glob("a?", "a"));
     }
 }

@@ -61,6 +61,10 @@ pub fn is_secret_name(name: &str) -> bool {
 
 /// Redacts a value for display if its name looks secret, or if it embeds credentials.
 pub fn redact(name: &str, value: &str) -> String {
+    // An empty value hides nothing, and "<redacted>" would hide that it is empty.
+    if value.is_empty() {
+        return String::new();
+    }
     if is_secret_name(name) {
         if let Some(redacted) = redact_url_password(value) {
             return redacted;

@@ -94,6 +94,14 @@ const UNSUPPORTED: &[(&str, &str)] = &[
         "tpctl runs no deploy hooks: run these commands in your deploy script",
     ),
     ("min_uptime_pmx", "not supported"),
+    (
+        "uid",
+        "tpctl runs every app as the user that runs tpctl: start tpctl as that user (`sudo -u USER tpctl start`; at boot, `tpctl startup systemd --run-as USER`)",
+    ),
+    (
+        "gid",
+        "the apps run with the groups of the user that runs tpctl (see uid)",
+    ),
 ];
 
 /// Keys of a PM2 ecosystem file that the mapping below reads (or the table above reports);

@@ -238,6 +238,15 @@ impl Keeper {
         })
     }
 
+    /// A `[tpctl] …` line in the app's stdout log, where its own lines tell what happened.
+    pub(super) fn mark(&mut self, what: &str) {
+        let mut line = logs::stamp(&self.spec.logs)
+            .map(|f| f.render(now_ms()))
+            .unwrap_or_default();
+        line.extend_from_slice(format!("[tpctl] {what}\n").as_bytes());
+        self.logs.sink(Kind::Out).write_lines(&line);
+    }
+
     /// The app was errored, failed or lost before this keeper: its next stable run is a
     /// recovery (alerted as such).
     pub fn after_problem(&mut self) {
@@ -247,6 +256,7 @@ impl Keeper {
     /// Starts the app; returns its status after the first spawn attempt.
     pub fn start(&mut self) -> AppStatus {
         self.resume_alerts();
+        self.mark("started by operator");
         self.feed(Event::Start);
         self.after_events();
         self.status()
@@ -491,17 +501,10 @@ impl Keeper {
             Effect::Record { cause, uptime } => {
                 // The restart in the app's own stream, after its last lines (drained before
                 // the end was fed to the policy), so `tpctl logs` tells it in order.
-                let mut line = logs::stamp(&self.spec.logs)
-                    .map(|f| f.render(now_ms()))
-                    .unwrap_or_default();
-                line.extend_from_slice(
-                    format!(
-                        "[tpctl] restarted: {cause} (it had run {})\n",
-                        crate::render::duration_ms(uptime.as_millis() as u64)
-                    )
-                    .as_bytes(),
-                );
-                self.logs.sink(Kind::Out).write_lines(&line);
+                self.mark(&format!(
+                    "restarted: {cause} (it had run {})",
+                    crate::render::duration_ms(uptime.as_millis() as u64)
+                ));
                 self.ledger.push_back(LedgerEntry {
                     at_ms: now_ms(),
                     cause,

@@ -40,12 +40,16 @@ impl Keeper {
             Request::Start => {
                 if self.policy.status().is_settled() {
                     self.last_error = None;
+                    self.mark("started by operator");
                 }
                 self.supersede_stops("start");
                 self.conns[i].parked = Some(Until::Running);
                 self.feed(Event::Start);
             }
             Request::Stop => {
+                if !self.policy.status().is_settled() {
+                    self.mark("stopped by operator");
+                }
                 self.conns[i].parked = Some(Until::Settled);
                 self.feed(Event::Stop);
             }
