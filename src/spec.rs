@@ -173,6 +173,27 @@ pub struct LogSpec {
     pub keep: u32,
     /// Gzip rotated files.
     pub compress: bool,
+    /// Also rotate on the clock: `daily` at local midnight, `hourly` on the hour.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotate_every: Option<RotateEvery>,
+}
+
+/// Rotation on the clock (`log_rotate`), in the keeper's local time zone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RotateEvery {
+    Daily,
+    Hourly,
+}
+
+impl RotateEvery {
+    /// The cron pattern of the moment a rotation is due.
+    pub fn pattern(self) -> &'static str {
+        match self {
+            RotateEvery::Daily => "0 0 * * *",
+            RotateEvery::Hourly => "0 * * * *",
+        }
+    }
 }
 
 impl Default for LogSpec {
@@ -186,6 +207,7 @@ impl Default for LogSpec {
             max_size: crate::config::defaults::LOG_MAX_SIZE,
             keep: crate::config::defaults::LOG_KEEP,
             compress: false,
+            rotate_every: None,
         }
     }
 }

@@ -171,3 +171,66 @@ fn the_small_ones_sort_flush_markers_and_empty_values() {
     assert!(out.contains("    EMAIL_SERVER_PASSWORD=\n"), "{out}");
     t.finish();
 }
+
+/// A TZ in which local midnight is `secs` seconds away (POSIX form, `TST-hh:mm:ss`).
+fn tz_with_midnight_in(secs: u64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let mut offset = (86_400 - secs as i64 - (now % 86_400) as i64).rem_euclid(86_400);
+    if offset > 43_200 {
+        offset -= 86_400;
+    }
+    // POSIX TZ offsets are west-positive: local = UTC + offset is `TST-offset`.
+    let sign = if offset >= 0 { '-' } else { '+' };
+    let a = offset.abs();
+    format!(
+        "TST{sign}{:02}:{:02}:{:02}",
+        a / 3600,
+        a % 3600 / 60,
+        a % 60
+    )
+}
+
+#[test]
+fn daily_rotation_happens_at_local_midnight_and_loses_no_line() {
+    let t = TempHome::new();
+    t.write(
+        "ecosystem.toml",
+        "[[apps]]\nname = \"ticker\"\nscript = \"/bin/sh\"\nargs = [\"-c\", \"i=0; while :; do i=$((i+1)); echo tick $i; sleep 0.05; done\"]\nlog_rotate = \"daily\"\nlog_keep = 2\n",
+    );
+    let out = t
+        .cmd(&["start"])
+        .env("TZ", tz_with_midnight_in(3))
+        .output()
+        .expect("start");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let logs = t.home().join("apps/ticker/logs");
+    wait_for("the rotation at midnight", Duration::from_secs(30), || {
+        logs.join("out.log.1").exists()
+    });
+    wait_for("lines after it", Duration::from_secs(30), || {
+        lines(&logs.join("out.log")).len() > 5
+    });
+    t.ok(&["stop", "ticker"]);
+    assert!(
+        !logs.join("err.log.1").exists(),
+        "an empty file is not rotated"
+    );
+    let before = lines(&logs.join("out.log.1"));
+    let after = lines(&logs.join("out.log"));
+    let ticks: Vec<u64> = before
+        .iter()
+        .chain(&after)
+        .filter_map(|l| l.strip_prefix("tick ")?.parse().ok())
+        .collect();
+    assert!(ticks.len() > 20, "{ticks:?}");
+    assert_eq!(
+        ticks,
+        (1..=ticks.len() as u64).collect::<Vec<_>>(),
+        "every line once, in order"
+    );
+    assert!(before.iter().any(|l| l == "tick 1") && after.iter().any(|l| l.starts_with("tick ")));
+    t.finish();
+}

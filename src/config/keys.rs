@@ -168,6 +168,11 @@ pub const KEYS: &[Key] = &[
         "false",
         "gzip rotated files (out.log.1.gz).",
     ),
+    key(
+        "log_rotate",
+        "never",
+        "\"daily\" (at local midnight, TZ or /etc/localtime) or \"hourly\": also rotate on the clock, keeping log_keep copies, losing no line; log_max_size still applies.",
+    ),
     app_key(
         "alerts",
         "the file's [alerts]",

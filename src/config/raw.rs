@@ -255,6 +255,7 @@ pub struct RawSettings {
     pub log_max_size: Option<ByteSize>,
     pub log_keep: Option<u32>,
     pub log_compress: Option<bool>,
+    pub log_rotate: Option<Spanned<String>>,
 }
 
 /// One `[[apps]]` table.
@@ -293,6 +294,7 @@ pub struct RawApp {
     pub log_max_size: Option<ByteSize>,
     pub log_keep: Option<u32>,
     pub log_compress: Option<bool>,
+    pub log_rotate: Option<Spanned<String>>,
     pub alerts: Option<Spanned<RawAppAlerts>>,
 }
 

@@ -448,6 +448,24 @@ fn resolve_app(
             }
         })
     };
+    let rotate_every = match app.log_rotate.as_ref().or(defaults.log_rotate.as_ref()) {
+        None => None,
+        Some(v) => match v.get_ref().as_str() {
+            "daily" => Some(crate::spec::RotateEvery::Daily),
+            "hourly" => Some(crate::spec::RotateEvery::Hourly),
+            "never" | "size" => None,
+            other => {
+                diags.push(diag(
+                    cx,
+                    v,
+                    format!(
+                        "invalid log_rotate {other:?}: \"daily\" (at local midnight), \"hourly\" or \"never\" (by size only, log_max_size)"
+                    ),
+                ));
+                None
+            }
+        },
+    };
     let logs_for = |i: Option<usize>| LogSpec {
         out_file: log_file(&app.out_file, i),
         error_file: log_file(&app.error_file, i),
@@ -466,6 +484,7 @@ fn resolve_app(
             .or(defaults.log_keep)
             .unwrap_or(super::defaults::LOG_KEEP),
         compress: app.log_compress.or(defaults.log_compress).unwrap_or(false),
+        rotate_every,
     };
     let autostart = app.autostart.or(defaults.autostart).unwrap_or(true);
     let cron_restart = match app.cron_restart.or_else(|| defaults.cron_restart.clone()) {

@@ -174,6 +174,11 @@ impl LogFile {
         }
     }
 
+    /// The live file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// Renames `path` to `path.1` (shifting older ones, dropping beyond `keep`) and reopens.
     pub fn rotate(&mut self) {
         self.file = None;

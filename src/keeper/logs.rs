@@ -129,6 +129,17 @@ impl LogSet {
         }
     }
 
+    /// Rotates the files now (`log_rotate` came due); an empty file is left as it is.
+    pub fn rotate(&mut self) {
+        if let LogSet::Files { out, err } = self {
+            for f in std::iter::once(out).chain(err.as_mut()) {
+                if std::fs::metadata(f.path()).is_ok_and(|m| m.len() > 0) {
+                    f.rotate();
+                }
+            }
+        }
+    }
+
     /// Reopens the files by name (`tpctl reload-logs`, after an external logrotate).
     pub fn reopen(&mut self) {
         if let LogSet::Files { out, err } = self {

@@ -111,6 +111,9 @@ pub struct Keeper {
     /// `cron_restart`, parsed, and when it is next due.
     cron: Option<croner::Cron>,
     next_cron: Option<Instant>,
+    /// `log_rotate` on the clock, and when it is next due.
+    log_clock: Option<croner::Cron>,
+    next_log_rotation: Option<Instant>,
     next_sample: Option<Instant>,
     next_group_check: Option<Instant>,
     last_sample: Option<Sample>,
@@ -201,6 +204,7 @@ impl Keeper {
         let policy = Policy::new(limits(&spec));
         let launcher = child::Launcher::new(&spec);
         let cron = cron_of(&spec);
+        let log_clock = log_clock_of(&spec, &mode);
         // Read once here, so that `status` never reads a file per app for it.
         let number = mode.dir().and_then(AppDir::number);
         Ok(Keeper {
@@ -219,6 +223,8 @@ impl Keeper {
             number,
             next_cron: cron.as_ref().and_then(next_due),
             cron,
+            next_log_rotation: log_clock.as_ref().and_then(next_due),
+            log_clock,
             next_sample: None,
             next_group_check: None,
             last_sample: None,
@@ -366,6 +372,7 @@ impl Keeper {
         self.check_exit();
         self.fire_timers();
         self.cron_if_due();
+        self.rotate_logs_if_due();
         self.sample_if_due();
         self.after_events();
     }
@@ -378,6 +385,7 @@ impl Keeper {
             .chain(self.next_sample)
             .chain(self.next_group_check)
             .chain(self.next_cron)
+            .chain(self.next_log_rotation)
             .min()
             .map(|t| t.saturating_duration_since(now))
     }
@@ -404,6 +412,23 @@ impl Keeper {
         tracing::info!("cron_restart is due: restarting the app gracefully");
         self.feed(Event::ScheduledRestart);
         self.next_cron = self.cron.as_ref().and_then(next_due);
+    }
+
+    /// `log_rotate` came due: every log file moves to its `.1`, losing no line (the keeper
+    /// writes them all, between two of which this happens).
+    fn rotate_logs_if_due(&mut self) {
+        if self.next_log_rotation.is_none_or(|t| t > Instant::now()) {
+            return;
+        }
+        tracing::info!("log_rotate is due: rotating the log files");
+        self.logs.rotate();
+        self.next_log_rotation = self.log_clock.as_ref().and_then(next_due);
+    }
+
+    /// Takes the spec's `log_rotate` (after a restart with a re-read file).
+    pub(super) fn rearm_log_clock(&mut self) {
+        self.log_clock = log_clock_of(&self.spec, &self.mode);
+        self.next_log_rotation = self.log_clock.as_ref().and_then(next_due);
     }
 
     /// Takes the spec's `cron_restart` (after a restart with a re-read file).
@@ -590,6 +615,15 @@ impl Keeper {
         }
         self.status()
     }
+}
+
+/// The clock of `log_rotate`, for a keeper that writes log files.
+fn log_clock_of(spec: &AppSpec, mode: &Mode) -> Option<croner::Cron> {
+    if mode.terminal.is_some() {
+        return None;
+    }
+    let every = spec.logs.rotate_every?;
+    crate::spec::parse_cron(every.pattern()).ok()
 }
 
 fn cron_of(spec: &AppSpec) -> Option<croner::Cron> {

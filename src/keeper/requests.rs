@@ -121,9 +121,13 @@ impl Keeper {
             self.logs = LogSet::files(&spec.logs, dir);
         }
         let cron_changed = spec.cron_restart != self.spec.cron_restart;
+        let clock_changed = spec.logs.rotate_every != self.spec.logs.rotate_every;
         self.spec = spec;
         if cron_changed {
             self.rearm_cron();
+        }
+        if clock_changed {
+            self.rearm_log_clock();
         }
         if let Some(dir) = self.mode.dir()
             && let Err(e) = write_spec(dir, &self.spec)
