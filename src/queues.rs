@@ -24,6 +24,13 @@ pub struct QueueRow {
     pub workers: usize,
     pub counts: Counts,
     pub error: Option<String>,
+    /// Jobs wait and no worker is connected to take them (`waiting, no worker` in the table).
+    pub no_worker: bool,
+}
+
+/// Jobs wait (not paused by an operator) and nobody is connected to take them.
+pub fn no_worker(status: &str, counts: &Counts, workers: usize) -> bool {
+    status != "error" && status != "paused" && counts.waiting + counts.paused > 0 && workers == 0
 }
 
 /// The apps of ./ecosystem.toml, or none when there is no such file. A file that exists
@@ -194,19 +201,25 @@ pub async fn row(
     let counts = q.counts().await.map_err(|e| e.to_string());
     let paused = q.is_paused().await.map_err(|e| e.to_string());
     match (counts, paused, clients) {
-        (Ok(counts), Ok(paused), Ok(clients)) => QueueRow {
-            status: status_word(paused, &counts),
-            concurrency: configured.get(name).copied(),
-            workers: q.workers_in(clients).len(),
-            counts,
-            error: None,
-            queue: name.to_string(),
-        },
+        (Ok(counts), Ok(paused), Ok(clients)) => {
+            let status = status_word(paused, &counts);
+            let workers = q.workers_in(clients).len();
+            QueueRow {
+                no_worker: no_worker(status, &counts, workers),
+                status,
+                concurrency: configured.get(name).copied(),
+                workers,
+                counts,
+                error: None,
+                queue: name.to_string(),
+            }
+        }
         (a, b, c) => QueueRow {
             status: "error",
             concurrency: configured.get(name).copied(),
             workers: 0,
             counts: Counts::default(),
+            no_worker: false,
             error: [a.err(), b.err(), c.err().cloned()]
                 .into_iter()
                 .flatten()

@@ -151,6 +151,19 @@ fn the_small_ones_sort_flush_markers_and_empty_values() {
     };
     assert_eq!(names(&["status"]), ["zeta", "alpha"]);
     assert_eq!(names(&["status", "--sort", "name"]), ["alpha", "zeta"]);
+    // Starting what runs says so once, and the table after it has figures, not `-`.
+    let again = t.ok(&["start"]);
+    assert!(
+        again.contains("✓ 2 apps already running: zeta, alpha; `tpctl restart NAME`")
+            && again.matches("already running").count() == 1,
+        "{again}"
+    );
+    let memory_column = again
+        .lines()
+        .skip(2)
+        .filter_map(|l| l.split_whitespace().nth(7))
+        .collect::<Vec<_>>();
+    assert!(memory_column.iter().all(|m| *m != "-"), "{again}");
     // Flush wants its apps named, as stop does.
     let out = t.run(&["flush"]);
     assert_eq!(out.status.code(), Some(2));
@@ -232,5 +245,41 @@ fn daily_rotation_happens_at_local_midnight_and_loses_no_line() {
         "every line once, in order"
     );
     assert!(before.iter().any(|l| l == "tick 1") && after.iter().any(|l| l.starts_with("tick ")));
+    t.finish();
+}
+
+#[test]
+fn degraded_is_visible_when_valkey_is_away_and_queues_json_says_no_worker() {
+    let mut valkey = RedisServer::start();
+    let t = TempHome::new();
+    t.write(
+        "ecosystem.toml",
+        &format!(
+            "[[apps]]\nname = \"mailer\"\nscript = \"/bin/sleep\"\nargs = \"1000\"\nqueue = \"emails-x\"\nenv = {{ VALKEY_URL = \"{}\" }}\n",
+            valkey.url()
+        ),
+    );
+    t.ok(&["start"]);
+    assert!(!t.ok(&["status"]).contains("unreachable"));
+    // A job waits and no worker is connected (the app is a stand-in that never connects).
+    t.ok(&["queue", "emails-x", "add", "send", "--data", "{}"]);
+    let rows: Vec<serde_json::Value> =
+        serde_json::from_str(&t.ok(&["queues", "--json"])).expect("json");
+    let q = rows
+        .iter()
+        .find(|r| r["queue"] == "emails-x")
+        .expect("the queue");
+    assert_eq!(q["no_worker"], true, "{q}");
+    assert_eq!(q["counts"]["waiting"], 1, "{q}");
+
+    valkey.stop();
+    let table = t.ok(&["status"]);
+    assert!(
+        table.contains(&format!(
+            "! Valkey at redis://127.0.0.1:{} is unreachable (",
+            valkey.port
+        )) && table.contains("1 app online but cannot take jobs (mailer)"),
+        "{table}"
+    );
     t.finish();
 }

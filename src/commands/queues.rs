@@ -70,8 +70,7 @@ pub fn list(ctx: &Ctx, json_out: bool, watch: bool) -> Result<Outcome, CommandEr
 
 /// The status an operator acts on: "waiting, no worker" when jobs wait and nobody takes them.
 fn shown_status(r: &QueueRow) -> &'static str {
-    let c = &r.counts;
-    if r.status != "error" && r.status != "paused" && c.waiting + c.paused > 0 && r.workers == 0 {
+    if r.no_worker {
         "waiting, no worker"
     } else {
         r.status

@@ -220,16 +220,40 @@ fn reload_specs(ctx: &Ctx, specs: &[AppSpec]) -> Outcome {
                     left.join(", ")
                 );
             }
-            inventory::number(&ctx.home, &mut shown);
-            println!("{}", crate::render::status_table(&shown, ctx.color));
+            print_table(ctx, shown);
             return Outcome::Failed;
         }
     }
-    inventory::number(&ctx.home, &mut shown);
     if !shown.is_empty() {
-        println!("{}", crate::render::status_table(&shown, ctx.color));
+        print_table(ctx, shown);
     }
     Outcome::Success
+}
+
+/// How long the table after a start waits for the CPU and memory of the apps just started:
+/// two samples of their process trees, this far apart.
+const SAMPLE_WAIT: Duration = Duration::from_millis(250);
+
+/// The status table after a start or restart, with the figures of one sample rather than
+/// rows of `-`.
+fn print_table(ctx: &Ctx, mut shown: Vec<AppStatus>) {
+    let online: Vec<String> = shown
+        .iter()
+        .filter(|s| s.status == Status::Online)
+        .map(|s| s.id.clone())
+        .collect();
+    if !online.is_empty() {
+        // The first asks each keeper to sample; the second, later, has the CPU over the gap.
+        let _ = inventory::statuses(&ctx.home, &online);
+        std::thread::sleep(SAMPLE_WAIT);
+        for fresh in inventory::statuses(&ctx.home, &online) {
+            if let Some(row) = shown.iter_mut().find(|s| s.id == fresh.id) {
+                *row = fresh;
+            }
+        }
+    }
+    inventory::number(&ctx.home, &mut shown);
+    println!("{}", crate::render::status_table(&shown, ctx.color));
 }
 
 /// The file a known app belongs to, when it is not the one `spec` was read from (and still
@@ -305,14 +329,15 @@ impl Report {
 fn bring_up(ctx: &Ctx, specs: &[AppSpec], verb: Verb) -> Outcome {
     let mut outcome = Outcome::Success;
     let mut shown: Vec<AppStatus> = Vec::new();
+    let mut already: Vec<String> = Vec::new();
     // Wave by wave, so that each app's keeper finds what it runs `after` already decided: an
     // app whose dependency failed is launched all the same and waits for it (its keeper
     // starts it once the dependency is up), listed as waiting with the dependency's error.
     for runnable in order::waves(specs) {
         let mut reports = act(ctx, &runnable, verb);
-        print_reports(&runnable, &reports, |r| !waits(r));
+        print_reports(&runnable, &reports, |r| !waits(r), &mut already);
         wait_one_shots(&ctx.home, &runnable, &mut reports);
-        print_reports(&runnable, &reports, |_| false);
+        print_reports(&runnable, &reports, |_| false, &mut already);
         for report in reports {
             if !report.ok {
                 outcome = Outcome::Failed;
@@ -322,9 +347,17 @@ fn bring_up(ctx: &Ctx, specs: &[AppSpec], verb: Verb) -> Outcome {
             }
         }
     }
+    match already.as_slice() {
+        [] => {}
+        [one] => println!("✓ {one}: already running; `tpctl restart {one}` applies changes"),
+        many => println!(
+            "✓ {} already running: {}; `tpctl restart NAME` (or the file) applies changes",
+            crate::render::count(many.len(), "app"),
+            many.join(", ")
+        ),
+    }
     if !shown.is_empty() {
-        inventory::number(&ctx.home, &mut shown);
-        println!("{}", crate::render::status_table(&shown, ctx.color));
+        print_table(ctx, shown);
     }
     outcome
 }
@@ -451,8 +484,19 @@ fn act(ctx: &Ctx, wave: &[&AppSpec], verb: Verb) -> Vec<Report> {
 }
 
 /// Prints a line per report that `now` selects and that was not printed yet.
-fn print_reports(wave: &[&AppSpec], reports: &[Report], now: impl Fn(&Report) -> bool) {
+fn print_reports(
+    wave: &[&AppSpec],
+    reports: &[Report],
+    now: impl Fn(&Report) -> bool,
+    already: &mut Vec<String>,
+) {
     for (spec, r) in wave.iter().zip(reports) {
+        // Apps that were running already are said together, once, at the end.
+        if !r.printed.get() && r.ok && r.note.starts_with("already running (") {
+            already.push(spec.id.clone());
+            r.printed.set(true);
+            continue;
+        }
         if !r.printed.get() && (now(r) || !waits(r)) {
             let mark = match r.status.as_ref().map(|s| s.status) {
                 _ if r.ok => "✓",

@@ -5,6 +5,52 @@ use super::{CommandError, Ctx, Outcome, inventory};
 use crate::policy::Status;
 use crate::proto::AppStatus;
 
+/// Apps online whose queues are out of reach are not working, whatever their status says:
+/// one line per Valkey that does not answer a connection, naming the apps it leaves idle.
+fn degraded(ctx: &Ctx, rows: &[AppStatus]) -> Vec<String> {
+    let mut by_url: std::collections::BTreeMap<String, Vec<&str>> = Default::default();
+    for r in rows.iter().filter(|r| r.status == Status::Online) {
+        if let Some(spec) = super::targets::saved_spec(&ctx.home, &r.id)
+            && !spec.queues.is_empty()
+            && let Some(url) = spec.env.get("VALKEY_URL").filter(|u| !u.is_empty())
+        {
+            by_url.entry(url.clone()).or_default().push(&r.id);
+        }
+    }
+    by_url
+        .into_iter()
+        .filter_map(|(url, apps)| {
+            let why = reachable(&url).err()?;
+            Some(format!(
+                "! Valkey at {} is unreachable ({why}): {} online but cannot take jobs ({})",
+                crate::config::env::redact("VALKEY_URL", &url),
+                crate::render::count(apps.len(), "app"),
+                apps.join(", ")
+            ))
+        })
+        .collect()
+}
+
+/// Whether Valkey's address takes a TCP connection within a moment (reachability only).
+fn reachable(url: &str) -> Result<(), String> {
+    use std::net::ToSocketAddrs;
+    let parsed = reqwest::Url::parse(&url.replacen("valkey", "redis", 1))
+        .map_err(|e| format!("not a URL: {e}"))?;
+    let host = parsed.host_str().ok_or("no host")?;
+    let port = parsed.port().unwrap_or(6379);
+    let addrs = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve {host}: {e}"))?;
+    let mut last = String::from("no address");
+    for a in addrs {
+        match std::net::TcpStream::connect_timeout(&a, std::time::Duration::from_millis(300)) {
+            Ok(_) => return Ok(()),
+            Err(e) => last = e.to_string(),
+        }
+    }
+    Err(last)
+}
+
 /// Orders the rows as `--sort` says; ties keep the number order.
 fn sort(rows: &mut [AppStatus], key: crate::cli::SortKey) {
     use crate::cli::SortKey;
@@ -79,6 +125,9 @@ pub fn status(ctx: &Ctx, args: &crate::cli::StatusArgs) -> Result<Outcome, Comma
             "{}",
             crate::render::status_table_within(&rows, ctx.color, crate::fit::width(), args.wide)
         );
+        for line in degraded(ctx, &rows) {
+            println!("{line}");
+        }
         for r in rows.iter().filter(|r| {
             r.reason.is_some()
                 && matches!(

@@ -40,6 +40,11 @@ fn queue(name: &str, workers: usize, counts: Counts, paused: bool, per_min: u64)
             status: crate::queues::status_word(paused, &counts),
             concurrency: Some(workers as u32 * 5),
             workers,
+            no_worker: crate::queues::no_worker(
+                crate::queues::status_word(paused, &counts),
+                &counts,
+                workers,
+            ),
             counts,
             error: None,
         },
