@@ -241,6 +241,18 @@ fn queue_actions_change_the_real_queue() {
         inspect(&server, "forecast-updates", &["job", "2"])["state"],
         "waiting"
     );
+    // A refusal says the state the job is in and the one the action needs.
+    for (action, needs) in [("promote", "delayed"), ("retry", "failed")] {
+        let out = tpctl(&t, &server, &["queue", "forecast-updates", action, "2"]);
+        assert_eq!(out.status.code(), Some(1));
+        assert!(
+            text(&out.stderr).contains(&format!(
+                "job 2 is waiting; this action needs a {needs} job"
+            )),
+            "{}",
+            text(&out.stderr)
+        );
+    }
 
     // Destructive actions need --yes without a terminal, and say so.
     let refused = tpctl(&t, &server, &["queue", "forecast-updates", "drain"]);

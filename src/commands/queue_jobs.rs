@@ -30,7 +30,8 @@ fn ago(ms: Option<u64>, now: u64) -> String {
 fn attempts(j: &Job) -> String {
     match j.opts.value().get("attempts").and_then(Value::as_u64) {
         Some(n) => format!("{} of {n}", j.attempts_made),
-        None => j.attempts_made.to_string(),
+        // BullMQ's default: one attempt.
+        None => format!("{} of 1", j.attempts_made),
     }
 }
 

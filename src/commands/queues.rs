@@ -144,13 +144,21 @@ fn state(s: &str) -> Result<State, CommandError> {
     State::parse(s).ok_or_else(|| CommandError::Usage(format!("unknown state {s:?}: use waiting, paused, active, delayed, prioritized, completed or failed")))
 }
 
-fn refused(id: &str, r: Refused) -> String {
+/// Why an action on a job was refused, with the state it is in and the one the action needs.
+async fn refused(q: &tp_bullmq::Queue, id: &str, r: Refused, needs: &str) -> String {
     match r {
         Refused::NoSuchJob => format!("no job {id}"),
         Refused::Locked => {
             format!("job {id} is running; wait for it, or use --force to retry while it finishes")
         }
-        Refused::WrongState => format!("job {id} is not in the state this action needs"),
+        Refused::WrongState => {
+            let is = match q.state_of(id).await {
+                Ok(Some(s)) => s.as_str().to_string(),
+                Ok(None) => "waiting for its children".to_string(),
+                Err(_) => "in another state".to_string(),
+            };
+            format!("job {id} is {is}; this action needs a {needs} job")
+        }
     }
 }
 
@@ -254,7 +262,7 @@ pub fn act(
             QueueAction::Retry { id: Some(id), .. } => {
                 match q.retry(id, State::Failed).await.map_err(bullmq)? {
                     Ok(()) => println!("✓ {name}: job {id} will run again"),
-                    Err(r) => return fail(refused(id, r)),
+                    Err(r) => return fail(refused(&q, id, r, "failed").await),
                 }
             }
             QueueAction::Retry { id: None, .. } => {
@@ -266,7 +274,7 @@ pub fn act(
             }
             QueueAction::Promote { id } => match q.promote(id).await.map_err(bullmq)? {
                 Ok(()) => println!("✓ {name}: job {id} promoted"),
-                Err(r) => return fail(refused(id, r)),
+                Err(r) => return fail(refused(&q, id, r, "delayed").await),
             },
             QueueAction::Remove { id, force } => {
                 if !confirm(&format!("remove job {id} from {name}"), yes)? {
@@ -283,7 +291,7 @@ pub fn act(
                 }
                 match result {
                     Ok(()) => println!("✓ {name}: job {id} removed"),
-                    Err(r) => return fail(refused(id, r)),
+                    Err(r) => return fail(refused(&q, id, r, "non-running").await),
                 }
             }
             QueueAction::Clean {
