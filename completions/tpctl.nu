@@ -74,6 +74,15 @@ module completions {
   export extern "tpctl alerts help help" [
   ]
 
+  # Write a starting ecosystem.toml: TestPlanIt's scheduler and workers (PM2's init)
+  export extern "tpctl init" [
+    --force                   # Replace a file that exists
+    --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
+    --help(-h)                # Print help
+    --version(-V)             # Print version
+    path?: path               # Where to write it (default ./ecosystem.toml)
+  ]
+
   # For deploy scripts (PM2's startOrRestart): restart the apps of a file that run, with the file read again, and start the others
   export extern "tpctl start-or-restart" [
     --only: string            # Only these apps (comma-separated names) of the files or apps given, as PM2's --only; with nothing else given, of ./ecosystem.toml
@@ -524,6 +533,10 @@ module completions {
 
   # Send a test alert to every destination now and print each one's answer
   export extern "tpctl help alerts test" [
+  ]
+
+  # Write a starting ecosystem.toml: TestPlanIt's scheduler and workers (PM2's init)
+  export extern "tpctl help init" [
   ]
 
   # For deploy scripts (PM2's startOrRestart): restart the apps of a file that run, with the file read again, and start the others

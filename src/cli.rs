@@ -116,6 +116,18 @@ pub enum Command {
         #[command(subcommand)]
         what: AlertsCommand,
     },
+    /// Write a starting ecosystem.toml: TestPlanIt's scheduler and workers (PM2's init).
+    #[command(
+        visible_alias = "ecosystem",
+        after_help = "Examples:\n  tpctl init\n  tpctl init deploy/ecosystem.toml\n\nTo convert PM2's ecosystem.config.js instead: tpctl import pm2 ecosystem.config.js"
+    )]
+    Init {
+        /// Where to write it (default ./ecosystem.toml).
+        path: Option<std::path::PathBuf>,
+        /// Replace a file that exists.
+        #[arg(long)]
+        force: bool,
+    },
     /// For deploy scripts (PM2's startOrRestart): restart the apps of a file that run, with the
     /// file read again, and start the others.
     #[command(

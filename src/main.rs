@@ -91,6 +91,7 @@ fn dispatch(command: Command, quiet: bool) -> Result<Outcome, CommandError> {
         Command::Alerts {
             what: cli::AlertsCommand::Test { file },
         } => commands::alerts::test(&ctx, file),
+        Command::Init { path, force } => commands::init::init(path, force),
         Command::StartOrRestart(t) => commands::start::start_or_restart(&ctx, &t),
         Command::StartOrReload(t) => commands::start::start_or_reload(&ctx, &t),
         Command::Status(a) => commands::status::status(&ctx, &a),

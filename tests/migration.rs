@@ -283,3 +283,26 @@ fn degraded_is_visible_when_valkey_is_away_and_queues_json_says_no_worker() {
     );
     t.finish();
 }
+
+#[test]
+fn init_writes_a_starting_file_that_tpctl_reads_and_refuses_to_overwrite() {
+    let t = TempHome::new();
+    let out = t.run(&["start"]);
+    assert!(
+        text(&out.stderr).contains("`tpctl init` writes one"),
+        "{}",
+        text(&out.stderr)
+    );
+    let said = t.ok(&["init"]);
+    assert!(said.contains("wrote ecosystem.toml"), "{said}");
+    let toml = std::fs::read_to_string(t.path().join("ecosystem.toml")).expect("written");
+    assert!(toml.contains("script = \"tp-worker\""), "{toml}");
+    let again = t.run(&["ecosystem"]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(
+        text(&again.stderr).contains("--force"),
+        "{}",
+        text(&again.stderr)
+    );
+    t.finish();
+}

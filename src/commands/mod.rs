@@ -4,6 +4,7 @@ pub mod alerts;
 pub mod describe;
 pub mod generate;
 pub mod import;
+pub mod init;
 pub mod inventory;
 pub mod logs;
 pub mod queue_jobs;

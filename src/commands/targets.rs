@@ -227,7 +227,7 @@ fn load_ecosystem_with(
             Some(f) => format!(
                 "this directory has PM2's {f}: convert it with `tpctl import pm2 {f}`"
             ),
-            None => "write one (`man 5 tpctl-ecosystem`; an app needs only `[[apps]]`, `name` and `script`), or convert PM2's with `tpctl import pm2 FILE`".to_string(),
+            None => "`tpctl init` writes one for TestPlanIt's stack (`man 5 tpctl-ecosystem`; an app needs only `[[apps]]`, `name` and `script`), or convert PM2's with `tpctl import pm2 FILE`".to_string(),
         };
         return Err(CommandError::Usage(format!(
             "no ecosystem.toml in {here}: {how}; or name an app or a file (`tpctl start NAME`, `tpctl start path/to/ecosystem.toml`)"
