@@ -81,6 +81,15 @@ impl<'a> Fitted<'a> {
         )
     }
 
+    /// Cells the shown columns take, column `except` left out, with their separators.
+    pub fn width_without(&self, except: usize) -> u16 {
+        self.shown
+            .iter()
+            .filter(|&&i| i != except)
+            .map(|&i| self.cols[i].width + 1)
+            .sum()
+    }
+
     pub fn widths(&self) -> Vec<Constraint> {
         self.shown
             .iter()

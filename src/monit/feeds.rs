@@ -35,6 +35,11 @@ const LOG_BACKLOG: usize = 200;
 /// What the feeds tell the drawing loop.
 pub enum Msg {
     Apps(Result<Vec<(AppStatus, Vec<String>)>, String>),
+    /// The newest restarts of an app, sent when its restart count changes.
+    Ledger {
+        id: String,
+        entries: Vec<crate::proto::LedgerEntry>,
+    },
     Queues {
         result: Result<Vec<QueueFigures>, String>,
         warnings: Vec<String>,
@@ -88,15 +93,20 @@ pub fn start(
     })
 }
 
+/// Restarts the details window shows.
+const LEDGER_SHOWN: usize = 5;
+
 fn processes(home: Home, every: Duration, tx: Sender<Msg>, poke: Receiver<()>) {
     let mut specs: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    // Each app's restart count when its ledger was last read: read again only on a change.
+    let mut ledger_at: BTreeMap<String, u32> = BTreeMap::new();
     let mut specs_at = Instant::now();
     loop {
         if specs_at.elapsed() >= SPECS_EVERY {
             specs.clear();
             specs_at = Instant::now();
         }
-        let msg = match home.app_ids() {
+        let msg: Result<Vec<(AppStatus, Vec<String>)>, String> = match home.app_ids() {
             Ok(ids) => {
                 let statuses = inventory::statuses(&home, &ids);
                 Ok(statuses
@@ -117,8 +127,31 @@ fn processes(home: Home, every: Duration, tx: Sender<Msg>, poke: Receiver<()>) {
                 home.apps_dir().display()
             )),
         };
+        let mut ledgers = Vec::new();
+        if let Ok(apps) = &msg {
+            for (s, _) in apps {
+                if ledger_at.get(&s.id) != Some(&s.restarts) {
+                    ledger_at.insert(s.id.clone(), s.restarts);
+                    let entries = crate::keeper::state::load(&home.app(&s.id).state_path())
+                        .map(|st| {
+                            let skip = st.ledger.len().saturating_sub(LEDGER_SHOWN);
+                            st.ledger.into_iter().skip(skip).collect()
+                        })
+                        .unwrap_or_default();
+                    ledgers.push(Msg::Ledger {
+                        id: s.id.clone(),
+                        entries,
+                    });
+                }
+            }
+        }
         if tx.send(Msg::Apps(msg)).is_err() {
             return;
+        }
+        for l in ledgers {
+            if tx.send(l).is_err() {
+                return;
+            }
         }
         match poke.recv_timeout(every) {
             Ok(()) | Err(RecvTimeoutError::Timeout) => {}

@@ -212,6 +212,9 @@ impl Shell<'_> {
             match msg {
                 feeds::Msg::Apps(Ok(apps)) => self.model.set_apps(apps),
                 feeds::Msg::Apps(Err(e)) => self.model.apps_error = Some(e),
+                feeds::Msg::Ledger { id, entries } => {
+                    self.model.ledgers.insert(id, entries);
+                }
                 feeds::Msg::Queues { result, warnings } => {
                     let address = self
                         .valkey

@@ -130,6 +130,8 @@ pub struct Model {
     /// The app `logs` belong to.
     pub logs_of: Option<String>,
     pub message: Option<Message>,
+    /// The newest restarts of each app, for the details window.
+    pub ledgers: BTreeMap<String, Vec<crate::proto::LedgerEntry>>,
 }
 
 impl Model {
@@ -144,6 +146,7 @@ impl Model {
             logs: VecDeque::new(),
             logs_of: None,
             message: None,
+            ledgers: BTreeMap::new(),
         }
     }
 

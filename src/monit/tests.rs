@@ -205,7 +205,7 @@ fn normal_screen() {
     let buf = render(&fleet(Status::Online), 140, 30);
     check("normal", &buf);
     // The queue with waiting jobs and nobody to take them is called out.
-    assert!(text(&buf).contains("jobs waiting, no worker connected"));
+    assert!(text(&buf).contains("no worker connected, jobs waiting"));
 }
 
 #[test]
@@ -469,4 +469,40 @@ fn a_long_valkey_url_is_ellipsized_and_instances_show_their_ids() {
     assert!(header.contains('…'), "ellipsized, not cut: {header}");
     assert!(!header.contains(":6379/0"), "{header}");
     assert!(t.contains("web-1"), "{t}");
+}
+
+#[test]
+fn at_80_by_24_help_quit_and_the_no_worker_note_stay_on_screen() {
+    let buf = render(&fleet(Status::Online), 80, 24);
+    let t = text(&buf);
+    assert!(t.contains("? help · q quit"), "{t}");
+    assert!(t.contains("no worker connected"), "{t}");
+}
+
+#[test]
+fn details_show_the_newest_restarts() {
+    let mut m = fleet(Status::Online);
+    let id = m
+        .selected()
+        .map(|a| a.status.id.clone())
+        .expect("a selection");
+    m.ledgers.insert(
+        id,
+        vec![crate::proto::LedgerEntry {
+            at_ms: 1_795_869_296_000,
+            cause: crate::policy::Cause::Exit {
+                exit: crate::policy::Exit::Code(3),
+            },
+            uptime_ms: 1500,
+            stderr_tail: vec!["VALKEY_URL is not set".into()],
+        }],
+    );
+    m.on_key(key(KeyCode::Enter));
+    let t = text(&render(&m, 140, 30));
+    assert!(
+        t.contains(
+            "last restarts  2026-11-28 12:34:56Z  exit code 3 after 1s — VALKEY_URL is not set"
+        ),
+        "{t}"
+    );
 }

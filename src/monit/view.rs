@@ -259,7 +259,8 @@ const QUEUE_COLS: [Col; 13] = [
     col("failed", 6, 170, true),
     col("done", 6, 100, true),
     col("/min", 6, 160, true),
-    col("note", 0, 150, false),
+    // Wide enough for "no worker connected", kept before the rates: it says what to act on.
+    col("note", 19, 165, false),
 ];
 
 fn queue_note(f: &QueueFigures) -> (String, Style) {
@@ -271,8 +272,9 @@ fn queue_note(f: &QueueFigures) -> (String, Style) {
         return ("paused".into(), Style::new().fg(Color::Yellow));
     }
     if r.counts.waiting + r.counts.prioritized > 0 && r.workers == 0 {
+        // The important half first: a narrow screen cuts the end.
         return (
-            "jobs waiting, no worker connected".into(),
+            "no worker connected, jobs waiting".into(),
             Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
         );
     }
@@ -319,8 +321,10 @@ fn draw_queues(frame: &mut Frame, m: &Model, area: Rect, now_ms: u64) {
         .clamp(5, 32);
     let mut cols = QUEUE_COLS;
     cols[0].width = name_w;
-    let fixed: u16 = cols[..cols.len() - 1].iter().map(|c| c.width + 1).sum();
-    cols[cols.len() - 1].width = inner.width.saturating_sub(fixed).max(12);
+    // The note gets what the columns that fit leave, never less than its own width.
+    let last = cols.len() - 1;
+    let used = Fitted::new(&cols, inner.width).width_without(last);
+    cols[last].width = inner.width.saturating_sub(used).max(QUEUE_COLS[last].width);
     let fitted = Fitted::new(&cols, inner.width);
     let header = fitted
         .header()
@@ -416,7 +420,19 @@ fn draw_full_log(frame: &mut Frame, m: &Model, area: Rect, scroll: usize) {
     frame.render_widget(Paragraph::new(lines).block(block), area);
 }
 
-const KEYS_HINT: &str = "↑↓/jk select · ⏎ details · l log · r restart · s stop/start · p pause/resume queue · R retry failed · c clean · ? help · q quit";
+/// The keys, most to least: the longest that fits is shown, and help and quit always are.
+const KEYS_HINTS: [&str; 3] = [
+    "↑↓/jk select · ⏎ details · l log · r restart · s stop/start · p pause/resume queue · R retry failed · c clean · ? help · q quit",
+    "↑↓ select · ⏎ details · l log · r restart · s stop/start · p pause · ? help · q quit",
+    "⏎ details · ? help · q quit",
+];
+
+fn keys_hint(width: u16) -> &'static str {
+    KEYS_HINTS
+        .into_iter()
+        .find(|h| h.chars().count() <= width as usize)
+        .unwrap_or(KEYS_HINTS[2])
+}
 
 fn draw_footer(frame: &mut Frame, m: &Model, area: Rect) {
     let line = match (&m.mode, &m.message) {
@@ -430,7 +446,7 @@ fn draw_footer(frame: &mut Frame, m: &Model, area: Rect) {
         } else {
             Style::new().fg(Color::Green)
         }),
-        _ => Line::from(KEYS_HINT).style(Style::new().fg(Color::DarkGray)),
+        _ => Line::from(keys_hint(area.width)).style(Style::new().fg(Color::DarkGray)),
     };
     frame.render_widget(line, area);
 }
@@ -533,6 +549,28 @@ fn draw_details(frame: &mut Frame, m: &Model, area: Rect) {
             _ => "figures unavailable (Valkey)".into(),
         };
         rows.push((format!("queue {q}"), text));
+    }
+    if let Some(ledger) = m.ledgers.get(&s.id).filter(|l| !l.is_empty()) {
+        for (i, e) in ledger.iter().rev().enumerate() {
+            let tail = e
+                .stderr_tail
+                .last()
+                .map(|l| format!(" — {l}"))
+                .unwrap_or_default();
+            rows.push((
+                if i == 0 {
+                    "last restarts".into()
+                } else {
+                    String::new()
+                },
+                format!(
+                    "{}  {} after {}{tail}",
+                    render::timestamp(e.at_ms),
+                    e.cause,
+                    render::duration_ms(e.uptime_ms)
+                ),
+            ));
+        }
     }
     let lines: Vec<Line> = rows
         .into_iter()
