@@ -172,12 +172,34 @@ fn the_small_ones_sort_flush_markers_and_empty_values() {
         "{}",
         text(&out.stderr)
     );
-    // Starts and stops by an operator are in the app's log, as restarts are.
+    // Starts and stops by an operator are in the app's log between its runs, as restarts are.
+    t.write(
+        "ecosystem.toml",
+        "[[apps]]\nname = \"zeta\"\nscript = \"/bin/sh\"\nargs = [\"-c\", \"echo run; exec sleep 1000\"]\n\n[[apps]]\nname = \"alpha\"\nscript = \"/bin/sleep\"\nargs = \"1000\"\nenv_file = \".env\"\n",
+    );
+    t.ok(&["restart", "zeta"]);
+    let log_path = t.home().join("apps/zeta/logs/out.log");
+    wait_for("its first line", Duration::from_secs(10), || {
+        !lines(&log_path).is_empty()
+    });
     t.ok(&["stop", "zeta"]);
-    let log = lines(&t.home().join("apps/zeta/logs/out.log"));
+    t.ok(&["start", "zeta"]);
+    wait_for("its second run's line", Duration::from_secs(10), || {
+        lines(&log_path).len() >= 4
+    });
+    let log = lines(&log_path);
+    assert!(
+        log[0].starts_with("[tpctl] restarted: manual restart"),
+        "{log:?}"
+    );
     assert_eq!(
-        log,
-        ["[tpctl] started by operator", "[tpctl] stopped by operator"]
+        log[1..],
+        [
+            "run",
+            "[tpctl] stopped by operator",
+            "[tpctl] started by operator",
+            "run"
+        ]
     );
     // An empty secret is shown empty, not as <redacted>.
     let out = t.ok(&["describe", "alpha"]);

@@ -129,6 +129,14 @@ impl LogSet {
         }
     }
 
+    /// True when the stdout file holds anything.
+    pub fn has_output(&self) -> bool {
+        match self {
+            LogSet::Files { out, .. } => std::fs::metadata(out.path()).is_ok_and(|m| m.len() > 0),
+            LogSet::Terminal { .. } => false,
+        }
+    }
+
     /// Rotates the files now (`log_rotate` came due); an empty file is left as it is.
     pub fn rotate(&mut self) {
         if let LogSet::Files { out, err } = self {

@@ -244,6 +244,15 @@ impl Keeper {
         })
     }
 
+    /// An operator's start or stop, marked in the log between the runs it separates: not at
+    /// the top of a log with nothing before it, nor on `tpctl run`'s terminal, where the
+    /// operator typed it.
+    pub(super) fn mark_operator(&mut self, what: &str) {
+        if self.mode.terminal.is_none() && self.logs.has_output() {
+            self.mark(what);
+        }
+    }
+
     /// A `[tpctl] …` line in the app's stdout log, where its own lines tell what happened.
     pub(super) fn mark(&mut self, what: &str) {
         let mut line = logs::stamp(&self.spec.logs)
@@ -262,7 +271,7 @@ impl Keeper {
     /// Starts the app; returns its status after the first spawn attempt.
     pub fn start(&mut self) -> AppStatus {
         self.resume_alerts();
-        self.mark("started by operator");
+        self.mark_operator("started by operator");
         self.feed(Event::Start);
         self.after_events();
         self.status()

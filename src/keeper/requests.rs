@@ -40,7 +40,7 @@ impl Keeper {
             Request::Start => {
                 if self.policy.status().is_settled() {
                     self.last_error = None;
-                    self.mark("started by operator");
+                    self.mark_operator("started by operator");
                 }
                 self.supersede_stops("start");
                 self.conns[i].parked = Some(Until::Running);
@@ -48,7 +48,7 @@ impl Keeper {
             }
             Request::Stop => {
                 if !self.policy.status().is_settled() {
-                    self.mark("stopped by operator");
+                    self.mark_operator("stopped by operator");
                 }
                 self.conns[i].parked = Some(Until::Settled);
                 self.feed(Event::Stop);
