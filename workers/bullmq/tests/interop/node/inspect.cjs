@@ -6,6 +6,10 @@ const { Queue, Job, FlowProducer } = require(process.env.BULLMQ_MODULE || "bullm
   // BULLMQ_PREFIX as TestPlanIt reads it (default "bull").
   const prefix = process.env.BULLMQ_PREFIX || "bull";
   const queue = new Queue(name, { connection: { url }, prefix });
+  // Ready before anything else: a queue closed while its connection still initialises (the
+  // flow command never uses it) rejects that initialisation with "Connection is closed",
+  // emitted where no listener is, which kills node after the answer was printed.
+  await queue.waitUntilReady();
   let out;
   if (what === "counts") out = await queue.getJobCounts();
   else if (what === "paused") out = await queue.isPaused();
