@@ -2,7 +2,7 @@ module completions {
 
   # Runs TestPlanIt's background workers: one tiny keeper per app, PM2's verbs, none of its pains
   export extern tpctl [
-    --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
+    --quiet(-q)               # Print only what went wrong: no progress lines, no `✓` lines, no tables after an action (what a command is asked to show, such as `status`, is shown)
     --help(-h)                # Print help
     --version(-V)             # Print version
   ]
@@ -11,7 +11,7 @@ module completions {
   export extern "tpctl start" [
     --only: string            # Only these apps (comma-separated names) of the files or apps given, as PM2's --only; with nothing else given, of ./ecosystem.toml
     --update-env              # Replace the environment recorded at each app's first start with this shell's, and say which variables changed (the ecosystem file and env files are read again either way)
-    --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
+    --quiet(-q)               # Print only what went wrong: no progress lines, no `✓` lines, no tables after an action (what a command is asked to show, such as `status`, is shown)
     --help(-h)                # Print help
     --version(-V)             # Print version
     ...targets: string        # App names, numbers, instance ids, `all`, or paths to ecosystem files
@@ -21,7 +21,7 @@ module completions {
   export extern "tpctl stop" [
     --only: string            # Only these apps (comma-separated names) of the files or apps given, as PM2's --only; with nothing else given, of ./ecosystem.toml
     --update-env              # Replace the environment recorded at each app's first start with this shell's, and say which variables changed (the ecosystem file and env files are read again either way)
-    --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
+    --quiet(-q)               # Print only what went wrong: no progress lines, no `✓` lines, no tables after an action (what a command is asked to show, such as `status`, is shown)
     --help(-h)                # Print help
     --version(-V)             # Print version
     ...targets: string        # App names, numbers, instance ids, `all`, or paths to ecosystem files
@@ -31,7 +31,7 @@ module completions {
   export extern "tpctl restart" [
     --only: string            # Only these apps (comma-separated names) of the files or apps given, as PM2's --only; with nothing else given, of ./ecosystem.toml
     --update-env              # Replace the environment recorded at each app's first start with this shell's, and say which variables changed (the ecosystem file and env files are read again either way)
-    --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
+    --quiet(-q)               # Print only what went wrong: no progress lines, no `✓` lines, no tables after an action (what a command is asked to show, such as `status`, is shown)
     --help(-h)                # Print help
     --version(-V)             # Print version
     ...targets: string        # App names, numbers, instance ids, `all`, or paths to ecosystem files
@@ -41,7 +41,7 @@ module completions {
   export extern "tpctl reload" [
     --only: string            # Only these apps (comma-separated names) of the files or apps given, as PM2's --only; with nothing else given, of ./ecosystem.toml
     --update-env              # Replace the environment recorded at each app's first start with this shell's, and say which variables changed (the ecosystem file and env files are read again either way)
-    --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
+    --quiet(-q)               # Print only what went wrong: no progress lines, no `✓` lines, no tables after an action (what a command is asked to show, such as `status`, is shown)
     --help(-h)                # Print help
     --version(-V)             # Print version
     ...targets: string        # App names, numbers, instance ids, `all`, or paths to ecosystem files
@@ -49,14 +49,14 @@ module completions {
 
   # Alerts: check that every destination of the file's [alerts] gets them
   export extern "tpctl alerts" [
-    --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
+    --quiet(-q)               # Print only what went wrong: no progress lines, no `✓` lines, no tables after an action (what a command is asked to show, such as `status`, is shown)
     --help(-h)                # Print help
     --version(-V)             # Print version
   ]
 
   # Send a test alert to every destination now and print each one's answer
   export extern "tpctl alerts test" [
-    --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
+    --quiet(-q)               # Print only what went wrong: no progress lines, no `✓` lines, no tables after an action (what a command is asked to show, such as `status`, is shown)
     --help(-h)                # Print help
     --version(-V)             # Print version
     file?: path               # The ecosystem file whose [alerts] to test (default ./ecosystem.toml)
@@ -77,7 +77,7 @@ module completions {
   # Write a starting ecosystem.toml: TestPlanIt's scheduler and workers (PM2's init)
   export extern "tpctl init" [
     --force                   # Replace a file that exists
-    --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
+    --quiet(-q)               # Print only what went wrong: no progress lines, no `✓` lines, no tables after an action (what a command is asked to show, such as `status`, is shown)
     --help(-h)                # Print help
     --version(-V)             # Print version
     path?: path               # Where to write it (default ./ecosystem.toml)
@@ -87,7 +87,7 @@ module completions {
   export extern "tpctl start-or-restart" [
     --only: string            # Only these apps (comma-separated names) of the files or apps given, as PM2's --only; with nothing else given, of ./ecosystem.toml
     --update-env              # Replace the environment recorded at each app's first start with this shell's, and say which variables changed (the ecosystem file and env files are read again either way)
-    --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
+    --quiet(-q)               # Print only what went wrong: no progress lines, no `✓` lines, no tables after an action (what a command is asked to show, such as `status`, is shown)
     --help(-h)                # Print help
     --version(-V)             # Print version
     ...targets: string        # App names, numbers, instance ids, `all`, or paths to ecosystem files
@@ -97,7 +97,7 @@ module completions {
   export extern "tpctl start-or-reload" [
     --only: string            # Only these apps (comma-separated names) of the files or apps given, as PM2's --only; with nothing else given, of ./ecosystem.toml
     --update-env              # Replace the environment recorded at each app's first start with this shell's, and say which variables changed (the ecosystem file and env files are read again either way)
-    --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
+    --quiet(-q)               # Print only what went wrong: no progress lines, no `✓` lines, no tables after an action (what a command is asked to show, such as `status`, is shown)
     --help(-h)                # Print help
     --version(-V)             # Print version
     ...targets: string        # App names, numbers, instance ids, `all`, or paths to ecosystem files
@@ -107,7 +107,7 @@ module completions {
   export extern "tpctl delete" [
     --only: string            # Only these apps (comma-separated names) of the files or apps given, as PM2's --only; with nothing else given, of ./ecosystem.toml
     --update-env              # Replace the environment recorded at each app's first start with this shell's, and say which variables changed (the ecosystem file and env files are read again either way)
-    --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
+    --quiet(-q)               # Print only what went wrong: no progress lines, no `✓` lines, no tables after an action (what a command is asked to show, such as `status`, is shown)
     --help(-h)                # Print help
     --version(-V)             # Print version
     ...targets: string        # App names, numbers, instance ids, `all`, or paths to ecosystem files
@@ -123,7 +123,7 @@ module completions {
     --wide(-w)                # Show each app's ecosystem file (a column shown anyway when the apps come from several)
     --sort: string@"nu-complete tpctl status sort" # Order of the rows: by number (PM2's order), name, status, memory or cpu (the largest first)
     --check                   # A probe (Kubernetes liveness/readiness, a monitoring check): exit 0 only when every known app is online, completed (a one-shot) or stopped by an operator; else list the others and exit 1
-    --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
+    --quiet(-q)               # Print only what went wrong: no progress lines, no `✓` lines, no tables after an action (what a command is asked to show, such as `status`, is shown)
     --help(-h)                # Print help
     --version(-V)             # Print version
   ]
@@ -132,7 +132,7 @@ module completions {
   export extern "tpctl describe" [
     --json                    # Print machine-readable JSON (fields documented in README)
     --all                     # Every entry of the restart ledger (by default the newest few, repeats folded)
-    --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
+    --quiet(-q)               # Print only what went wrong: no progress lines, no `✓` lines, no tables after an action (what a command is asked to show, such as `status`, is shown)
     --help(-h)                # Print help
     --version(-V)             # Print version
     name: string              # App name, number or instance id
@@ -140,7 +140,7 @@ module completions {
 
   # Stop every app; every keeper exits
   export extern "tpctl kill" [
-    --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
+    --quiet(-q)               # Print only what went wrong: no progress lines, no `✓` lines, no tables after an action (what a command is asked to show, such as `status`, is shown)
     --help(-h)                # Print help
     --version(-V)             # Print version
   ]
@@ -154,7 +154,7 @@ module completions {
     --out                     # Only stdout
     --timestamp               # Prefix each line with the time the keeper received it (lines stamped by `time = true` keep their own stamp only)
     --json                    # One JSON object per line: app, stream, time, line
-    --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
+    --quiet(-q)               # Print only what went wrong: no progress lines, no `✓` lines, no tables after an action (what a command is asked to show, such as `status`, is shown)
     --help(-h)                # Print help
     --version(-V)             # Print version
     ...targets: string        # App names, instance ids or `all` (the default)
@@ -164,7 +164,7 @@ module completions {
   export extern "tpctl flush" [
     --only: string            # Only these apps (comma-separated names) of the files or apps given, as PM2's --only; with nothing else given, of ./ecosystem.toml
     --update-env              # Replace the environment recorded at each app's first start with this shell's, and say which variables changed (the ecosystem file and env files are read again either way)
-    --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
+    --quiet(-q)               # Print only what went wrong: no progress lines, no `✓` lines, no tables after an action (what a command is asked to show, such as `status`, is shown)
     --help(-h)                # Print help
     --version(-V)             # Print version
     ...targets: string        # App names, numbers, instance ids, `all`, or paths to ecosystem files
@@ -172,7 +172,7 @@ module completions {
 
   # Reopen every log file by name, after an external logrotate moved them
   export extern "tpctl reload-logs" [
-    --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
+    --quiet(-q)               # Print only what went wrong: no progress lines, no `✓` lines, no tables after an action (what a command is asked to show, such as `status`, is shown)
     --help(-h)                # Print help
     --version(-V)             # Print version
   ]
@@ -180,7 +180,7 @@ module completions {
   # Save the current process list to dump.toml, for `resurrect` and the boot integration
   export extern "tpctl save" [
     --force                   # Save even when no app is known (resurrect would then start nothing), or when an app's required variables would be missing at boot
-    --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
+    --quiet(-q)               # Print only what went wrong: no progress lines, no `✓` lines, no tables after an action (what a command is asked to show, such as `status`, is shown)
     --help(-h)                # Print help
     --version(-V)             # Print version
   ]
@@ -188,7 +188,7 @@ module completions {
   # Bring back the saved process list: saved-running apps start in `after` order, the rest are listed as stopped; apps already running are left alone. Each app gets the environment recorded when it was saved, whatever the shell's
   export extern "tpctl resurrect" [
     --update-env              # Give the apps this shell's environment instead of the one saved with them
-    --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
+    --quiet(-q)               # Print only what went wrong: no progress lines, no `✓` lines, no tables after an action (what a command is asked to show, such as `status`, is shown)
     --help(-h)                # Print help
     --version(-V)             # Print version
   ]
@@ -205,7 +205,7 @@ module completions {
     --print                   # Print the unit and nothing else
     --run-as: string          # The user the apps run as (default: you)
     --tpctl-home: path        # The run directory the unit uses (default: TPCTL_HOME, or ~USER/.tpctl with --run-as)
-    --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
+    --quiet(-q)               # Print only what went wrong: no progress lines, no `✓` lines, no tables after an action (what a command is asked to show, such as `status`, is shown)
     --help(-h)                # Print help
     --version(-V)             # Print version
     system?: string@"nu-complete tpctl startup system" # The init system (default: this machine's)
@@ -223,7 +223,7 @@ module completions {
     --print                   # Print the unit and nothing else
     --run-as: string          # The user the apps run as (default: you)
     --tpctl-home: path        # The run directory the unit uses (default: TPCTL_HOME, or ~USER/.tpctl with --run-as)
-    --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
+    --quiet(-q)               # Print only what went wrong: no progress lines, no `✓` lines, no tables after an action (what a command is asked to show, such as `status`, is shown)
     --help(-h)                # Print help
     --version(-V)             # Print version
     system?: string@"nu-complete tpctl unstartup system" # The init system (default: this machine's)
@@ -233,7 +233,7 @@ module completions {
   export extern "tpctl doctor" [
     --web-connections: string # Database connections the web app needs besides the workers
     --json                    # Print machine-readable JSON (fields documented in README)
-    --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
+    --quiet(-q)               # Print only what went wrong: no progress lines, no `✓` lines, no tables after an action (what a command is asked to show, such as `status`, is shown)
     --help(-h)                # Print help
     --version(-V)             # Print version
     file?: path               # The ecosystem file to check (default ./ecosystem.toml)
@@ -241,7 +241,7 @@ module completions {
 
   # Write an ecosystem.toml from PM2's configuration, listing what could not be carried over
   export extern "tpctl import" [
-    --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
+    --quiet(-q)               # Print only what went wrong: no progress lines, no `✓` lines, no tables after an action (what a command is asked to show, such as `status`, is shown)
     --help(-h)                # Print help
     --version(-V)             # Print version
   ]
@@ -251,7 +251,7 @@ module completions {
     --output(-o): path        # Where to write (default: ecosystem.toml beside FILE); relative paths are rebased
     --env: string             # A variable for evaluating a .js file (repeatable), e.g. --env NODE_ENV=production
     --force                   # Replace an existing output file
-    --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
+    --quiet(-q)               # Print only what went wrong: no progress lines, no `✓` lines, no tables after an action (what a command is asked to show, such as `status`, is shown)
     --help(-h)                # Print help
     --version(-V)             # Print version
     file: path
@@ -261,7 +261,7 @@ module completions {
   export extern "tpctl import pm2-dump" [
     --output(-o): path        # Where to write (default: ./ecosystem.toml)
     --force                   # Replace an existing output file
-    --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
+    --quiet(-q)               # Print only what went wrong: no progress lines, no `✓` lines, no tables after an action (what a command is asked to show, such as `status`, is shown)
     --help(-h)                # Print help
     --version(-V)             # Print version
     path?: path
@@ -286,7 +286,7 @@ module completions {
   # Full-screen dashboard: every app's status, CPU and memory beside its queue's figures, the queues, and the selected app's log; keys restart, stop, pause, retry and clean
   export extern "tpctl monit" [
     --interval: string        # Seconds between refreshes (0.2 to 60)
-    --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
+    --quiet(-q)               # Print only what went wrong: no progress lines, no `✓` lines, no tables after an action (what a command is asked to show, such as `status`, is shown)
     --help(-h)                # Print help
     --version(-V)             # Print version
   ]
@@ -295,7 +295,7 @@ module completions {
   export extern "tpctl queues" [
     --watch                   # Refresh every 2 seconds until Ctrl-C
     --json                    # Print machine-readable JSON (fields documented in README)
-    --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
+    --quiet(-q)               # Print only what went wrong: no progress lines, no `✓` lines, no tables after an action (what a command is asked to show, such as `status`, is shown)
     --help(-h)                # Print help
     --version(-V)             # Print version
   ]
@@ -303,7 +303,7 @@ module completions {
   # Act on one queue: pause, resume, list and inspect jobs, retry, promote, remove, clean, drain, add
   export extern "tpctl queue" [
     --yes                     # Do not ask before destructive actions
-    --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
+    --quiet(-q)               # Print only what went wrong: no progress lines, no `✓` lines, no tables after an action (what a command is asked to show, such as `status`, is shown)
     --help(-h)                # Print help
     --version(-V)             # Print version
     name: string              # The queue (for example emails, notifications, forecast-updates)
@@ -312,7 +312,7 @@ module completions {
   # Stop workers taking jobs from the queue
   export extern "tpctl queue pause" [
     --yes                     # Do not ask before destructive actions
-    --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
+    --quiet(-q)               # Print only what went wrong: no progress lines, no `✓` lines, no tables after an action (what a command is asked to show, such as `status`, is shown)
     --help(-h)                # Print help
     --version(-V)             # Print version
   ]
@@ -320,7 +320,7 @@ module completions {
   # Let workers take jobs again
   export extern "tpctl queue resume" [
     --yes                     # Do not ask before destructive actions
-    --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
+    --quiet(-q)               # Print only what went wrong: no progress lines, no `✓` lines, no tables after an action (what a command is asked to show, such as `status`, is shown)
     --help(-h)                # Print help
     --version(-V)             # Print version
   ]
@@ -331,7 +331,7 @@ module completions {
     --limit: string           # At most this many jobs per state, newest first
     --json                    # Print JSON (id, name, state, attemptsMade, timestamp, processedOn, finishedOn, failedReason)
     --yes                     # Do not ask before destructive actions
-    --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
+    --quiet(-q)               # Print only what went wrong: no progress lines, no `✓` lines, no tables after an action (what a command is asked to show, such as `status`, is shown)
     --help(-h)                # Print help
     --version(-V)             # Print version
   ]
@@ -340,7 +340,7 @@ module completions {
   export extern "tpctl queue job" [
     --json                    # The raw job as JSON (Node's field names, plus state and logs)
     --yes                     # Do not ask before destructive actions
-    --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
+    --quiet(-q)               # Print only what went wrong: no progress lines, no `✓` lines, no tables after an action (what a command is asked to show, such as `status`, is shown)
     --help(-h)                # Print help
     --version(-V)             # Print version
     id: string
@@ -350,7 +350,7 @@ module completions {
   export extern "tpctl queue retry" [
     --all-failed
     --yes                     # Do not ask before destructive actions
-    --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
+    --quiet(-q)               # Print only what went wrong: no progress lines, no `✓` lines, no tables after an action (what a command is asked to show, such as `status`, is shown)
     --help(-h)                # Print help
     --version(-V)             # Print version
     id?: string
@@ -359,7 +359,7 @@ module completions {
   # Make a delayed job ready now
   export extern "tpctl queue promote" [
     --yes                     # Do not ask before destructive actions
-    --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
+    --quiet(-q)               # Print only what went wrong: no progress lines, no `✓` lines, no tables after an action (what a command is asked to show, such as `status`, is shown)
     --help(-h)                # Print help
     --version(-V)             # Print version
     id: string
@@ -369,7 +369,7 @@ module completions {
   export extern "tpctl queue remove" [
     --force
     --yes                     # Do not ask before destructive actions
-    --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
+    --quiet(-q)               # Print only what went wrong: no progress lines, no `✓` lines, no tables after an action (what a command is asked to show, such as `status`, is shown)
     --help(-h)                # Print help
     --version(-V)             # Print version
     id: string
@@ -381,7 +381,7 @@ module completions {
     --limit: string
     --state: string           # completed or failed
     --yes                     # Do not ask before destructive actions
-    --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
+    --quiet(-q)               # Print only what went wrong: no progress lines, no `✓` lines, no tables after an action (what a command is asked to show, such as `status`, is shown)
     --help(-h)                # Print help
     --version(-V)             # Print version
   ]
@@ -390,7 +390,7 @@ module completions {
   export extern "tpctl queue drain" [
     --delayed                 # Delayed jobs too
     --yes                     # Do not ask before destructive actions
-    --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
+    --quiet(-q)               # Print only what went wrong: no progress lines, no `✓` lines, no tables after an action (what a command is asked to show, such as `status`, is shown)
     --help(-h)                # Print help
     --version(-V)             # Print version
   ]
@@ -399,7 +399,7 @@ module completions {
   export extern "tpctl queue add" [
     --data: string            # The job data, JSON
     --yes                     # Do not ask before destructive actions
-    --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
+    --quiet(-q)               # Print only what went wrong: no progress lines, no `✓` lines, no tables after an action (what a command is asked to show, such as `status`, is shown)
     --help(-h)                # Print help
     --version(-V)             # Print version
     job_name: string          # The job name, as the worker knows it
@@ -455,7 +455,7 @@ module completions {
 
   # Generate shell completions or man pages (the checked-in ones come from here)
   export extern "tpctl generate" [
-    --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
+    --quiet(-q)               # Print only what went wrong: no progress lines, no `✓` lines, no tables after an action (what a command is asked to show, such as `status`, is shown)
     --help(-h)                # Print help
     --version(-V)             # Print version
   ]
@@ -466,7 +466,7 @@ module completions {
 
   # A completion script for SHELL, on stdout; app names complete from ./ecosystem.toml and the known apps
   export extern "tpctl generate completions" [
-    --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
+    --quiet(-q)               # Print only what went wrong: no progress lines, no `✓` lines, no tables after an action (what a command is asked to show, such as `status`, is shown)
     --help(-h)                # Print help
     --version(-V)             # Print version
     shell: string@"nu-complete tpctl generate completions shell"
@@ -474,7 +474,7 @@ module completions {
 
   # Man pages (tpctl.1 and one per command) into DIR
   export extern "tpctl generate man" [
-    --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
+    --quiet(-q)               # Print only what went wrong: no progress lines, no `✓` lines, no tables after an action (what a command is asked to show, such as `status`, is shown)
     --help(-h)                # Print help
     --version(-V)             # Print version
     dir: path
@@ -501,7 +501,7 @@ module completions {
     --only: string            # Only these apps (comma-separated names) of the files or apps given, as PM2's --only; with nothing else given, of ./ecosystem.toml
     --update-env              # Replace the environment recorded at each app's first start with this shell's, and say which variables changed (the ecosystem file and env files are read again either way)
     --json                    # Each output line as a JSON object (`time`, `app`, `stream`, `line`) instead of `name | line`
-    --quiet(-q)               # No progress lines (they are drawn only on a terminal anyway)
+    --quiet(-q)               # Print only what went wrong: no progress lines, no `✓` lines, no tables after an action (what a command is asked to show, such as `status`, is shown)
     --help(-h)                # Print help
     --version(-V)             # Print version
     ...targets: string        # App names, numbers, instance ids, `all`, or paths to ecosystem files

@@ -10,7 +10,8 @@ use clap::{Args, Parser, Subcommand};
     after_help = "Examples:\n  tpctl start                 start ./ecosystem.toml\n  tpctl status                list every app\n  tpctl restart email-worker  restart one app with its file re-read\n\nExit codes: 0 success, 1 an operation failed, 2 usage or configuration error.\nEnvironment: TPCTL_HOME (run directory, default ~/.tpctl), NO_COLOR."
 )]
 pub struct Cli {
-    /// No progress lines (they are drawn only on a terminal anyway).
+    /// Print only what went wrong: no progress lines, no `✓` lines, no tables after an
+    /// action (what a command is asked to show, such as `status`, is shown).
     #[arg(long, short, global = true)]
     pub quiet: bool,
     #[command(subcommand)]

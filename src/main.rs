@@ -22,6 +22,7 @@ mod progress;
 mod proto;
 mod queues;
 mod render;
+mod say;
 mod spec;
 mod startup;
 mod suggest;
@@ -58,6 +59,7 @@ fn main() -> ExitCode {
         None => Cli::parse(),
     };
     init_tracing();
+    say::set_quiet(cli.quiet);
     match dispatch(cli.command, cli.quiet) {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::Failed) => ExitCode::from(1),

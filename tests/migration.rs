@@ -328,3 +328,41 @@ fn init_writes_a_starting_file_that_tpctl_reads_and_refuses_to_overwrite() {
     );
     t.finish();
 }
+
+#[test]
+fn quiet_prints_only_what_went_wrong() {
+    let t = TempHome::new();
+    t.write(
+        "ecosystem.toml",
+        "[[apps]]\nname = \"good\"\nscript = \"/bin/sleep\"\nargs = \"1000\"\n\n[[apps]]\nname = \"bad\"\nscript = \"/nonexistent/program\"\n",
+    );
+    let out = t.run(&["start", "-q"]);
+    assert_eq!(out.status.code(), Some(1));
+    let said = text(&out.stdout);
+    assert_eq!(said.lines().count(), 1, "{said}");
+    assert!(said.starts_with("✗ bad: errored"), "{said}");
+    assert_eq!(t.app("good")["status"], "online");
+    for quiet_action in [
+        &["restart", "good", "-q"][..],
+        &["stop", "good", "--quiet"],
+        &["save", "--force", "-q"],
+    ] {
+        let out = t.run(quiet_action);
+        assert!(
+            out.status.success(),
+            "{quiet_action:?}: {}",
+            text(&out.stderr)
+        );
+        // Only warnings remain (save's: the errored app that resurrect would start again).
+        assert!(
+            text(&out.stdout)
+                .lines()
+                .all(|l| l.starts_with("  ! bad is errored")),
+            "{quiet_action:?}: {}",
+            text(&out.stdout)
+        );
+    }
+    // What a command is asked to show is shown.
+    assert!(t.ok(&["status", "-q"]).contains("good"));
+    t.finish();
+}

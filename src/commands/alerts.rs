@@ -46,7 +46,7 @@ pub fn test(_ctx: &Ctx, file: Option<PathBuf>) -> Result<Outcome, CommandError> 
     let mut outcome = Outcome::Success;
     for (_, dest) in Destination::all(rules) {
         match runtime.block_on(dest.deliver(&http, &alert, &spec.env)) {
-            Ok(()) => println!("✓ {}: delivered", dest.describe()),
+            Ok(()) => crate::say!("✓ {}: delivered", dest.describe()),
             Err(e) => {
                 println!("✗ {}: {e}", dest.describe());
                 outcome = Outcome::Failed;

@@ -310,7 +310,7 @@ fn write(
         }
     })?;
     for a in apps {
-        println!("✓ {}", a.name);
+        crate::say!("✓ {}", a.name);
         for d in &a.dropped {
             println!("  dropped {d}");
         }
@@ -319,7 +319,7 @@ fn write(
         }
     }
     crate::config::load(out)?;
-    println!(
+    crate::say!(
         "wrote {} ({}); check it with `tpctl doctor {}`",
         out.display(),
         crate::render::count(apps.len(), "app"),

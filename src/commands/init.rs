@@ -35,7 +35,7 @@ pub fn init(path: Option<PathBuf>, force: bool) -> Result<Outcome, CommandError>
             source,
         }
     })?;
-    println!(
+    crate::say!(
         "wrote {} (TestPlanIt's scheduler and seven workers, run by tp-worker); set DATABASE_URL and VALKEY_URL in .env beside it, then `tpctl doctor` and `tpctl start`",
         path.display()
     );

@@ -431,7 +431,7 @@ pub fn flush(ctx: &Ctx, t: &crate::cli::Targets) -> Result<Outcome, CommandError
             Err(e) => Err(e.to_string()),
         };
         match result {
-            Ok(()) => println!("✓ {id}: logs emptied"),
+            Ok(()) => crate::say!("✓ {id}: logs emptied"),
             Err(e) => {
                 println!("✗ {id}: {e}");
                 outcome = Outcome::Failed;
@@ -488,7 +488,7 @@ pub fn reload(ctx: &Ctx) -> Result<Outcome, CommandError> {
             }
         }
     }
-    println!(
+    crate::say!(
         "{} reopened {} log files",
         crate::render::count(reopened, "running app"),
         if reopened == 1 { "its" } else { "their" }

@@ -76,7 +76,7 @@ pub fn save(ctx: &Ctx, force: bool) -> Result<Outcome, CommandError> {
             Desired::Running => "start",
             Desired::Stopped => "keep stopped",
         };
-        println!("✓ {}: {state} ({} now)", st.id, st.status.as_str());
+        crate::say!("✓ {}: {state} ({} now)", st.id, st.status.as_str());
         if let Some(warning) = warn(st) {
             println!("  ! {warning}");
         }
@@ -86,7 +86,7 @@ pub fn save(ctx: &Ctx, force: bool) -> Result<Outcome, CommandError> {
     } else {
         " (the first save here)".to_string()
     };
-    println!(
+    crate::say!(
         "saved {} to {}{previous}",
         render::count(dump.apps.len(), "app"),
         path.display(),
@@ -161,15 +161,15 @@ pub fn resurrect(ctx: &Ctx, update_env: bool) -> Result<Outcome, CommandError> {
         };
         if update_env && let Some(old) = targets::saved_spec(&ctx.home, &id) {
             let diff = crate::config::env::EnvDiff::between(&old.env, &spec.env);
-            println!("↻ {id}: environment updated from this shell: {diff}");
+            crate::say!("↻ {id}: environment updated from this shell: {diff}");
         }
         match app.state {
             Desired::Running if completed_since_boot(ctx, &spec.id) => {
-                println!("✓ {}: completed since boot; not run again", spec.id);
+                crate::say!("✓ {}: completed since boot; not run again", spec.id);
             }
             Desired::Running => to_start.push(spec),
             Desired::Stopped => match register_stopped(ctx, &spec) {
-                Ok(()) => println!("✓ {}: stopped (as saved)", spec.id),
+                Ok(()) => crate::say!("✓ {}: stopped (as saved)", spec.id),
                 Err(e) => {
                     println!("✗ {}: {e}", spec.id);
                     outcome = Outcome::Failed;

@@ -81,7 +81,7 @@ pub fn start(ctx: &Ctx, t: &Targets) -> Result<Outcome, CommandError> {
     for dep in targets::dependencies(&ctx.home, &specs, choice)? {
         match dep {
             targets::Dependency::Added { spec, wanted_by } => {
-                println!("↳ {}: started first ({wanted_by} runs after it)", spec.id);
+                crate::say!("↳ {}: started first ({wanted_by} runs after it)", spec.id);
                 added.push(*spec);
             }
             targets::Dependency::Missing { name, wanted_by } => {
@@ -207,7 +207,11 @@ fn reload_specs(ctx: &Ctx, specs: &[AppSpec]) -> Outcome {
             .as_ref()
             .is_some_and(|s| s.status == Status::Online || (spec.is_one_shot() && report.ok));
         let mark = if online { "✓" } else { "✗" };
-        println!("{mark} {}: {}", spec.id, report.note);
+        if online {
+            crate::say!("{mark} {}: {}", spec.id, report.note);
+        } else {
+            println!("{mark} {}: {}", spec.id, report.note);
+        }
         if let Some(st) = report.status {
             shown.push(st);
         }
@@ -253,7 +257,7 @@ fn print_table(ctx: &Ctx, mut shown: Vec<AppStatus>) {
         }
     }
     inventory::number(&ctx.home, &mut shown);
-    println!("{}", crate::render::status_table(&shown, ctx.color));
+    crate::say!("{}", crate::render::status_table(&shown, ctx.color));
 }
 
 /// The file a known app belongs to, when it is not the one `spec` was read from (and still
@@ -295,7 +299,7 @@ fn report_env_updates(ctx: &Ctx, specs: &[AppSpec], update_env: bool) {
     for spec in specs {
         if let Some(old) = targets::saved_spec(&ctx.home, &spec.id) {
             let diff = crate::config::env::EnvDiff::between(&old.env, &spec.env);
-            println!("↻ {}: environment updated from this shell: {diff}", spec.id);
+            crate::say!("↻ {}: environment updated from this shell: {diff}", spec.id);
         }
     }
 }
@@ -349,8 +353,8 @@ fn bring_up(ctx: &Ctx, specs: &[AppSpec], verb: Verb) -> Outcome {
     }
     match already.as_slice() {
         [] => {}
-        [one] => println!("✓ {one}: already running; `tpctl restart {one}` applies changes"),
-        many => println!(
+        [one] => crate::say!("✓ {one}: already running; `tpctl restart {one}` applies changes"),
+        many => crate::say!(
             "✓ {} already running: {}; `tpctl restart NAME` (or the file) applies changes",
             crate::render::count(many.len(), "app"),
             many.join(", ")
@@ -503,7 +507,11 @@ fn print_reports(
                 Some(Status::Waiting) => "…",
                 _ => "✗",
             };
-            println!("{mark} {}: {}", spec.id, r.note);
+            if r.ok {
+                crate::say!("{mark} {}: {}", spec.id, r.note);
+            } else {
+                println!("{mark} {}: {}", spec.id, r.note);
+            }
             r.printed.set(true);
         }
     }
@@ -553,7 +561,7 @@ fn wait_one_shots(home: &Home, wave: &[&AppSpec], reports: &mut [Report]) {
         return;
     }
     let names: Vec<&str> = waiting.iter().map(|i| wave[*i].id.as_str()).collect();
-    println!("… waiting for one-shot {} to complete", names.join(", "));
+    crate::say!("… waiting for one-shot {} to complete", names.join(", "));
     let requests = waiting
         .iter()
         .map(|i| (home.app(&wave[*i].id), Request::WaitSettled))

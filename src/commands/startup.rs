@@ -160,7 +160,7 @@ fn install(t: Target, p: &Params, path: &Path, text: &str) -> Result<(), Command
         true,
     )
     .map_err(io_err(format!("cannot write {}", path.display())))?;
-    println!("✓ wrote {}", path.display());
+    crate::say!("✓ wrote {}", path.display());
     let live = root() == Path::new("/");
     let ran = match t.system {
         System::Systemd if live && Path::new("/run/systemd/system").exists() => {
@@ -189,7 +189,7 @@ fn install(t: Target, p: &Params, path: &Path, text: &str) -> Result<(), Command
         std::os::unix::fs::symlink(path, &link)
             .map_err(io_err(format!("cannot create {}", link.display())))?;
     }
-    println!("✓ enabled at boot");
+    crate::say!("✓ enabled at boot");
     if t.per_user && t.system == System::Systemd {
         println!(
             "! a user unit starts at boot only with lingering: loginctl enable-linger {}",

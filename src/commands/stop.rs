@@ -20,7 +20,7 @@ pub fn stop(ctx: &Ctx, t: &Targets) -> Result<Outcome, CommandError> {
     let (outcome, mut statuses) = stop_ids(ctx, &ids);
     if !statuses.is_empty() {
         inventory::number(&ctx.home, &mut statuses);
-        println!("{}", crate::render::status_table(&statuses, ctx.color));
+        crate::say!("{}", crate::render::status_table(&statuses, ctx.color));
     }
     Ok(outcome)
 }
@@ -56,7 +56,7 @@ pub fn kill(ctx: &Ctx) -> Result<Outcome, CommandError> {
     })?;
     let (outcome, statuses) = stop_ids(ctx, &ids);
     let stopped = statuses.iter().filter(|s| s.status.is_settled()).count();
-    println!(
+    crate::say!(
         "{stopped} of {} stopped; no keeper is left running",
         crate::render::count(ids.len(), "app")
     );
@@ -104,12 +104,12 @@ fn stop_ids(ctx: &Ctx, ids: &[String]) -> (Outcome, Vec<AppStatus>) {
                         )
                     })
                     .unwrap_or_default();
-                println!("✓ {id}: {}{killed}", status.status.as_str());
+                crate::say!("✓ {id}: {}{killed}", status.status.as_str());
                 statuses.push(status);
             }
             Err(ClientError::NotRunning) => {
                 let status = settled_status(home, id);
-                println!("✓ {id}: not running ({})", status.status.as_str());
+                crate::say!("✓ {id}: not running ({})", status.status.as_str());
                 statuses.push(status);
             }
             Ok(other) => {
