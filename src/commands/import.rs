@@ -202,7 +202,7 @@ pub fn pm2(
         import::rebase(&mut apps, &abs);
     }
     // What `pm2 start` from this shell would have given the apps: its environment and --env.
-    let mut shell: std::collections::BTreeMap<String, String> = std::env::vars().collect();
+    let mut shell = crate::config::env::process_env();
     shell.extend(env.iter().cloned());
     let relied = import::relied_settings(&apps, &shell);
     write(&apps, &file.display().to_string(), &out, force, &relied)
@@ -237,7 +237,7 @@ pub fn pm2_dump(
         .into_iter()
         .map(|a| import::app(a, Origin::Dump))
         .collect();
-    let shell: std::collections::BTreeMap<String, String> = std::env::vars().collect();
+    let shell = crate::config::env::process_env();
     let relied = import::drop_shell_env(&mut apps, &shell);
     import::testplanit(&mut apps);
     write(

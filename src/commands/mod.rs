@@ -2,6 +2,7 @@
 
 pub mod alerts;
 pub mod describe;
+pub mod ecosystem_file;
 pub mod generate;
 pub mod import;
 pub mod init;

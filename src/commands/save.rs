@@ -131,7 +131,7 @@ pub fn resurrect(ctx: &Ctx, update_env: bool) -> Result<Outcome, CommandError> {
             BTreeMap::new()
         }
     };
-    let current = targets::current_env();
+    let current = crate::config::env::process_env();
     let mut outcome = Outcome::Success;
     let mut to_start = Vec::new();
     for app in dump.apps {

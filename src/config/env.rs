@@ -8,6 +8,14 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+/// This process's environment (variables that are not UTF-8 left out): what an app started
+/// for the first time inherits.
+pub fn process_env() -> BTreeMap<String, String> {
+    std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect()
+}
+
 /// Reads a `.env` file with dotenvy (quoting, `export`, comments, `${VAR}` expansion).
 pub fn read_env_file(path: &Path) -> Result<Vec<(String, String)>, String> {
     let iter = dotenvy::from_path_iter(path).map_err(|e| match e {

@@ -23,10 +23,7 @@ use crate::spec::AppSpec;
 
 /// Reads and resolves an ecosystem file with the current process environment as the caller env.
 pub fn load(path: &Path) -> Result<Vec<AppSpec>, ConfigError> {
-    let caller: BTreeMap<String, String> = std::env::vars_os()
-        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-        .collect();
-    load_with_env(path, &caller)
+    load_with_env(path, &env::process_env())
 }
 
 /// Reads and resolves an ecosystem file with an explicit caller environment.

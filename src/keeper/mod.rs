@@ -7,6 +7,7 @@
 
 mod alerting;
 pub mod child;
+mod clock;
 pub mod control;
 mod dependencies;
 pub mod diag;
@@ -14,6 +15,7 @@ mod exits;
 pub mod launch;
 pub mod logfile;
 pub mod logs;
+mod mode;
 pub mod output;
 pub mod readbuf;
 mod requests;
@@ -24,7 +26,7 @@ pub mod timestamp;
 use std::collections::{HashMap, VecDeque};
 use std::io::Read;
 use std::os::fd::AsRawFd;
-use std::os::unix::net::{UnixListener, UnixStream};
+use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -35,8 +37,10 @@ use crate::home::AppDir;
 use crate::policy::{Effect, Event, Exit, Limits, Policy, Status, Timer};
 use crate::proto::{AppStatus, LedgerEntry};
 use crate::spec::AppSpec;
+use clock::{cron_of, log_clock_of, next_due};
 use control::Conn;
 use logs::{Kind, LogSet};
+pub use mode::{Mode, RunDir, Terminal};
 use output::{Drained, Stream};
 use readbuf::ReadBuffer;
 use sampler::{Sample, Sampler};
@@ -47,44 +51,6 @@ const FRESH_SAMPLE: Duration = Duration::from_millis(200);
 const GROUP_POLL: Duration = Duration::from_millis(20);
 /// Pipe reads per stream per loop turn, so one chatty app cannot starve the control socket.
 const READS_PER_TURN: usize = 16;
-
-/// Where the keeper keeps its files and where the app's output goes.
-pub struct Mode {
-    /// The app's run directory (lock held) and its bound control socket: what `status`,
-    /// `describe`, `restart` and the apps waiting on this one talk to. Only a `tpctl run`
-    /// whose TPCTL_HOME cannot be used goes without.
-    pub run_dir: Option<RunDir>,
-    /// `tpctl run`: the terminal instead of log files.
-    pub terminal: Option<Terminal>,
-}
-
-/// A run directory in use.
-pub struct RunDir {
-    pub dir: AppDir,
-    pub listener: UnixListener,
-}
-
-/// How `tpctl run` shows an app's lines.
-pub struct Terminal {
-    /// `name | ` (stderr lines get `name ! `).
-    pub prefix: Vec<u8>,
-    /// One JSON object per line (`{"time", "app", "stream", "line"}`) instead of prefixes.
-    pub json: bool,
-}
-
-impl Mode {
-    /// A detached keeper: run directory, socket, log files.
-    pub fn background(dir: AppDir, listener: UnixListener) -> Mode {
-        Mode {
-            run_dir: Some(RunDir { dir, listener }),
-            terminal: None,
-        }
-    }
-
-    fn dir(&self) -> Option<&AppDir> {
-        self.run_dir.as_ref().map(|r| &r.dir)
-    }
-}
 
 /// The running app's pid and the start of its run.
 struct Run {
@@ -413,39 +379,6 @@ impl Keeper {
         }
     }
 
-    /// A due `cron_restart` restarts a running app gracefully, then the next one is armed.
-    fn cron_if_due(&mut self) {
-        if self.next_cron.is_none_or(|t| t > Instant::now()) {
-            return;
-        }
-        tracing::info!("cron_restart is due: restarting the app gracefully");
-        self.feed(Event::ScheduledRestart);
-        self.next_cron = self.cron.as_ref().and_then(next_due);
-    }
-
-    /// `log_rotate` came due: every log file moves to its `.1`, losing no line (the keeper
-    /// writes them all, between two of which this happens).
-    fn rotate_logs_if_due(&mut self) {
-        if self.next_log_rotation.is_none_or(|t| t > Instant::now()) {
-            return;
-        }
-        tracing::info!("log_rotate is due: rotating the log files");
-        self.logs.rotate();
-        self.next_log_rotation = self.log_clock.as_ref().and_then(next_due);
-    }
-
-    /// Takes the spec's `log_rotate` (after a restart with a re-read file).
-    pub(super) fn rearm_log_clock(&mut self) {
-        self.log_clock = log_clock_of(&self.spec, &self.mode);
-        self.next_log_rotation = self.log_clock.as_ref().and_then(next_due);
-    }
-
-    /// Takes the spec's `cron_restart` (after a restart with a re-read file).
-    pub(super) fn rearm_cron(&mut self) {
-        self.cron = cron_of(&self.spec);
-        self.next_cron = self.cron.as_ref().and_then(next_due);
-    }
-
     fn sample_if_due(&mut self) {
         let now = Instant::now();
         if self.next_sample.is_none_or(|t| t > now) {
@@ -624,35 +557,6 @@ impl Keeper {
         }
         self.status()
     }
-}
-
-/// The clock of `log_rotate`, for a keeper that writes log files.
-fn log_clock_of(spec: &AppSpec, mode: &Mode) -> Option<croner::Cron> {
-    if mode.terminal.is_some() {
-        return None;
-    }
-    let every = spec.logs.rotate_every?;
-    crate::spec::parse_cron(every.pattern()).ok()
-}
-
-fn cron_of(spec: &AppSpec) -> Option<croner::Cron> {
-    let pattern = spec.cron_restart.as_deref()?;
-    match crate::spec::parse_cron(pattern) {
-        Ok(c) => Some(c),
-        Err(e) => {
-            // The file was checked when it was read; a spec.json edited by hand is not.
-            tracing::error!("{e}; no scheduled restarts");
-            None
-        }
-    }
-}
-
-/// The next time `cron` matches, in local time (TZ, else /etc/localtime), as an Instant.
-fn next_due(cron: &croner::Cron) -> Option<Instant> {
-    let now = chrono::Local::now();
-    let next = cron.find_next_occurrence(&now, false).ok()?;
-    let wait = (next - now).to_std().ok()?;
-    Some(Instant::now() + wait)
 }
 
 /// Writes spec.json (owned by the keeper once it runs).

@@ -1,0 +1,73 @@
+//! The keeper's clock work: `cron_restart` and `log_rotate`, each a cron pattern in the
+//! keeper's local time zone (TZ, else /etc/localtime) whose next match is a deadline of the
+//! event loop.
+
+use std::time::Instant;
+
+use super::{Keeper, Mode};
+use crate::policy::Event;
+use crate::spec::AppSpec;
+
+impl Keeper {
+    /// A due `cron_restart` restarts a running app gracefully, then the next one is armed.
+    pub(super) fn cron_if_due(&mut self) {
+        if self.next_cron.is_none_or(|t| t > Instant::now()) {
+            return;
+        }
+        tracing::info!("cron_restart is due: restarting the app gracefully");
+        self.feed(Event::ScheduledRestart);
+        self.next_cron = self.cron.as_ref().and_then(next_due);
+    }
+
+    /// `log_rotate` came due: every log file moves to its `.1`, losing no line (the keeper
+    /// writes them all, between two of which this happens).
+    pub(super) fn rotate_logs_if_due(&mut self) {
+        if self.next_log_rotation.is_none_or(|t| t > Instant::now()) {
+            return;
+        }
+        tracing::info!("log_rotate is due: rotating the log files");
+        self.logs.rotate();
+        self.next_log_rotation = self.log_clock.as_ref().and_then(next_due);
+    }
+
+    /// Takes the spec's `log_rotate` (after a restart with a re-read file).
+    pub(super) fn rearm_log_clock(&mut self) {
+        self.log_clock = log_clock_of(&self.spec, &self.mode);
+        self.next_log_rotation = self.log_clock.as_ref().and_then(next_due);
+    }
+
+    /// Takes the spec's `cron_restart` (after a restart with a re-read file).
+    pub(super) fn rearm_cron(&mut self) {
+        self.cron = cron_of(&self.spec);
+        self.next_cron = self.cron.as_ref().and_then(next_due);
+    }
+}
+
+/// The clock of `log_rotate`, for a keeper that writes log files.
+pub(super) fn log_clock_of(spec: &AppSpec, mode: &Mode) -> Option<croner::Cron> {
+    if mode.terminal.is_some() {
+        return None;
+    }
+    let every = spec.logs.rotate_every?;
+    crate::spec::parse_cron(every.pattern()).ok()
+}
+
+pub(super) fn cron_of(spec: &AppSpec) -> Option<croner::Cron> {
+    let pattern = spec.cron_restart.as_deref()?;
+    match crate::spec::parse_cron(pattern) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            // The file was checked when it was read; a spec.json edited by hand is not.
+            tracing::error!("{e}; no scheduled restarts");
+            None
+        }
+    }
+}
+
+/// The next time `cron` matches, in local time (TZ, else /etc/localtime), as an Instant.
+pub(super) fn next_due(cron: &croner::Cron) -> Option<Instant> {
+    let now = chrono::Local::now();
+    let next = cron.find_next_occurrence(&now, false).ok()?;
+    let wait = (next - now).to_std().ok()?;
+    Some(Instant::now() + wait)
+}
