@@ -185,6 +185,29 @@ fn monit_shows_apps_and_queues_and_acts_on_keys() {
     // The selected app's log, live.
     tmux.wait_for("the email worker's log", |s| s.contains("sending mail"));
 
+    // 80×24: help and quit stay in the footer, the queue note keeps its important half.
+    tmux.tmux(&["resize-window", "-x", "80", "-y", "24"]);
+    tmux.wait_for("the 80×24 layout", |s| {
+        s.lines().count() <= 24
+            && s.contains("? help · q quit")
+            && row(s, "emails ").contains("no worker connected")
+            && row(s, "▶ email-worker").contains("online")
+    });
+    // 200 columns: the log goes beside the queues and the history columns widen.
+    tmux.tmux(&["resize-window", "-x", "200", "-y", "50"]);
+    let s = tmux.wait_for("the wide layout", |s| {
+        let header = row(s, "┌ Queues");
+        header.contains("Log · email-worker") && row(s, "emails ").contains("sending mail")
+    });
+    let header = row(&s, "│app");
+    let hist = header.find("cpu hist").expect("cpu hist column");
+    let mem = header.find("mem hist").expect("mem hist column");
+    assert!(
+        header[hist..mem].chars().count() > 30,
+        "history columns not widened:\n{s}"
+    );
+    tmux.tmux(&["resize-window", "-x", "160", "-y", "40"]);
+
     // r asks, n cancels, r + y restarts.
     let before = pid_of(&t, "email-worker").expect("email-worker runs");
     tmux.keys("r");

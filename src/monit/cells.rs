@@ -90,6 +90,11 @@ impl<'a> Fitted<'a> {
             .sum()
     }
 
+    /// Cells the shown columns take with the separators between them.
+    pub fn width(&self) -> u16 {
+        self.width_without(usize::MAX).saturating_sub(1)
+    }
+
     pub fn widths(&self) -> Vec<Constraint> {
         self.shown
             .iter()

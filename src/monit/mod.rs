@@ -8,6 +8,7 @@
 
 mod cells;
 mod feeds;
+mod log_pane;
 mod model;
 mod view;
 

@@ -9,8 +9,9 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use crate::proto::AppStatus;
 use crate::queues::QueueRow;
 
-/// Samples of CPU and memory kept per app for the history columns.
-pub const HISTORY: usize = 30;
+/// Samples of CPU and memory kept per app for the history columns (a wide terminal shows
+/// up to this many; 2 minutes at the default interval).
+pub const HISTORY: usize = 120;
 /// Log lines kept for the selected app.
 pub const LOG_LINES: usize = 2000;
 

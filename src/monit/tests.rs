@@ -65,10 +65,15 @@ fn counts(waiting: u64, active: u64, delayed: u64, failed: u64, completed: u64) 
 
 /// TestPlanIt's workers, with 12 samples of history.
 fn fleet(email: Status) -> Model {
+    fleet_sampled(email, 12)
+}
+
+/// TestPlanIt's workers, with `samples` samples of history.
+fn fleet_sampled(email: Status, samples: u64) -> Model {
     let mut m = Model::new(Valkey::Connecting {
         address: ADDRESS.into(),
     });
-    for i in 0..12u64 {
+    for i in 0..samples {
         let wave = (i % 4) as f64;
         let mut email_app = app("email-worker", email, 1.0 + wave, 48 + i);
         if email == Status::Errored {
@@ -262,6 +267,44 @@ fn narrow_terminal_keeps_the_essentials() {
         assert!(t.contains(must), "{must} missing:\n{t}");
     }
     assert!(!t.contains("cpu hist"));
+}
+
+#[test]
+fn wide_terminal_gives_history_and_the_log_the_room() {
+    let mut m = fleet_sampled(Status::Online, 100);
+    let long = format!("sending mail to {} failed: 554 rejected", "x".repeat(120));
+    m.set_logs(
+        "email-worker",
+        (0..40)
+            .map(|n| line(&format!("line {n}"), false))
+            .chain([line(&long, true)])
+            .collect(),
+    );
+    let buf = render(&m, 200, 40);
+    check("wide", &buf);
+    let t = text(&buf);
+    // The history columns take what the other columns leave: more than their 10 cells.
+    let forecast = t
+        .lines()
+        .find(|l| l.contains("forecast-worker"))
+        .expect("forecast-worker row");
+    let longest_spark = forecast
+        .split_whitespace()
+        .filter(|w| w.chars().all(|c| ('▁'..='█').contains(&c)))
+        .map(|w| w.chars().count())
+        .max()
+        .unwrap_or(0);
+    assert!(longest_spark > 25, "{forecast}");
+    // The log pane is beside the queues, not under them, and taller than the queue table.
+    let (qx, qy) = find(&buf, "Queues", "Queues");
+    let (lx, ly) = find(&buf, "Log ·", "Log ·");
+    assert_eq!(qy, ly, "{t}");
+    assert!(lx > qx + 100, "{t}");
+    // A long line is wrapped, its end on screen; the newest lines are at the bottom.
+    assert!(t.contains("failed: 554 rejected"), "{t}");
+    assert!(t.contains("line 39"), "{t}");
+    // The queue note is whole, not stretched.
+    assert!(t.contains("no worker connected, jobs waiting"), "{t}");
 }
 
 #[test]

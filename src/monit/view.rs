@@ -12,7 +12,8 @@ use super::cells::{
     Col, Fitted, alarming, col, count, failed_style, mem_spark, short_bytes, short_duration, spark,
     status_style,
 };
-use super::model::{AppRow, LogLine, Mode, Model, QueueFigures, Valkey};
+use super::log_pane::{draw_full_log, draw_log};
+use super::model::{AppRow, HISTORY, Mode, Model, QueueFigures, Valkey};
 use crate::policy::Status;
 use crate::render;
 use tp_bullmq::Counts;
@@ -48,18 +49,29 @@ pub fn draw(frame: &mut Frame, m: &Model, now_ms: u64) {
         return;
     }
     let apps_h = (m.apps.len() as u16 + 3).max(4);
-    let queues_h = match m.valkey {
-        Valkey::Up { .. } => (m.queues.len() as u16 + 3).max(4),
-        _ => 4,
-    };
-    let [header, procs, queues, logs, footer] = Layout::vertical([
+    let [header, procs, rest, footer] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Max(apps_h),
-        Constraint::Max(queues_h),
-        Constraint::Min(3),
+        Constraint::Min(0),
         Constraint::Length(1),
     ])
     .areas(area);
+    let (least, best) = queue_pane_widths(m);
+    let (queues, logs) = if area.width >= least + LOG_BESIDE_MIN {
+        // A wide terminal: the log beside the queues, both as tall as the screen allows,
+        // rather than the queue table's note stretched over a hundred empty cells.
+        let queues_w = best.min(area.width - LOG_BESIDE_MIN);
+        let [q, l] =
+            Layout::horizontal([Constraint::Length(queues_w), Constraint::Min(0)]).areas(rest);
+        (q, l)
+    } else {
+        let queues_h = match m.valkey {
+            Valkey::Up { .. } => (m.queues.len() as u16 + 3).max(4),
+            _ => 4,
+        };
+        let [q, l] = Layout::vertical([Constraint::Max(queues_h), Constraint::Min(3)]).areas(rest);
+        (q, l)
+    };
     draw_header(frame, m, header, now_ms);
     draw_processes(frame, m, procs);
     draw_queues(frame, m, queues, now_ms);
@@ -123,6 +135,12 @@ fn draw_header(frame: &mut Frame, m: &Model, area: Rect, now_ms: u64) {
     frame.render_widget(Line::from(clock), right);
 }
 
+/// The least width the log pane needs to go beside the queues.
+const LOG_BESIDE_MIN: u16 = 64;
+/// Where the history columns are in `PROCESS_COLS`.
+const CPU_HIST: usize = 4;
+const MEM_HIST: usize = 6;
+
 const PROCESS_COLS: [Col; 17] = [
     col("app", 0, 255, false),
     col("status", 0, 250, false),
@@ -162,6 +180,16 @@ fn draw_processes(frame: &mut Frame, m: &Model, area: Rect) {
         .max()
         .unwrap_or(6)
         .max(6);
+    // What the columns that fit leave (but a cell before the border) goes to the history
+    // sparklines: more of the past.
+    let spare = inner
+        .width
+        .saturating_sub(Fitted::new(&cols, inner.width).width() + 1);
+    let hist_max = HISTORY as u16;
+    let cpu_w = (cols[CPU_HIST].width + spare / 2).min(hist_max);
+    cols[MEM_HIST].width = (cols[MEM_HIST].width + spare - spare / 2).min(hist_max);
+    cols[CPU_HIST].width = cpu_w;
+    let (cpu_w, mem_w) = (cpu_w as usize, cols[MEM_HIST].width as usize);
     let fitted = Fitted::new(&cols, inner.width);
     let header = fitted
         .header()
@@ -186,7 +214,7 @@ fn draw_processes(frame: &mut Frame, m: &Model, area: Rect) {
             ),
             (
                 if s.pid.is_some() {
-                    spark(a.cpu.iter().copied(), 10, 10.0)
+                    spark(a.cpu.iter().copied(), cpu_w, 10.0)
                 } else {
                     String::new()
                 },
@@ -195,7 +223,7 @@ fn draw_processes(frame: &mut Frame, m: &Model, area: Rect) {
             (s.memory_bytes.map_or("-".into(), short_bytes), Style::new()),
             (
                 if s.pid.is_some() {
-                    mem_spark(&a.mem, 10)
+                    mem_spark(&a.mem, mem_w)
                 } else {
                     String::new()
                 },
@@ -281,6 +309,36 @@ fn queue_note(f: &QueueFigures) -> (String, Style) {
     (String::new(), Style::new())
 }
 
+/// The queue table's columns, its name column as wide as the longest name.
+fn queue_cols(m: &Model) -> [Col; 13] {
+    let name_w = m
+        .queues
+        .iter()
+        .map(|q| q.row.queue.chars().count() as u16)
+        .max()
+        .unwrap_or(5)
+        .clamp(5, 32);
+    let mut cols = QUEUE_COLS;
+    cols[0].width = name_w;
+    cols
+}
+
+/// The queue pane's width with every column shown: the least (its note column at its
+/// narrowest) and the best (its longest note, within reason, whole).
+fn queue_pane_widths(m: &Model) -> (u16, u16) {
+    let mut cols = queue_cols(m);
+    let last = cols.len() - 1;
+    let least = Fitted::new(&cols, u16::MAX).width() + 2;
+    let note = m
+        .queues
+        .iter()
+        .map(|q| queue_note(q).0.chars().count() as u16)
+        .max()
+        .unwrap_or(0);
+    cols[last].width = note.clamp(QUEUE_COLS[last].width, 40);
+    (least, Fitted::new(&cols, u16::MAX).width() + 2)
+}
+
 fn draw_queues(frame: &mut Frame, m: &Model, area: Rect, now_ms: u64) {
     let block = Block::bordered().title(" Queues ");
     let inner = block.inner(area);
@@ -312,15 +370,7 @@ fn draw_queues(frame: &mut Frame, m: &Model, area: Rect, now_ms: u64) {
         frame.render_widget(p, area);
         return;
     }
-    let name_w = m
-        .queues
-        .iter()
-        .map(|q| q.row.queue.chars().count() as u16)
-        .max()
-        .unwrap_or(5)
-        .clamp(5, 32);
-    let mut cols = QUEUE_COLS;
-    cols[0].width = name_w;
+    let mut cols = queue_cols(m);
     // The note gets what the columns that fit leave, never less than its own width.
     let last = cols.len() - 1;
     let used = Fitted::new(&cols, inner.width).width_without(last);
@@ -362,62 +412,6 @@ fn draw_queues(frame: &mut Frame, m: &Model, area: Rect, now_ms: u64) {
         .header(header)
         .block(block);
     frame.render_widget(table, area);
-}
-
-fn log_lines(lines: &[&LogLine]) -> Vec<Line<'static>> {
-    lines
-        .iter()
-        .map(|l| {
-            let style = if l.err {
-                Style::new().fg(Color::Red)
-            } else {
-                Style::new()
-            };
-            Line::from(l.text.clone()).style(style)
-        })
-        .collect()
-}
-
-/// The last lines that fit `height` rows, `scroll` lines up from the end.
-fn tail(m: &Model, height: u16, scroll: usize) -> Vec<&LogLine> {
-    let end = m.logs.len().saturating_sub(scroll);
-    let start = end.saturating_sub(height as usize);
-    m.logs.range(start..end).collect()
-}
-
-fn log_title(m: &Model) -> String {
-    match &m.logs_of {
-        Some(id) => format!(" Log · {id} "),
-        None => " Log ".into(),
-    }
-}
-
-fn draw_log(frame: &mut Frame, m: &Model, area: Rect) {
-    let block = Block::bordered().title(log_title(m));
-    let inner = block.inner(area);
-    let lines = if m.logs.is_empty() {
-        vec![Line::from("(no output yet)").style(Style::new().fg(Color::DarkGray))]
-    } else {
-        log_lines(&tail(m, inner.height, 0))
-    };
-    frame.render_widget(Paragraph::new(lines).block(block), area);
-}
-
-fn draw_full_log(frame: &mut Frame, m: &Model, area: Rect, scroll: usize) {
-    let title = if scroll > 0 {
-        format!(
-            "{}(scrolled up {scroll} lines; End to follow) ",
-            log_title(m)
-        )
-    } else {
-        log_title(m)
-    };
-    let block = Block::bordered()
-        .title(title)
-        .title_bottom(" ↑↓ PgUp PgDn scroll · End follow · Esc back · q quit ");
-    let inner = block.inner(area);
-    let lines = log_lines(&tail(m, inner.height, scroll));
-    frame.render_widget(Paragraph::new(lines).block(block), area);
 }
 
 /// The keys, most to least: the longest that fits is shown, and help and quit always are.
