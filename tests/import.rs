@@ -72,6 +72,13 @@ fn testplanits_pm2_ecosystem_file_becomes_an_ecosystem_toml() {
         .find(|a| a["name"].as_str() == Some("sync-worker"))
         .expect("sync");
     assert_eq!(sync["cron_restart"].as_str(), Some("0 4 * * *"));
+    // Defaults omitted: instances 1 and fork mode are tpctl's; paths as PM2 resolved them.
+    for a in apps {
+        for key in ["instances", "exec_mode", "cwd", "watch"] {
+            assert!(a.get(key).is_none(), "{key} written:\n{toml}");
+        }
+        assert_ne!(a.get("autorestart").and_then(|v| v.as_bool()), Some(true));
+    }
     // What every app sets alike is written once.
     assert_eq!(
         parsed["defaults"]["env"]["NODE_ENV"].as_str(),
@@ -337,7 +344,7 @@ module.exports = { apps: [
     );
     assert_eq!(
         api["script"].as_str(),
-        Some(deploy.join("./bin/api").to_str().expect("utf-8")),
+        Some(deploy.join("bin/api").to_str().expect("utf-8")),
         "{toml}"
     );
     let web = &parsed["apps"].as_array().expect("apps")[1];
@@ -350,6 +357,57 @@ module.exports = { apps: [
         web.get("kill_signal").is_none(),
         "SIGINT is the default: {toml}"
     );
+}
+
+#[test]
+fn explicit_defaults_are_left_out_and_paths_are_cleaned() {
+    let t = TempHome::new();
+    t.write(
+        "ecosystem.config.js",
+        r#"module.exports = { apps: [
+  { name: "a", script: "./dist/workers/../workers/aWorker.js", cwd: "./", instances: 1,
+    exec_mode: "fork", autorestart: true, watch: false, merge_logs: true, min_uptime: 1000,
+    max_restarts: 16, restart_delay: 0, kill_timeout: 30000, time: false,
+    out_file: "./logs/../logs/a.out.log", error_file: "/var/log//tp/./a.err" },
+  { name: "b", script: "./b", cwd: "srv/./", kill_timeout: 1600, max_restarts: 5 },
+] };
+"#,
+    );
+    let out = t.run(&["import", "pm2", "ecosystem.config.js"]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    let written = std::fs::read_to_string(t.path().join("ecosystem.toml")).expect("written");
+    let toml: toml::Table = toml::from_str(&written).expect("toml");
+    let apps = toml["apps"].as_array().expect("apps");
+    let keys = |a: &toml::Value| {
+        let mut k: Vec<String> = a.as_table().expect("table").keys().cloned().collect();
+        k.sort();
+        k
+    };
+    // Every value equal to tpctl's default is gone; what is left differs from it.
+    assert_eq!(
+        keys(&apps[0]),
+        ["args", "error_file", "name", "out_file", "script"],
+        "{written}"
+    );
+    assert_eq!(
+        apps[0]["args"].as_array().and_then(|a| a[0].as_str()),
+        Some("dist/workers/aWorker.js")
+    );
+    assert_eq!(apps[0]["out_file"].as_str(), Some("logs/a.out.log"));
+    assert_eq!(apps[0]["error_file"].as_str(), Some("/var/log/tp/a.err"));
+    // A program in the app's directory keeps its ./ (else PATH would be searched); PM2's
+    // 1.6 s is not tpctl's default, so it is kept, as is max_restarts 5.
+    assert_eq!(apps[1]["script"].as_str(), Some("./b"));
+    assert_eq!(apps[1]["cwd"].as_str(), Some("srv"));
+    assert_eq!(apps[1]["kill_timeout"].as_str(), Some("1.6s"));
+    assert_eq!(apps[1]["max_restarts"].as_integer(), Some(5));
+    // merge_logs is explained, not silently dropped.
+    assert!(
+        stdout.contains("dropped merge_logs: in PM2 it only drops the `-ID` suffix"),
+        "{stdout}"
+    );
+    assert!(toml.get("defaults").is_none(), "{written}");
 }
 
 /// A 26-app PM2 file of TestPlanIt 1.x's shape, written here: every worker run by `node` with
@@ -506,11 +564,47 @@ fn a_26_app_testplanit_1x_file_is_imported_with_its_queues_and_its_computed_valu
         args.contains("TESTMO_IMPORT_MAX_OLD_SPACE_MB") && args.contains("computed"),
         "{args}"
     );
+    // Said once for the fleet, not twice per app: the 23 apps of the shared tier in one line.
     assert!(
-        stdout.contains("max_memory_restart was computed by the PM2 file from TESTMO_IMPORT_MAX_MEMORY_RESTART, WORKER_MAX_MEMORY_RESTART (none set when imported)")
-            && stdout.contains("TESTMO_IMPORT_MAX_OLD_SPACE_MB set when imported"),
+        stdout.contains("max_memory_restart of testmo-import-worker: from TESTMO_IMPORT_MAX_MEMORY_RESTART, WORKER_MAX_MEMORY_RESTART (none set when imported)")
+            && stdout.contains("TESTMO_IMPORT_MAX_OLD_SPACE_MB set when imported")
+            && stdout.contains("max_memory_restart of 23 apps (scheduler, notification-worker, email-worker and 20 more): from WORKER_MAX_MEMORY_RESTART (none set when imported)"),
         "{stdout}"
     );
+    assert_eq!(
+        stdout.matches("computed").count(),
+        2,
+        "one note, not one per app: {stdout}"
+    );
+    assert!(
+        stdout.contains("TestPlanIt 1.x's workers run as they are under tpctl")
+            && stdout.matches("runs as it is").count() == 0,
+        "{stdout}"
+    );
+    // Defaults omitted: instances 1, watch false and fork mode are tpctl's defaults, the
+    // file's directory is the apps' cwd, autorestart is said only where it is off.
+    let allowed = [
+        "name",
+        "script",
+        "args",
+        "max_memory_restart",
+        "queue",
+        "after",
+        "kill_timeout",
+    ];
+    for a in apps {
+        let name = a["name"].as_str().unwrap_or_default();
+        for key in a.as_table().expect("a table").keys() {
+            let scheduler_autorestart = name == "scheduler" && key == "autorestart";
+            assert!(
+                allowed.contains(&key.as_str()) || scheduler_autorestart,
+                "{name}: {key} should not be written:\n{written}"
+            );
+        }
+    }
+    assert_eq!(app("scheduler")["autorestart"].as_bool(), Some(false));
+    let defaults = toml["defaults"].as_table().expect("[defaults]");
+    assert_eq!(defaults.keys().collect::<Vec<_>>(), ["env"], "{written}");
     // The file tpctl wrote is one tpctl reads; doctor fails it for the scripts not built
     // yet (node would run a dist/ file that is missing), and has no kill_timeout to flag.
     let out = t.run(&["doctor", "--json"]);

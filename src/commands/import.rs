@@ -1,6 +1,7 @@
 //! `tpctl import pm2 FILE` and `tpctl import pm2-dump [PATH]`: write an ecosystem.toml from a
 //! PM2 ecosystem file or dump (see `import.rs` for the mapping).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -105,8 +106,9 @@ const MEMORY_VARS: &[(&str, &str)] = &[
 
 /// A PM2 file that is JavaScript may compute values from the environment: evaluated again
 /// with each known variable set, the values that change are marked as computed, with the
-/// variables that change them, and said.
-fn mark_computed(file: &Path, env: &[(String, String)], apps: &mut [Imported]) {
+/// variables that change them. Returns one note for them all: a 26-app fleet computes the
+/// same two keys of every app.
+fn mark_computed(file: &Path, env: &[(String, String)], apps: &mut [Imported]) -> Option<String> {
     for (var, probe) in MEMORY_VARS {
         let mut probed_env = env.to_vec();
         probed_env.push((var.to_string(), probe.to_string()));
@@ -133,24 +135,48 @@ fn mark_computed(file: &Path, env: &[(String, String)], apps: &mut [Imported]) {
             }
         }
     }
-    for a in apps.iter_mut() {
+    // (key, variables) → the apps whose key those variables computed.
+    let mut groups: BTreeMap<(&str, &[String]), Vec<&str>> = BTreeMap::new();
+    for a in apps.iter() {
         for (key, vars) in &a.computed {
-            let set: Vec<&str> = vars
-                .iter()
-                .filter(|v| env.iter().any(|(k, _)| k == *v) || std::env::var_os(v).is_some())
-                .map(String::as_str)
-                .collect();
-            a.notes.push(format!(
-                "{key} was computed by the PM2 file from {} ({}): to keep it, leave it here; to change it, edit it here, or set the variable and run `tpctl import` again",
-                vars.join(", "),
-                if set.is_empty() {
-                    "none set when imported".to_string()
-                } else {
-                    format!("{} set when imported", set.join(", "))
-                }
-            ));
+            groups
+                .entry((key.as_str(), vars.as_slice()))
+                .or_default()
+                .push(a.name.as_str());
         }
     }
+    if groups.is_empty() {
+        return None;
+    }
+    let mut note = "values the PM2 file computed from the environment are marked `# computed`: to keep one, leave it; to change it, edit it, or set its variable and run `tpctl import` again".to_string();
+    for ((key, vars), names) in groups {
+        let set: Vec<&str> = vars
+            .iter()
+            .filter(|v| env.iter().any(|(k, _)| k == *v) || std::env::var_os(v).is_some())
+            .map(String::as_str)
+            .collect();
+        let whose = match names.as_slice() {
+            [one] => one.to_string(),
+            [a, b] => format!("{a} and {b}"),
+            [a, b, c] => format!("3 apps ({a}, {b} and {c})"),
+            [a, b, c, rest @ ..] => format!(
+                "{} apps ({a}, {b}, {c} and {} more)",
+                names.len(),
+                rest.len()
+            ),
+            [] => continue,
+        };
+        note.push_str(&format!(
+            "\n  {key} of {whose}: from {} ({})",
+            vars.join(", "),
+            if set.is_empty() {
+                "none set when imported".to_string()
+            } else {
+                format!("{} set when imported", set.join(", "))
+            }
+        ));
+    }
+    Some(note)
 }
 
 fn apps_of(v: &Value) -> Vec<&Value> {
@@ -177,13 +203,14 @@ pub fn pm2(
         .into_iter()
         .map(|a| import::app(a, Origin::Config))
         .collect();
+    let mut notes = Vec::new();
     if matches!(
         file.extension().and_then(|e| e.to_str()),
         Some("js" | "cjs" | "mjs")
     ) {
-        mark_computed(file, env, &mut apps);
+        notes.extend(mark_computed(file, env, &mut apps));
     }
-    import::testplanit(&mut apps);
+    notes.extend(import::testplanit(&mut apps));
     let from = file
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
@@ -205,7 +232,14 @@ pub fn pm2(
     let mut shell = crate::config::env::process_env();
     shell.extend(env.iter().cloned());
     let relied = import::relied_settings(&apps, &shell);
-    write(&apps, &file.display().to_string(), &out, force, &relied)
+    write(
+        &apps,
+        &file.display().to_string(),
+        &out,
+        force,
+        &relied,
+        &notes,
+    )
 }
 
 /// `tpctl import pm2-dump [PATH]`.
@@ -239,13 +273,14 @@ pub fn pm2_dump(
         .collect();
     let shell = crate::config::env::process_env();
     let relied = import::drop_shell_env(&mut apps, &shell);
-    import::testplanit(&mut apps);
+    let notes: Vec<String> = import::testplanit(&mut apps).into_iter().collect();
     write(
         &apps,
         &path.display().to_string(),
         &output.unwrap_or_else(|| PathBuf::from("ecosystem.toml")),
         force,
         &relied,
+        &notes,
     )
 }
 
@@ -259,6 +294,7 @@ fn write(
     out: &Path,
     force: bool,
     relied: &std::collections::BTreeMap<String, String>,
+    notes: &[String],
 ) -> Result<Outcome, CommandError> {
     if apps.is_empty() {
         return Err(usage(format!("{source} defines no apps")));
@@ -302,7 +338,7 @@ fn write(
         );
     }
     let shared = (!relied.is_empty()).then_some(SETTINGS_FILE);
-    let text = import::render(apps, source, env_file, shared);
+    let text = import::render(apps, source, env_file, shared, notes);
     crate::persist::write_atomic(out, text.as_bytes(), 0o644, true).map_err(|source| {
         CommandError::Io {
             what: format!("cannot write {}", out.display()),
@@ -317,6 +353,9 @@ fn write(
         for n in &a.notes {
             println!("  note: {n}");
         }
+    }
+    for n in notes {
+        println!("note: {n}");
     }
     crate::config::load(out)?;
     crate::say!(

@@ -1,5 +1,5 @@
 //! Adjustments made to the imported apps as a whole: what tpctl knows of TestPlanIt's workers,
-//! a dump's shell environment left out, and paths rebased for another output directory.
+//! and a dump's shell environment left out.
 
 use std::collections::BTreeMap;
 
@@ -57,8 +57,10 @@ const TESTPLANIT_LOOPS: &[(&str, &str)] = &[
 ];
 
 /// Fills in what tpctl knows of TestPlanIt's apps: each Node worker's `queue`, `after` the
-/// scheduler when the file runs one, and a note that tp-worker can replace it.
-pub fn testplanit(apps: &mut [Imported]) {
+/// scheduler when the file runs one, and a note that tp-worker can replace it. Returns one
+/// note for the 1.x workers tp-worker does not implement.
+pub fn testplanit(apps: &mut [Imported]) -> Option<String> {
+    let mut as_they_are: Vec<String> = Vec::new();
     let scheduler = apps
         .iter()
         .find(|a| {
@@ -107,12 +109,12 @@ pub fn testplanit(apps: &mut [Imported]) {
                 (None, _) => {
                     a.keys.push(("kill_timeout".into(), toml_str(&wanted)));
                     a.notes.push(format!(
-                        "kill_timeout = \"{wanted}\": a {queue} job's longest step, so a stop never cuts one off (PM2 killed after 1.6 s)"
+                        "kill_timeout = \"{wanted}\": the longest step of a job of {queue}, so a stop never cuts one off (PM2 killed after 1.6 s)"
                     ));
                 }
                 (Some(_), Some(i)) => {
                     a.notes.push(format!(
-                        "kill_timeout raised from {} to \"{wanted}\": a {queue} job's longest step",
+                        "kill_timeout raised from {} to \"{wanted}\": the longest step of a job of {queue}",
                         a.keys[i].1
                     ));
                     a.keys[i].1 = toml_str(&wanted);
@@ -120,15 +122,19 @@ pub fn testplanit(apps: &mut [Imported]) {
                 (Some(_), None) => {}
             }
         }
-        a.notes.push(match ours {
-            Some(ours) => format!(
+        match ours {
+            Some(ours) => a.notes.push(format!(
                 "TestPlanIt's {queue} worker: `tp-worker {ours}` can replace the Node one (script = \"tp-worker\", args = [\"{ours}\"])"
-            ),
-            None => format!(
-                "TestPlanIt's {queue} worker (1.x): runs as it is under tpctl; tp-worker implements TestPlanIt 0.11.x's workers only"
-            ),
-        });
+            )),
+            None => as_they_are.push(a.name.clone()),
+        }
     }
+    (!as_they_are.is_empty()).then(|| {
+        format!(
+            "TestPlanIt 1.x's workers run as they are under tpctl (tp-worker implements TestPlanIt 0.11.x's seven only): {}",
+            as_they_are.join(", ")
+        )
+    })
 }
 
 /// A dump flattens PM2's own environment (the shell it was started from) into every app's, with
@@ -221,37 +227,4 @@ pub fn relied_settings(
         })
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
-}
-
-/// For an ecosystem.toml written to another directory than the PM2 file's (`--output`): paths
-/// that were relative to the PM2 file's directory are made absolute against `from`, and an app
-/// without `cwd` gets that directory, so relative `args` still find their files.
-pub fn rebase(apps: &mut [Imported], from: &std::path::Path) {
-    let text_of = |v: &str| {
-        toml::from_str::<toml::Table>(&format!("v = {v}"))
-            .ok()
-            .and_then(|t| t.get("v").and_then(|x| x.as_str()).map(str::to_string))
-    };
-    for a in apps.iter_mut() {
-        let mut has_cwd = false;
-        for (k, v) in a.keys.iter_mut() {
-            let is_path = match k.as_str() {
-                "cwd" => {
-                    has_cwd = true;
-                    true
-                }
-                "out_file" | "error_file" => true,
-                // A bare command (node, tp-worker) is looked up on PATH, not rebased.
-                "script" => text_of(v).is_some_and(|t| t.contains('/')),
-                _ => false,
-            };
-            if let Some(t) = text_of(v).filter(|t| is_path && !t.starts_with('/')) {
-                *v = toml_str(&from.join(t).display().to_string());
-            }
-        }
-        if !has_cwd {
-            a.keys
-                .push(("cwd".into(), toml_str(&from.display().to_string())));
-        }
-    }
 }

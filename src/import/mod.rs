@@ -38,9 +38,11 @@ pub struct Imported {
 }
 
 mod adjust;
+mod paths;
 mod render;
 
-pub use adjust::{drop_shell_env, rebase, relied_settings, testplanit};
+pub use adjust::{drop_shell_env, relied_settings, testplanit};
+pub use paths::rebase;
 pub use render::render;
 
 /// PM2 keys with no tpctl equivalent, and why.
@@ -73,9 +75,12 @@ const UNSUPPORTED: &[(&str, &str)] = &[
     ),
     (
         "merge_logs",
-        "PM2's merge_logs only drops the instance suffix of log files; tpctl writes one file per instance (its merge_logs puts stdout and stderr in one file)",
+        "in PM2 it only drops the `-ID` suffix from the log files of several instances (with one it changes nothing); tpctl's merge_logs is another thing (stdout and stderr in one file), so it is not carried over",
     ),
-    ("combine_logs", "as merge_logs"),
+    (
+        "combine_logs",
+        "PM2's other name for merge_logs: in PM2 it only drops the `-ID` suffix from the log files of several instances (with one it changes nothing); tpctl's merge_logs is another thing (stdout and stderr in one file), so it is not carried over",
+    ),
     ("force", "not needed: tpctl start is idempotent"),
     (
         "kill_retry_time",
@@ -192,13 +197,6 @@ fn words(v: &Value) -> Vec<String> {
 }
 
 /// A PM2 duration (milliseconds, or a string like "10s") in tpctl's syntax.
-fn duration(v: &Value) -> Option<String> {
-    let text = s(v)?;
-    crate::config::units::parse_duration(&text)
-        .ok()
-        .map(format_duration)
-}
-
 /// Maps one PM2 app.
 pub fn app(v: &Value, origin: Origin) -> Imported {
     let get = |k: &str| v.get(k).filter(|x| !x.is_null());
@@ -247,12 +245,12 @@ pub fn app(v: &Value, origin: Origin) -> Imported {
             if i.ends_with("node") {
                 full.extend(node_args);
             }
-            full.push(script);
+            full.push(paths::normalize(&script));
             full.append(&mut args);
             args = full;
             i
         }
-        None => script,
+        None => paths::normalize_program(&script),
     };
     out.keys.push(("script".into(), toml_str(&script)));
     if !args.is_empty() {
@@ -262,7 +260,8 @@ pub fn app(v: &Value, origin: Origin) -> Imported {
         Origin::Config => get("cwd").and_then(s),
         Origin::Dump => get("pm_cwd").and_then(s),
     };
-    if let Some(cwd) = cwd {
+    // The PM2 file's directory is tpctl's default too (a dump's cwd is absolute).
+    if let Some(cwd) = cwd.map(|c| paths::normalize(&c)).filter(|c| c != ".") {
         out.keys.push(("cwd".into(), toml_str(&cwd)));
     }
     if let Some(n) = get("instances").and_then(|i| i.as_u64()).filter(|n| *n > 1) {
@@ -276,7 +275,8 @@ pub fn app(v: &Value, origin: Origin) -> Imported {
                 .into(),
         );
     }
-    if let Some(b) = get("autorestart").and_then(Value::as_bool) {
+    // Values equal to tpctl's defaults are left out: the file says what differs.
+    if let Some(b) = get("autorestart").and_then(Value::as_bool).filter(|b| !b) {
         out.keys.push(("autorestart".into(), b.to_string()));
     }
     if let Some(b) = get("autostart").and_then(Value::as_bool).filter(|b| !b) {
@@ -302,17 +302,31 @@ pub fn app(v: &Value, origin: Origin) -> Imported {
         out.dropped
             .push("treekill = false: tpctl always signals the app's whole process group".into());
     }
-    if let Some(n) = get("max_restarts").and_then(Value::as_u64) {
+    if let Some(n) = get("max_restarts")
+        .and_then(Value::as_u64)
+        .filter(|n| *n != u64::from(crate::config::defaults::MAX_RESTARTS))
+    {
         out.keys.push(("max_restarts".into(), n.to_string()));
     }
+    let default_of = |key: &str| match key {
+        "min_uptime" => Some(crate::config::defaults::MIN_UPTIME),
+        "restart_delay" => Some(std::time::Duration::ZERO),
+        "kill_timeout" => Some(crate::config::defaults::KILL_TIMEOUT),
+        _ => None,
+    };
     for key in [
         "min_uptime",
         "restart_delay",
         "exp_backoff_restart_delay",
         "kill_timeout",
     ] {
-        if let Some(d) = get(key).and_then(duration) {
-            out.keys.push((key.into(), toml_str(&d)));
+        let given = get(key).and_then(s).and_then(|t| {
+            crate::config::units::parse_duration(&t)
+                .ok()
+                .filter(|d| Some(*d) != default_of(key))
+        });
+        if let Some(d) = given {
+            out.keys.push((key.into(), toml_str(&format_duration(d))));
         }
     }
     if let Some(m) = get("max_memory_restart") {
@@ -358,7 +372,8 @@ pub fn app(v: &Value, origin: Origin) -> Imported {
             ("error", "error_file"),
         ] {
             if let Some(p) = get(key).and_then(s) {
-                out.keys.push((ours.into(), toml_str(&p)));
+                out.keys
+                    .push((ours.into(), toml_str(&paths::normalize(&p))));
             }
         }
     }
@@ -464,7 +479,7 @@ mod tests {
         }
         assert_eq!(a.secrets["API_TOKEN"], "t0k");
         assert!(!a.env.contains_key("API_TOKEN"));
-        let text = render(&[a], "x", |_| "sync.env".into(), None);
+        let text = render(&[a], "x", |_| "sync.env".into(), None, &[]);
         assert!(
             !text.contains("t0k") && text.contains("env_file = \"sync.env\""),
             "{text}"

@@ -18,9 +18,16 @@ pub fn render(
     source: &str,
     env_file_of: impl Fn(&Imported) -> String,
     shared_env_file: Option<&str>,
+    notes: &[String],
 ) -> String {
     let mut out =
         format!("# Imported from {source} by `tpctl import`. Review it, then `tpctl start`.\n");
+    for n in notes {
+        out.push_str("#\n");
+        for line in n.lines() {
+            out.push_str(&format!("# {line}\n"));
+        }
+    }
     let shared = |pair: &(String, String)| {
         apps.len() > 1 && inheritable(&pair.0) && apps.iter().all(|a| a.keys.contains(pair))
     };
