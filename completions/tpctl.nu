@@ -291,6 +291,16 @@ module completions {
     --version(-V)             # Print version
   ]
 
+  # The browser dashboard, its JSON API (/api/v1/) and /metrics for Prometheus
+  export extern "tpctl web" [
+    --listen: string          # Address and port to listen on (PM2's `pm2 web` port by default)
+    --token-file: path        # The token file (one line, mode 0600); default TPCTL_HOME/web.token, created if missing
+    --allow-host: string      # A host name (besides IP addresses and localhost) the Host header may carry (repeatable)
+    --quiet(-q)               # Print only what went wrong: no progress lines, no `✓` lines, no tables after an action (what a command is asked to show, such as `status`, is shown)
+    --help(-h)                # Print help
+    --version(-V)             # Print version
+  ]
+
   # Every BullMQ queue with its status, workers and job counts (TestPlanIt's Admin › Job Queues)
   export extern "tpctl queues" [
     --watch                   # Refresh every 2 seconds until Ctrl-C
@@ -609,6 +619,10 @@ module completions {
 
   # Full-screen dashboard: every app's status, CPU and memory beside its queue's figures, the queues, and the selected app's log; keys restart, stop, pause, retry and clean
   export extern "tpctl help monit" [
+  ]
+
+  # The browser dashboard, its JSON API (/api/v1/) and /metrics for Prometheus
+  export extern "tpctl help web" [
   ]
 
   # Every BullMQ queue with its status, workers and job counts (TestPlanIt's Admin › Job Queues)

@@ -248,6 +248,21 @@ pub enum Command {
         #[arg(long, default_value = "1", value_parser = parse_interval)]
         interval: std::time::Duration,
     },
+    /// The browser dashboard, its JSON API (/api/v1/) and /metrics for Prometheus.
+    #[command(
+        after_help = "Examples:\n  tpctl web                                   http://127.0.0.1:9615/\n  tpctl web --listen 0.0.0.0:9615 --token-file /etc/tpctl/web.token --allow-host tp.example\n  curl -s localhost:9615/metrics\n  curl -s -X POST -H \"Authorization: Bearer $(cat ~/.tpctl/web.token)\" localhost:9615/api/v1/apps/email-worker/restart\n\nReads from this machine need no token; every action (POST), and every request from another host, needs `Authorization: Bearer <token>`. The token is TPCTL_HOME/web.token (created 0600 on first start) unless --token-file names one; listening on an address other hosts reach needs --token-file.\n\nAPI (JSON unless said):\n  GET  /                                   the overview page (HTML); /apps/NAME an app's page\n  GET  /api/v1/overview                    apps (status --json rows + memory_limit, queues) and queues\n  GET  /api/v1/events                      the overview's parts every 2 s (Server-Sent Events)\n  GET  /api/v1/apps                        tpctl status --json\n  GET  /api/v1/apps/NAME                   tpctl describe NAME --json (404 with did-you-mean)\n  GET  /api/v1/apps/NAME/logs?lines=N      tpctl logs NAME --json --lines N\n  GET  /api/v1/apps/NAME/logs/stream       new log lines (Server-Sent Events)\n  POST /api/v1/apps/NAME/ACTION            start, stop, restart or reload: {ok, command, output}\n  GET  /api/v1/queues                      tpctl queues --json (503 with the reason when Valkey is away)\n  POST /api/v1/queues/Q/ACTION             pause, resume, retry-failed, clean-completed, clean-failed\n  GET  /metrics                            OpenMetrics (Accept: application/openmetrics-text) or Prometheus text"
+    )]
+    Web {
+        /// Address and port to listen on (PM2's `pm2 web` port by default).
+        #[arg(long, default_value = crate::web::DEFAULT_LISTEN)]
+        listen: String,
+        /// The token file (one line, mode 0600); default TPCTL_HOME/web.token, created if missing.
+        #[arg(long, value_name = "FILE")]
+        token_file: Option<std::path::PathBuf>,
+        /// A host name (besides IP addresses and localhost) the Host header may carry (repeatable).
+        #[arg(long = "allow-host", value_name = "NAME")]
+        allow_hosts: Vec<String>,
+    },
     /// Every BullMQ queue with its status, workers and job counts (TestPlanIt's Admin › Job Queues).
     #[command(
         after_help = "Examples:\n  tpctl queues\n  tpctl queues --watch\n  tpctl queues --json | jq '.[] | select(.counts.failed > 0)'\n\nValkey is VALKEY_URL from the environment, else from the apps of ./ecosystem.toml."

@@ -26,6 +26,7 @@ mod say;
 mod spec;
 mod startup;
 mod suggest;
+mod web;
 
 use std::process::ExitCode;
 
@@ -135,6 +136,18 @@ fn dispatch(command: Command, quiet: bool) -> Result<Outcome, CommandError> {
                 },
         } => commands::import::pm2_dump(path, output, force),
         Command::Monit { interval } => monit::run(&ctx, interval),
+        Command::Web {
+            listen,
+            token_file,
+            allow_hosts,
+        } => web::run(
+            &ctx,
+            web::Options {
+                listen,
+                token_file,
+                allow_hosts,
+            },
+        ),
         Command::Queues { watch, output } => commands::queues::list(&ctx, output.json, watch),
         Command::Queue { name, action, yes } => commands::queues::act(&ctx, &name, &action, yes),
         Command::Startup(a) => commands::startup::startup(&ctx, &a),

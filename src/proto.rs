@@ -89,6 +89,9 @@ pub struct AppStatus {
     pub uptime_ms: Option<u64>,
     pub restarts: u32,
     pub cpu_percent: Option<f64>,
+    /// CPU seconds used by the app's runs while its keeper lives (only grows).
+    #[serde(default)]
+    pub cpu_seconds: Option<f64>,
     /// Resident memory of the app's whole process tree.
     pub memory_bytes: Option<u64>,
     pub last_exit: Option<Exit>,
@@ -126,6 +129,7 @@ impl AppStatus {
             uptime_ms: None,
             restarts: 0,
             cpu_percent: None,
+            cpu_seconds: None,
             memory_bytes: None,
             last_exit: None,
             reason: None,

@@ -28,6 +28,22 @@ pub struct QueueRow {
     pub no_worker: bool,
 }
 
+/// `tpctl queue Q` arguments that remove every completed (failed) job: monit's `c` and the
+/// dashboard's clean buttons.
+pub const CLEAN_ALL_COMPLETED: [&str; 8] = [
+    "clean",
+    "--grace",
+    "0",
+    "--limit",
+    "100000",
+    "--state",
+    "completed",
+    "--yes",
+];
+pub const CLEAN_ALL_FAILED: [&str; 8] = [
+    "clean", "--grace", "0", "--limit", "100000", "--state", "failed", "--yes",
+];
+
 /// Jobs wait (not paused by an operator) and nobody is connected to take them.
 pub fn no_worker(status: &str, counts: &Counts, workers: usize) -> bool {
     status != "error" && status != "paused" && counts.waiting + counts.paused > 0 && workers == 0
@@ -144,13 +160,56 @@ pub async fn rows(
     configured: &BTreeMap<String, u32>,
 ) -> Result<Vec<QueueRow>, String> {
     let mut conn = connect(&valkey.url).await?;
-    let names = names(&mut conn, &valkey.prefix, configured).await?;
-    let clients = client_list(&mut conn).await;
+    rows_on(&mut conn, &valkey.prefix, configured).await
+}
+
+/// `rows` on a connection already made (`tpctl web` keeps one).
+pub async fn rows_on(
+    conn: &mut redis::aio::MultiplexedConnection,
+    prefix: &str,
+    configured: &BTreeMap<String, u32>,
+) -> Result<Vec<QueueRow>, String> {
+    let names = names(conn, prefix, configured).await?;
+    let clients = client_list(conn).await;
     let mut out = Vec::new();
     for name in names {
-        out.push(row(&conn, &valkey.prefix, &name, configured, clients.as_deref()).await);
+        out.push(row(conn, prefix, &name, configured, clients.as_deref()).await);
     }
     Ok(out)
+}
+
+/// Where the queues are for the apps of `home` and ./ecosystem.toml, and the queues they
+/// consume with their concurrency. ./ecosystem.toml's Valkey comes first; apps started from
+/// elsewhere still name their queues and Valkey in their saved specs.
+pub fn locate(home: &crate::home::Home) -> Result<Located, LocateError> {
+    let eco = ecosystem()?;
+    let ids = home.app_ids().unwrap_or_default();
+    let saved: Vec<AppSpec> = ids
+        .iter()
+        .filter_map(|id| crate::commands::targets::saved_spec(home, id))
+        .collect();
+    let valkey = match valkey(&eco)? {
+        Some(v) => Some(v),
+        None => valkey(&saved)?,
+    };
+    let mut configured = configured(&saved);
+    configured.extend(self::configured(&eco));
+    Ok(Located { valkey, configured })
+}
+
+/// What `locate` found.
+pub struct Located {
+    pub valkey: Option<Valkey>,
+    pub configured: BTreeMap<String, u32>,
+}
+
+/// Why the queues could not be located.
+#[derive(Debug, thiserror::Error)]
+pub enum LocateError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Prefix(#[from] tp_bullmq::keys::PrefixError),
 }
 
 /// The server's CLIENT LIST, read once for every queue's worker count.

@@ -51,33 +51,7 @@ pub struct AlertsView {
 const LEDGER_SHOWN: usize = 5;
 
 pub fn describe(ctx: &Ctx, name: &str, json: bool, all: bool) -> Result<Outcome, CommandError> {
-    let ids = targets::ids(&ctx.home, &[name.to_string()])?;
-    let mut out = Vec::new();
-    for id in &ids {
-        let dir = ctx.home.app(id);
-        let (status, spec, ledger) =
-            match client::request(&dir, Request::Describe, inventory::STATUS_TIMEOUT) {
-                Ok(Response::Describe {
-                    status,
-                    spec,
-                    ledger,
-                }) => (status, Some(*spec), ledger),
-                _ => {
-                    let status = inventory::statuses(&ctx.home, std::slice::from_ref(id)).remove(0);
-                    let ledger = state::load(&dir.state_path())
-                        .map(|s| s.ledger.into_iter().collect())
-                        .unwrap_or_default();
-                    (status, targets::saved_spec(&ctx.home, id), ledger)
-                }
-            };
-        let Some(spec) = spec else { continue };
-        out.push(view(
-            status,
-            spec,
-            ledger,
-            dir.logs_dir().display().to_string(),
-        ));
-    }
+    let out = descriptions(&ctx.home, name)?;
     if json {
         let text = serde_json::to_string_pretty(&out).map_err(|e| CommandError::Io {
             what: "cannot encode JSON".into(),
@@ -90,6 +64,41 @@ pub fn describe(ctx: &Ctx, name: &str, json: bool, all: bool) -> Result<Outcome,
         }
     }
     Ok(Outcome::Success)
+}
+
+/// What `describe --json` shows of every instance of `name` (also `tpctl web`'s app page).
+pub fn descriptions(
+    home: &crate::home::Home,
+    name: &str,
+) -> Result<Vec<Description>, CommandError> {
+    let ids = targets::ids(home, &[name.to_string()])?;
+    let mut out = Vec::new();
+    for id in &ids {
+        let dir = home.app(id);
+        let (status, spec, ledger) =
+            match client::request(&dir, Request::Describe, inventory::STATUS_TIMEOUT) {
+                Ok(Response::Describe {
+                    status,
+                    spec,
+                    ledger,
+                }) => (status, Some(*spec), ledger),
+                _ => {
+                    let status = inventory::statuses(home, std::slice::from_ref(id)).remove(0);
+                    let ledger = state::load(&dir.state_path())
+                        .map(|s| s.ledger.into_iter().collect())
+                        .unwrap_or_default();
+                    (status, targets::saved_spec(home, id), ledger)
+                }
+            };
+        let Some(spec) = spec else { continue };
+        out.push(view(
+            status,
+            spec,
+            ledger,
+            dir.logs_dir().display().to_string(),
+        ));
+    }
+    Ok(out)
 }
 
 /// Consecutive ledger entries with the same cause and the same last stderr lines, as one.

@@ -10,11 +10,13 @@ use crate::config::defaults::ECOSYSTEM_FILE;
 /// The repository's own ecosystem.toml: the stack as it is tested.
 const SHIPPED: &str = include_str!("../../ecosystem.toml");
 
-/// The sample: the shipped file, its binary looked up on PATH.
+/// The sample: the shipped file, its binaries looked up on PATH.
 pub fn sample() -> String {
     format!(
         "# Written by `tpctl init`: TestPlanIt's scheduler and workers under tpctl. Edit it, then\n# `tpctl doctor` and `tpctl start`. Every key: `man 5 tpctl-ecosystem`.\n#\n{}",
-        SHIPPED.replace("\"target/release/tp-worker\"", "\"tp-worker\"")
+        SHIPPED
+            .replace("\"target/release/tp-worker\"", "\"tp-worker\"")
+            .replace("\"target/release/tpctl\"", "\"tpctl\"")
     )
 }
 
@@ -36,7 +38,7 @@ pub fn init(path: Option<PathBuf>, force: bool) -> Result<Outcome, CommandError>
         }
     })?;
     crate::say!(
-        "wrote {} (TestPlanIt's scheduler and seven workers, run by tp-worker); set DATABASE_URL and VALKEY_URL in .env beside it, then `tpctl doctor` and `tpctl start`",
+        "wrote {} (TestPlanIt's scheduler and seven workers, run by tp-worker, and the dashboard `tpctl web`); set DATABASE_URL and VALKEY_URL in .env beside it, then `tpctl doctor` and `tpctl start`",
         path.display()
     );
     Ok(Outcome::Success)
@@ -54,7 +56,13 @@ mod tests {
             &Default::default(),
         )
         .expect("the sample is valid");
-        assert_eq!(specs.len(), 8);
+        assert_eq!(specs.len(), 9);
+        assert!(
+            specs
+                .iter()
+                .any(|s| s.name == "web" && s.args.first().is_some_and(|a| a == "web"))
+        );
+        assert!(sample().contains("script = \"tpctl\""));
         assert!(!sample().contains("target/release"));
         assert!(
             specs

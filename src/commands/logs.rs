@@ -36,13 +36,23 @@ pub(crate) struct Source {
 
 /// The files behind the given apps, stdout before stderr.
 fn sources(ctx: &Ctx, ids: &[String], args: &LogsArgs) -> Vec<Source> {
+    sources_of(&ctx.home, ids, !args.err, !args.out)
+}
+
+/// The files behind the given apps: their stdout (`out`), their stderr (`err`).
+pub(crate) fn sources_of(
+    home: &crate::home::Home,
+    ids: &[String],
+    out_too: bool,
+    err_too: bool,
+) -> Vec<Source> {
     let mut out = Vec::new();
     for id in ids {
-        let Some(spec) = targets::saved_spec(&ctx.home, id) else {
+        let Some(spec) = targets::saved_spec(home, id) else {
             continue;
         };
-        let (out_path, err_path) = paths(&spec.logs, &ctx.home.app(id));
-        if !args.err {
+        let (out_path, err_path) = paths(&spec.logs, &home.app(id));
+        if out_too {
             let stream = if err_path.is_none() { "out+err" } else { "out" };
             out.push(Source {
                 app: id.clone(),
@@ -50,7 +60,7 @@ fn sources(ctx: &Ctx, ids: &[String], args: &LogsArgs) -> Vec<Source> {
                 path: out_path,
             });
         }
-        if let Some(p) = err_path.filter(|_| !args.out) {
+        if let Some(p) = err_path.filter(|_| err_too) {
             out.push(Source {
                 app: id.clone(),
                 stream: "err",
@@ -385,7 +395,7 @@ impl Printer {
 }
 
 /// `2026-11-28T12:34:56.789Z` at the start of a line (`time = true`, default format).
-fn stored_time(line: &str) -> Option<&str> {
+pub(crate) fn stored_time(line: &str) -> Option<&str> {
     let t = line.get(..24)?;
     let b = t.as_bytes();
     let shape = b[4] == b'-'

@@ -7,6 +7,7 @@ pub mod generate;
 pub mod import;
 pub mod init;
 pub mod inventory;
+pub mod log_json;
 pub mod logs;
 pub mod queue_jobs;
 pub mod queues;

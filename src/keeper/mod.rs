@@ -536,6 +536,7 @@ impl Keeper {
                 .map(|t| t.elapsed().as_millis() as u64),
             restarts: self.policy.restarts(),
             cpu_percent: sample.and_then(|s| s.cpu_percent),
+            cpu_seconds: Some(self.sampler.cpu_seconds_total()),
             memory_bytes: sample.map(|s| s.rss_bytes),
             last_exit: self.policy.last_exit(),
             reason: self.policy.reason().map(str::to_string),

@@ -20,6 +20,10 @@ pub struct Sampler {
     page_size: u64,
     ticks_per_sec: f64,
     previous: Option<(Instant, u64)>,
+    /// CPU seconds of the runs before this one, and the most this run's tree has shown: the
+    /// total only grows, though a child that exits takes its ticks with it.
+    cpu_before: f64,
+    cpu_this_run: f64,
     /// The root's /proc files, kept open: a sample of a single process is two preads.
     root: Option<RootFiles>,
 }
@@ -69,13 +73,22 @@ impl Sampler {
             },
             ticks_per_sec: if ticks > 0 { ticks as f64 } else { 100.0 },
             previous: None,
+            cpu_before: 0.0,
+            cpu_this_run: 0.0,
             root: None,
         }
     }
 
-    /// Forgets the CPU baseline (a new run started).
+    /// Forgets the CPU baseline (a new run started); the last run's CPU time stays counted.
     pub fn reset(&mut self) {
         self.previous = None;
+        self.cpu_before += self.cpu_this_run;
+        self.cpu_this_run = 0.0;
+    }
+
+    /// CPU seconds used by every run this keeper supervised: a counter for `/metrics`.
+    pub fn cpu_seconds_total(&self) -> f64 {
+        self.cpu_before + self.cpu_this_run
     }
 
     /// Reads the tree rooted at `pid`; `None` when the root is gone.
@@ -136,6 +149,7 @@ impl Sampler {
                 .then(|| ticks.saturating_sub(ticks0) as f64 / self.ticks_per_sec / secs * 100.0)
         });
         self.previous = Some((now, ticks));
+        self.cpu_this_run = self.cpu_this_run.max(ticks as f64 / self.ticks_per_sec);
         Some(Sample {
             rss_bytes: rss_pages * self.page_size,
             cpu_percent,

@@ -408,25 +408,8 @@ pub fn commands(action: &Action) -> Vec<Vec<String>> {
         Action::Resume(qs) => each(qs, &["resume"]),
         Action::RetryFailed(qs) => each(qs, &["retry", "--all-failed", "--yes"]),
         Action::Clean(qs) => {
-            let mut out = each(
-                qs,
-                &[
-                    "clean",
-                    "--grace",
-                    "0",
-                    "--limit",
-                    "100000",
-                    "--state",
-                    "completed",
-                    "--yes",
-                ],
-            );
-            out.extend(each(
-                qs,
-                &[
-                    "clean", "--grace", "0", "--limit", "100000", "--state", "failed", "--yes",
-                ],
-            ));
+            let mut out = each(qs, &queues::CLEAN_ALL_COMPLETED);
+            out.extend(each(qs, &queues::CLEAN_ALL_FAILED));
             out
         }
     }

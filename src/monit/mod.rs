@@ -44,20 +44,13 @@ pub fn run(ctx: &Ctx, every: Duration) -> Result<Outcome, CommandError> {
         let what = what.to_string();
         move |source| CommandError::Io { what, source }
     };
-    let eco = queues::ecosystem()?;
-    // Apps started from elsewhere still name their queues and Valkey in their saved specs.
-    let ids = ctx.home.app_ids().unwrap_or_default();
-    let saved: Vec<_> = ids
-        .iter()
-        .filter_map(|id| crate::commands::targets::saved_spec(&ctx.home, id))
-        .collect();
-    let prefix_error = |e: tp_bullmq::keys::PrefixError| CommandError::Usage(e.to_string());
-    let found = match queues::valkey(&eco).map_err(prefix_error)? {
-        Some(v) => Some(v),
-        None => queues::valkey(&saved).map_err(prefix_error)?,
-    };
-    let mut configured = queues::configured(&saved);
-    configured.extend(queues::configured(&eco));
+    let queues::Located {
+        valkey: found,
+        configured,
+    } = queues::locate(&ctx.home).map_err(|e| match e {
+        queues::LocateError::Config(c) => CommandError::Config(c),
+        other => CommandError::Usage(other.to_string()),
+    })?;
     let valkey = match &found {
         Some(v) => Valkey::Connecting {
             address: tp_bullmq::connect::redacted(&v.url),

@@ -1,0 +1,216 @@
+//! What `tpctl web` shows, read as the CLI reads it: the keepers' statuses (`status --json`),
+//! the apps' saved specs (their memory limit and queues) and the queues in Valkey
+//! (`queues --json`), over one Valkey connection the server keeps.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use redis::aio::MultiplexedConnection;
+use serde::Serialize;
+use tokio::sync::Mutex;
+
+use crate::home::Home;
+use crate::proto::AppStatus;
+use crate::queues::{self, QueueRow, Valkey};
+
+/// How long a Valkey round may take before Valkey counts as unreachable.
+const VALKEY_PATIENCE: Duration = Duration::from_secs(3);
+/// How long the located Valkey and the apps' specs are reused before being read again.
+const SPECS_EVERY: Duration = Duration::from_secs(5);
+
+/// One app instance as the overview shows it: its `status --json` row and what its spec says.
+#[derive(Debug, Clone, Serialize)]
+pub struct AppView {
+    #[serde(flatten)]
+    pub status: AppStatus,
+    /// `max_memory_restart` in bytes.
+    pub memory_limit: Option<u64>,
+    pub queues: Vec<String>,
+}
+
+/// The queues, or why they cannot be shown.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum QueueState {
+    /// No VALKEY_URL in the environment, ./ecosystem.toml or the apps' specs.
+    NotConfigured,
+    Down {
+        address: String,
+        reason: String,
+    },
+    Up {
+        address: String,
+        rows: Vec<QueueRow>,
+    },
+}
+
+/// Everything the overview, its live updates and `/metrics` show, read at once.
+#[derive(Debug, Clone, Serialize)]
+pub struct Snapshot {
+    pub host: String,
+    pub at_ms: u64,
+    pub apps: Vec<AppView>,
+    pub queues: QueueState,
+}
+
+/// The apps' specs as last read, with where the queues are.
+struct Specs {
+    read_at: Instant,
+    valkey: Option<Valkey>,
+    configured: BTreeMap<String, u32>,
+    /// id → (memory limit, queues).
+    apps: BTreeMap<String, (Option<u64>, Vec<String>)>,
+    error: Option<String>,
+}
+
+/// The server's view of the host, shared by every request.
+pub struct Source {
+    pub home: Home,
+    pub host: String,
+    specs: std::sync::Mutex<Option<Arc<Specs>>>,
+    conn: Mutex<Option<MultiplexedConnection>>,
+}
+
+impl Source {
+    pub fn new(home: Home, host: String) -> Source {
+        Source {
+            home,
+            host,
+            specs: std::sync::Mutex::new(None),
+            conn: Mutex::new(None),
+        }
+    }
+
+    fn specs(&self) -> Arc<Specs> {
+        let mut cached = self.specs.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(s) = cached
+            .as_ref()
+            .filter(|s| s.read_at.elapsed() < SPECS_EVERY)
+        {
+            return s.clone();
+        }
+        let ids = self.home.app_ids().unwrap_or_default();
+        let apps = ids
+            .iter()
+            .filter_map(|id| {
+                crate::commands::targets::saved_spec(&self.home, id)
+                    .map(|s| (id.clone(), (s.max_memory_restart, s.queues.clone())))
+            })
+            .collect();
+        let (valkey, configured, error) = match queues::locate(&self.home) {
+            Ok(l) => (l.valkey, l.configured, None),
+            Err(e) => (None, BTreeMap::new(), Some(e.to_string())),
+        };
+        let specs = Arc::new(Specs {
+            read_at: Instant::now(),
+            valkey,
+            configured,
+            apps,
+            error,
+        });
+        *cached = Some(specs.clone());
+        specs
+    }
+
+    /// Every app's `status --json` row, from the keepers (blocking socket calls, on a thread
+    /// of the blocking pool).
+    pub async fn statuses(self: &Arc<Self>) -> Result<Vec<AppStatus>, String> {
+        let me = self.clone();
+        tokio::task::spawn_blocking(move || {
+            crate::commands::inventory::all(&me.home)
+                .map_err(|e| format!("cannot list apps in {}: {e}", me.home.root().display()))
+        })
+        .await
+        .map_err(|e| format!("reading the apps failed: {e}"))?
+    }
+
+    /// `queues --json`'s rows, or why not.
+    pub async fn queues(self: &Arc<Self>) -> QueueState {
+        let me = self.clone();
+        let specs = match tokio::task::spawn_blocking(move || me.specs()).await {
+            Ok(s) => s,
+            Err(e) => {
+                return QueueState::Down {
+                    address: String::new(),
+                    reason: format!("reading the apps' specs failed: {e}"),
+                };
+            }
+        };
+        let Some(valkey) = specs.valkey.clone() else {
+            return match &specs.error {
+                Some(e) => QueueState::Down {
+                    address: String::new(),
+                    reason: e.clone(),
+                },
+                None => QueueState::NotConfigured,
+            };
+        };
+        let address = tp_bullmq::connect::redacted(&valkey.url);
+        let mut guard = self.conn.lock().await;
+        let round = async {
+            if guard.is_none() {
+                let (conn, _warnings) = tp_bullmq::connect::connect(&valkey.url, VALKEY_PATIENCE)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                *guard = Some(conn);
+            }
+            match guard.as_mut() {
+                Some(conn) => queues::rows_on(conn, &valkey.prefix, &specs.configured).await,
+                None => Err("not connected".to_string()),
+            }
+        };
+        match tokio::time::timeout(VALKEY_PATIENCE, round).await {
+            Ok(Ok(rows)) => QueueState::Up { address, rows },
+            Ok(Err(reason)) => {
+                // The next round connects afresh.
+                *guard = None;
+                QueueState::Down { address, reason }
+            }
+            Err(_) => {
+                *guard = None;
+                QueueState::Down {
+                    address,
+                    reason: format!("no answer within {}s", VALKEY_PATIENCE.as_secs()),
+                }
+            }
+        }
+    }
+
+    /// Apps and queues at once.
+    pub async fn snapshot(self: &Arc<Self>) -> Result<Snapshot, String> {
+        let (statuses, queues) = tokio::join!(self.statuses(), self.queues());
+        let statuses = statuses?;
+        let me = self.clone();
+        let specs = tokio::task::spawn_blocking(move || me.specs())
+            .await
+            .map_err(|e| format!("reading the apps' specs failed: {e}"))?;
+        let apps = statuses
+            .into_iter()
+            .map(|status| {
+                let (memory_limit, queues) =
+                    specs.apps.get(&status.id).cloned().unwrap_or_default();
+                AppView {
+                    status,
+                    memory_limit,
+                    queues,
+                }
+            })
+            .collect();
+        Ok(Snapshot {
+            host: self.host.clone(),
+            at_ms: crate::keeper::now_ms(),
+            apps,
+            queues,
+        })
+    }
+}
+
+/// This machine's name, as the fleet tells hosts apart.
+pub fn host_name() -> String {
+    nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
