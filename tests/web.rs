@@ -388,3 +388,65 @@ fn bad_input_is_refused_before_anything_listens() {
     );
     t.finish();
 }
+
+#[test]
+fn the_queue_api_pages_jobs_shows_one_and_names_unknown_queues() {
+    let server = RedisServer::start();
+    let t = TempHome::new();
+    ecosystem(&t, Some(&server.url()));
+    for n in 0..3 {
+        let out = t
+            .cmd(&[
+                "queue",
+                "emails",
+                "add",
+                "send",
+                "--data",
+                &format!("{{\"n\":{n}}}"),
+            ])
+            .env("VALKEY_URL", server.url())
+            .output()
+            .expect("queue add");
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    let web = Web::start(&t, &[], &[]);
+    let (code, body) = web.get("/api/v1/queues/emails/jobs?state=waiting");
+    assert_eq!(code, 200, "{body}");
+    let page: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(page["counts"]["waiting"], 3, "{body}");
+    let jobs = page["jobs"].as_array().expect("jobs");
+    assert_eq!(jobs.len(), 3, "{body}");
+    let id = jobs[0]["id"].as_str().expect("an id").to_string();
+    let (code, body) = web.get(&format!("/api/v1/queues/emails/jobs/{id}"));
+    assert_eq!(code, 200, "{body}");
+    let job: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(job["state"], "waiting");
+    assert_eq!(job["name"], "send");
+    let (code, page) = web.get(&format!("/queues/emails/jobs/{id}"));
+    assert_eq!(code, 200);
+    assert!(page.contains("&quot;n&quot;"), "the data is shown: {page}");
+
+    let (code, body) = web.get("/api/v1/queues/emals/jobs");
+    assert_eq!(code, 404);
+    assert!(body.contains("did you mean \\\"emails\\\""), "{body}");
+    let (code, body) = web.get("/api/v1/queues/emails/jobs?state=sleeping");
+    assert_eq!(code, 400);
+    assert!(body.contains("no job state"), "{body}");
+    let (code, body) = web.get("/api/v1/queues/emails/jobs/999");
+    assert_eq!(code, 404, "{body}");
+    // Actions need the token; with it, a queue is paused as `tpctl queue emails pause` does.
+    let path = "/api/v1/queues/emails/pause";
+    assert_eq!(http(&web.addr, "POST", path, &[]).0, 401);
+    let bearer = format!("Bearer {}", token(&t));
+    let (code, body) = http(&web.addr, "POST", path, &[("Authorization", &bearer)]);
+    assert_eq!(code, 200, "{body}");
+    let (_, body) = web.get("/api/v1/queues");
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&body).expect("json");
+    let emails = rows
+        .iter()
+        .find(|r| r["queue"] == "emails")
+        .expect("emails");
+    assert_eq!(emails["status"], "paused", "{body}");
+    drop(web);
+    t.finish();
+}

@@ -35,7 +35,8 @@ fn attempts(j: &Job) -> String {
     }
 }
 
-fn summary(j: &Job, state: State) -> Value {
+/// A job in a list: `queue Q jobs --json`'s objects.
+pub fn summary(j: &Job, state: State) -> Value {
     json!({
         "id": j.id, "name": j.name, "state": state.as_str(), "attemptsMade": j.attempts_made,
         "timestamp": j.timestamp, "processedOn": j.processed_on, "finishedOn": j.finished_on,
@@ -88,17 +89,22 @@ pub async fn list(
     Ok(crate::fit::render(columns, crate::fit::width(), false))
 }
 
+/// One job in full, as Node's Job JSON plus its state and logs: `queue Q job ID --json`.
+pub fn detail(j: &Job, state: Option<State>, logs: &[String]) -> Value {
+    json!({
+        "id": j.id, "name": j.name, "state": state.map(State::as_str), "data": j.data,
+        "opts": j.opts.value(), "timestamp": j.timestamp, "delay": j.delay,
+        "attemptsMade": j.attempts_made, "attempts": attempts(j),
+        "processedOn": j.processed_on, "finishedOn": j.finished_on,
+        "failedReason": j.failed_reason, "stacktrace": j.stacktrace,
+        "returnvalue": j.return_value, "logs": logs,
+    })
+}
+
 /// One job in full: raw (as Node's Job JSON plus its state and logs) or readable.
 pub fn show(j: &Job, state: Option<State>, logs: &[String], json_out: bool, now: u64) -> String {
     if json_out {
-        let out = json!({
-            "id": j.id, "name": j.name, "state": state.map(State::as_str), "data": j.data,
-            "opts": j.opts.value(), "timestamp": j.timestamp, "attemptsMade": j.attempts_made,
-            "processedOn": j.processed_on, "finishedOn": j.finished_on,
-            "failedReason": j.failed_reason, "stacktrace": j.stacktrace,
-            "returnvalue": j.return_value, "logs": logs,
-        });
-        return serde_json::to_string_pretty(&out).unwrap_or_default();
+        return serde_json::to_string_pretty(&detail(j, state, logs)).unwrap_or_default();
     }
     let indent = |text: &str| {
         text.lines()

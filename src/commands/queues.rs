@@ -171,7 +171,7 @@ fn creates_queue(action: &QueueAction) -> bool {
     )
 }
 
-fn unknown_queue(name: &str, known: &[String]) -> CommandError {
+pub(crate) fn unknown_queue(name: &str, known: &[String]) -> CommandError {
     let hint = crate::suggest::closest(name, known.iter().map(String::as_str))
         .map(|k| format!(" (did you mean {k:?}?)"))
         .unwrap_or_default();

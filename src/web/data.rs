@@ -177,6 +177,49 @@ impl Source {
         }
     }
 
+    /// Where the queues are, as last located (for the actions' `tpctl queue` commands).
+    pub async fn valkey(self: &Arc<Self>) -> Option<Valkey> {
+        let me = self.clone();
+        tokio::task::spawn_blocking(move || me.specs().valkey.clone())
+            .await
+            .ok()
+            .flatten()
+    }
+
+    /// A handle on queue `name` over the server's connection.
+    pub async fn open_queue(
+        self: &Arc<Self>,
+        name: &str,
+    ) -> Result<tp_bullmq::Queue, QueueProblem> {
+        let me = self.clone();
+        let specs = tokio::task::spawn_blocking(move || me.specs())
+            .await
+            .map_err(|e| QueueProblem::Unavailable(e.to_string()))?;
+        let Some(valkey) = specs.valkey.clone() else {
+            return Err(QueueProblem::Unavailable(
+                "VALKEY_URL is not set (environment, ./ecosystem.toml or the apps)".into(),
+            ));
+        };
+        let opened = tokio::time::timeout(
+            VALKEY_PATIENCE,
+            queues::open(&valkey, name, &specs.configured),
+        )
+        .await
+        .map_err(|_| {
+            QueueProblem::Unavailable(format!(
+                "Valkey {} did not answer",
+                tp_bullmq::connect::redacted(&valkey.url)
+            ))
+        })?
+        .map_err(QueueProblem::Unavailable)?;
+        match opened.unknown {
+            Some(known) => Err(QueueProblem::NotFound(
+                crate::commands::queues::unknown_queue(name, &known).to_string(),
+            )),
+            None => Ok(opened.queue),
+        }
+    }
+
     /// Apps and queues at once.
     pub async fn snapshot(self: &Arc<Self>) -> Result<Snapshot, String> {
         let (statuses, queues) = tokio::join!(self.statuses(), self.queues());
@@ -204,6 +247,14 @@ impl Source {
             queues,
         })
     }
+}
+
+/// Why a queue cannot be opened.
+pub enum QueueProblem {
+    /// No such queue (with the CLI's did-you-mean).
+    NotFound(String),
+    /// Valkey is not configured or not reachable.
+    Unavailable(String),
 }
 
 /// This machine's name, as the fleet tells hosts apart.

@@ -4,8 +4,10 @@
 
 mod access;
 mod data;
+mod history;
 mod metrics;
 mod page;
+mod queue_pages;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -13,7 +15,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Body;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::{self, Next};
@@ -48,12 +49,13 @@ pub struct Options {
     pub allow_hosts: Vec<String>,
 }
 
-struct App {
+pub(crate) struct App {
     source: Arc<Source>,
     policy: Policy,
+    history: history::History,
 }
 
-type Shared = Arc<App>;
+pub(crate) type Shared = Arc<App>;
 
 fn usage(text: String) -> CommandError {
     CommandError::Usage(text)
@@ -116,6 +118,7 @@ pub fn run(ctx: &Ctx, o: Options) -> Result<Outcome, CommandError> {
             token,
             hosts: o.allow_hosts,
         },
+        history: history::History::default(),
     });
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -147,6 +150,17 @@ fn router(app: Shared) -> Router {
         .route("/api/v1/apps/{name}/{action}", post(api_app_action))
         .route("/api/v1/queues", get(api_queues))
         .route("/api/v1/queues/{queue}/{action}", post(api_queue_action))
+        .route("/api/v1/queues/{queue}/jobs", get(queue_pages::api_jobs))
+        .route(
+            "/api/v1/queues/{queue}/jobs/{id}",
+            get(queue_pages::api_job),
+        )
+        .route(
+            "/api/v1/queues/{queue}/jobs/{id}/{action}",
+            post(queue_pages::api_job_action),
+        )
+        .route("/queues/{queue}", get(queue_pages::queue_page))
+        .route("/queues/{queue}/jobs/{id}", get(queue_pages::job_page))
         .layer(middleware::from_fn_with_state(app.clone(), guard))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(app)
@@ -154,6 +168,16 @@ fn router(app: Shared) -> Router {
 
 async fn serve(app: Shared, listener: std::net::TcpListener) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::from_std(listener)?;
+    // The app pages' hour of CPU and memory: every app sampled every 10 s.
+    let sampler = app.clone();
+    tokio::spawn(async move {
+        loop {
+            if let Ok(apps) = sampler.source.statuses().await {
+                sampler.history.record(&apps, crate::keeper::now_ms());
+            }
+            tokio::time::sleep(history::EVERY).await;
+        }
+    });
     let shutdown = async {
         use tokio::signal::unix::{SignalKind, signal};
         match (
@@ -178,7 +202,7 @@ async fn serve(app: Shared, listener: std::net::TcpListener) -> std::io::Result<
 }
 
 /// JSON error bodies: `{"error": "..."}`.
-fn error(code: StatusCode, text: impl Into<String>) -> Response {
+pub(crate) fn error(code: StatusCode, text: impl Into<String>) -> Response {
     (code, axum::Json(json!({ "error": text.into() }))).into_response()
 }
 
@@ -262,7 +286,19 @@ async fn app_page(State(app): State<Shared>, Path(name): Path<String>) -> Respon
     };
     let ids = ds.iter().map(|d| d.status.id.clone()).collect();
     let logs = recent_logs(&app, ids, TAIL_BACKLOG).await;
-    Html(page::app(&name, &ds, &logs).into_string()).into_response()
+    let charts = ds
+        .iter()
+        .map(|d| {
+            let points = app.history.of(&d.status.id);
+            let cpu: Vec<Option<f64>> = points.iter().map(|p| p.cpu).collect();
+            let mem: Vec<Option<f64>> = points.iter().map(|p| p.mem.map(|m| m as f64)).collect();
+            maud::html! {
+                (history::chart("CPU", &cpu, |v| format!("{v:.1}%")))
+                (history::chart("memory", &mem, |v| crate::render::bytes(v as u64)))
+            }
+        })
+        .collect::<Vec<_>>();
+    Html(page::app(&name, &ds, &charts, &logs).into_string()).into_response()
 }
 
 async fn metrics_text(State(app): State<Shared>, headers: HeaderMap) -> Response {
@@ -408,8 +444,9 @@ async fn api_log_stream(State(app): State<Shared>, Path(name): Path<String>) -> 
         .into_response()
 }
 
-/// Runs `tpctl ARGS` (the very command an operator would type) and answers with its outcome.
-async fn run_tpctl(args: Vec<String>) -> Response {
+/// Runs `tpctl ARGS` (the very command an operator would type, with the Valkey this server
+/// found) and answers with its outcome.
+async fn run_tpctl(app: &Shared, args: Vec<String>) -> Response {
     let exe = match std::env::current_exe() {
         Ok(p) => p,
         Err(e) => {
@@ -424,6 +461,10 @@ async fn run_tpctl(args: Vec<String>) -> Response {
         .stdin(std::process::Stdio::null())
         .env("NO_COLOR", "1")
         .kill_on_drop(true);
+    if let Some(v) = app.source.valkey().await {
+        cmd.env("VALKEY_URL", &v.url)
+            .env("BULLMQ_PREFIX", &v.prefix);
+    }
     match tokio::time::timeout(ACTION_PATIENCE, cmd.output()).await {
         Ok(Ok(out)) => {
             let ok = out.status.success();
@@ -470,11 +511,13 @@ async fn api_app_action(
     if let Err(r) = describe(&app, name.clone()).await {
         return r;
     }
-    run_tpctl(vec!["--quiet".into(), action, name]).await
+    run_tpctl(&app, vec!["--quiet".into(), action, name]).await
 }
 
-async fn api_queue_action(Path((queue, action)): Path<(String, String)>, body: Body) -> Response {
-    let _ = body;
+async fn api_queue_action(
+    State(app): State<Shared>,
+    Path((queue, action)): Path<(String, String)>,
+) -> Response {
     let args: Vec<&str> = match action.as_str() {
         "pause" => vec!["pause"],
         "resume" => vec!["resume"],
@@ -490,7 +533,13 @@ async fn api_queue_action(Path((queue, action)): Path<(String, String)>, body: B
             );
         }
     };
+    if let Err(p) = app.source.open_queue(&queue).await {
+        return match p {
+            data::QueueProblem::NotFound(m) => error(StatusCode::NOT_FOUND, m),
+            data::QueueProblem::Unavailable(m) => error(StatusCode::SERVICE_UNAVAILABLE, m),
+        };
+    }
     let mut full = vec!["queue".to_string(), queue];
     full.extend(args.into_iter().map(str::to_string));
-    run_tpctl(full).await
+    run_tpctl(&app, full).await
 }

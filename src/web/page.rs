@@ -13,7 +13,7 @@ use crate::render;
 const STYLE: &str = include_str!("style.css");
 const LIVE: &str = include_str!("live.js");
 
-fn layout(title: &str, body: Markup) -> Markup {
+pub fn layout(title: &str, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -41,6 +41,11 @@ fn status_class(s: Status) -> &'static str {
     }
 }
 
+/// A table row's class: the whole row stands out only when something is wrong.
+fn row_class(word: &str) -> String {
+    format!("row-{word}")
+}
+
 fn opt<T: std::fmt::Display>(v: Option<T>) -> String {
     v.map_or_else(|| "-".into(), |v| v.to_string())
 }
@@ -50,9 +55,9 @@ pub fn app_rows(apps: &[AppView]) -> Markup {
     html! {
         @for a in apps {
             @let s = &a.status;
-            tr class=(status_class(s.status)) data-app=(s.id) {
+            tr class=(row_class(status_class(s.status))) data-app=(s.id) {
                 td { a href={ "/apps/" (s.id) } { (s.id) } }
-                td.status { (s.status.as_str()) }
+                td class={ "status " (status_class(s.status)) } { (s.status.as_str()) }
                 td.num { (opt(s.pid)) }
                 td.num { (s.uptime_ms.map_or("-".into(), render::duration_ms)) }
                 td.num.restarts { (s.restarts) }
@@ -86,9 +91,10 @@ pub fn queue_part(q: &QueueState) -> Markup {
                 tbody {
                     @for r in rows {
                         @let c = &r.counts;
-                        tr class=(if r.no_worker || r.error.is_some() { "bad" } else if r.status == "paused" { "wait" } else { "ok" }) data-queue=(r.queue) {
-                            td { (r.queue) }
-                            td { (r.status) }
+                        @let word = if r.no_worker || r.error.is_some() { "bad" } else if r.status == "paused" { "wait" } else { "ok" };
+                        tr class=(row_class(word)) data-queue=(r.queue) {
+                            td { a href={ "/queues/" (r.queue) } { (r.queue) } }
+                            td class={ "status " (word) } { (r.status) }
                             td.num { (c.waiting) } td.num { (c.active) } td.num { (c.delayed) }
                             td.num { (c.failed) } td.num { (c.completed) } td.num { (c.paused) }
                             td.num { (r.workers) }
@@ -176,11 +182,11 @@ pub fn log_line(l: &LogLine) -> Markup {
     }
 }
 
-pub fn app(name: &str, ds: &[Description], logs: &[LogLine]) -> Markup {
+pub fn app(name: &str, ds: &[Description], charts: &[Markup], logs: &[LogLine]) -> Markup {
     layout(
         name,
         html! {
-            @for d in ds {
+            @for (i, d) in ds.iter().enumerate() {
                 @let s = &d.status;
                 section {
                     h2 { (s.id) " " span class=(status_class(s.status)) { (s.status.as_str()) } }
@@ -190,6 +196,7 @@ pub fn app(name: &str, ds: &[Description], logs: &[LogLine]) -> Markup {
                         }
                         span.muted.result {}
                     }
+                    div.charts { @if let Some(c) = charts.get(i) { (c) } }
                     table.kv {
                         tr { th { "pid" } td { (opt(s.pid)) } }
                         tr { th { "uptime" } td { (s.uptime_ms.map_or("-".into(), render::duration_ms)) } }
