@@ -26,6 +26,10 @@ pub struct QueueRow {
     pub error: Option<String>,
     /// Jobs wait and no worker is connected to take them (`waiting, no worker` in the table).
     pub no_worker: bool,
+    /// The address (IP) each connected worker comes from, as Valkey sees it: `tpctl web`
+    /// tells hosts apart by it.
+    #[serde(skip)]
+    pub worker_ips: Vec<String>,
 }
 
 /// `tpctl queue Q` arguments that remove every completed (failed) job: monit's `c` and the
@@ -262,8 +266,19 @@ pub async fn row(
     match (counts, paused, clients) {
         (Ok(counts), Ok(paused), Ok(clients)) => {
             let status = status_word(paused, &counts);
-            let workers = q.workers_in(clients).len();
+            let found = q.workers_in(clients);
+            let workers = found.len();
+            let worker_ips = found
+                .iter()
+                .filter_map(|c| c.get("addr"))
+                .map(|a| {
+                    a.rsplit_once(':')
+                        .map_or(a.as_str(), |(ip, _)| ip)
+                        .to_string()
+                })
+                .collect();
             QueueRow {
+                worker_ips,
                 no_worker: no_worker(status, &counts, workers),
                 status,
                 concurrency: configured.get(name).copied(),
@@ -279,6 +294,7 @@ pub async fn row(
             workers: 0,
             counts: Counts::default(),
             no_worker: false,
+            worker_ips: vec![],
             error: [a.err(), b.err(), c.err().cloned()]
                 .into_iter()
                 .flatten()

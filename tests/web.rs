@@ -226,6 +226,36 @@ fn python_with_prometheus_client() -> Option<String> {
     std::path::Path::new(&python).exists().then_some(python)
 }
 
+/// promtool's verdict on Prometheus text (required in CI, where .ci/run installs it).
+fn promtool_accepts(text: &str) {
+    let promtool = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    match promtool {
+        Ok(mut p) => {
+            p.stdin
+                .take()
+                .expect("stdin")
+                .write_all(text.as_bytes())
+                .expect("write");
+            let out = p.wait_with_output().expect("promtool");
+            assert!(
+                out.status.success(),
+                "promtool: {}{}\n{text}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Err(e) => assert!(
+            std::env::var_os("CI").is_none(),
+            "promtool is missing in CI ({e}); .ci/run installs Debian's prometheus"
+        ),
+    }
+}
+
 #[test]
 fn metrics_parse_with_promtool_and_prometheus_client_and_counters_only_grow() {
     let mut server = RedisServer::start();
@@ -254,32 +284,7 @@ fn metrics_parse_with_promtool_and_prometheus_client_and_counters_only_grow() {
     assert!(!text.contains("# EOF"));
 
     // promtool reads the Prometheus text; prometheus_client's parser the OpenMetrics.
-    let promtool = std::process::Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn();
-    match promtool {
-        Ok(mut p) => {
-            p.stdin
-                .take()
-                .expect("stdin")
-                .write_all(text.as_bytes())
-                .expect("write");
-            let out = p.wait_with_output().expect("promtool");
-            assert!(
-                out.status.success(),
-                "promtool: {}{}\n{text}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        Err(e) => assert!(
-            std::env::var_os("CI").is_none(),
-            "promtool is missing in CI ({e}); .ci/run installs Debian's prometheus"
-        ),
-    }
+    promtool_accepts(&text);
     match python_with_prometheus_client() {
         Some(python) => {
             let script = r#"
@@ -449,4 +454,67 @@ fn the_queue_api_pages_jobs_shows_one_and_names_unknown_queues() {
     assert_eq!(emails["status"], "paused", "{body}");
     drop(web);
     t.finish();
+}
+
+#[test]
+fn two_hosts_see_each_other_through_valkey_and_a_gone_one_is_shown_gone() {
+    let server = RedisServer::start();
+    let (alpha, beta) = (TempHome::new(), TempHome::new());
+    for t in [&alpha, &beta] {
+        ecosystem(t, Some(&server.url()));
+        t.ok(&["start", "quiet-worker"]);
+    }
+    let web_a = Web::start(&alpha, &[], &[("TPCTL_HOST_NAME", "alpha")]);
+    let mut web_b = Web::start(&beta, &[], &[("TPCTL_HOST_NAME", "beta")]);
+    let fleet = |web: &Web| -> Vec<serde_json::Value> {
+        let (code, body) = web.get("/api/v1/overview?scope=fleet");
+        assert_eq!(code, 200, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+        v["fleet"].as_array().cloned().unwrap_or_default()
+    };
+    let sees = |web: &Web, other: &str| {
+        fleet(web).iter().any(|h| {
+            h["host"] == other
+                && h["gone"] == false
+                && h["apps"].as_array().is_some_and(|a| a.len() == 1)
+        })
+    };
+    wait_for("alpha and beta to see each other", PATIENCE, || {
+        sees(&web_a, "beta") && sees(&web_b, "alpha")
+    });
+    let (_, page) = web_a.get("/");
+    assert!(page.contains("Apps on beta"), "{page}");
+    let (_, metrics) = web_a.get("/metrics?scope=fleet");
+    assert!(
+        metrics.contains("tpctl_app_up{host=\"beta\",app=\"quiet-worker\""),
+        "{metrics}"
+    );
+    promtool_accepts(&metrics);
+    // The entry lives in its own namespace, with an expiry.
+    let ttl = std::process::Command::new("redis-cli")
+        .args(["-u", &server.url(), "PTTL", "tpctl-fleet:host:beta"])
+        .output()
+        .expect("redis-cli");
+    let ttl: i64 = text(&ttl.stdout).trim().parse().expect("a ttl");
+    assert!(ttl > 0, "no expiry: {ttl}");
+
+    // beta's tpctl web dies: once its entry expires, alpha shows it gone, with when.
+    let _ = web_b.child.kill();
+    let _ = web_b.child.wait();
+    wait_for("beta shown gone", PATIENCE, || {
+        fleet(&web_a).iter().any(|h| {
+            h["host"] == "beta" && h["gone"] == true && h["last_seen_ms"].as_u64() > Some(0)
+        })
+    });
+    let (_, page) = web_a.get("/");
+    assert!(page.contains("beta has not published since"), "{page}");
+    let (_, metrics) = web_a.get("/metrics?scope=fleet");
+    assert!(
+        metrics.contains("tpctl_host_up{host=\"beta\"} 0"),
+        "{metrics}"
+    );
+    drop(web_a);
+    drop(web_b);
+    alpha.finish();
+    beta.finish();
 }

@@ -47,6 +47,7 @@ fn queue(name: &str, workers: usize, counts: Counts, paused: bool, per_min: u64)
             ),
             counts,
             error: None,
+            worker_ips: vec![],
         },
         per_min: Some(per_min),
     }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use redis::aio::MultiplexedConnection;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
 use crate::home::Home;
@@ -20,7 +20,7 @@ const VALKEY_PATIENCE: Duration = Duration::from_secs(3);
 const SPECS_EVERY: Duration = Duration::from_secs(5);
 
 /// One app instance as the overview shows it: its `status --json` row and what its spec says.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AppView {
     #[serde(flatten)]
     pub status: AppStatus,
@@ -42,6 +42,8 @@ pub enum QueueState {
     Up {
         address: String,
         rows: Vec<QueueRow>,
+        /// Per queue, its workers per host (see `fleet::workers_by_host`).
+        workers_by_host: BTreeMap<String, BTreeMap<String, usize>>,
     },
 }
 
@@ -52,6 +54,10 @@ pub struct Snapshot {
     pub at_ms: u64,
     pub apps: Vec<AppView>,
     pub queues: QueueState,
+    /// The other hosts (`scope=fleet`): live ones with their apps, gone ones with when they
+    /// were last seen. None when not asked for, or Valkey is not there to tell.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fleet: Option<Vec<super::fleet::Host>>,
 }
 
 /// The apps' specs as last read, with where the queues are.
@@ -147,33 +153,106 @@ impl Source {
             };
         };
         let address = tp_bullmq::connect::redacted(&valkey.url);
-        let mut guard = self.conn.lock().await;
         let round = async {
-            if guard.is_none() {
-                let (conn, _warnings) = tp_bullmq::connect::connect(&valkey.url, VALKEY_PATIENCE)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                *guard = Some(conn);
-            }
-            match guard.as_mut() {
-                Some(conn) => queues::rows_on(conn, &valkey.prefix, &specs.configured).await,
-                None => Err("not connected".to_string()),
-            }
+            let mut conn = self.conn(&valkey).await?;
+            let rows = queues::rows_on(&mut conn, &valkey.prefix, &specs.configured).await?;
+            let hosts = super::fleet::read(&mut conn, crate::keeper::now_ms())
+                .await
+                .unwrap_or_default();
+            Ok::<_, String>((rows, hosts))
         };
         match tokio::time::timeout(VALKEY_PATIENCE, round).await {
-            Ok(Ok(rows)) => QueueState::Up { address, rows },
+            Ok(Ok((rows, hosts))) => {
+                let workers_by_host = rows
+                    .iter()
+                    .map(|r| {
+                        (
+                            r.queue.clone(),
+                            super::fleet::workers_by_host(&r.worker_ips, &hosts),
+                        )
+                    })
+                    .collect();
+                QueueState::Up {
+                    address,
+                    rows,
+                    workers_by_host,
+                }
+            }
             Ok(Err(reason)) => {
                 // The next round connects afresh.
-                *guard = None;
+                self.forget_conn().await;
                 QueueState::Down { address, reason }
             }
             Err(_) => {
-                *guard = None;
+                self.forget_conn().await;
                 QueueState::Down {
                     address,
                     reason: format!("no answer within {}s", VALKEY_PATIENCE.as_secs()),
                 }
             }
+        }
+    }
+
+    /// The server's Valkey connection, made when there is none.
+    async fn conn(&self, valkey: &Valkey) -> Result<MultiplexedConnection, String> {
+        let mut guard = self.conn.lock().await;
+        if let Some(c) = guard.as_ref() {
+            return Ok(c.clone());
+        }
+        let (conn, _warnings) = tp_bullmq::connect::connect(&valkey.url, VALKEY_PATIENCE)
+            .await
+            .map_err(|e| e.to_string())?;
+        *guard = Some(conn.clone());
+        Ok(conn)
+    }
+
+    async fn forget_conn(&self) {
+        *self.conn.lock().await = None;
+    }
+
+    /// Publishes this host's apps to the fleet; quietly does nothing without Valkey.
+    pub async fn publish(self: &Arc<Self>) -> Result<(), String> {
+        let Some(valkey) = self.valkey().await else {
+            return Ok(());
+        };
+        let apps = self.snapshot(false).await?.apps;
+        let round = async {
+            let mut conn = self.conn(&valkey).await?;
+            let entry = super::fleet::Entry {
+                host: self.host.clone(),
+                at_ms: crate::keeper::now_ms(),
+                client_ip: super::fleet::own_ip(&mut conn).await,
+                apps,
+            };
+            super::fleet::publish(&mut conn, &entry)
+                .await
+                .map_err(|e| e.to_string())
+        };
+        match tokio::time::timeout(VALKEY_PATIENCE, round).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => {
+                self.forget_conn().await;
+                Err(e)
+            }
+            Err(_) => {
+                self.forget_conn().await;
+                Err("Valkey did not answer".into())
+            }
+        }
+    }
+
+    /// The other hosts of the fleet, or None without Valkey.
+    pub async fn fleet(self: &Arc<Self>) -> Option<Vec<super::fleet::Host>> {
+        let valkey = self.valkey().await?;
+        let round = async {
+            let mut conn = self.conn(&valkey).await?;
+            super::fleet::read(&mut conn, crate::keeper::now_ms())
+                .await
+                .map_err(|e| e.to_string())
+        };
+        match tokio::time::timeout(VALKEY_PATIENCE, round).await {
+            Ok(Ok(hosts)) => Some(hosts.into_iter().filter(|h| h.host != self.host).collect()),
+            _ => None,
         }
     }
 
@@ -220,9 +299,10 @@ impl Source {
         }
     }
 
-    /// Apps and queues at once.
-    pub async fn snapshot(self: &Arc<Self>) -> Result<Snapshot, String> {
+    /// Apps and queues at once; the other hosts too with `fleet`.
+    pub async fn snapshot(self: &Arc<Self>, fleet: bool) -> Result<Snapshot, String> {
         let (statuses, queues) = tokio::join!(self.statuses(), self.queues());
+        let fleet = if fleet { self.fleet().await } else { None };
         let statuses = statuses?;
         let me = self.clone();
         let specs = tokio::task::spawn_blocking(move || me.specs())
@@ -245,6 +325,7 @@ impl Source {
             at_ms: crate::keeper::now_ms(),
             apps,
             queues,
+            fleet,
         })
     }
 }

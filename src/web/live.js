@@ -9,6 +9,7 @@
       document.getElementById("summary").innerHTML = parts.summary;
       document.querySelector("#apps tbody").innerHTML = parts.apps;
       document.getElementById("queues").innerHTML = parts.queues;
+      document.getElementById("fleet").innerHTML = parts.fleet;
       updated.textContent = parts.updated;
     });
   }

@@ -32,11 +32,17 @@ const STATUSES: [Status; 10] = [
 /// The snapshot in OpenMetrics text, ending with `# EOF`.
 pub fn openmetrics(s: &Snapshot, apps_error: Option<&str>) -> String {
     let mut r = Registry::with_prefix("tpctl");
-    let host = |extra: &[(&str, &str)]| -> Labels {
-        let mut l = vec![("host".to_string(), s.host.clone())];
+    let labels = |host: &str, extra: &[(&str, &str)]| -> Labels {
+        let mut l = vec![("host".to_string(), host.to_string())];
         l.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         l
     };
+    let host = |extra: &[(&str, &str)]| labels(&s.host, extra);
+    // This host's apps, and with `scope=fleet` those of every live host of the fleet.
+    let mut tables: Vec<(&str, &[super::data::AppView])> = vec![(&s.host, &s.apps)];
+    for h in s.fleet.iter().flatten().filter(|h| !h.gone) {
+        tables.push((&h.host, &h.apps));
+    }
 
     let info = Info::new(host(&[("version", env!("CARGO_PKG_VERSION"))]));
     r.register("build", "The tpctl that serves these metrics", info);
@@ -58,10 +64,13 @@ pub fn openmetrics(s: &Snapshot, apps_error: Option<&str>) -> String {
     let memory = Family::<Labels, Gauge>::default();
     let limit = Family::<Labels, Gauge>::default();
     let started = Family::<Labels, Gauge<f64, AtomicU64>>::default();
-    for a in &s.apps {
+    for (on, a) in tables
+        .iter()
+        .flat_map(|(on, apps)| apps.iter().map(move |a| (*on, a)))
+    {
         let st = &a.status;
         let instance = st.instance.map(|i| i.to_string()).unwrap_or_default();
-        let l = host(&[("app", &st.name), ("instance", &instance)]);
+        let l = labels(on, &[("app", &st.name), ("instance", &instance)]);
         up.get_or_create(&l)
             .set(i64::from(st.status == Status::Online));
         for candidate in STATUSES {
@@ -122,6 +131,34 @@ pub fn openmetrics(s: &Snapshot, apps_error: Option<&str>) -> String {
         Unit::Seconds,
         started,
     );
+
+    if let Some(fleet) = &s.fleet {
+        let host_up = Family::<Labels, Gauge>::default();
+        let last_seen = Family::<Labels, Gauge<f64, AtomicU64>>::default();
+        host_up.get_or_create(&host(&[])).set(1);
+        last_seen
+            .get_or_create(&host(&[]))
+            .set(s.at_ms as f64 / 1000.0);
+        for h in fleet {
+            host_up
+                .get_or_create(&labels(&h.host, &[]))
+                .set(i64::from(!h.gone));
+            last_seen
+                .get_or_create(&labels(&h.host, &[]))
+                .set(h.last_seen_ms as f64 / 1000.0);
+        }
+        r.register(
+            "host_up",
+            "1 while the host's tpctl web publishes to the fleet, 0 once its entry expired",
+            host_up,
+        );
+        r.register_with_unit(
+            "host_last_seen",
+            "When the host last published to the fleet, since the Unix epoch",
+            Unit::Seconds,
+            last_seen,
+        );
+    }
 
     let valkey_up = Family::<Labels, Gauge>::default();
     let jobs = Family::<Labels, Gauge>::default();

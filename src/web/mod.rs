@@ -4,6 +4,7 @@
 
 mod access;
 mod data;
+mod fleet;
 mod history;
 mod metrics;
 mod page;
@@ -168,6 +169,27 @@ fn router(app: Shared) -> Router {
 
 async fn serve(app: Shared, listener: std::net::TcpListener) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::from_std(listener)?;
+    // This host's table in Valkey for the fleet, every 2 s; a failure is logged when it
+    // starts and when it ends, not every round.
+    let publisher = app.clone();
+    tokio::spawn(async move {
+        let mut failing = false;
+        loop {
+            match publisher.source.publish().await {
+                Ok(()) if failing => {
+                    failing = false;
+                    tracing::info!("publishing to the fleet again");
+                }
+                Ok(()) => {}
+                Err(e) if !failing => {
+                    failing = true;
+                    tracing::warn!(error = %e, "cannot publish this host to the fleet");
+                }
+                Err(_) => {}
+            }
+            tokio::time::sleep(fleet::EVERY).await;
+        }
+    });
     // The app pages' hour of CPU and memory: every app sampled every 10 s.
     let sampler = app.clone();
     tokio::spawn(async move {
@@ -242,7 +264,7 @@ async fn guard(
 }
 
 async fn overview_page(State(app): State<Shared>) -> Response {
-    match app.source.snapshot().await {
+    match app.source.snapshot(true).await {
         Ok(s) => Html(page::overview(&s).into_string()).into_response(),
         Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e),
     }
@@ -301,8 +323,24 @@ async fn app_page(State(app): State<Shared>, Path(name): Path<String>) -> Respon
     Html(page::app(&name, &ds, &charts, &logs).into_string()).into_response()
 }
 
-async fn metrics_text(State(app): State<Shared>, headers: HeaderMap) -> Response {
-    let (statuses_error, snapshot) = match app.source.snapshot().await {
+/// `?scope=fleet`: every host of the fleet, not only this one.
+#[derive(Deserialize)]
+struct ScopeQuery {
+    scope: Option<String>,
+}
+
+impl ScopeQuery {
+    fn fleet(&self) -> bool {
+        self.scope.as_deref() == Some("fleet")
+    }
+}
+
+async fn metrics_text(
+    State(app): State<Shared>,
+    Query(scope): Query<ScopeQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let (statuses_error, snapshot) = match app.source.snapshot(scope.fleet()).await {
         Ok(s) => (None, s),
         Err(e) => (
             Some(e),
@@ -311,6 +349,7 @@ async fn metrics_text(State(app): State<Shared>, headers: HeaderMap) -> Response
                 at_ms: crate::keeper::now_ms(),
                 apps: vec![],
                 queues: app.source.queues().await,
+                fleet: None,
             },
         ),
     };
@@ -340,8 +379,8 @@ async fn metrics_text(State(app): State<Shared>, headers: HeaderMap) -> Response
     }
 }
 
-async fn api_overview(State(app): State<Shared>) -> Response {
-    match app.source.snapshot().await {
+async fn api_overview(State(app): State<Shared>, Query(scope): Query<ScopeQuery>) -> Response {
+    match app.source.snapshot(scope.fleet()).await {
         Ok(s) => axum::Json(s).into_response(),
         Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e),
     }
@@ -402,7 +441,7 @@ async fn api_events(
         if !first {
             tokio::time::sleep(LIVE_EVERY).await;
         }
-        let event = match app.source.snapshot().await {
+        let event = match app.source.snapshot(true).await {
             Ok(s) => Event::default()
                 .event("overview")
                 .data(page::live_parts(&s).to_string()),

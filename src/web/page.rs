@@ -52,11 +52,16 @@ fn opt<T: std::fmt::Display>(v: Option<T>) -> String {
 
 /// The apps table's body: also what the live updates replace.
 pub fn app_rows(apps: &[AppView]) -> Markup {
+    rows_of(apps, true)
+}
+
+/// Rows of apps; `local` ones link to their page (another host's are served by its own web).
+fn rows_of(apps: &[AppView], local: bool) -> Markup {
     html! {
         @for a in apps {
             @let s = &a.status;
             tr class=(row_class(status_class(s.status))) data-app=(s.id) {
-                td { a href={ "/apps/" (s.id) } { (s.id) } }
+                td { @if local { a href={ "/apps/" (s.id) } { (s.id) } } @else { (s.id) } }
                 td class={ "status " (status_class(s.status)) } { (s.status.as_str()) }
                 td.num { (opt(s.pid)) }
                 td.num { (s.uptime_ms.map_or("-".into(), render::duration_ms)) }
@@ -81,7 +86,11 @@ pub fn queue_part(q: &QueueState) -> Markup {
         QueueState::Down { address, reason } => html! {
             p.note.bad { "Valkey " (address) " is unreachable: " (reason) ". The apps above stay live." }
         },
-        QueueState::Up { rows, .. } => html! {
+        QueueState::Up {
+            rows,
+            workers_by_host,
+            ..
+        } => html! {
             table {
                 thead { tr {
                     th { "queue" } th { "status" } th.num { "waiting" } th.num { "active" }
@@ -97,7 +106,19 @@ pub fn queue_part(q: &QueueState) -> Markup {
                             td class={ "status " (word) } { (r.status) }
                             td.num { (c.waiting) } td.num { (c.active) } td.num { (c.delayed) }
                             td.num { (c.failed) } td.num { (c.completed) } td.num { (c.paused) }
-                            td.num { (r.workers) }
+                            td.num {
+                                (r.workers)
+                                @if let Some(by) = workers_by_host.get(&r.queue).filter(|b| !b.is_empty()) {
+                                    span.muted.hosts {
+                                        " ("
+                                        @for (i, (host, n)) in by.iter().enumerate() {
+                                            @if i > 0 { ", " }
+                                            (host) " " (n)
+                                        }
+                                        ")"
+                                    }
+                                }
+                            }
                             td.num { (opt(r.concurrency)) }
                             td.cause {
                                 @if let Some(e) = &r.error { (e) }
@@ -132,8 +153,10 @@ fn summary(s: &Snapshot) -> Markup {
         QueueState::Up { rows, .. } => rows.iter().filter(|r| r.no_worker).count(),
         _ => 0,
     };
+    let gone = s.fleet.iter().flatten().filter(|h| h.gone).count();
     html! {
         span { (render::count(s.apps.len(), "app")) " · " (online) " online" }
+        @if gone > 0 { " · " span.bad { (render::count(gone, "host")) " gone" } }
         @if bad > 0 { " · " span.bad { (bad) " errored, failed or lost" } }
         @if unserved > 0 { " · " span.bad { (render::count(unserved, "queue")) " with no worker" } }
     }
@@ -154,6 +177,7 @@ pub fn overview(s: &Snapshot) -> Markup {
                     tbody { (app_rows(&s.apps)) }
                 }
             }
+            div #fleet { (fleet_part(s)) }
             section {
                 h2 { "Queues" }
                 div #queues { (queue_part(&s.queues)) }
@@ -163,12 +187,44 @@ pub fn overview(s: &Snapshot) -> Markup {
     )
 }
 
+const APP_HEADER: [&str; 8] = [
+    "app",
+    "status",
+    "pid",
+    "uptime",
+    "restarts",
+    "cpu",
+    "memory / limit",
+    "cause",
+];
+
+/// The other hosts of the fleet: their apps, or that they are gone and since when.
+fn fleet_part(s: &Snapshot) -> Markup {
+    html! {
+        @for h in s.fleet.iter().flatten() {
+            section.host data-host=(h.host) {
+                @if h.gone {
+                    h2 { "Apps on " (h.host) " " span.bad { "gone" } }
+                    p.note.bad { (h.host) " has not published since " (render::timestamp(h.last_seen_ms)) ": its tpctl web (or the host) is down." }
+                } @else {
+                    h2 { "Apps on " (h.host) }
+                    table {
+                        thead { tr { @for (i, c) in APP_HEADER.iter().enumerate() { th.num[(2..7).contains(&i)] { (c) } } } }
+                        tbody { (rows_of(&h.apps, false)) }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Parts of the overview the live updates replace, by element id.
 pub fn live_parts(s: &Snapshot) -> serde_json::Value {
     serde_json::json!({
         "summary": summary(s).into_string(),
         "apps": app_rows(&s.apps).into_string(),
         "queues": queue_part(&s.queues).into_string(),
+        "fleet": fleet_part(s).into_string(),
         "updated": format!("as of {}", render::timestamp(s.at_ms)),
     })
 }
