@@ -4,6 +4,8 @@
 //! a restart; Valkey away while the server still answers; bad input refused before listening.
 
 mod common;
+#[path = "../workers/bullmq/tests/support/node.rs"]
+mod node_support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -259,6 +261,22 @@ fn promtool_accepts(text: &str) {
 #[test]
 fn metrics_parse_with_promtool_and_prometheus_client_and_counters_only_grow() {
     let mut server = RedisServer::start();
+    // Two jobs completed by a worker that records BullMQ's metrics (Node's, with the option
+    // tp-worker's workers use): the counters read them.
+    node_support::node_last(
+        "produce.cjs",
+        &[
+            &server.url(),
+            "emails",
+            r#"[{"name": "a", "data": {}}, {"name": "b", "data": {}}]"#,
+        ],
+        &[],
+    );
+    node_support::node_last(
+        "consume.cjs",
+        &[&server.url(), "emails", "2", "20000"],
+        &[("METRICS", "10080")],
+    );
     let t = TempHome::new();
     ecosystem(&t, Some(&server.url()));
     t.ok(&["start"]);
@@ -278,6 +296,15 @@ fn metrics_parse_with_promtool_and_prometheus_client_and_counters_only_grow() {
     assert!(om.contains("tpctl_valkey_up{host="), "{om}");
     assert!(
         om.contains("tpctl_queue_jobs{host=") && om.contains("queue=\"emails\""),
+        "{om}"
+    );
+    assert!(
+        om.contains("tpctl_queue_completed_total{host=")
+            && om
+                .lines()
+                .any(|l| l.starts_with("tpctl_queue_completed_total{")
+                    && l.contains("queue=\"emails\"")
+                    && l.ends_with(" 2")),
         "{om}"
     );
     let text = scrape(false);

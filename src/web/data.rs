@@ -44,6 +44,9 @@ pub enum QueueState {
         rows: Vec<QueueRow>,
         /// Per queue, its workers per host (see `fleet::workers_by_host`).
         workers_by_host: BTreeMap<String, BTreeMap<String, usize>>,
+        /// Per queue, the jobs its workers completed and failed since they record BullMQ's
+        /// metrics (`metrics:completed|failed` count; absent when nobody records them).
+        finished: BTreeMap<String, Finished>,
     },
 }
 
@@ -156,13 +159,14 @@ impl Source {
         let round = async {
             let mut conn = self.conn(&valkey).await?;
             let rows = queues::rows_on(&mut conn, &valkey.prefix, &specs.configured).await?;
+            let finished = finished_counts(&mut conn, &valkey.prefix, &rows).await?;
             let hosts = super::fleet::read(&mut conn, crate::keeper::now_ms())
                 .await
                 .unwrap_or_default();
-            Ok::<_, String>((rows, hosts))
+            Ok::<_, String>((rows, hosts, finished))
         };
         match tokio::time::timeout(VALKEY_PATIENCE, round).await {
-            Ok(Ok((rows, hosts))) => {
+            Ok(Ok((rows, hosts, finished))) => {
                 let workers_by_host = rows
                     .iter()
                     .map(|r| {
@@ -176,6 +180,7 @@ impl Source {
                     address,
                     rows,
                     workers_by_host,
+                    finished,
                 }
             }
             Ok(Err(reason)) => {
@@ -328,6 +333,49 @@ impl Source {
             fleet,
         })
     }
+}
+
+/// A queue's finished jobs as BullMQ's metrics count them.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Finished {
+    pub completed: Option<u64>,
+    pub failed: Option<u64>,
+}
+
+/// Every queue's `metrics:completed` and `metrics:failed` counts, in one round trip.
+async fn finished_counts(
+    conn: &mut MultiplexedConnection,
+    prefix: &str,
+    rows: &[QueueRow],
+) -> Result<BTreeMap<String, Finished>, String> {
+    if rows.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let mut pipe = redis::pipe();
+    for r in rows {
+        for kind in ["completed", "failed"] {
+            pipe.cmd("HGET")
+                .arg(format!("{prefix}:{}:metrics:{kind}", r.queue))
+                .arg("count");
+        }
+    }
+    let counts: Vec<Option<u64>> = pipe
+        .query_async(conn)
+        .await
+        .map_err(|e| format!("cannot read the queues' metrics: {e}"))?;
+    Ok(rows
+        .iter()
+        .zip(counts.chunks(2))
+        .map(|(r, c)| {
+            (
+                r.queue.clone(),
+                Finished {
+                    completed: c.first().copied().flatten(),
+                    failed: c.get(1).copied().flatten(),
+                },
+            )
+        })
+        .collect())
 }
 
 /// Why a queue cannot be opened.

@@ -165,13 +165,24 @@ pub fn openmetrics(s: &Snapshot, apps_error: Option<&str>) -> String {
     let workers = Family::<Labels, Gauge>::default();
     let paused = Family::<Labels, Gauge>::default();
     let readable = Family::<Labels, Gauge>::default();
+    let completed = Family::<Labels, Counter>::default();
+    let failed = Family::<Labels, Counter>::default();
     match &s.queues {
         QueueState::NotConfigured => {}
         QueueState::Down { .. } => {
             valkey_up.get_or_create(&host(&[])).set(0);
         }
-        QueueState::Up { rows, .. } => {
+        QueueState::Up { rows, finished, .. } => {
             valkey_up.get_or_create(&host(&[])).set(1);
+            for (q, f) in finished {
+                let l = host(&[("queue", q)]);
+                if let Some(n) = f.completed {
+                    completed.get_or_create(&l).inc_by(n);
+                }
+                if let Some(n) = f.failed {
+                    failed.get_or_create(&l).inc_by(n);
+                }
+            }
             for q in rows {
                 let l = host(&[("queue", &q.queue)]);
                 readable.get_or_create(&l).set(i64::from(q.error.is_none()));
@@ -217,6 +228,16 @@ pub fn openmetrics(s: &Snapshot, apps_error: Option<&str>) -> String {
         workers,
     );
     r.register("queue_paused", "1 when the queue is paused", paused);
+    r.register(
+        "queue_completed",
+        "Jobs the queue's workers completed, as BullMQ's metrics count them (workers with the metrics option, as tp-worker's)",
+        completed,
+    );
+    r.register(
+        "queue_failed",
+        "Jobs that failed in the queue, as BullMQ's metrics count them",
+        failed,
+    );
 
     let mut out = String::new();
     // Writing into a String cannot fail.

@@ -40,6 +40,8 @@ const TAIL_EVERY: Duration = Duration::from_millis(250);
 const TAIL_BACKLOG: usize = 200;
 /// The longest an action (a stop waiting out kill_timeout) may take before its answer.
 const ACTION_PATIENCE: Duration = Duration::from_secs(600);
+/// The longest a read (a page, the API, /metrics) may take to answer.
+const READ_PATIENCE: Duration = Duration::from_secs(20);
 /// Request bodies: actions carry none.
 const BODY_LIMIT: usize = 16 * 1024;
 
@@ -235,11 +237,11 @@ async fn guard(
     req: Request,
     next: Next,
 ) -> Response {
+    let write = req.method() != Method::GET && req.method() != Method::HEAD;
     // Decided before any await: the request's body is not Sync, so no borrow of it may be
     // held across one.
     let verdict = {
         let get = |name: header::HeaderName| req.headers().get(name).and_then(|v| v.to_str().ok());
-        let write = req.method() != Method::GET && req.method() != Method::HEAD;
         let peer: IpAddr = peer.ip().to_canonical();
         access::decide(
             &app.policy,
@@ -249,8 +251,22 @@ async fn guard(
             get(header::AUTHORIZATION),
         )
     };
+    // Reads answer within READ_PATIENCE (a wedged keeper or Valkey cannot hold a connection
+    // forever); actions within what they may take. A stream's answer is its headers: the
+    // events that follow are not bounded.
+    let patience = if write {
+        ACTION_PATIENCE + Duration::from_secs(5)
+    } else {
+        READ_PATIENCE
+    };
     match verdict {
-        Verdict::Allow => next.run(req).await,
+        Verdict::Allow => match tokio::time::timeout(patience, next.run(req)).await {
+            Ok(response) => response,
+            Err(_) => error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("no answer within {}s", patience.as_secs()),
+            ),
+        },
         Verdict::Unauthorized(why) => {
             let mut r = error(StatusCode::UNAUTHORIZED, why);
             r.headers_mut().insert(

@@ -170,6 +170,9 @@ impl QueueSpec {
     pub fn worker_options(&self, concurrency: usize) -> WorkerOptions {
         let mut o = WorkerOptions {
             concurrency,
+            // Recorded as Node's workers with `metrics: {maxDataPoints: ONE_WEEK}` do, for
+            // Queue.getMetrics and `tpctl web`'s per-queue counters.
+            metrics_max_data_points: Some(tp_bullmq::worker::METRICS_ONE_WEEK),
             ..Default::default()
         };
         if let Some(l) = self.lock {

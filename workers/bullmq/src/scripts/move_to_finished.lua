@@ -7,12 +7,14 @@
   prepended at load time), as Node does: one round trip per job instead of two.
 
   KEYS: 1 wait, 2 active, 3 prioritized, 4 events, 5 stalled, 6 target set (completed or
-        failed), 7 meta, 8 limiter, 9 delayed, 10 paused, 11 pc, 12 marker
+        failed), 7 meta, 8 limiter, 9 delayed, 10 paused, 11 pc, 12 marker, 13 metrics hash of
+        the target (metrics:completed or metrics:failed), 14 its per-minute list (…:data)
   ARGV: 1 key prefix, 2 job id, 3 now (ms), 4 "completed" or "failed", 5 return value JSON or
         failed reason, 6 token, 7 keep count (-1 keep all, 0 remove, n keep n),
         8 keep age (s, 0 none), 9 keep limit, 10 attempts, 11 stacktrace JSON or "",
         12 fetch next ("1"/"0"), 13 next token, 14 lockDuration, 15 limiter max or "",
-        16 limiter duration or "", 17 worker name or ""
+        16 limiter duration or "", 17 worker name or "", 18 metrics data points to keep ("" or
+        0: no metrics, as Node without its `metrics` option)
   Returns 0 or the next job (as move_to_active), or -1 job missing, -2 lock missing, -3 not
   active, -6 lock owned by another.
 ]]
@@ -104,6 +106,36 @@ else
     end
     if #extra > 0 then
       rcall("ZREMRANGEBYRANK", KEYS[6], 0, -(count + 1))
+    end
+  end
+end
+
+-- Per-minute metrics as Node's `metrics: {maxDataPoints}` worker option records them (read by
+-- Queue.getMetrics): a running count, and per minute the jobs finished in it, newest first,
+-- zeros for minutes without any, at most maxDataPoints of them.
+local maxPoints = tonumber(ARGV[18])
+if maxPoints and maxPoints > 0 then
+  local total = rcall("HINCRBY", KEYS[13], "count", 1) - 1
+  local prevTS = rcall("HGET", KEYS[13], "prevTS")
+  if not prevTS then
+    rcall("HSET", KEYS[13], "prevTS", now, "prevCount", 0)
+  else
+    local minutes = math.min(math.floor(now / 60000) - math.floor(tonumber(prevTS) / 60000), maxPoints)
+    if minutes > 0 then
+      local delta = total - (tonumber(rcall("HGET", KEYS[13], "prevCount")) or 0)
+      rcall("LPUSH", KEYS[14], delta)
+      -- The minutes since without a job, in batches (unpack has a stack limit).
+      local left = minutes - 1
+      while left > 0 do
+        local zeros = {}
+        for i = 1, math.min(left, 1000) do
+          zeros[i] = 0
+        end
+        rcall("LPUSH", KEYS[14], unpack(zeros))
+        left = left - #zeros
+      end
+      rcall("LTRIM", KEYS[14], 0, maxPoints - 1)
+      rcall("HSET", KEYS[13], "prevCount", total, "prevTS", now)
     end
   end
 end

@@ -33,15 +33,17 @@ pub(crate) struct HotKeys {
     pub completed: KeyList,
     pub failed: KeyList,
     pub retry: KeyList,
+    /// Metrics data points to keep, as the finish script's argument ("" for none).
+    pub metrics: String,
 }
 
 impl HotKeys {
     /// Each list in the order of its script's KEYS.
-    fn new(keys: &Keys) -> HotKeys {
+    fn new(keys: &Keys, opts: &WorkerOptions) -> HotKeys {
         let base = keys.base();
         let finished = |target: &str| {
             let names = format!(
-                "wait active prioritized events stalled {target} meta limiter delayed paused pc marker"
+                "wait active prioritized events stalled {target} meta limiter delayed paused pc marker metrics:{target} metrics:{target}:data"
             );
             KeyList::new(base, &names.split(' ').collect::<Vec<_>>())
         };
@@ -51,6 +53,9 @@ impl HotKeys {
             completed: finished("completed"),
             failed: finished("failed"),
             retry: list("wait active prioritized events stalled paused meta pc marker delayed"),
+            metrics: opts
+                .metrics_max_data_points
+                .map_or_else(String::new, |n| n.to_string()),
         }
     }
 }
@@ -71,7 +76,13 @@ pub struct WorkerOptions {
     /// On shutdown, how long running jobs may take to finish; then they are abandoned (their
     /// locks expire and another worker's stalled check picks them up). `None` waits for them.
     pub drain_timeout: Option<Duration>,
+    /// Per-minute completed and failed counts kept for this many minutes, as Node's
+    /// `metrics: {maxDataPoints}` (read by `Queue.getMetrics`); `None` records none.
+    pub metrics_max_data_points: Option<u32>,
 }
+
+/// Node's `MetricsTime.ONE_WEEK`: a week of per-minute data points.
+pub const METRICS_ONE_WEEK: u32 = 7 * 24 * 60;
 
 impl Default for WorkerOptions {
     fn default() -> Self {
@@ -84,6 +95,7 @@ impl Default for WorkerOptions {
             name: None,
             limiter: None,
             drain_timeout: None,
+            metrics_max_data_points: None,
         }
     }
 }
@@ -181,7 +193,7 @@ impl Worker {
         let keys = Keys::new(prefix, queue);
         Ok(Worker {
             queue: queue.to_string(),
-            hot: Arc::new(HotKeys::new(&keys)),
+            hot: Arc::new(HotKeys::new(&keys, &opts)),
             keys,
             cmd,
             block,

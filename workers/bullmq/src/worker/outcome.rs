@@ -227,6 +227,7 @@ pub(super) async fn finish(
                 .arg(&f.name),
             None => call.arg("0").arg("").arg(0u64).arg("").arg("").arg(""),
         };
+        call.arg(&hot.metrics);
         call
     };
     // Back to the queue: a retry (`delay`, the failure recorded, an attempt counted) or a

@@ -1,7 +1,8 @@
 // Processes COUNT jobs with a Node worker and prints each as a JSON line (id, name, data,
 // opts, attemptsMade), in the order they ran: node consume.cjs URL QUEUE COUNT TIMEOUT_MS
 // (SLEEP_MS: how long each job takes; LOCK_MS, STALLED_MS: lockDuration, stalledInterval;
-// FAIL: every job throws; FAIL_MARKED: jobs whose data has fail: true throw "boom"; DRAIN_S: drainDelay, the idle worker's blocking wait)
+// FAIL: every job throws; FAIL_MARKED: jobs whose data has fail: true throw "boom"; DRAIN_S: drainDelay, the idle worker's blocking wait;
+// METRICS: the metrics option's maxDataPoints)
 const { Worker } = require(process.env.BULLMQ_MODULE || "bullmq");
 (async () => {
   const [url, name, count, timeout] = process.argv.slice(2);
@@ -27,7 +28,7 @@ const { Worker } = require(process.env.BULLMQ_MODULE || "bullmq");
       if (seen >= Number(count)) setImmediate(done);
       return { ok: job.id };
     },
-    { connection: { url }, concurrency: 1, lockDuration: Number(process.env.LOCK_MS || 30000), stalledInterval: Number(process.env.STALLED_MS || 30000), drainDelay: Number(process.env.DRAIN_S || 5) },
+    { connection: { url }, concurrency: 1, lockDuration: Number(process.env.LOCK_MS || 30000), stalledInterval: Number(process.env.STALLED_MS || 30000), drainDelay: Number(process.env.DRAIN_S || 5), ...(process.env.METRICS ? { metrics: { maxDataPoints: Number(process.env.METRICS) } } : {}) },
   );
   const timer = setTimeout(done, Number(timeout));
   await finished;

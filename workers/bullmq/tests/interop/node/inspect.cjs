@@ -16,6 +16,7 @@ const { Queue, Job, FlowProducer } = require(process.env.BULLMQ_MODULE || "bullm
   else if (what === "repeatables") out = await queue.getRepeatableJobs();
   else if (what === "jobs") out = (await queue.getJobs([arg], 0, 100)).map((j) => j.id);
   else if (what === "workers") out = (await queue.getWorkers()).length;
+  else if (what === "metrics") out = { completed: await queue.getMetrics("completed"), failed: await queue.getMetrics("failed") };
   else if (what === "logs") out = await queue.getJobLogs(process.argv[6]);
   else if (what === "schedulers") out = await queue.getJobSchedulers();
   else if (what === "obliterate-force") {
