@@ -174,12 +174,23 @@ pub async fn rows_on(
     configured: &BTreeMap<String, u32>,
 ) -> Result<Vec<QueueRow>, String> {
     let names = names(conn, prefix, configured).await?;
+    rows_of(conn, prefix, &names, configured).await
+}
+
+/// The rows of the named queues: their reads sent at once over the multiplexed connection
+/// (pipelined), not one queue after another.
+pub async fn rows_of(
+    conn: &mut redis::aio::MultiplexedConnection,
+    prefix: &str,
+    names: &[String],
+    configured: &BTreeMap<String, u32>,
+) -> Result<Vec<QueueRow>, String> {
     let clients = client_list(conn).await;
-    let mut out = Vec::new();
-    for name in names {
-        out.push(row(conn, prefix, &name, configured, clients.as_deref()).await);
-    }
-    Ok(out)
+    let conn = &*conn;
+    let rows = names
+        .iter()
+        .map(|name| row(conn, prefix, name, configured, clients.as_deref()));
+    Ok(futures_util::future::join_all(rows).await)
 }
 
 /// Where the queues are for the apps of `home` and ./ecosystem.toml, and the queues they
@@ -261,8 +272,11 @@ pub async fn row(
     clients: Result<&str, &String>,
 ) -> QueueRow {
     let q = Queue::new(conn.clone(), prefix, name);
-    let counts = q.counts().await.map_err(|e| e.to_string());
-    let paused = q.is_paused().await.map_err(|e| e.to_string());
+    let (counts, paused) = tokio::join!(q.counts(), q.is_paused());
+    let (counts, paused) = (
+        counts.map_err(|e| e.to_string()),
+        paused.map_err(|e| e.to_string()),
+    );
     match (counts, paused, clients) {
         (Ok(counts), Ok(paused), Ok(clients)) => {
             let status = status_word(paused, &counts);

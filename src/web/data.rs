@@ -16,6 +16,8 @@ use crate::queues::{self, QueueRow, Valkey};
 
 /// How long a Valkey round may take before Valkey counts as unreachable.
 const VALKEY_PATIENCE: Duration = Duration::from_secs(3);
+/// How often the keyspace is scanned for queues.
+const DISCOVER_EVERY: Duration = Duration::from_secs(10);
 /// How long the located Valkey and the apps' specs are reused before being read again.
 const SPECS_EVERY: Duration = Duration::from_secs(5);
 
@@ -79,6 +81,9 @@ pub struct Source {
     pub host: String,
     specs: std::sync::Mutex<Option<Arc<Specs>>>,
     conn: Mutex<Option<MultiplexedConnection>>,
+    /// The queues found under the prefix, and when: the keyspace SCAN behind them is paid
+    /// every `DISCOVER_EVERY`, not every request.
+    names: std::sync::Mutex<Option<(Instant, Vec<String>)>>,
 }
 
 impl Source {
@@ -88,6 +93,7 @@ impl Source {
             host,
             specs: std::sync::Mutex::new(None),
             conn: Mutex::new(None),
+            names: std::sync::Mutex::new(None),
         }
     }
 
@@ -158,7 +164,11 @@ impl Source {
         let address = tp_bullmq::connect::redacted(&valkey.url);
         let round = async {
             let mut conn = self.conn(&valkey).await?;
-            let rows = queues::rows_on(&mut conn, &valkey.prefix, &specs.configured).await?;
+            let names = self
+                .queue_names(&mut conn, &valkey.prefix, &specs.configured)
+                .await?;
+            let rows =
+                queues::rows_of(&mut conn, &valkey.prefix, &names, &specs.configured).await?;
             let finished = finished_counts(&mut conn, &valkey.prefix, &rows).await?;
             let hosts = super::fleet::read(&mut conn, crate::keeper::now_ms())
                 .await
@@ -196,6 +206,34 @@ impl Source {
                 }
             }
         }
+    }
+
+    /// The queues under the prefix and those the apps name, found again every
+    /// `DISCOVER_EVERY`.
+    async fn queue_names(
+        &self,
+        conn: &mut MultiplexedConnection,
+        prefix: &str,
+        configured: &BTreeMap<String, u32>,
+    ) -> Result<Vec<String>, String> {
+        let cached = {
+            let guard = self.names.lock().unwrap_or_else(|p| p.into_inner());
+            guard
+                .as_ref()
+                .filter(|(at, _)| at.elapsed() < DISCOVER_EVERY)
+                .map(|(_, n)| n.clone())
+        };
+        if let Some(mut names) = cached {
+            // Apps started since still show their queues at once.
+            names.extend(configured.keys().cloned());
+            names.sort();
+            names.dedup();
+            return Ok(names);
+        }
+        let names = queues::names(conn, prefix, configured).await?;
+        *self.names.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some((Instant::now(), names.clone()));
+        Ok(names)
     }
 
     /// The server's Valkey connection, made when there is none.

@@ -123,8 +123,16 @@ pub fn run(ctx: &Ctx, o: Options) -> Result<Outcome, CommandError> {
         },
         history: history::History::default(),
     });
+    // One malloc arena, not one per thread: a long-running server keeps what each arena
+    // grew to, and its threads (runtime, blocking pool, broadcast) would each hold their own.
+    // SAFETY: mallopt only sets an allocator parameter; called before any thread starts.
+    #[cfg(target_env = "gnu")]
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1);
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        .max_blocking_threads(8)
         .enable_all()
         .build()
         .map_err(|source| CommandError::Io {
