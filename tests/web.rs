@@ -449,11 +449,25 @@ fn the_queue_api_pages_jobs_shows_one_and_names_unknown_queues() {
     let jobs = page["jobs"].as_array().expect("jobs");
     assert_eq!(jobs.len(), 3, "{body}");
     let id = jobs[0]["id"].as_str().expect("an id").to_string();
+    // The progress a worker reported (updateProgress writes the job's `progress` field).
+    let status = std::process::Command::new("redis-cli")
+        .args([
+            "-u",
+            &server.url(),
+            "HSET",
+            &format!("bull:emails:{id}"),
+            "progress",
+            "{\"done\":42}",
+        ])
+        .status()
+        .expect("redis-cli");
+    assert!(status.success());
     let (code, body) = web.get(&format!("/api/v1/queues/emails/jobs/{id}"));
     assert_eq!(code, 200, "{body}");
     let job: serde_json::Value = serde_json::from_str(&body).expect("json");
     assert_eq!(job["state"], "waiting");
     assert_eq!(job["name"], "send");
+    assert_eq!(job["progress"]["done"], 42, "{body}");
     let (code, page) = web.get(&format!("/queues/emails/jobs/{id}"));
     assert_eq!(code, 200);
     assert!(page.contains("&quot;n&quot;"), "the data is shown: {page}");

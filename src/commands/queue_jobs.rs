@@ -94,7 +94,7 @@ pub fn detail(j: &Job, state: Option<State>, logs: &[String]) -> Value {
     json!({
         "id": j.id, "name": j.name, "state": state.map(State::as_str), "data": j.data,
         "opts": j.opts.value(), "timestamp": j.timestamp, "delay": j.delay,
-        "attemptsMade": j.attempts_made, "attempts": attempts(j),
+        "attemptsMade": j.attempts_made, "attempts": attempts(j), "progress": j.progress,
         "processedOn": j.processed_on, "finishedOn": j.finished_on,
         "failedReason": j.failed_reason, "stacktrace": j.stacktrace,
         "returnvalue": j.return_value, "logs": logs,
@@ -130,6 +130,9 @@ pub fn show(j: &Job, state: Option<State>, logs: &[String], json_out: bool, now:
     field("started", when(j.processed_on, now));
     field("finished", when(j.finished_on, now));
     field("attempts", attempts(j));
+    if let Some(p) = &j.progress {
+        field("progress", p.to_string());
+    }
     if let Some(r) = &j.failed_reason {
         field("failed", r.clone());
     }

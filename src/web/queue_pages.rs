@@ -217,6 +217,7 @@ pub async fn job_page(
             tr { th { "name" } td { (v["name"].as_str().unwrap_or_default()) } }
             tr { th { "state" } td { (v["state"].as_str().unwrap_or("in no state")) } }
             tr { th { "attempts" } td { (v["attempts"].as_str().unwrap_or_default()) } }
+            @if !v["progress"].is_null() { tr { th { "progress" } td { (v["progress"].to_string()) } } }
             tr { th { "added" } td { (when(v["timestamp"].as_u64())) } }
             tr { th { "started" } td { (when(v["processedOn"].as_u64())) } }
             tr { th { "finished" } td { (when(v["finishedOn"].as_u64())) } }

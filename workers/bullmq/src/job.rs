@@ -187,6 +187,8 @@ pub struct Job {
     pub deferred_failure: Option<String>,
     /// The repeatable this job is an iteration of (`rjk`).
     pub repeat_key: Option<String>,
+    /// What the job last reported with `updateProgress` (a number or any JSON).
+    pub progress: Option<Value>,
 }
 
 impl Job {
@@ -222,6 +224,7 @@ impl Job {
             stacktrace: Vec::new(),
             deferred_failure: None,
             repeat_key: None,
+            progress: None,
         };
         let mut legacy_attempts = None;
         let mut atm = None;
@@ -238,6 +241,7 @@ impl Job {
                 "processedOn" => job.processed_on = num(&v),
                 "finishedOn" => job.finished_on = num(&v),
                 "failedReason" => job.failed_reason = Some(v),
+                "progress" => job.progress = json(&v),
                 "returnvalue" => job.return_value = json(&v),
                 "stacktrace" => {
                     job.stacktrace = serde_json::from_str(&v).unwrap_or_default();
