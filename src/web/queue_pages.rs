@@ -9,8 +9,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tp_bullmq::admin::State as JobState;
 
+use super::api::run_tpctl;
 use super::data::QueueProblem;
-use super::{Shared, error, page, run_tpctl};
+use super::{Shared, error, page};
 use crate::commands::queue_jobs;
 use crate::render;
 
