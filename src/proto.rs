@@ -113,6 +113,9 @@ pub struct AppStatus {
     /// The ecosystem file the app belongs to (absolute), if it came from one.
     #[serde(default)]
     pub source: Option<String>,
+    /// What an app with `notify = true` last said of itself (STATUS=…, or stopping/reloading).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify_status: Option<String>,
 }
 
 impl AppStatus {
@@ -137,6 +140,7 @@ impl AppStatus {
             since_ms,
             dropped_log_bytes: 0,
             last_error: None,
+            notify_status: None,
             source: None,
         }
     }

@@ -202,6 +202,8 @@ pub fn status_table_within(
                 r.cause
                     .clone()
                     .or_else(|| r.last_exit.map(|e| exit(Some(e))))
+                    // What a notify app says of itself, while nothing went wrong.
+                    .or_else(|| r.notify_status.clone())
                     .unwrap_or_else(|| "-".into())
             }),
         )

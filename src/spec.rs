@@ -68,6 +68,20 @@ pub struct AppSpec {
     /// own `alerts` overrides); `None` when none are configured or the app turns them off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alerts: Option<AlertSpec>,
+    /// `notify = true`: the app speaks systemd's sd_notify protocol on `NOTIFY_SOCKET`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify: Option<NotifySpec>,
+}
+
+/// Readiness and watchdog over sd_notify (`notify = true`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotifySpec {
+    /// `READY=1` must come within this after the program was executed, or the start failed.
+    #[serde(with = "millis")]
+    pub ready_timeout: Duration,
+    /// `WATCHDOG=1` must come at least this often once ready, or the app is restarted.
+    #[serde(default, with = "opt_millis", skip_serializing_if = "Option::is_none")]
+    pub watchdog: Option<Duration>,
 }
 
 /// An app's alerts: what raises them, how often, and where they go.

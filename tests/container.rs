@@ -65,7 +65,7 @@ fn run_as_pid_1_reaps_orphans_answers_the_probe_and_stops_gracefully_on_sigterm(
     t.write(
         "ecosystem.toml",
         &format!(
-            "[[apps]]\nname = \"spawner\"\nscript = \"/bin/sh\"\nargs = [\"-c\", \"setsid /bin/sleep 4 & c=$!; while [ \\\"$(cut -d' ' -f5 /proc/$c/stat)\\\" = $$ ]; do :; done; echo spawned\"]\nautorestart = false\n\n\
+            "[[apps]]\nname = \"spawner\"\nscript = \"/bin/sh\"\nargs = [\"-c\", \"setsid /bin/sleep 300 & c=$!; while [ \\\"$(cut -d' ' -f5 /proc/$c/stat)\\\" = $$ ]; do :; done; echo spawned\"]\nautorestart = false\n\n\
              [[apps]]\nname = \"worker\"\nscript = \"{}\"\nafter = \"spawner\"\nkill_signal = \"SIGINT\"\nenv = {{ SIGNALS = \"{}\" }}\n",
             fixture("sigint_only.sh"),
             t.path().join("signals").display()
@@ -107,7 +107,7 @@ fn run_as_pid_1_reaps_orphans_answers_the_probe_and_stops_gracefully_on_sigterm(
     // The orphan: re-parented to run (PID 1) once the spawner's keeper exited, then reaped.
     let ours = |p: &i32| t.live_processes().contains(p);
     let orphan = wait_until(LONG, || {
-        match with_cmdline(&["/bin/sleep", "4"])
+        match with_cmdline(&["/bin/sleep", "300"])
             .into_iter()
             .filter(ours)
             .collect::<Vec<_>>()
@@ -121,6 +121,8 @@ fn run_as_pid_1_reaps_orphans_answers_the_probe_and_stops_gracefully_on_sigterm(
     wait_for("the orphan adopted by PID 1", LONG, || {
         stat(orphan).is_some_and(|(_, ppid)| ppid == run_pid)
     });
+    // It ends (killed here, so that a slow machine cannot miss it alive): PID 1 must reap it.
+    unsafe { libc::kill(orphan, libc::SIGTERM) };
     wait_for("the orphan reaped, not a zombie", LONG, || {
         stat(orphan).is_none()
     });

@@ -30,6 +30,8 @@ pub struct Description {
     pub max_memory_restart: Option<u64>,
     pub kill_signal: String,
     pub kill_timeout_ms: u64,
+    /// `notify = true`: readiness and watchdog (sd_notify).
+    pub notify: Option<crate::spec::NotifySpec>,
     pub after: Vec<String>,
     pub queues: Vec<String>,
     pub concurrency: Option<u32>,
@@ -151,6 +153,7 @@ fn view(
         max_memory_restart: spec.max_memory_restart,
         kill_signal: signal_name(spec.kill_signal),
         kill_timeout_ms: spec.kill_timeout.as_millis() as u64,
+        notify: spec.notify,
         after: spec.after,
         queues: spec.queues,
         concurrency: spec.concurrency,
@@ -202,6 +205,9 @@ fn text(d: &Description, all: bool) -> String {
         s.cpu_percent.map_or("-".into(), |c| format!("{c:.1}%")),
     );
     line("last exit", render::exit(s.last_exit));
+    if let Some(said) = &s.notify_status {
+        line("app says", said.clone());
+    }
     if s.dropped_log_bytes > 0 {
         line("dropped log bytes", s.dropped_log_bytes.to_string());
     }
@@ -238,6 +244,16 @@ fn text(d: &Description, all: bool) -> String {
     line(
         "kill_timeout",
         format_duration(std::time::Duration::from_millis(d.kill_timeout_ms)),
+    );
+    line(
+        "notify",
+        d.notify.map_or("-".into(), |n| {
+            format!(
+                "ready within {}, watchdog {}",
+                format_duration(n.ready_timeout),
+                n.watchdog.map_or("none".into(), format_duration)
+            )
+        }),
     );
     line(
         "alerts",

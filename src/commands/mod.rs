@@ -9,6 +9,7 @@ pub mod init;
 pub mod inventory;
 pub mod log_json;
 pub mod logs;
+mod outcome;
 pub mod queue_jobs;
 pub mod queues;
 pub mod run;

@@ -5,17 +5,16 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use super::outcome::{
+    Report, describe_outcome, report, report_of, wait_one_shots, wait_ready, waits,
+};
 use super::{CommandError, Ctx, Outcome, inventory, targets};
 use crate::cli::Targets;
 use crate::client::{self, ClientError};
 use crate::config::order;
-use crate::home::Home;
 use crate::policy::Status;
 use crate::proto::{AppStatus, Handshake, Request, Response};
 use crate::spec::AppSpec;
-
-/// How long to wait for a one-shot app to finish before giving up on its dependents.
-const ONE_SHOT_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 
 /// Starts the given specs in `after` order (for `resurrect`); running apps stay as they are.
 pub fn start_specs(ctx: &Ctx, specs: &[AppSpec]) -> Outcome {
@@ -304,32 +303,6 @@ fn report_env_updates(ctx: &Ctx, specs: &[AppSpec], update_env: bool) {
     }
 }
 
-fn report_of(status: AppStatus) -> Report {
-    let note = describe_outcome(&status);
-    report(status, note)
-}
-
-/// What happened to one app.
-struct Report {
-    status: Option<AppStatus>,
-    note: String,
-    ok: bool,
-    one_shot: bool,
-    printed: std::cell::Cell<bool>,
-}
-
-impl Report {
-    fn failed(note: String) -> Report {
-        Report {
-            status: None,
-            note,
-            ok: false,
-            one_shot: false,
-            printed: Default::default(),
-        }
-    }
-}
-
 fn bring_up(ctx: &Ctx, specs: &[AppSpec], verb: Verb) -> Outcome {
     let mut outcome = Outcome::Success;
     let mut shown: Vec<AppStatus> = Vec::new();
@@ -339,6 +312,7 @@ fn bring_up(ctx: &Ctx, specs: &[AppSpec], verb: Verb) -> Outcome {
     // starts it once the dependency is up), listed as waiting with the dependency's error.
     for runnable in order::waves(specs) {
         let mut reports = act(ctx, &runnable, verb);
+        wait_ready(&ctx.home, &runnable, &mut reports);
         print_reports(&runnable, &reports, |r| !waits(r), &mut already);
         wait_one_shots(&ctx.home, &runnable, &mut reports);
         print_reports(&runnable, &reports, |_| false, &mut already);
@@ -514,73 +488,5 @@ fn print_reports(
             }
             r.printed.set(true);
         }
-    }
-}
-
-/// True for a one-shot still running: its line waits for its end.
-fn waits(r: &Report) -> bool {
-    r.one_shot && r.ok && r.status.as_ref().is_some_and(|s| !s.status.is_settled())
-}
-
-fn report(status: AppStatus, note: String) -> Report {
-    let ok = !matches!(
-        status.status,
-        Status::Errored | Status::Failed | Status::Lost | Status::Waiting
-    );
-    Report {
-        status: Some(status),
-        note,
-        ok,
-        one_shot: false,
-        printed: Default::default(),
-    }
-}
-
-/// `online (pid 12)`, `waiting (for scheduler: failed: …)`, `failed: exit code 1 — its last
-/// stderr line`: what happened, with the app's own last word when it failed.
-fn describe_outcome(s: &AppStatus) -> String {
-    let said = s
-        .last_error
-        .as_deref()
-        .filter(|l| s.reason.as_deref() != Some(*l))
-        .map(|l| format!(" — {l}"))
-        .unwrap_or_default();
-    match (s.status, s.pid, &s.reason) {
-        (Status::Online, Some(pid), _) => format!("online (pid {pid})"),
-        (Status::Waiting, _, Some(reason)) => format!("waiting ({reason})"),
-        (Status::WaitingRestart, _, Some(reason)) => format!("failed: {reason}{said}"),
-        (st, _, Some(reason)) => format!("{}: {reason}{said}", st.as_str()),
-        (st, _, None) => format!("{}{said}", st.as_str()),
-    }
-}
-
-/// One-shot apps must complete before the next wave; wait for each that is still running.
-fn wait_one_shots(home: &Home, wave: &[&AppSpec], reports: &mut [Report]) {
-    let waiting: Vec<usize> = (0..wave.len()).filter(|i| waits(&reports[*i])).collect();
-    if waiting.is_empty() {
-        return;
-    }
-    let names: Vec<&str> = waiting.iter().map(|i| wave[*i].id.as_str()).collect();
-    crate::say!("… waiting for one-shot {} to complete", names.join(", "));
-    let requests = waiting
-        .iter()
-        .map(|i| (home.app(&wave[*i].id), Request::WaitSettled))
-        .collect();
-    let answers = client::broadcast(requests, ONE_SHOT_TIMEOUT);
-    for (i, answer) in waiting.into_iter().zip(answers) {
-        let status = match answer {
-            Ok(Response::Status { status }) => status,
-            // It finished before we asked, and its keeper exited: the state file has the end.
-            _ => inventory::statuses(home, std::slice::from_ref(&wave[i].id)).remove(0),
-        };
-        let ok = status.status == Status::Completed;
-        let note = describe_outcome(&status);
-        reports[i] = Report {
-            status: Some(status),
-            note,
-            ok,
-            one_shot: true,
-            printed: Default::default(),
-        };
     }
 }

@@ -10,6 +10,9 @@ pub const MIN_UPTIME: Duration = Duration::from_secs(1);
 pub const KILL_SIGNAL: i32 = libc::SIGINT;
 /// Long enough for a BullMQ job to finish within its default 30 s lock (PM2's 1.6 s cuts jobs in half).
 pub const KILL_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long an app with `notify = true` has to send READY=1 (systemd's TimeoutStartSec is 90s;
+/// a worker that connects to Valkey and PostgreSQL needs far less).
+pub const READY_TIMEOUT: Duration = Duration::from_secs(60);
 /// First delay before a failed one-shot that others need runs again (doubling to the cap).
 pub const ONE_SHOT_RETRY_BASE: Duration = Duration::from_secs(1);
 /// Upper bound of the exponential restart back-off.

@@ -112,6 +112,21 @@ pub const KEYS: &[Key] = &[
         "none",
         "Exit codes that mean done: the app is stopped, not restarted.",
     ),
+    key(
+        "notify",
+        "false",
+        "true: the app speaks systemd's sd_notify protocol on NOTIFY_SOCKET and is online only once it sends READY=1 (see READINESS AND WATCHDOG).",
+    ),
+    key(
+        "ready_timeout",
+        "60s",
+        "With notify: READY=1 must come within this after the program started, or the start failed (a failed run, retried under the crash-loop rules).",
+    ),
+    key(
+        "watchdog",
+        "none",
+        "With notify: once ready, WATCHDOG=1 must come at least this often, or the app is restarted gracefully (ledger cause watchdog).",
+    ),
     app_key(
         "after",
         "none",
@@ -246,6 +261,16 @@ pub fn man_page(version: &str) -> String {
          scheduler) is retried when it fails, after exp_backoff_restart_delay (1s when unset) doubling to 30s, \
          until it completes or has failed max_restarts times in a row; its dependents start as soon as it \
          completes. A one-shot nothing runs after ends failed at its first failure.\n",
+    );
+    out.push_str(
+        ".SH \"READINESS AND WATCHDOG\"\n\
+         With \\fBnotify = true\\fR the keeper gives the app NOTIFY_SOCKET, a datagram socket in its run directory \
+         (as systemd's Type=notify does), and hears only the app's own process group on it (the sender's \
+         credentials are checked). \\fBREADY=1\\fR turns \\fBlaunching\\fR into \\fBonline\\fR, and \\fBtpctl start\\fR waits \
+         for it; without it within \\fBready_timeout\\fR the app is stopped and the start failed, saying why, and runs \
+         that never get ready count towards the crash loop however long they lasted. \\fBWATCHDOG=1\\fR must then come \
+         within every \\fBwatchdog\\fR window or the app is restarted gracefully (back-off and crash-loop rules \
+         apply). \\fBSTATUS=\\fR text is shown by status, describe and monit; STOPPING=1 and RELOADING=1 are shown too.\n",
     );
     out.push_str(
         ".SH \"THE ENVIRONMENT OF AN APP\"\n\

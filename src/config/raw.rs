@@ -256,6 +256,9 @@ pub struct RawSettings {
     pub log_keep: Option<u32>,
     pub log_compress: Option<bool>,
     pub log_rotate: Option<Spanned<String>>,
+    pub notify: Option<Spanned<bool>>,
+    pub ready_timeout: Option<Spanned<DurationValue>>,
+    pub watchdog: Option<Spanned<DurationValue>>,
 }
 
 /// One `[[apps]]` table.
@@ -296,6 +299,9 @@ pub struct RawApp {
     pub log_compress: Option<bool>,
     pub log_rotate: Option<Spanned<String>>,
     pub alerts: Option<Spanned<RawAppAlerts>>,
+    pub notify: Option<Spanned<bool>>,
+    pub ready_timeout: Option<Spanned<DurationValue>>,
+    pub watchdog: Option<Spanned<DurationValue>>,
 }
 
 fn de_opt_size<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<ByteSize>, D::Error> {

@@ -343,6 +343,7 @@ fn resolve_app(
 ) -> Option<Vec<AppSpec>> {
     let name = app.name.get_ref().clone();
     let start = diags.len();
+    let notify = notify_spec(&app, defaults, cx, diags);
 
     if app.script.get_ref().trim().is_empty() {
         diags.push(diag(
@@ -562,10 +563,56 @@ fn resolve_app(
                 autostart,
                 cron_restart: cron_restart.clone(),
                 alerts: alerts.clone(),
+                notify,
             }
         })
         .collect();
     Some(specs)
+}
+
+/// `notify`, `ready_timeout` and `watchdog` (the app's, else `[defaults]`'s); the timing
+/// keys without `notify = true`, or a zero window, are located errors.
+fn notify_spec(
+    app: &RawApp,
+    defaults: &RawSettings,
+    cx: &Context<'_>,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<crate::spec::NotifySpec> {
+    let on = app
+        .notify
+        .as_ref()
+        .or(defaults.notify.as_ref())
+        .is_some_and(|n| *n.get_ref());
+    let ready = app
+        .ready_timeout
+        .as_ref()
+        .or(defaults.ready_timeout.as_ref());
+    let watchdog = app.watchdog.as_ref().or(defaults.watchdog.as_ref());
+    if !on {
+        for (key, field) in [("ready_timeout", ready), ("watchdog", watchdog)] {
+            if let Some(f) = field {
+                diags.push(diag(
+                    cx,
+                    f,
+                    format!("`{key}` needs `notify = true`: without it the app sends no READY or WATCHDOG messages to time"),
+                ));
+            }
+        }
+        return None;
+    }
+    for (key, field) in [("ready_timeout", ready), ("watchdog", watchdog)] {
+        if let Some(f) = field.filter(|f| f.get_ref().0 < Duration::from_millis(100)) {
+            diags.push(diag(
+                cx,
+                f,
+                format!("`{key}` must be at least 100ms, such as \"30s\""),
+            ));
+        }
+    }
+    Some(crate::spec::NotifySpec {
+        ready_timeout: ready.map_or(defaults::READY_TIMEOUT, |r| r.get_ref().0),
+        watchdog: watchdog.map(|w| w.get_ref().0),
+    })
 }
 
 fn pick(

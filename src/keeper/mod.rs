@@ -16,6 +16,7 @@ pub mod launch;
 pub mod logfile;
 pub mod logs;
 mod mode;
+mod notify;
 pub mod output;
 pub mod readbuf;
 mod requests;
@@ -101,6 +102,10 @@ pub struct Keeper {
     last_error: Option<String>,
     /// The instances of the apps it runs `after`, found once (id, one-shot).
     dependency_ids: Option<Vec<(String, bool)>>,
+    /// `notify = true`: the socket the app's sd_notify messages come in on.
+    notify: Option<notify::NotifySocket>,
+    /// The app's last STATUS= (or that it said it is stopping or reloading).
+    notify_status: Option<String>,
 }
 
 /// Milliseconds since the Unix epoch.
@@ -108,27 +113,6 @@ pub fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
-}
-
-fn limits(spec: &AppSpec) -> Limits {
-    Limits {
-        restart: spec.restart.clone(),
-        max_memory_bytes: spec.max_memory_restart,
-        kill_signal: spec.kill_signal,
-        kill_timeout: spec.kill_timeout,
-        has_after: !spec.after.is_empty(),
-        restart_rate: spec
-            .alerts
-            .as_ref()
-            .and_then(|a| a.restart_rate)
-            .map(|r| (r.count, r.window)),
-        recovered_after: spec
-            .alerts
-            .as_ref()
-            .map_or(crate::config::alerts::RECOVERED_AFTER, |a| {
-                a.recovered_after
-            }),
-    }
 }
 
 impl Keeper {
@@ -167,8 +151,9 @@ impl Keeper {
             (None, Some(dir)) => LogSet::files(&spec.logs, dir),
             (None, None) => LogSet::terminal(Vec::new(), Vec::new()),
         };
-        let policy = Policy::new(limits(&spec));
-        let launcher = child::Launcher::new(&spec);
+        let policy = Policy::new(Limits::of(&spec));
+        let notify = notify::open_for(&spec, mode.dir());
+        let launcher = notify::launcher(&spec, notify.as_ref());
         let cron = cron_of(&spec);
         let log_clock = log_clock_of(&spec, &mode);
         // Read once here, so that `status` never reads a file per app for it.
@@ -207,6 +192,8 @@ impl Keeper {
             read_buf: ReadBuffer::default(),
             last_error: None,
             dependency_ids: None,
+            notify,
+            notify_status: None,
         })
     }
 
@@ -274,6 +261,12 @@ impl Keeper {
             self.err.as_ref().map_or(-1, Stream::raw_fd),
             libc::POLLIN,
         ));
+        fds.push(pfd(
+            self.notify
+                .as_ref()
+                .map_or(-1, notify::NotifySocket::raw_fd),
+            libc::POLLIN,
+        ));
         for c in &self.conns {
             let ev = if c.wants_write() {
                 libc::POLLOUT
@@ -320,13 +313,16 @@ impl Keeper {
             self.close_stream(false);
         }
         for (i, c) in self.conns.iter_mut().enumerate() {
-            if fds.get(4 + i).is_some_and(|f| f.revents != 0) {
+            if fds.get(5 + i).is_some_and(|f| f.revents != 0) {
                 if c.wants_write() {
                     c.on_writable();
                 } else if let Some(req) = c.on_readable() {
                     c.request = Some(req);
                 }
             }
+        }
+        if ready(4) {
+            self.on_notify();
         }
         if ready(1)
             && let Some(RunDir { listener, .. }) = &self.mode.run_dir
@@ -501,6 +497,7 @@ impl Keeper {
                 self.err = Stream::new(running.stderr, true, stamp).ok();
                 self.run = Some(Run { pid: running.pid });
                 self.group = Some(running.pid);
+                self.notify_status = None;
                 self.sampler.reset();
                 self.last_sample = None;
                 self.sampled_at = None;
@@ -544,6 +541,7 @@ impl Keeper {
             since_ms: self.since_ms,
             dropped_log_bytes: self.logs.dropped(),
             last_error: self.last_error.clone(),
+            notify_status: self.notify_status.clone(),
             source: self.spec.source.as_ref().map(|p| p.display().to_string()),
         }
     }

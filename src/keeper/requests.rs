@@ -5,7 +5,7 @@ use nix::unistd::Pid;
 
 use super::control::Until;
 use super::logs::LogSet;
-use super::{Keeper, child, limits, state, write_spec};
+use super::{Keeper, state, write_spec};
 use crate::policy::{Event, Status};
 use crate::proto::{Request, Response};
 use crate::spec::AppSpec;
@@ -112,8 +112,11 @@ impl Keeper {
     }
 
     pub(super) fn replace_spec(&mut self, spec: AppSpec) {
-        self.policy.set_limits(limits(&spec));
-        self.launcher = child::Launcher::new(&spec);
+        self.policy.set_limits(crate::policy::Limits::of(&spec));
+        if spec.notify.is_some() && self.notify.is_none() {
+            self.notify = super::notify::open_for(&spec, self.mode.dir());
+        }
+        self.launcher = super::notify::launcher(&spec, self.notify.as_ref());
         if spec.logs != self.spec.logs
             && self.mode.terminal.is_none()
             && let Some(dir) = self.mode.dir()
@@ -140,8 +143,12 @@ impl Keeper {
     pub(super) fn after_events(&mut self) {
         let status = self.policy.status();
         let settled = status.is_settled();
-        // Waiting for the apps it runs `after` is an answer to a start too.
-        let running = matches!(status, Status::Online | Status::Waiting) || settled;
+        // Waiting for the apps it runs `after` is an answer to a start too, and so is a
+        // failed attempt waiting to be retried (an app that never got ready, say).
+        let running = matches!(
+            status,
+            Status::Online | Status::Waiting | Status::WaitingRestart
+        ) || settled;
         // A one-shot that failed and will be retried has an outcome to report.
         let outcome = settled || (status == Status::WaitingRestart && self.spec.is_one_shot());
         let mut answer = Vec::new();

@@ -518,6 +518,10 @@ fn draw_details(frame: &mut Frame, m: &Model, area: Rect) {
         ("cpu".into(), opt(s.cpu_percent.map(|c| format!("{c:.1}%")))),
         ("memory".into(), opt(s.memory_bytes.map(render::bytes))),
         ("last exit".into(), render::exit(s.last_exit)),
+        (
+            "app says".into(),
+            s.notify_status.clone().unwrap_or_else(|| "-".into()),
+        ),
     ];
     if let Some(r) = &s.reason {
         rows.push(("reason".into(), r.clone()));

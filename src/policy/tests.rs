@@ -2,6 +2,7 @@
 //! previous one it happens.
 
 use super::*;
+use crate::spec::RestartSpec;
 
 pub(super) fn limits() -> Limits {
     Limits {
@@ -20,6 +21,7 @@ pub(super) fn limits() -> Limits {
         has_after: false,
         restart_rate: None,
         recovered_after: Duration::from_secs(60),
+        notify: None,
     }
 }
 

@@ -6,270 +6,11 @@
 
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
-
 use crate::config::defaults::EXP_BACKOFF_CAP;
-use crate::spec::RestartSpec;
 
-/// Where an app instance is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Status {
-    /// Started by an operator, waiting for the apps it runs `after` (online, or completed for
-    /// one-shots) before it is spawned.
-    Waiting,
-    /// Being spawned.
-    Launching,
-    /// Its program was executed and is running.
-    Online,
-    /// Told to stop; waiting for its process group to exit.
-    Stopping,
-    /// Not running, on purpose.
-    Stopped,
-    /// Exited; will be started again when the restart delay ends.
-    WaitingRestart,
-    /// Gave up: crash loop, or the program cannot be executed.
-    Errored,
-    /// A one-shot app that exited 0.
-    Completed,
-    /// A one-shot app that exited non-zero or was killed.
-    Failed,
-    /// Its keeper died without settling the app (killed with SIGKILL, say). Never produced by
-    /// the policy: the client finds it, and the app died with its keeper.
-    Lost,
-}
+mod kinds;
 
-impl Status {
-    /// True when nothing more will happen without an operator.
-    pub fn is_settled(self) -> bool {
-        matches!(
-            self,
-            Status::Stopped | Status::Errored | Status::Completed | Status::Failed | Status::Lost
-        )
-    }
-
-    /// The word shown in status listings.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Waiting => "waiting",
-            Status::Launching => "launching",
-            Status::Online => "online",
-            Status::Stopping => "stopping",
-            Status::Stopped => "stopped",
-            Status::WaitingRestart => "waiting-restart",
-            Status::Errored => "errored",
-            Status::Completed => "completed",
-            Status::Failed => "failed",
-            Status::Lost => "lost",
-        }
-    }
-}
-
-/// How the app's main process ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Exit {
-    Code(i32),
-    Signal(i32),
-}
-
-impl std::fmt::Display for Exit {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Exit::Code(c) => write!(f, "exit code {c}"),
-            Exit::Signal(s) => write!(f, "killed by {}", crate::config::units::signal_name(*s)),
-        }
-    }
-}
-
-/// `exit 1`, `SIGSEGV`: an exit in a word or two.
-pub fn short_exit(exit: Exit) -> String {
-    match exit {
-        Exit::Code(c) => format!("exit {c}"),
-        Exit::Signal(s) => crate::config::units::signal_name(s),
-    }
-}
-
-/// Why a run ended and another began.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Cause {
-    /// The app exited by itself.
-    Exit { exit: Exit },
-    /// Its process tree used more memory than `max_memory_restart`.
-    Memory { rss_bytes: u64, limit_bytes: u64 },
-    /// An operator asked (`tpctl restart`).
-    Manual,
-    /// `cron_restart` came due.
-    Scheduled,
-}
-
-impl std::fmt::Display for Cause {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Cause::Exit { exit } => write!(f, "{exit}"),
-            Cause::Memory {
-                rss_bytes,
-                limit_bytes,
-            } => {
-                write!(
-                    f,
-                    "memory {} MiB over the {} MiB limit",
-                    rss_bytes >> 20,
-                    limit_bytes >> 20
-                )
-            }
-            Cause::Manual => f.write_str("manual restart"),
-            Cause::Scheduled => f.write_str("scheduled restart (cron_restart)"),
-        }
-    }
-}
-
-/// Something that happened to the app or was asked of it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Event {
-    /// The operator wants it running.
-    Start,
-    /// The operator wants it stopped.
-    Stop,
-    /// The operator wants a fresh run.
-    Restart,
-    /// `cron_restart` is due: a graceful restart if the app is running, else nothing.
-    ScheduledRestart,
-    /// The program was executed.
-    Spawned,
-    /// The program could not be executed (missing, not executable, bad cwd...).
-    SpawnFailed { reason: String },
-    /// The main process exited but other processes of its group are still alive.
-    Leftovers { exit: Exit },
-    /// The main process exited and every process of its group is gone.
-    Ended { exit: Exit },
-    /// A sample of the whole process tree's resident memory.
-    Memory { rss_bytes: u64 },
-    /// A timer armed by an earlier effect fired.
-    Timer(Timer),
-    /// Every app it runs `after` is online (or completed, for a one-shot).
-    DependenciesMet,
-    /// Not yet; `reason` says which and why (`scheduler: failed (exit 1: …); retrying`).
-    DependenciesPending { reason: String },
-}
-
-/// What a person may need to know about an app: the events alerts are sent for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AlertKind {
-    /// A crash loop ended in `errored`.
-    Errored,
-    /// A one-shot failed for good.
-    Failed,
-    /// The program could not be executed.
-    StartFailed,
-    /// A restart because of the memory limit.
-    Memory,
-    /// Its keeper died and the app with it (found by the next tpctl command that looks).
-    Lost,
-    /// More restarts than `restart_rate` allows.
-    Restarts,
-    /// Up again, for `recovered_after`, after one of the problems above.
-    Recovered,
-    /// `tpctl alerts test`.
-    Test,
-}
-
-impl AlertKind {
-    /// Every kind an `[alerts]` table may name, as written there.
-    pub const NAMED: [AlertKind; 7] = [
-        AlertKind::Errored,
-        AlertKind::Failed,
-        AlertKind::StartFailed,
-        AlertKind::Memory,
-        AlertKind::Lost,
-        AlertKind::Restarts,
-        AlertKind::Recovered,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AlertKind::Errored => "errored",
-            AlertKind::Failed => "failed",
-            AlertKind::StartFailed => "start_failed",
-            AlertKind::Memory => "memory",
-            AlertKind::Lost => "lost",
-            AlertKind::Restarts => "restarts",
-            AlertKind::Recovered => "recovered",
-            AlertKind::Test => "test",
-        }
-    }
-
-    /// True for the problems a later `Recovered` answers.
-    pub fn opens_problem(self) -> bool {
-        matches!(
-            self,
-            AlertKind::Errored
-                | AlertKind::Failed
-                | AlertKind::StartFailed
-                | AlertKind::Lost
-                | AlertKind::Restarts
-        )
-    }
-}
-
-/// The timers the policy arms.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Timer {
-    /// The restart delay is over.
-    Restart,
-    /// `kill_timeout` after the stop signal: escalate to SIGKILL.
-    Kill,
-    /// Look at the apps it runs `after` again.
-    Dependencies,
-    /// Online for `recovered_after` since a problem: it has recovered.
-    Recovered,
-}
-
-/// What the keeper must do.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Effect {
-    /// Start a new run of the program.
-    Spawn,
-    /// Send this signal to the app's process group.
-    Signal(i32),
-    /// SIGKILL the whole process group.
-    KillGroup,
-    Arm(Timer, Duration),
-    Disarm(Timer),
-    /// A run ended and a new one follows (or is scheduled): record it in the ledger.
-    Record {
-        cause: Cause,
-        uptime: Duration,
-    },
-    /// Find out whether the apps it runs `after` are up; answer with `DependenciesMet` or
-    /// `DependenciesPending`.
-    CheckDependencies,
-    /// Tell a person (the keeper hands it to the alert queue, which filters and sends it).
-    Alert {
-        kind: AlertKind,
-        detail: String,
-    },
-}
-
-/// The limits the policy works with.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Limits {
-    pub restart: RestartSpec,
-    pub max_memory_bytes: Option<u64>,
-    pub kill_signal: i32,
-    pub kill_timeout: Duration,
-    /// It runs `after` other apps: an operator's start or restart waits for them.
-    pub has_after: bool,
-    /// More than this many restarts within the window raise a `Restarts` alert.
-    pub restart_rate: Option<(u32, Duration)>,
-    /// Online this long after a problem raises `Recovered`.
-    pub recovered_after: Duration,
-}
-
-/// How often a waiting app looks at the apps it runs `after` again.
-pub const DEPENDENCY_POLL: Duration = Duration::from_millis(250);
+pub use kinds::*;
 
 /// What to do once a stopping app's group is gone.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -302,6 +43,8 @@ pub struct Policy {
     recent_restarts: std::collections::VecDeque<Instant>,
     /// A problem was alerted and the app has not been stable since.
     problem_open: bool,
+    /// The current launch's program was executed (with `notify`: it may still not be ready).
+    spawned: bool,
 }
 
 impl Policy {
@@ -320,6 +63,7 @@ impl Policy {
             killed: false,
             recent_restarts: Default::default(),
             problem_open: false,
+            spawned: false,
         }
     }
 
@@ -428,6 +172,49 @@ impl Policy {
                 vec![]
             }
 
+            (Launching, Event::Spawned) if self.limits.notify.is_some() && !self.spawned => {
+                // Executed, not yet ready: `launching` until READY=1.
+                self.spawned = true;
+                self.started_at = Some(now);
+                self.reason = None;
+                let timeout = self
+                    .limits
+                    .notify
+                    .map_or(Duration::ZERO, |n| n.ready_timeout);
+                vec![Effect::Arm(Timer::Ready, timeout)]
+            }
+            (Launching, Event::Ready) if self.spawned => {
+                self.status = Online;
+                let mut fx = vec![Effect::Disarm(Timer::Ready)];
+                if let Some(w) = self.limits.notify.and_then(|n| n.watchdog) {
+                    fx.push(Effect::Arm(Timer::Watchdog, w));
+                }
+                if self.problem_open {
+                    fx.push(Effect::Arm(Timer::Recovered, self.limits.recovered_after));
+                }
+                fx
+            }
+            (Launching, Event::Timer(Timer::Ready)) if self.spawned => {
+                let after_ms = self
+                    .limits
+                    .notify
+                    .map_or(0, |n| n.ready_timeout.as_millis() as u64);
+                let cause = Cause::NotReady { after_ms };
+                self.reason = Some(cause.to_string());
+                self.begin_stop(AfterStop::Restart(cause))
+            }
+            (Online, Event::WatchdogPing) => match self.limits.notify.and_then(|n| n.watchdog) {
+                Some(w) => vec![Effect::Arm(Timer::Watchdog, w)],
+                None => vec![],
+            },
+            (Online, Event::Timer(Timer::Watchdog)) => {
+                let window_ms = self
+                    .limits
+                    .notify
+                    .and_then(|n| n.watchdog)
+                    .map_or(0, |w| w.as_millis() as u64);
+                self.begin_stop(AfterStop::Restart(Cause::Watchdog { window_ms }))
+            }
             (Launching, Event::Spawned) => {
                 self.status = Online;
                 self.started_at = Some(now);
@@ -482,7 +269,11 @@ impl Policy {
                 self.last_exit = Some(exit);
                 self.begin_stop(AfterStop::Decide)
             }
-            (Online | Launching, Event::Ended { exit }) => self.on_unexpected_end(now, exit),
+            (Online | Launching, Event::Ended { exit }) => {
+                let mut fx = self.notify_disarms();
+                fx.extend(self.on_unexpected_end(now, exit));
+                fx
+            }
             (Stopping, Event::Ended { exit }) if self.after_stop == AfterStop::Decide => {
                 self.after_stop = AfterStop::Stay;
                 let mut fx = vec![Effect::Disarm(Timer::Kill)];
@@ -539,6 +330,7 @@ impl Policy {
     fn launch(&mut self) -> Vec<Effect> {
         self.status = Status::Launching;
         self.after_stop = AfterStop::Stay;
+        self.spawned = false;
         vec![Effect::Spawn]
     }
 
@@ -558,10 +350,24 @@ impl Policy {
         self.status = Status::Stopping;
         self.killed = false;
         self.after_stop = after;
-        vec![
+        let mut fx = vec![
             Effect::Signal(self.limits.kill_signal),
             Effect::Arm(Timer::Kill, self.limits.kill_timeout),
-        ]
+        ];
+        fx.extend(self.notify_disarms());
+        fx
+    }
+
+    /// The readiness and watchdog timers of a run that is ending.
+    fn notify_disarms(&self) -> Vec<Effect> {
+        if self.limits.notify.is_some() {
+            vec![
+                Effect::Disarm(Timer::Ready),
+                Effect::Disarm(Timer::Watchdog),
+            ]
+        } else {
+            vec![]
+        }
     }
 
     fn uptime(&self, now: Instant) -> Duration {
@@ -579,6 +385,8 @@ impl Policy {
         let why = match &after {
             AfterStop::Restart(Cause::Memory { .. }) => "memory limit",
             AfterStop::Restart(Cause::Scheduled) => "restarted by cron_restart",
+            AfterStop::Restart(Cause::NotReady { .. }) => "not ready in time",
+            AfterStop::Restart(Cause::Watchdog { .. }) => "watchdog",
             AfterStop::Restart(_) => "restarted",
             AfterStop::Stay | AfterStop::Decide => "stopped",
         };
@@ -589,6 +397,15 @@ impl Policy {
         });
         match after {
             AfterStop::Stay | AfterStop::Decide => self.status = Status::Stopped,
+            // The app failed to do its part: a failed run, under the crash-loop and back-off
+            // rules of any failure.
+            AfterStop::Restart(cause @ (Cause::NotReady { .. } | Cause::Watchdog { .. })) => {
+                let words = match &cause {
+                    Cause::NotReady { .. } => "not ready".to_string(),
+                    _ => "watchdog".to_string(),
+                };
+                fx.extend(self.failed_run(now, uptime, cause, words));
+            }
             AfterStop::Restart(cause) => {
                 self.restarts += 1;
                 let manual = cause == Cause::Manual;
@@ -639,7 +456,21 @@ impl Policy {
             return vec![];
         }
 
-        let stable = uptime >= spec.min_uptime;
+        self.failed_run(now, uptime, Cause::Exit { exit }, short_exit(exit))
+    }
+
+    /// A run that failed (exited, never got ready, missed its watchdog): another follows after
+    /// the back-off, unless too many short runs in a row make it a crash loop. A run that
+    /// never got ready is never a stable one.
+    fn failed_run(
+        &mut self,
+        now: Instant,
+        uptime: Duration,
+        cause: Cause,
+        words: String,
+    ) -> Vec<Effect> {
+        let spec = &self.limits.restart;
+        let stable = uptime >= spec.min_uptime && !matches!(cause, Cause::NotReady { .. });
         if stable {
             self.unstable_runs = 0;
             self.backoff = None;
@@ -647,12 +478,19 @@ impl Policy {
             self.unstable_runs += 1;
             if self.unstable_runs >= spec.max_restarts {
                 self.status = Status::Errored;
-                self.cause = Some(format!("crash loop ({})", short_exit(exit)));
-                let reason = format!(
-                    "crash loop: {} consecutive runs shorter than min_uptime ({} ms), last {exit}",
-                    self.unstable_runs,
-                    spec.min_uptime.as_millis()
-                );
+                self.cause = Some(format!("crash loop ({words})"));
+                let reason = if matches!(cause, Cause::NotReady { .. }) {
+                    format!(
+                        "crash loop: {} consecutive runs that never got ready, last {cause}",
+                        self.unstable_runs
+                    )
+                } else {
+                    format!(
+                        "crash loop: {} consecutive runs shorter than min_uptime ({} ms), last {cause}",
+                        self.unstable_runs,
+                        spec.min_uptime.as_millis()
+                    )
+                };
                 self.reason = Some(reason.clone());
                 return vec![self.alert(AlertKind::Errored, reason)];
             }
@@ -672,10 +510,7 @@ impl Policy {
 
         self.restarts += 1;
         let mut fx: Vec<Effect> = self.count_restart(now).into_iter().collect();
-        fx.push(Effect::Record {
-            cause: Cause::Exit { exit },
-            uptime,
-        });
+        fx.push(Effect::Record { cause, uptime });
         if delay.is_zero() {
             fx.extend(self.launch());
         } else {
@@ -745,9 +580,10 @@ pub fn sample_interval(rss_bytes: Option<u64>, limit_bytes: Option<u64>) -> Opti
 }
 
 #[cfg(test)]
-#[path = "policy_tests.rs"]
 mod tests;
 
 #[cfg(test)]
-#[path = "policy_after_tests.rs"]
 mod after_tests;
+
+#[cfg(test)]
+mod notify_tests;
