@@ -102,27 +102,14 @@ pub(super) fn wait_ready(home: &Home, wave: &[&AppSpec], reports: &mut [Report])
             .map(|s| s.kill_timeout)
             .max()
             .unwrap_or_default()
-        + std::time::Duration::from_secs(5);
-    let requests = waiting
-        .iter()
-        .map(|i| (home.app(&wave[*i].id), Request::Start))
-        .collect();
-    let answers = client::broadcast(requests, patience);
-    for (i, answer) in waiting.into_iter().zip(answers) {
-        let status = match answer {
-            Ok(Response::Status { status }) => status,
-            _ => inventory::statuses(home, std::slice::from_ref(&wave[i].id)).remove(0),
-        };
-        let ok = status.status == Status::Online;
-        let note = describe_outcome(&status);
-        reports[i] = Report {
-            status: Some(status),
-            note,
-            ok,
-            one_shot: false,
-            printed: Default::default(),
-        };
-    }
+        + Duration::from_secs(5);
+    let wait = Wait {
+        request: Request::Start,
+        patience,
+        done: Status::Online,
+        one_shot: false,
+    };
+    wait.answers(home, wave, &waiting, reports);
 }
 
 /// One-shot apps must complete before the next wave; wait for each that is still running.
@@ -133,25 +120,46 @@ pub(super) fn wait_one_shots(home: &Home, wave: &[&AppSpec], reports: &mut [Repo
     }
     let names: Vec<&str> = waiting.iter().map(|i| wave[*i].id.as_str()).collect();
     crate::say!("… waiting for one-shot {} to complete", names.join(", "));
-    let requests = waiting
-        .iter()
-        .map(|i| (home.app(&wave[*i].id), Request::WaitSettled))
-        .collect();
-    let answers = client::broadcast(requests, ONE_SHOT_TIMEOUT);
-    for (i, answer) in waiting.into_iter().zip(answers) {
-        let status = match answer {
-            Ok(Response::Status { status }) => status,
-            // It finished before we asked, and its keeper exited: the state file has the end.
-            _ => inventory::statuses(home, std::slice::from_ref(&wave[i].id)).remove(0),
-        };
-        let ok = status.status == Status::Completed;
-        let note = describe_outcome(&status);
-        reports[i] = Report {
-            status: Some(status),
-            note,
-            ok,
-            one_shot: true,
-            printed: Default::default(),
-        };
+    let wait = Wait {
+        request: Request::WaitSettled,
+        patience: ONE_SHOT_TIMEOUT,
+        done: Status::Completed,
+        one_shot: true,
+    };
+    wait.answers(home, wave, &waiting, reports);
+}
+
+/// One wait for some apps of a wave: the request their keepers answer once the apps got where
+/// they were going, and what counts as getting there.
+struct Wait {
+    request: Request,
+    patience: Duration,
+    done: Status,
+    one_shot: bool,
+}
+
+impl Wait {
+    fn answers(self, home: &Home, wave: &[&AppSpec], waiting: &[usize], reports: &mut [Report]) {
+        let requests = waiting
+            .iter()
+            .map(|i| (home.app(&wave[*i].id), self.request.clone()))
+            .collect();
+        let answers = client::broadcast(requests, self.patience);
+        for (i, answer) in waiting.iter().copied().zip(answers) {
+            let status = match answer {
+                Ok(Response::Status { status }) => status,
+                // It finished before we asked, and its keeper exited: the state file has the end.
+                _ => inventory::statuses(home, std::slice::from_ref(&wave[i].id)).remove(0),
+            };
+            let ok = status.status == self.done;
+            let note = describe_outcome(&status);
+            reports[i] = Report {
+                status: Some(status),
+                note,
+                ok,
+                one_shot: self.one_shot,
+                printed: Default::default(),
+            };
+        }
     }
 }
