@@ -129,3 +129,51 @@ fn timing_keys_without_notify_are_located_errors() {
     );
     t.finish();
 }
+
+/// tp-worker, built beside tpctl by `cargo test --workspace`.
+fn tp_worker() -> std::path::PathBuf {
+    let p = std::path::Path::new(BIN).with_file_name("tp-worker");
+    assert!(
+        p.exists(),
+        "{} is missing: `cargo build -p tp-worker` (cargo test --workspace builds it)",
+        p.display()
+    );
+    p
+}
+
+#[test]
+fn tp_worker_is_online_only_once_valkey_answers() {
+    let mut server = RedisServer::start();
+    // Valkey is not there yet when the worker starts.
+    server.stop();
+    let t = TempHome::new();
+    t.write(
+        "ecosystem.toml",
+        &format!(
+            "[[apps]]\nname = \"audit-log-worker\"\nscript = \"{}\"\nargs = [\"audit-log\"]\nnotify = true\nready_timeout = \"60s\"\nwatchdog = \"20s\"\nenv = {{ VALKEY_URL = \"{}\", DATABASE_URL = \"postgres://postgres@127.0.0.1:5432/postgres\" }}\n",
+            tp_worker().display(),
+            server.url()
+        ),
+    );
+    let start = t.cmd(&["start"]).spawn().expect("tpctl start");
+    wait_for("the worker launching", PATIENCE, || {
+        t.status()
+            .first()
+            .is_some_and(|a| a["status"] == "launching" && a["pid"].is_u64())
+    });
+    // Running, trying Valkey every second, and not called online.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(t.app("audit-log-worker")["status"], "launching");
+    server.start_again();
+    let out = start.wait_with_output().expect("start ends");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let a = t.app("audit-log-worker");
+    assert_eq!(a["status"], "online", "{a}");
+    assert!(
+        a["notify_status"].as_str().is_some_and(
+            |s| s.starts_with("taking jobs from audit-logs") || s.contains("no job yet")
+        ),
+        "{a}"
+    );
+    t.finish();
+}

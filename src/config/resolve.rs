@@ -570,8 +570,8 @@ fn resolve_app(
     Some(specs)
 }
 
-/// `notify`, `ready_timeout` and `watchdog` (the app's, else `[defaults]`'s); the timing
-/// keys without `notify = true`, or a zero window, are located errors.
+/// `notify`, `ready_timeout` and `watchdog` (the app's, else `[defaults]`'s); an app's timing
+/// keys without `notify = true`, or a window under 100ms, are located errors.
 fn notify_spec(
     app: &RawApp,
     defaults: &RawSettings,
@@ -589,7 +589,12 @@ fn notify_spec(
         .or(defaults.ready_timeout.as_ref());
     let watchdog = app.watchdog.as_ref().or(defaults.watchdog.as_ref());
     if !on {
-        for (key, field) in [("ready_timeout", ready), ("watchdog", watchdog)] {
+        // An app's own keys without notify are a mistake; [defaults]' apply to the apps that
+        // notify and leave the others alone.
+        for (key, field) in [
+            ("ready_timeout", app.ready_timeout.as_ref()),
+            ("watchdog", app.watchdog.as_ref()),
+        ] {
             if let Some(f) = field {
                 diags.push(diag(
                     cx,

@@ -37,6 +37,11 @@ pub(super) fn launcher(spec: &AppSpec, notify: Option<&NotifySocket>) -> Launche
         Some(n) => {
             let mut with = spec.clone();
             with.env.insert("NOTIFY_SOCKET".into(), n.address.clone());
+            // As systemd gives it: an app pings at half of it.
+            if let Some(w) = spec.notify.and_then(|n| n.watchdog) {
+                with.env
+                    .insert("WATCHDOG_USEC".into(), w.as_micros().to_string());
+            }
             Launcher::new(&with)
         }
         None => Launcher::new(spec),

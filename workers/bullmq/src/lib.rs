@@ -27,4 +27,4 @@ pub use opts::{Backoff, JobOptions, KeepJobs};
 pub use queue::{Counts, Queue, Repeatable};
 pub use repeat::Repeat;
 pub use scheduler::{JobScheduler, Template};
-pub use worker::{JobError, Worker, WorkerOptions};
+pub use worker::{Heartbeat, JobError, Worker, WorkerOptions};

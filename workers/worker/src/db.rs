@@ -82,6 +82,21 @@ impl Databases {
         Ok((pool, Some(t)))
     }
 
+    /// Whether PostgreSQL answers (`SELECT 1` on the pool; in multi-tenant mode each job
+    /// finds its tenant's database, so there is nothing to ask before the first).
+    pub async fn reachable(&self) -> Result<(), String> {
+        match &self.single {
+            Some(Ok(p)) => sqlx::query("SELECT 1")
+                .execute(p)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+            Some(Err(e)) => Err(e.clone()),
+            None if self.multi_tenant => Ok(()),
+            None => Err("DATABASE_URL is not set".into()),
+        }
+    }
+
     /// Closes every pool (at shutdown).
     pub async fn close(&self) {
         if let Some(Ok(p)) = &self.single {

@@ -11,6 +11,7 @@ mod fail;
 mod forecast;
 mod joblog;
 mod notification;
+mod notify;
 mod producer;
 mod queues;
 mod reindex;

@@ -61,12 +61,43 @@ pub fn for_tenant(tenant: Option<&str>) -> String {
         .unwrap_or_default()
 }
 
-/// Runs `processor` on `spec`'s queue until a signal; `label` names the worker in logs.
+/// Waits until PostgreSQL answers (trying every second, said once), or a stop.
+async fn wait_for_postgres(databases: &Databases, shutdown: &watch::Receiver<bool>) {
+    let mut said = false;
+    loop {
+        match databases.reachable().await {
+            Ok(()) => {
+                if said {
+                    tracing::info!("PostgreSQL reached");
+                }
+                return;
+            }
+            Err(e) => {
+                if !said {
+                    said = true;
+                    tracing::warn!(
+                        "cannot reach PostgreSQL: {e}; not ready until it answers, trying every second"
+                    );
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = stopped(shutdown.clone()) => return,
+                }
+            }
+        }
+    }
+}
+
+/// Runs `processor` on `spec`'s queue until a signal; `label` names the worker in logs. Under
+/// a supervisor that gives NOTIFY_SOCKET (tpctl's `notify = true`, systemd's Type=notify) it
+/// reports READY once Valkey and PostgreSQL answer and its worker is registered, then STATUS
+/// and WATCHDOG from the loop that takes jobs.
 pub async fn serve<P, Fut>(
     label: &'static str,
     spec: &QueueSpec,
     cfg: &Config,
     concurrency: usize,
+    databases: &Databases,
     processor: P,
 ) -> anyhow::Result<()>
 where
@@ -78,7 +109,15 @@ where
     let Some(url) = cfg.valkey_url.clone() else {
         anyhow::bail!("VALKEY_URL is not set: the {label} worker has no queue to read");
     };
-    let opts = spec.worker_options(concurrency);
+    let mut opts = spec.worker_options(concurrency);
+    let notifier = crate::notify::Notifier::from_env().map(Arc::new);
+    let activity = Arc::new(crate::notify::Activity::default());
+    if let Some(n) = &notifier {
+        let (n, activity) = (n.clone(), activity.clone());
+        opts.heartbeat = Some(tp_bullmq::Heartbeat(Arc::new(move || {
+            n.beat(|| activity.describe())
+        })));
+    }
     // Tries every second while Valkey is away (it must be noticed soon after it is back),
     // saying so once, and once more when connected.
     let mut down_since: Option<std::time::Instant> = None;
@@ -102,26 +141,46 @@ where
             }
         }
     };
+    if let Some(n) = &notifier {
+        wait_for_postgres(databases, &shutdown).await;
+        if *shutdown.borrow() {
+            return Ok(());
+        }
+        n.ready(&format!("taking jobs from {}", spec.name));
+    }
     tracing::info!(
         "{label} worker started for queue \"{}\" (concurrency {concurrency})",
         spec.name
     );
     let processor = Arc::new(processor);
+    let counted = activity.clone();
     worker
         .run(
             move |job: Job| {
                 let processor = processor.clone();
+                let activity = counted.clone();
                 // Every line the job's processor logs carries the job's id (`job{id=42}:`);
                 // its end is logged once, by tp-bullmq, when it is recorded.
                 let span = tracing::info_span!("job", id = %job.id);
                 async move {
                     let for_tenant = for_tenant(tenant_of(&job).as_deref());
                     tracing::info!("Processing job {} of type {}{for_tenant}", job.id, job.name);
-                    processor(job).await
+                    activity.started();
+                    let result = processor(job).await;
+                    activity.finished();
+                    result
                 }
                 .instrument(span)
             },
-            stopped(shutdown),
+            {
+                let notifier = notifier.clone();
+                async move {
+                    stopped(shutdown).await;
+                    if let Some(n) = notifier {
+                        n.stopping();
+                    }
+                }
+            },
         )
         .await?;
     tracing::info!("{label} worker stopped");
@@ -159,9 +218,14 @@ where
         concurrency * spec.connections_per_job.max(1),
     )));
     let shared = state.clone();
-    let result = serve(label, spec, cfg, concurrency, move |job| {
-        process(shared.clone(), job)
-    })
+    let result = serve(
+        label,
+        spec,
+        cfg,
+        concurrency,
+        state.databases(),
+        move |job| process(shared.clone(), job),
+    )
     .await;
     state.databases().close().await;
     result

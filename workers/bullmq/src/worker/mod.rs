@@ -79,6 +79,20 @@ pub struct WorkerOptions {
     /// Per-minute completed and failed counts kept for this many minutes, as Node's
     /// `metrics: {maxDataPoints}` (read by `Queue.getMetrics`); `None` records none.
     pub metrics_max_data_points: Option<u32>,
+    /// Called on every turn of the loop that takes jobs (at least every `drain_delay` while a
+    /// slot is free, at least every `stalled_interval` while all are busy): a watchdog's
+    /// sign that the loop is not wedged.
+    pub heartbeat: Option<Heartbeat>,
+}
+
+/// What `WorkerOptions::heartbeat` calls.
+#[derive(Clone)]
+pub struct Heartbeat(pub Arc<dyn Fn() + Send + Sync>);
+
+impl std::fmt::Debug for Heartbeat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Heartbeat")
+    }
 }
 
 /// Node's `MetricsTime.ONE_WEEK`: a week of per-minute data points.
@@ -96,6 +110,7 @@ impl Default for WorkerOptions {
             limiter: None,
             drain_timeout: None,
             metrics_max_data_points: None,
+            heartbeat: None,
         }
     }
 }
@@ -228,6 +243,9 @@ impl Worker {
         // sleep through a job for up to 10 s.
         let mut marker_wait: Option<std::pin::Pin<Box<dyn Future<Output = ()> + Send + '_>>> = None;
         loop {
+            if let Some(Heartbeat(beat)) = &self.opts.heartbeat {
+                beat();
+            }
             let mut wait = self.opts.drain_delay;
             while !closing && tasks.len() < self.opts.concurrency {
                 let token = format!(
