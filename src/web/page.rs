@@ -71,7 +71,7 @@ fn rows_of(apps: &[AppView], local: bool) -> Markup {
                     (s.memory_bytes.map_or("-".into(), render::bytes))
                     @if let Some(l) = a.memory_limit { span.muted { " / " (render::bytes(l)) } }
                 }
-                td.cause { (s.reason.as_deref().or(s.cause.as_deref()).unwrap_or("")) }
+                td.cause { (s.reason.as_deref().or(s.cause.as_deref()).or(s.notify_status.as_deref()).unwrap_or("")) }
             }
         }
     }
