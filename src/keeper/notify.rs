@@ -67,10 +67,9 @@ impl Keeper {
                 match m {
                     Message::Ready => self.feed(Event::Ready),
                     Message::Watchdog => self.feed(Event::WatchdogPing),
-                    Message::Status(s) => {
-                        self.notify_status = Some(s);
-                        self.dirty = true;
-                    }
+                    // Shown while the keeper lives, not persisted: writing state.json for
+                    // every STATUS (tp-worker sends one every few seconds) costs a flush.
+                    Message::Status(s) => self.notify_status = Some(s),
                     Message::Stopping => self.notify_status = Some("stopping".into()),
                     Message::Reloading => self.notify_status = Some("reloading".into()),
                 }
