@@ -559,3 +559,30 @@ fn two_hosts_see_each_other_through_valkey_and_a_gone_one_is_shown_gone() {
     alpha.finish();
     beta.finish();
 }
+
+#[test]
+fn the_page_and_metrics_answer_when_the_apps_cannot_be_read() {
+    let t = TempHome::new();
+    let web = Web::start(&t, &[], &[]);
+    // The apps directory replaced by a file: nothing in it can be listed.
+    let apps = t.home().join("apps");
+    let _ = std::fs::remove_dir_all(&apps);
+    std::fs::write(&apps, "not a directory").expect("write");
+    let (code, page) = web.get("/");
+    assert_eq!(code, 200, "{page}");
+    assert!(
+        page.contains("apps unavailable: cannot list apps in"),
+        "{page}"
+    );
+    let (code, metrics) = web.get("/metrics");
+    assert_eq!(code, 200, "{metrics}");
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("tpctl_apps_readable{") && l.ends_with(" 0")),
+        "{metrics}"
+    );
+    let _ = std::fs::remove_file(&apps);
+    drop(web);
+    t.finish();
+}

@@ -24,10 +24,8 @@ const TAIL_BACKLOG: usize = 200;
 pub(super) const ACTION_PATIENCE: Duration = Duration::from_secs(600);
 
 pub(super) async fn overview_page(State(app): State<Shared>) -> Response {
-    match app.source.snapshot(true).await {
-        Ok(s) => Html(page::overview(&s).into_string()).into_response(),
-        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e),
-    }
+    let s = app.source.snapshot(true).await;
+    Html(page::overview(&s).into_string()).into_response()
 }
 
 /// The app's descriptions (`describe --json`), or a 404 saying what was meant.
@@ -100,20 +98,8 @@ pub(super) async fn metrics_text(
     Query(scope): Query<ScopeQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let (statuses_error, snapshot) = match app.source.snapshot(scope.fleet()).await {
-        Ok(s) => (None, s),
-        Err(e) => (
-            Some(e),
-            data::Snapshot {
-                host: app.source.host.clone(),
-                at_ms: crate::keeper::now_ms(),
-                apps: vec![],
-                queues: app.source.queues().await,
-                fleet: None,
-            },
-        ),
-    };
-    let om = metrics::openmetrics(&snapshot, statuses_error.as_deref());
+    let snapshot = app.source.snapshot(scope.fleet()).await;
+    let om = metrics::openmetrics(&snapshot, snapshot.apps_error.as_deref());
     let wants_om = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
@@ -143,10 +129,7 @@ pub(super) async fn api_overview(
     State(app): State<Shared>,
     Query(scope): Query<ScopeQuery>,
 ) -> Response {
-    match app.source.snapshot(scope.fleet()).await {
-        Ok(s) => axum::Json(s).into_response(),
-        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e),
-    }
+    axum::Json(app.source.snapshot(scope.fleet()).await).into_response()
 }
 
 pub(super) async fn api_apps(State(app): State<Shared>) -> Response {
@@ -204,12 +187,10 @@ pub(super) async fn api_events(
         if !first {
             tokio::time::sleep(LIVE_EVERY).await;
         }
-        let event = match app.source.snapshot(true).await {
-            Ok(s) => Event::default()
-                .event("overview")
-                .data(page::live_parts(&s).to_string()),
-            Err(e) => Event::default().event("problem").data(e),
-        };
+        let s = app.source.snapshot(true).await;
+        let event = Event::default()
+            .event("overview")
+            .data(page::live_parts(&s).to_string());
         Some((Ok(event), (app, false)))
     });
     Sse::new(events).keep_alive(KeepAlive::default())

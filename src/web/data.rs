@@ -58,6 +58,10 @@ pub struct Snapshot {
     pub host: String,
     pub at_ms: u64,
     pub apps: Vec<AppView>,
+    /// Why `apps` is empty when the apps could not be read (TPCTL_HOME unreadable): the page
+    /// and /metrics still answer, saying so.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub apps_error: Option<String>,
     pub queues: QueueState,
     /// The other hosts (`scope=fleet`): live ones with their apps, gone ones with when they
     /// were last seen. None when not asked for, or Valkey is not there to tell.
@@ -258,7 +262,11 @@ impl Source {
         let Some(valkey) = self.valkey().await else {
             return Ok(());
         };
-        let apps = self.snapshot(false).await?.apps;
+        let snapshot = self.snapshot(false).await;
+        if let Some(e) = snapshot.apps_error {
+            return Err(e);
+        }
+        let apps = snapshot.apps;
         let round = async {
             let mut conn = self.conn(&valkey).await?;
             let entry = super::fleet::Entry {
@@ -343,19 +351,22 @@ impl Source {
     }
 
     /// Apps and queues at once; the other hosts too with `fleet`.
-    pub async fn snapshot(self: &Arc<Self>, fleet: bool) -> Result<Snapshot, String> {
+    pub async fn snapshot(self: &Arc<Self>, fleet: bool) -> Snapshot {
         let (statuses, queues) = tokio::join!(self.statuses(), self.queues());
         let fleet = if fleet { self.fleet().await } else { None };
-        let statuses = statuses?;
         let me = self.clone();
-        let specs = tokio::task::spawn_blocking(move || me.specs())
-            .await
-            .map_err(|e| format!("reading the apps' specs failed: {e}"))?;
+        let specs = tokio::task::spawn_blocking(move || me.specs()).await.ok();
+        let (statuses, apps_error) = match statuses {
+            Ok(s) => (s, None),
+            Err(e) => (vec![], Some(e)),
+        };
         let apps = statuses
             .into_iter()
             .map(|status| {
-                let (memory_limit, queues) =
-                    specs.apps.get(&status.id).cloned().unwrap_or_default();
+                let (memory_limit, queues) = specs
+                    .as_ref()
+                    .and_then(|s| s.apps.get(&status.id).cloned())
+                    .unwrap_or_default();
                 AppView {
                     status,
                     memory_limit,
@@ -363,13 +374,14 @@ impl Source {
                 }
             })
             .collect();
-        Ok(Snapshot {
+        Snapshot {
             host: self.host.clone(),
             at_ms: crate::keeper::now_ms(),
             apps,
+            apps_error,
             queues,
             fleet,
-        })
+        }
     }
 }
 

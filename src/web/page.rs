@@ -155,6 +155,7 @@ fn summary(s: &Snapshot) -> Markup {
     };
     let gone = s.fleet.iter().flatten().filter(|h| h.gone).count();
     html! {
+        @if let Some(e) = &s.apps_error { span.bad { "apps unavailable: " (e) } " · " }
         span { (render::count(s.apps.len(), "app")) " · " (online) " online" }
         @if gone > 0 { " · " span.bad { (render::count(gone, "host")) " gone" } }
         @if bad > 0 { " · " span.bad { (bad) " errored, failed or lost" } }
