@@ -116,6 +116,9 @@ pub struct AppStatus {
     /// What an app with `notify = true` last said of itself (STATUS=…, or stopping/reloading).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notify_status: Option<String>,
+    /// With `health`: `healthy`, `unhealthy: <the last failure>` or `checking`, while online.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<String>,
 }
 
 impl AppStatus {
@@ -141,6 +144,7 @@ impl AppStatus {
             dropped_log_bytes: 0,
             last_error: None,
             notify_status: None,
+            health: None,
             source: None,
         }
     }

@@ -199,8 +199,11 @@ pub fn status_table_within(
         Column::new(
             "cause",
             col(&|r| {
-                r.cause
+                // A failing health check is the news while the app runs.
+                r.health
                     .clone()
+                    .filter(|h| h.starts_with("unhealthy"))
+                    .or_else(|| r.cause.clone())
                     .or_else(|| r.last_exit.map(|e| exit(Some(e))))
                     // What a notify app says of itself, while nothing went wrong.
                     .or_else(|| r.notify_status.clone())

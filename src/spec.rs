@@ -71,6 +71,52 @@ pub struct AppSpec {
     /// `notify = true`: the app speaks systemd's sd_notify protocol on `NOTIFY_SOCKET`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notify: Option<NotifySpec>,
+    /// `health = { http | tcp | exec, … }`: a check the keeper runs while the app is online.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<HealthSpec>,
+}
+
+/// A health check and what follows from it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthSpec {
+    pub check: HealthCheck,
+    #[serde(with = "millis")]
+    pub every: Duration,
+    #[serde(with = "millis")]
+    pub timeout: Duration,
+    /// Consecutive failures that make the app unhealthy enough to restart.
+    pub retries: u32,
+    /// Failures within this after the app came online do not count.
+    #[serde(with = "millis")]
+    pub grace: Duration,
+    /// false: only report `unhealthy`.
+    pub restart: bool,
+}
+
+/// What a health check does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum HealthCheck {
+    /// GET it; a 2xx or 3xx answer is healthy.
+    Http {
+        host: String,
+        port: u16,
+        path: String,
+    },
+    /// A TCP connection is accepted.
+    Tcp { host: String, port: u16 },
+    /// The command exits 0.
+    Exec { argv: Vec<String> },
+}
+
+impl std::fmt::Display for HealthCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HealthCheck::Http { host, port, path } => write!(f, "http://{host}:{port}{path}"),
+            HealthCheck::Tcp { host, port } => write!(f, "tcp {host}:{port}"),
+            HealthCheck::Exec { argv } => write!(f, "exec {}", argv.join(" ")),
+        }
+    }
 }
 
 /// Readiness and watchdog over sd_notify (`notify = true`).

@@ -32,6 +32,8 @@ pub struct Description {
     pub kill_timeout_ms: u64,
     /// `notify = true`: readiness and watchdog (sd_notify).
     pub notify: Option<crate::spec::NotifySpec>,
+    /// `health`: the check and its timing.
+    pub health: Option<crate::spec::HealthSpec>,
     pub after: Vec<String>,
     pub queues: Vec<String>,
     pub concurrency: Option<u32>,
@@ -154,6 +156,7 @@ fn view(
         kill_signal: signal_name(spec.kill_signal),
         kill_timeout_ms: spec.kill_timeout.as_millis() as u64,
         notify: spec.notify,
+        health: spec.health.clone(),
         after: spec.after,
         queues: spec.queues,
         concurrency: spec.concurrency,
@@ -208,6 +211,9 @@ fn text(d: &Description, all: bool) -> String {
     if let Some(said) = &s.notify_status {
         line("app says", said.clone());
     }
+    if let Some(h) = &s.health {
+        line("health", h.clone());
+    }
     if s.dropped_log_bytes > 0 {
         line("dropped log bytes", s.dropped_log_bytes.to_string());
     }
@@ -244,6 +250,20 @@ fn text(d: &Description, all: bool) -> String {
     line(
         "kill_timeout",
         format_duration(std::time::Duration::from_millis(d.kill_timeout_ms)),
+    );
+    line(
+        "health check",
+        d.health.as_ref().map_or("-".into(), |h| {
+            format!(
+                "{} every {} (timeout {}, {} failures restart{}, grace {})",
+                h.check,
+                format_duration(h.every),
+                format_duration(h.timeout),
+                h.retries,
+                if h.restart { "" } else { " off: report only" },
+                format_duration(h.grace)
+            )
+        }),
     );
     line(
         "notify",

@@ -112,6 +112,11 @@ pub const KEYS: &[Key] = &[
         "none",
         "Exit codes that mean done: the app is stopped, not restarted.",
     ),
+    app_key(
+        "health",
+        "none",
+        "A check run while the app is online: { http = \"http://127.0.0.1:3000/health\" | tcp = \"host:port\" | exec = [\"cmd\", \"arg\"], every = \"10s\", timeout = \"2s\", retries = 3, grace = \"30s\", restart = true }. A failure shows unhealthy with its reason; retries failures in a row (after grace) restart the app gracefully, under the back-off and crash-loop rules (a run counts as stable only once healthy for retries x every); restart = false only reports.",
+    ),
     key(
         "notify",
         "false",

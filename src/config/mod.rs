@@ -7,6 +7,7 @@ pub mod alerts;
 pub mod defaults;
 pub mod env;
 pub mod error;
+pub mod health;
 pub mod keys;
 pub mod order;
 pub mod raw;

@@ -261,6 +261,20 @@ pub struct RawSettings {
     pub watchdog: Option<Spanned<DurationValue>>,
 }
 
+/// An app's `health` table: one check kind and its timing.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHealth {
+    pub http: Option<String>,
+    pub tcp: Option<String>,
+    pub exec: Option<Vec<String>>,
+    pub every: Option<DurationValue>,
+    pub timeout: Option<DurationValue>,
+    pub retries: Option<u32>,
+    pub grace: Option<DurationValue>,
+    pub restart: Option<bool>,
+}
+
 /// One `[[apps]]` table.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -299,6 +313,7 @@ pub struct RawApp {
     pub log_compress: Option<bool>,
     pub log_rotate: Option<Spanned<String>>,
     pub alerts: Option<Spanned<RawAppAlerts>>,
+    pub health: Option<Spanned<RawHealth>>,
     pub notify: Option<Spanned<bool>>,
     pub ready_timeout: Option<Spanned<DurationValue>>,
     pub watchdog: Option<Spanned<DurationValue>>,

@@ -344,6 +344,25 @@ fn resolve_app(
     let name = app.name.get_ref().clone();
     let start = diags.len();
     let notify = notify_spec(&app, defaults, cx, diags);
+    let health = app.health.as_ref().and_then(|h| {
+        let raw = super::raw::RawHealth {
+            http: h.get_ref().http.clone(),
+            tcp: h.get_ref().tcp.clone(),
+            exec: h.get_ref().exec.clone(),
+            every: h.get_ref().every,
+            timeout: h.get_ref().timeout,
+            retries: h.get_ref().retries,
+            grace: h.get_ref().grace,
+            restart: h.get_ref().restart,
+        };
+        match super::health::resolve(raw) {
+            Ok(spec) => Some(spec),
+            Err(e) => {
+                diags.push(diag(cx, h, e));
+                None
+            }
+        }
+    });
 
     if app.script.get_ref().trim().is_empty() {
         diags.push(diag(
@@ -564,6 +583,7 @@ fn resolve_app(
                 cron_restart: cron_restart.clone(),
                 alerts: alerts.clone(),
                 notify,
+                health: health.clone(),
             }
         })
         .collect();

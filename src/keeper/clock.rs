@@ -1,11 +1,11 @@
-//! The keeper's clock work: `cron_restart` and `log_rotate`, each a cron pattern in the
-//! keeper's local time zone (TZ, else /etc/localtime) whose next match is a deadline of the
-//! event loop.
+//! The keeper's clock work: the policy's timers, and `cron_restart` and `log_rotate`, each a
+//! cron pattern in the keeper's local time zone (TZ, else /etc/localtime) whose next match is a
+//! deadline of the event loop.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::{Keeper, Mode};
-use crate::policy::Event;
+use crate::policy::{Event, Timer};
 use crate::spec::AppSpec;
 
 impl Keeper {
@@ -70,4 +70,37 @@ pub(super) fn next_due(cron: &croner::Cron) -> Option<Instant> {
     let next = cron.find_next_occurrence(&now, false).ok()?;
     let wait = (next - now).to_std().ok()?;
     Some(Instant::now() + wait)
+}
+
+impl Keeper {
+    /// How long the poll may wait: until the next timer, sample, group check, cron or log
+    /// rotation time, or health check deadline.
+    pub(super) fn poll_timeout(&self) -> Option<Duration> {
+        let now = Instant::now();
+        self.timers
+            .values()
+            .copied()
+            .chain(self.next_sample)
+            .chain(self.next_group_check)
+            .chain(self.next_cron)
+            .chain(self.next_log_rotation)
+            .chain(self.probe_deadline_at())
+            .min()
+            .map(|t| t.saturating_duration_since(now))
+    }
+
+    /// Feeds the policy every timer that is due.
+    pub(super) fn fire_timers(&mut self) {
+        let now = Instant::now();
+        let due: Vec<Timer> = self
+            .timers
+            .iter()
+            .filter(|(_, at)| **at <= now)
+            .map(|(t, _)| *t)
+            .collect();
+        for t in due {
+            self.timers.remove(&t);
+            self.feed(Event::Timer(t));
+        }
+    }
 }

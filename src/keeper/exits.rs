@@ -26,6 +26,9 @@ impl Keeper {
     }
 
     pub(super) fn on_reaped(&mut self, pid: Pid, exit: Exit) {
+        if self.on_probe_reaped(pid, exit) {
+            return;
+        }
         if self.run.as_ref().is_some_and(|r| r.pid == pid) {
             tracing::info!(pid = pid.as_raw(), %exit, "app exited");
             self.run = None;

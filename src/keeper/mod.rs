@@ -12,6 +12,7 @@ pub mod control;
 mod dependencies;
 pub mod diag;
 mod exits;
+mod health;
 pub mod launch;
 pub mod logfile;
 pub mod logs;
@@ -106,6 +107,8 @@ pub struct Keeper {
     notify: Option<notify::NotifySocket>,
     /// The app's last STATUS= (or that it said it is stopping or reloading).
     notify_status: Option<String>,
+    /// The health check in flight.
+    probe: Option<health::Probe>,
 }
 
 /// Milliseconds since the Unix epoch.
@@ -194,6 +197,7 @@ impl Keeper {
             dependency_ids: None,
             notify,
             notify_status: None,
+            probe: None,
         })
     }
 
@@ -267,6 +271,8 @@ impl Keeper {
                 .map_or(-1, notify::NotifySocket::raw_fd),
             libc::POLLIN,
         ));
+        let (probe_fd, probe_events) = health::poll_interest(self.probe.as_ref());
+        fds.push(pfd(probe_fd, probe_events));
         for c in &self.conns {
             let ev = if c.wants_write() {
                 libc::POLLOUT
@@ -313,7 +319,7 @@ impl Keeper {
             self.close_stream(false);
         }
         for (i, c) in self.conns.iter_mut().enumerate() {
-            if fds.get(5 + i).is_some_and(|f| f.revents != 0) {
+            if fds.get(6 + i).is_some_and(|f| f.revents != 0) {
                 if c.wants_write() {
                     c.on_writable();
                 } else if let Some(req) = c.on_readable() {
@@ -324,6 +330,10 @@ impl Keeper {
         if ready(4) {
             self.on_notify();
         }
+        if ready(5) {
+            self.on_probe_ready();
+        }
+        self.probe_deadline();
         if ready(1)
             && let Some(RunDir { listener, .. }) = &self.mode.run_dir
         {
@@ -346,33 +356,6 @@ impl Keeper {
         self.rotate_logs_if_due();
         self.sample_if_due();
         self.after_events();
-    }
-
-    fn poll_timeout(&self) -> Option<Duration> {
-        let now = Instant::now();
-        self.timers
-            .values()
-            .copied()
-            .chain(self.next_sample)
-            .chain(self.next_group_check)
-            .chain(self.next_cron)
-            .chain(self.next_log_rotation)
-            .min()
-            .map(|t| t.saturating_duration_since(now))
-    }
-
-    fn fire_timers(&mut self) {
-        let now = Instant::now();
-        let due: Vec<Timer> = self
-            .timers
-            .iter()
-            .filter(|(_, at)| **at <= now)
-            .map(|(t, _)| *t)
-            .collect();
-        for t in due {
-            self.timers.remove(&t);
-            self.feed(Event::Timer(t));
-        }
     }
 
     fn sample_if_due(&mut self) {
@@ -460,6 +443,7 @@ impl Keeper {
                 self.timers.remove(&t);
             }
             Effect::CheckDependencies => self.check_dependencies(),
+            Effect::CheckHealth => self.start_health_check(),
             Effect::Alert { kind, detail } => self.raise_alert(kind, &detail),
             Effect::Record { cause, uptime } => {
                 // The restart in the app's own stream, after its last lines (drained before
@@ -542,6 +526,7 @@ impl Keeper {
             dropped_log_bytes: self.logs.dropped(),
             last_error: self.last_error.clone(),
             notify_status: self.notify_status.clone(),
+            health: self.policy.health(),
             source: self.spec.source.as_ref().map(|p| p.display().to_string()),
         }
     }

@@ -102,6 +102,8 @@ pub enum Cause {
     NotReady { after_ms: u64 },
     /// `watchdog`: no WATCHDOG=1 for this long.
     Watchdog { window_ms: u64 },
+    /// `health`: `retries` failed checks in a row; the last one's reason.
+    Health { detail: String },
 }
 
 impl std::fmt::Display for Cause {
@@ -126,6 +128,7 @@ impl std::fmt::Display for Cause {
                 "not ready: no READY=1 within {}",
                 crate::config::units::format_duration(Duration::from_millis(*after_ms))
             ),
+            Cause::Health { detail } => write!(f, "health check: {detail}"),
             Cause::Watchdog { window_ms } => write!(
                 f,
                 "watchdog: no WATCHDOG=1 for {}",
@@ -166,6 +169,8 @@ pub enum Event {
     Ready,
     /// The app sent WATCHDOG=1.
     WatchdogPing,
+    /// A health check ended: passed, or why not.
+    Health { ok: bool, detail: String },
 }
 
 /// What a person may need to know about an app: the events alerts are sent for.
@@ -243,6 +248,8 @@ pub enum Timer {
     Ready,
     /// `watchdog` since the last WATCHDOG=1 (or READY=1).
     Watchdog,
+    /// The next health check is due.
+    Health,
 }
 
 /// What the keeper must do.
@@ -264,6 +271,8 @@ pub enum Effect {
     /// Find out whether the apps it runs `after` are up; answer with `DependenciesMet` or
     /// `DependenciesPending`.
     CheckDependencies,
+    /// Run the health check; answer with `Event::Health`.
+    CheckHealth,
     /// Tell a person (the keeper hands it to the alert queue, which filters and sends it).
     Alert {
         kind: AlertKind,
@@ -286,6 +295,8 @@ pub struct Limits {
     pub recovered_after: Duration,
     /// `notify = true`: online only once it sends READY=1, and watched if `watchdog` is set.
     pub notify: Option<crate::spec::NotifySpec>,
+    /// `health`: checked while online.
+    pub health: Option<crate::spec::HealthSpec>,
 }
 
 impl Limits {
@@ -309,6 +320,7 @@ impl Limits {
                     a.recovered_after
                 }),
             notify: spec.notify,
+            health: spec.health.clone(),
         }
     }
 }

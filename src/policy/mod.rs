@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 use crate::config::defaults::EXP_BACKOFF_CAP;
 
+mod checks;
 mod kinds;
+mod restarts;
 
 pub use kinds::*;
 
@@ -45,6 +47,12 @@ pub struct Policy {
     problem_open: bool,
     /// The current launch's program was executed (with `notify`: it may still not be ready).
     spawned: bool,
+    /// Health checks of the current run: consecutive failures, the last verdict, since when
+    /// it has been passing, and whether it passed long enough to count as a stable run.
+    health_failures: u32,
+    health: Option<Result<(), String>>,
+    healthy_since: Option<Instant>,
+    healthy_stable: bool,
 }
 
 impl Policy {
@@ -64,6 +72,10 @@ impl Policy {
             recent_restarts: Default::default(),
             problem_open: false,
             spawned: false,
+            health_failures: 0,
+            health: None,
+            healthy_since: None,
+            healthy_stable: false,
         }
     }
 
@@ -186,6 +198,7 @@ impl Policy {
             (Launching, Event::Ready) if self.spawned => {
                 self.status = Online;
                 let mut fx = vec![Effect::Disarm(Timer::Ready)];
+                fx.extend(self.health_arm());
                 if let Some(w) = self.limits.notify.and_then(|n| n.watchdog) {
                     fx.push(Effect::Arm(Timer::Watchdog, w));
                 }
@@ -219,12 +232,14 @@ impl Policy {
                 self.status = Online;
                 self.started_at = Some(now);
                 self.reason = None;
+                let mut fx = self.health_arm();
                 if self.problem_open {
-                    vec![Effect::Arm(Timer::Recovered, self.limits.recovered_after)]
-                } else {
-                    vec![]
+                    fx.push(Effect::Arm(Timer::Recovered, self.limits.recovered_after));
                 }
+                fx
             }
+            (Online, Event::Timer(Timer::Health)) => vec![Effect::CheckHealth],
+            (Online, Event::Health { ok, detail }) => self.on_health(now, ok, detail),
             (Online, Event::Timer(Timer::Recovered)) if self.problem_open => {
                 self.problem_open = false;
                 vec![Effect::Alert {
@@ -331,6 +346,10 @@ impl Policy {
         self.status = Status::Launching;
         self.after_stop = AfterStop::Stay;
         self.spawned = false;
+        self.health_failures = 0;
+        self.health = None;
+        self.healthy_since = None;
+        self.healthy_stable = false;
         vec![Effect::Spawn]
     }
 
@@ -358,18 +377,6 @@ impl Policy {
         fx
     }
 
-    /// The readiness and watchdog timers of a run that is ending.
-    fn notify_disarms(&self) -> Vec<Effect> {
-        if self.limits.notify.is_some() {
-            vec![
-                Effect::Disarm(Timer::Ready),
-                Effect::Disarm(Timer::Watchdog),
-            ]
-        } else {
-            vec![]
-        }
-    }
-
     fn uptime(&self, now: Instant) -> Duration {
         self.started_at
             .map_or(Duration::ZERO, |t| now.saturating_duration_since(t))
@@ -387,6 +394,7 @@ impl Policy {
             AfterStop::Restart(Cause::Scheduled) => "restarted by cron_restart",
             AfterStop::Restart(Cause::NotReady { .. }) => "not ready in time",
             AfterStop::Restart(Cause::Watchdog { .. }) => "watchdog",
+            AfterStop::Restart(Cause::Health { .. }) => "health check",
             AfterStop::Restart(_) => "restarted",
             AfterStop::Stay | AfterStop::Decide => "stopped",
         };
@@ -399,9 +407,12 @@ impl Policy {
             AfterStop::Stay | AfterStop::Decide => self.status = Status::Stopped,
             // The app failed to do its part: a failed run, under the crash-loop and back-off
             // rules of any failure.
-            AfterStop::Restart(cause @ (Cause::NotReady { .. } | Cause::Watchdog { .. })) => {
+            AfterStop::Restart(
+                cause @ (Cause::NotReady { .. } | Cause::Watchdog { .. } | Cause::Health { .. }),
+            ) => {
                 let words = match &cause {
                     Cause::NotReady { .. } => "not ready".to_string(),
+                    Cause::Health { .. } => "health check".to_string(),
                     _ => "watchdog".to_string(),
                 };
                 fx.extend(self.failed_run(now, uptime, cause, words));
@@ -458,113 +469,6 @@ impl Policy {
 
         self.failed_run(now, uptime, Cause::Exit { exit }, short_exit(exit))
     }
-
-    /// A run that failed (exited, never got ready, missed its watchdog): another follows after
-    /// the back-off, unless too many short runs in a row make it a crash loop. A run that
-    /// never got ready is never a stable one.
-    fn failed_run(
-        &mut self,
-        now: Instant,
-        uptime: Duration,
-        cause: Cause,
-        words: String,
-    ) -> Vec<Effect> {
-        let spec = &self.limits.restart;
-        let stable = uptime >= spec.min_uptime && !matches!(cause, Cause::NotReady { .. });
-        if stable {
-            self.unstable_runs = 0;
-            self.backoff = None;
-        } else {
-            self.unstable_runs += 1;
-            if self.unstable_runs >= spec.max_restarts {
-                self.status = Status::Errored;
-                self.cause = Some(format!("crash loop ({words})"));
-                let reason = if matches!(cause, Cause::NotReady { .. }) {
-                    format!(
-                        "crash loop: {} consecutive runs that never got ready, last {cause}",
-                        self.unstable_runs
-                    )
-                } else {
-                    format!(
-                        "crash loop: {} consecutive runs shorter than min_uptime ({} ms), last {cause}",
-                        self.unstable_runs,
-                        spec.min_uptime.as_millis()
-                    )
-                };
-                self.reason = Some(reason.clone());
-                return vec![self.alert(AlertKind::Errored, reason)];
-            }
-        }
-
-        let delay = match spec.exp_backoff_restart_delay {
-            Some(base) => {
-                let next = match self.backoff {
-                    Some(prev) => (prev * 2).min(EXP_BACKOFF_CAP),
-                    None => base,
-                };
-                self.backoff = Some(next);
-                next
-            }
-            None => spec.restart_delay,
-        };
-
-        self.restarts += 1;
-        let mut fx: Vec<Effect> = self.count_restart(now).into_iter().collect();
-        fx.push(Effect::Record { cause, uptime });
-        if delay.is_zero() {
-            fx.extend(self.launch());
-        } else {
-            self.status = Status::WaitingRestart;
-            fx.push(Effect::Arm(Timer::Restart, delay));
-        }
-        fx
-    }
-}
-
-impl Policy {
-    /// A one-shot that others need failed: run it again after the back-off, until it
-    /// completes or has failed `max_restarts` times in a row.
-    fn retry_one_shot(&mut self, now: Instant, uptime: Duration, exit: Exit) -> Vec<Effect> {
-        let spec = &self.limits.restart;
-        self.unstable_runs += 1;
-        if self.unstable_runs >= spec.max_restarts {
-            self.status = Status::Failed;
-            let reason = format!(
-                "{exit}, failed {} times in a row (max_restarts); `tpctl restart` tries again",
-                self.unstable_runs
-            );
-            self.reason = Some(reason.clone());
-            return vec![self.alert(AlertKind::Failed, reason)];
-        }
-        let base = spec
-            .exp_backoff_restart_delay
-            .unwrap_or(crate::config::defaults::ONE_SHOT_RETRY_BASE);
-        let delay = match self.backoff {
-            Some(prev) => (prev * 2).min(EXP_BACKOFF_CAP),
-            None => base,
-        };
-        self.backoff = Some(delay);
-        self.restarts += 1;
-        self.status = Status::WaitingRestart;
-        self.cause = Some(format!(
-            "failed ({}), retry in {}",
-            short_exit(exit),
-            crate::config::units::format_duration(delay)
-        ));
-        self.reason = Some(format!(
-            "{exit}; retrying in {}, failure {} of {}",
-            crate::config::units::format_duration(delay),
-            self.unstable_runs,
-            spec.max_restarts
-        ));
-        let mut fx: Vec<Effect> = self.count_restart(now).into_iter().collect();
-        fx.push(Effect::Record {
-            cause: Cause::Exit { exit },
-            uptime,
-        });
-        fx.push(Effect::Arm(Timer::Restart, delay));
-        fx
-    }
 }
 
 /// How soon the keeper samples the app's memory again. Only apps with a limit are sampled on a
@@ -587,3 +491,6 @@ mod after_tests;
 
 #[cfg(test)]
 mod notify_tests;
+
+#[cfg(test)]
+mod health_tests;

@@ -22,6 +22,7 @@ pub(super) fn limits() -> Limits {
         restart_rate: None,
         recovered_after: Duration::from_secs(60),
         notify: None,
+        health: None,
     }
 }
 
