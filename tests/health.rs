@@ -157,3 +157,19 @@ fn malformed_health_tables_are_located_errors() {
     }
     t.finish();
 }
+
+#[test]
+fn a_tcp_check_to_a_listening_port_is_healthy() {
+    let t = TempHome::new();
+    let port = free_port();
+    t.write(
+        "ecosystem.toml",
+        &format!(
+            "[[apps]]\nname = \"api\"\nscript = \"python3\"\nargs = [\"{}\", \"{port}\"]\nhealth = {{ tcp = \"127.0.0.1:{port}\", every = \"200ms\", timeout = \"100ms\", grace = \"5s\" }}\n",
+            fixture("health_server.py")
+        ),
+    );
+    t.ok(&["start"]);
+    wait_for("healthy", PATIENCE, || health(&t, "api") == "healthy");
+    t.finish();
+}

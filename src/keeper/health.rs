@@ -52,8 +52,9 @@ pub(super) fn poll_interest(p: Option<&Probe>) -> (RawFd, i16) {
     }
 }
 
-/// A nonblocking connect to the first address `host:port` resolves to.
-fn connect(host: &str, port: u16) -> Result<TcpStream, String> {
+/// A nonblocking connect to the first address `host:port` resolves to, and whether it is
+/// already connected (a local listener usually accepts at once).
+fn connect(host: &str, port: u16) -> Result<(TcpStream, bool), String> {
     let addr: SocketAddr = (host, port)
         .to_socket_addrs()
         .map_err(|e| format!("cannot resolve {host}: {e}"))?
@@ -71,12 +72,14 @@ fn connect(host: &str, port: u16) -> Result<TcpStream, String> {
         None,
     )
     .map_err(|e| format!("cannot open a socket: {e}"))?;
-    match socket::connect(fd.as_raw_fd(), &SockaddrStorage::from(addr)) {
-        Ok(()) | Err(nix::errno::Errno::EINPROGRESS) => {}
+    let connected = match socket::connect(fd.as_raw_fd(), &SockaddrStorage::from(addr)) {
+        Ok(()) => true,
+        Err(nix::errno::Errno::EINPROGRESS) => false,
         Err(e) => return Err(format!("cannot connect to {addr}: {e}")),
-    }
+    };
     // SAFETY: `fd` is a connected (or connecting) stream socket we own; ownership moves.
-    Ok(unsafe { TcpStream::from_raw_fd(std::os::fd::IntoRawFd::into_raw_fd(fd)) })
+    let stream = unsafe { TcpStream::from_raw_fd(std::os::fd::IntoRawFd::into_raw_fd(fd)) };
+    Ok((stream, connected))
 }
 
 impl Keeper {
@@ -92,9 +95,9 @@ impl Keeper {
         let kind = match &h.check {
             HealthCheck::Tcp { host, port } | HealthCheck::Http { host, port, .. } => {
                 match connect(host, *port) {
-                    Ok(stream) => Kind::Net {
+                    Ok((stream, connected)) => Kind::Net {
                         stream,
-                        connected: false,
+                        connected,
                         request: match &h.check {
                             HealthCheck::Http { host, path, .. } => Some(
                                 format!("GET {path} HTTP/1.0\r\nHost: {host}\r\nUser-Agent: tpctl-health\r\nConnection: close\r\n\r\n")
@@ -132,6 +135,19 @@ impl Keeper {
             }
         };
         self.probe = Some(Probe { deadline, kind });
+        // Connected at once (a local listener): go on now rather than after a poll turn.
+        if matches!(
+            &self.probe,
+            Some(Probe {
+                kind: Kind::Net {
+                    connected: true,
+                    ..
+                },
+                ..
+            })
+        ) {
+            self.on_probe_ready();
+        }
     }
 
     fn health_verdict(&mut self, ok: bool, detail: String) {
@@ -165,9 +181,10 @@ impl Keeper {
                     return self.health_verdict(false, format!("cannot connect: {e}"));
                 }
             }
-            if request.is_none() {
-                return self.health_verdict(true, "accepts connections".into());
-            }
+        }
+        // A tcp check is done once connected.
+        if request.is_none() {
+            return self.health_verdict(true, "accepts connections".into());
         }
         if let Some(r) = request.as_ref().filter(|r| *sent < r.len()) {
             match stream.write(&r[*sent..]) {
