@@ -133,7 +133,10 @@ fn malformed_health_tables_are_located_errors() {
             "{ http = \"http://127.0.0.1:1/\", tcp = \"127.0.0.1:1\" }",
             "exactly one check",
         ),
-        ("{ grpc = \"127.0.0.1:1\" }", "unknown key `grpc`"),
+        (
+            "{ grpc = \"127.0.0.1:1\" }",
+            "unknown key `grpc` in health: the checks are http",
+        ),
         (
             "{ tcp = \"127.0.0.1:1\", every = \"1s\", timeout = \"2s\" }",
             "must be shorter than every",

@@ -86,6 +86,15 @@ fn explain(message: &str) -> String {
         if matches!(key, "name" | "script") {
             return format!("`{key}` is per-app: set it in each [[apps]] table, not in [defaults]");
         }
+        // The health table: a key that is no known setting is most likely a check kind.
+        let health = ["http", "tcp", "exec", "every", "grace"]
+            .iter()
+            .all(|k| known.contains(k));
+        if health {
+            return format!(
+                "unknown key `{key}` in health: the checks are http = \"http://…\", tcp = \"host:port\" and exec = [\"cmd\"]; the settings every, timeout, retries, grace and restart"
+            );
+        }
         let hint = match crate::suggest::closest(key, known.iter().copied()) {
             Some(k) => format!("did you mean `{k}`?"),
             None => "`man 5 tpctl-ecosystem` lists every key".to_string(),
