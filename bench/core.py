@@ -17,6 +17,8 @@ import sys
 import tempfile
 import time
 
+from procstat import pss_kib
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 QUICK = "--quick" in sys.argv
 WORK = tempfile.mkdtemp(prefix="tpctl-bench-")
@@ -72,17 +74,6 @@ def wait_for(cond, timeout=60, what="condition"):
             return
         time.sleep(0.01)
     raise SystemExit(f"bench: timed out waiting for {what}")
-
-
-def pss_kib(pid):
-    try:
-        with open(f"/proc/{pid}/smaps_rollup") as f:
-            for line in f:
-                if line.startswith("Pss:"):
-                    return int(line.split()[1])
-    except OSError:
-        return 0
-    return 0
 
 
 def tpctl_pids():

@@ -19,12 +19,7 @@ import sys
 import tempfile
 import time
 
-
-def free_port():
-    import socket
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from procstat import free_port, pss_kib
 
 
 def cpu_ns(pid):
@@ -43,17 +38,6 @@ APPS = 200
 WINDOW_MS = 3000
 MEASURE_S = 15 if QUICK else 60
 SILENCED = 5 if QUICK else 20
-
-
-def pss_kib(pid):
-    try:
-        with open(f"/proc/{pid}/smaps_rollup") as f:
-            for line in f:
-                if line.startswith("Pss:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
 
 
 def keepers(env):

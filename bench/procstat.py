@@ -30,6 +30,18 @@ def free_port():
         return s.getsockname()[1]
 
 
+def pss_kib(pid):
+    """Proportional set size of a live process (shared pages divided among their users)."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 def rss_kib(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:

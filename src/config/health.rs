@@ -57,7 +57,7 @@ fn http(url: &str) -> Result<HealthCheck, String> {
 }
 
 /// The spec of a `health` table, or what is wrong with it.
-pub fn resolve(raw: RawHealth) -> Result<HealthSpec, String> {
+pub fn resolve(raw: &RawHealth) -> Result<HealthSpec, String> {
     let kinds = [raw.http.is_some(), raw.tcp.is_some(), raw.exec.is_some()]
         .iter()
         .filter(|k| **k)
@@ -68,13 +68,13 @@ pub fn resolve(raw: RawHealth) -> Result<HealthSpec, String> {
                 .into(),
         );
     }
-    let check = if let Some(u) = raw.http {
-        http(&u)?
-    } else if let Some(t) = raw.tcp {
-        let (host, port) = host_port(&t, "health tcp")?;
+    let check = if let Some(u) = &raw.http {
+        http(u)?
+    } else if let Some(t) = &raw.tcp {
+        let (host, port) = host_port(t, "health tcp")?;
         HealthCheck::Tcp { host, port }
     } else {
-        let argv = raw.exec.unwrap_or_default();
+        let argv = raw.exec.clone().unwrap_or_default();
         if argv.first().is_none_or(|c| c.trim().is_empty()) {
             return Err("health exec needs a command: exec = [\"cmd\", \"arg\"]".into());
         }
@@ -126,7 +126,7 @@ mod tests {
 
     #[test]
     fn one_kind_with_its_target_and_sane_windows() {
-        let h = resolve(RawHealth {
+        let h = resolve(&RawHealth {
             http: Some("http://127.0.0.1:3000/health?deep=1".into()),
             ..raw()
         })
@@ -191,7 +191,7 @@ mod tests {
                 "must be shorter than every",
             ),
         ] {
-            let e = resolve(bad).expect_err(says);
+            let e = resolve(&bad).expect_err(says);
             assert!(e.contains(says), "{e}");
         }
     }

@@ -10,6 +10,7 @@ pub mod error;
 pub mod health;
 pub mod keys;
 pub mod order;
+pub mod paths;
 pub mod raw;
 pub mod required;
 pub mod resolve;

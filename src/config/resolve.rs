@@ -2,7 +2,7 @@
 //! names unique, `after` references known and acyclic. All problems are collected, not just the first.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use toml::Spanned;
@@ -10,6 +10,7 @@ use toml::Spanned;
 use super::defaults;
 use super::env::{concurrency_var, layer, read_env_file};
 use super::error::{Diagnostic, Locator};
+use super::paths::{absolute, instance_path, resolve_script};
 use super::raw::{EnvFile, EnvValue, OneOrMany, RawApp, RawFile, RawSettings};
 use crate::spec::{AppSpec, EnvFileRef, EnvSources, LogSpec, RestartSpec};
 
@@ -266,66 +267,6 @@ fn load_env_files(
     }
 }
 
-fn absolute(base: &Path, p: &str) -> PathBuf {
-    let expanded = match p.strip_prefix("~/") {
-        Some(rest) => std::env::var_os("HOME")
-            .map_or_else(|| PathBuf::from(p), |h| PathBuf::from(h).join(rest)),
-        None => PathBuf::from(p),
-    };
-    normalize(&if expanded.is_absolute() {
-        expanded
-    } else {
-        base.join(expanded)
-    })
-}
-
-/// `dir/out.log` → `dir/out-1.log` for instance 1.
-fn instance_path(path: &Path, i: usize) -> PathBuf {
-    let stem = path
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let name = match path.extension() {
-        Some(ext) => format!("{stem}-{i}.{}", ext.to_string_lossy()),
-        None => format!("{stem}-{i}"),
-    };
-    path.with_file_name(name)
-}
-
-/// Removes `.` and resolves `..` lexically, so paths read as the operator would write them.
-fn normalize(path: &Path) -> PathBuf {
-    use std::path::Component;
-    let mut out = PathBuf::new();
-    for c in path.components() {
-        match c {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                if !out.pop() {
-                    out.push("..");
-                }
-            }
-            other => out.push(other),
-        }
-    }
-    out
-}
-
-/// A bare command name (`node`) is looked up on PATH; anything with a slash is a path.
-fn resolve_script(script: &str, base: &Path, path_var: Option<&String>) -> PathBuf {
-    if script.contains('/') || script.starts_with('~') {
-        return absolute(base, script);
-    }
-    if let Some(path_var) = path_var {
-        for dir in std::env::split_paths(path_var) {
-            let candidate = dir.join(script);
-            if candidate.is_file() {
-                return candidate;
-            }
-        }
-    }
-    normalize(&base.join(script))
-}
-
 fn env_table(env: Option<BTreeMap<String, EnvValue>>) -> BTreeMap<String, String> {
     env.unwrap_or_default()
         .into_iter()
@@ -344,25 +285,16 @@ fn resolve_app(
     let name = app.name.get_ref().clone();
     let start = diags.len();
     let notify = notify_spec(&app, defaults, cx, diags);
-    let health = app.health.as_ref().and_then(|h| {
-        let raw = super::raw::RawHealth {
-            http: h.get_ref().http.clone(),
-            tcp: h.get_ref().tcp.clone(),
-            exec: h.get_ref().exec.clone(),
-            every: h.get_ref().every,
-            timeout: h.get_ref().timeout,
-            retries: h.get_ref().retries,
-            grace: h.get_ref().grace,
-            restart: h.get_ref().restart,
-        };
-        match super::health::resolve(raw) {
+    let health = app
+        .health
+        .as_ref()
+        .and_then(|h| match super::health::resolve(h.get_ref()) {
             Ok(spec) => Some(spec),
             Err(e) => {
                 diags.push(diag(cx, h, e));
                 None
             }
-        }
-    });
+        });
 
     if app.script.get_ref().trim().is_empty() {
         diags.push(diag(

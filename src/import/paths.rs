@@ -6,31 +6,12 @@ use std::path::Path;
 
 use super::{Imported, toml_str};
 
-/// `path` cleaned lexically, as Node's `path.normalize` does it: `./a//b/../c/` → `a/c`,
-/// `/x/./y` → `/x/y`, `.` or `./` → `.`; a relative `..` that has nothing to take back stays.
+/// `path` cleaned lexically, as Node's `path.normalize` does it (the config's own cleaning):
+/// `./a//b/../c/` → `a/c`, `/x/./y` → `/x/y`, `.` or `./` → `.`.
 pub fn normalize(path: &str) -> String {
-    let absolute = path.starts_with('/');
-    let mut parts: Vec<&str> = Vec::new();
-    for part in path.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => match parts.last() {
-                Some(&p) if p != ".." => {
-                    parts.pop();
-                }
-                // Above the root is the root.
-                _ if absolute => {}
-                _ => parts.push(".."),
-            },
-            p => parts.push(p),
-        }
-    }
-    let joined = parts.join("/");
-    match (absolute, joined.is_empty()) {
-        (true, _) => format!("/{joined}"),
-        (false, true) => ".".into(),
-        (false, false) => joined,
-    }
+    crate::config::paths::normalize(Path::new(path))
+        .display()
+        .to_string()
 }
 
 /// A program's path normalised; one without a `/` keeps `./`, or it would be looked up on

@@ -258,15 +258,10 @@ impl Source {
     }
 
     /// Publishes this host's apps to the fleet; quietly does nothing without Valkey.
-    pub async fn publish(self: &Arc<Self>) -> Result<(), String> {
+    pub async fn publish(self: &Arc<Self>, apps: Vec<AppView>) -> Result<(), String> {
         let Some(valkey) = self.valkey().await else {
             return Ok(());
         };
-        let snapshot = self.snapshot(false).await;
-        if let Some(e) = snapshot.apps_error {
-            return Err(e);
-        }
-        let apps = snapshot.apps;
         let round = async {
             let mut conn = self.conn(&valkey).await?;
             let entry = super::fleet::Entry {
@@ -352,15 +347,28 @@ impl Source {
 
     /// Apps and queues at once; the other hosts too with `fleet`.
     pub async fn snapshot(self: &Arc<Self>, fleet: bool) -> Snapshot {
-        let (statuses, queues) = tokio::join!(self.statuses(), self.queues());
+        let (apps, queues) = tokio::join!(self.apps(), self.queues());
         let fleet = if fleet { self.fleet().await } else { None };
-        let me = self.clone();
-        let specs = tokio::task::spawn_blocking(move || me.specs()).await.ok();
-        let (statuses, apps_error) = match statuses {
-            Ok(s) => (s, None),
+        let (apps, apps_error) = match apps {
+            Ok(a) => (a, None),
             Err(e) => (vec![], Some(e)),
         };
-        let apps = statuses
+        Snapshot {
+            host: self.host.clone(),
+            at_ms: crate::keeper::now_ms(),
+            apps,
+            apps_error,
+            queues,
+            fleet,
+        }
+    }
+
+    /// Every app's `status --json` row with its memory limit and queues.
+    pub async fn apps(self: &Arc<Self>) -> Result<Vec<AppView>, String> {
+        let statuses = self.statuses().await?;
+        let me = self.clone();
+        let specs = tokio::task::spawn_blocking(move || me.specs()).await.ok();
+        Ok(statuses
             .into_iter()
             .map(|status| {
                 let (memory_limit, queues) = specs
@@ -373,15 +381,7 @@ impl Source {
                     queues,
                 }
             })
-            .collect();
-        Snapshot {
-            host: self.host.clone(),
-            at_ms: crate::keeper::now_ms(),
-            apps,
-            apps_error,
-            queues,
-            fleet,
-        }
+            .collect())
     }
 }
 

@@ -30,7 +30,7 @@ pub struct History {
 
 impl History {
     /// Adds a sample of every instance in `apps`; instances not among them are dropped.
-    pub fn record(&self, apps: &[AppStatus], at_ms: u64) {
+    pub fn record(&self, apps: &[&AppStatus], at_ms: u64) {
         let mut series = self.series.lock().unwrap_or_else(|p| p.into_inner());
         series.retain(|id, _| apps.iter().any(|a| &a.id == id));
         for a in apps {
@@ -109,14 +109,14 @@ mod tests {
     fn history_is_bounded_and_forgets_deleted_apps() {
         let h = History::default();
         for i in 0..(KEEP as u64 + 50) {
-            h.record(&[app("a", Some(1.0)), app("b", None)], i * 10_000);
+            h.record(&[&app("a", Some(1.0)), &app("b", None)], i * 10_000);
         }
         assert_eq!(h.of("a").len(), KEEP);
         assert_eq!(
             h.of("a").last().map(|p| p.at_ms),
             Some((KEEP as u64 + 49) * 10_000)
         );
-        h.record(&[app("a", Some(2.0))], 0);
+        h.record(&[&app("a", Some(2.0))], 0);
         assert!(h.of("b").is_empty());
     }
 

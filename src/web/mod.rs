@@ -174,11 +174,28 @@ async fn serve(app: Shared, listener: std::net::TcpListener) -> std::io::Result<
     let listener = tokio::net::TcpListener::from_std(listener)?;
     // This host's table in Valkey for the fleet, every 2 s; a failure is logged when it
     // starts and when it ends, not every round.
+    // The same read of the apps feeds the app pages' hour of CPU and memory (a sample every
+    // 10 s).
     let publisher = app.clone();
     tokio::spawn(async move {
         let mut failing = false;
+        let mut sampled: Option<std::time::Instant> = None;
         loop {
-            match publisher.source.publish().await {
+            let apps = match publisher.source.apps().await {
+                Ok(apps) => apps,
+                Err(e) => {
+                    tracing::debug!(error = %e, "cannot read the apps");
+                    tokio::time::sleep(fleet::EVERY).await;
+                    continue;
+                }
+            };
+            if sampled.is_none_or(|t| t.elapsed() >= history::EVERY) {
+                sampled = Some(std::time::Instant::now());
+                let statuses: Vec<&crate::proto::AppStatus> =
+                    apps.iter().map(|a| &a.status).collect();
+                publisher.history.record(&statuses, crate::keeper::now_ms());
+            }
+            match publisher.source.publish(apps).await {
                 Ok(()) if failing => {
                     failing = false;
                     tracing::info!("publishing to the fleet again");
@@ -191,16 +208,6 @@ async fn serve(app: Shared, listener: std::net::TcpListener) -> std::io::Result<
                 Err(_) => {}
             }
             tokio::time::sleep(fleet::EVERY).await;
-        }
-    });
-    // The app pages' hour of CPU and memory: every app sampled every 10 s.
-    let sampler = app.clone();
-    tokio::spawn(async move {
-        loop {
-            if let Ok(apps) = sampler.source.statuses().await {
-                sampler.history.record(&apps, crate::keeper::now_ms());
-            }
-            tokio::time::sleep(history::EVERY).await;
         }
     });
     let shutdown = async {
