@@ -337,12 +337,6 @@ impl Queue {
     /// This queue's workers in a `CLIENT LIST` reply already read (one read serves every
     /// queue of a listing).
     pub fn workers_in(&self, client_list: &str) -> Vec<HashMap<String, String>> {
-        let base = format!(
-            "{}:{}",
-            self.prefix(),
-            crate::worker::base64(self.name().as_bytes())
-        );
-        let worker_prefix = format!("{base}:w:");
         client_list
             .lines()
             .map(|l| {
@@ -353,10 +347,21 @@ impl Queue {
             })
             .filter(|c| {
                 c.get("name")
-                    .is_some_and(|n| *n == base || n.starts_with(&worker_prefix))
+                    .is_some_and(|n| is_worker_connection(self.prefix(), self.name(), n))
             })
             .collect()
     }
+}
+
+/// Whether a connection of this name (`CLIENT SETNAME`) is a worker's on `queue`: the name
+/// Node's Worker gives its blocking connection, `prefix:base64(queue)`, or that with
+/// `:w:<worker name>` (the one Node's `getWorkers()` lists, and tp-bullmq's).
+pub fn is_worker_connection(prefix: &str, queue: &str, name: &str) -> bool {
+    let base64 = crate::worker::base64(queue.as_bytes());
+    name.strip_prefix(prefix)
+        .and_then(|r| r.strip_prefix(':'))
+        .and_then(|r| r.strip_prefix(base64.as_str()))
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with(":w:"))
 }
 
 /// The server's `CLIENT LIST`.
@@ -408,4 +413,24 @@ pub async fn discover_queues(
         }
     }
     Ok(found.into_iter().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_worker_connection;
+
+    #[test]
+    fn worker_connections_are_known_by_their_names() {
+        // base64("emails") = ZW1haWxz
+        assert!(is_worker_connection("bull", "emails", "bull:ZW1haWxz"));
+        assert!(is_worker_connection(
+            "bull",
+            "emails",
+            "bull:ZW1haWxz:w:host-1"
+        ));
+        assert!(!is_worker_connection("bull", "emails", "bull:ZW1haWxz:qe"));
+        assert!(!is_worker_connection("bull", "emails", "bull:ZW1haWxzX"));
+        assert!(!is_worker_connection("tp", "emails", "bull:ZW1haWxz"));
+        assert!(!is_worker_connection("bull", "email", "bull:ZW1haWxz"));
+    }
 }

@@ -13,11 +13,12 @@
 //! has had no reply for the reply timeout (a hung server, a network that drops packets
 //! without a reset) counts as broken: a worker never sits alive but idle behind it.
 
+pub mod oneshot;
 mod resp;
 mod script;
 mod stream;
 
-pub use resp::{Reply, command};
+pub use resp::{ProtocolError, Reply, command};
 pub(crate) use script::{KeyList, ScriptCall};
 
 use std::collections::VecDeque;

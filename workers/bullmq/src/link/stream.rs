@@ -42,7 +42,7 @@ impl AsRawFd for Stream {
 
 /// The server and the handshake a URL asks for.
 pub(super) struct Target {
-    addr: Addr,
+    pub(super) addr: Addr,
     db: i64,
     username: Option<String>,
     password: Option<String>,
@@ -51,7 +51,7 @@ pub(super) struct Target {
     pub(super) client_name: Option<String>,
 }
 
-enum Addr {
+pub(super) enum Addr {
     Tcp(String, u16),
     Unix(std::path::PathBuf),
 }
