@@ -119,9 +119,71 @@ pub struct AppStatus {
     /// With `health`: `healthy`, `unhealthy: <the last failure>` or `checking`, while online.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health: Option<String>,
+    /// With `queue`, while online: whether it holds a worker connection on each queue.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub consumption: Vec<QueueConsumption>,
+}
+
+/// Whether an app consumes one of its queues, as Valkey's client list showed it last.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueConsumption {
+    pub queue: String,
+    /// `consuming`, `not_consuming`, `unknown` (with `detail`) or `checking` (no look yet).
+    pub state: ConsumptionState,
+    /// Not consuming since (ms since the Unix epoch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since_ms: Option<u64>,
+    /// Why it cannot be told.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConsumptionState {
+    Checking,
+    Consuming,
+    NotConsuming,
+    Unknown,
+}
+
+impl QueueConsumption {
+    /// `consuming`, `not consuming (since 12:03:04Z, 2m 5s)`, `unknown: …`, `checking`.
+    pub fn describe(&self, now_ms: u64) -> String {
+        match self.state {
+            ConsumptionState::Checking => "checking".into(),
+            ConsumptionState::Consuming => "consuming".into(),
+            ConsumptionState::NotConsuming => match self.since_ms {
+                Some(t) => format!(
+                    "not consuming (since {}, {})",
+                    crate::render::timestamp(t),
+                    crate::render::duration_ms(now_ms.saturating_sub(t))
+                ),
+                None => "not consuming".into(),
+            },
+            ConsumptionState::Unknown => format!(
+                "unknown: {}",
+                self.detail.as_deref().unwrap_or("cannot be told")
+            ),
+        }
+    }
 }
 
 impl AppStatus {
+    /// `not consuming Q (since …)` for the first of its queues it does not consume.
+    pub fn not_consuming(&self, now_ms: u64) -> Option<String> {
+        self.consumption
+            .iter()
+            .find(|c| c.state == ConsumptionState::NotConsuming)
+            .map(|c| {
+                c.describe(now_ms).replacen(
+                    "not consuming",
+                    &format!("not consuming {}", c.queue),
+                    1,
+                )
+            })
+    }
+
     /// A stopped app that has no keeper, with `since_ms` as the time of that state.
     pub fn stopped(id: &str, name: &str, instance: Option<u32>, since_ms: u64) -> AppStatus {
         AppStatus {
@@ -145,6 +207,7 @@ impl AppStatus {
             last_error: None,
             notify_status: None,
             health: None,
+            consumption: Vec::new(),
             source: None,
         }
     }

@@ -30,6 +30,36 @@ pub struct QueueRow {
     /// tells hosts apart by it.
     #[serde(skip)]
     pub worker_ips: Vec<String>,
+    /// The apps tpctl runs on this queue and whether each consumes it (`tpctl queues` fills
+    /// it in from their keepers).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub consumers: Vec<Consumer>,
+}
+
+/// An app tpctl runs with this queue, and whether it consumes it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Consumer {
+    pub app: String,
+    #[serde(flatten)]
+    pub consumption: crate::proto::QueueConsumption,
+}
+
+/// Each row's consumers among the apps' statuses.
+pub fn add_consumers(rows: &mut [QueueRow], apps: &[crate::proto::AppStatus]) {
+    for r in rows {
+        r.consumers = apps
+            .iter()
+            .flat_map(|a| {
+                a.consumption
+                    .iter()
+                    .filter(|c| c.queue == r.queue)
+                    .map(|c| Consumer {
+                        app: a.id.clone(),
+                        consumption: c.clone(),
+                    })
+            })
+            .collect();
+    }
 }
 
 /// `tpctl queue Q` arguments that remove every completed (failed) job: monit's `c` and the
@@ -300,6 +330,7 @@ pub async fn row(
                 counts,
                 error: None,
                 queue: name.to_string(),
+                consumers: vec![],
             }
         }
         (a, b, c) => QueueRow {
@@ -314,6 +345,7 @@ pub async fn row(
                 .flatten()
                 .next(),
             queue: name.to_string(),
+            consumers: vec![],
         },
     }
 }

@@ -199,10 +199,11 @@ pub fn status_table_within(
         Column::new(
             "cause",
             col(&|r| {
-                // A failing health check is the news while the app runs.
+                // A failing health check or a queue not consumed is the news while it runs.
                 r.health
                     .clone()
                     .filter(|h| h.starts_with("unhealthy"))
+                    .or_else(|| r.not_consuming(crate::keeper::now_ms()))
                     .or_else(|| r.cause.clone())
                     .or_else(|| r.last_exit.map(|e| exit(Some(e))))
                     // What a notify app says of itself, while nothing went wrong.

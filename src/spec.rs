@@ -74,6 +74,10 @@ pub struct AppSpec {
     /// `health = { http | tcp | exec, … }`: a check the keeper runs while the app is online.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health: Option<HealthSpec>,
+    /// `restart_when_not_consuming`: restart the app when it has held no worker connection on
+    /// one of its queues for this long.
+    #[serde(default, with = "opt_millis", skip_serializing_if = "Option::is_none")]
+    pub restart_when_not_consuming: Option<Duration>,
 }
 
 /// A health check and what follows from it.

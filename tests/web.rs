@@ -291,6 +291,19 @@ fn metrics_parse_with_promtool_and_prometheus_client_and_counters_only_grow() {
         assert_eq!(code, 200, "{body}");
         body
     };
+    // echo-worker has a queue and never consumes it: its keeper says so once it has looked.
+    wait_for(
+        "tpctl_app_consuming of echo-worker",
+        Duration::from_secs(30),
+        || {
+            scrape(true).lines().any(|l| {
+                l.starts_with("tpctl_app_consuming{")
+                    && l.contains("app=\"echo-worker\"")
+                    && l.contains("queue=\"emails\"")
+                    && l.ends_with(" 0")
+            })
+        },
+    );
     let om = scrape(true);
     assert!(om.ends_with("# EOF\n"), "{om}");
     assert!(om.contains("tpctl_valkey_up{host="), "{om}");
@@ -319,7 +332,8 @@ import sys
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 fams = {f.name: f for f in text_string_to_metric_families(sys.stdin.read())}
 for name, kind in [("tpctl_app_restarts", "counter"), ("tpctl_app_cpu_seconds", "counter"),
-                   ("tpctl_app_memory_bytes", "gauge"), ("tpctl_queue_jobs", "gauge"), ("tpctl_build", "info")]:
+                   ("tpctl_app_memory_bytes", "gauge"), ("tpctl_queue_jobs", "gauge"), ("tpctl_build", "info"),
+                   ("tpctl_app_consuming", "gauge")]:
     assert fams[name].type == kind, (name, fams[name].type)
 print(sum(len(f.samples) for f in fams.values()))
 "#;

@@ -36,6 +36,9 @@ pub struct Description {
     pub health: Option<crate::spec::HealthSpec>,
     pub after: Vec<String>,
     pub queues: Vec<String>,
+    /// `restart_when_not_consuming`, in milliseconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restart_when_not_consuming_ms: Option<u64>,
     pub concurrency: Option<u32>,
     pub ledger: Vec<LedgerEntry>,
     pub logs_dir: String,
@@ -159,6 +162,9 @@ fn view(
         health: spec.health.clone(),
         after: spec.after,
         queues: spec.queues,
+        restart_when_not_consuming_ms: spec
+            .restart_when_not_consuming
+            .map(|w| w.as_millis() as u64),
         concurrency: spec.concurrency,
         ledger,
         logs_dir,
@@ -213,6 +219,10 @@ fn text(d: &Description, all: bool) -> String {
     }
     if let Some(h) = &s.health {
         line("health", h.clone());
+    }
+    let now_ms = crate::keeper::now_ms();
+    for c in &s.consumption {
+        line(&format!("queue {}", c.queue), c.describe(now_ms));
     }
     if s.dropped_log_bytes > 0 {
         line("dropped log bytes", s.dropped_log_bytes.to_string());
@@ -302,6 +312,18 @@ fn text(d: &Description, all: bool) -> String {
             d.queues.join(", ")
         },
     );
+    if !d.queues.is_empty() {
+        line(
+            "consumption",
+            match d.restart_when_not_consuming_ms {
+                Some(ms) => format!(
+                    "watched; restart_when_not_consuming {}",
+                    format_duration(std::time::Duration::from_millis(ms))
+                ),
+                None => "watched (report only: no restart_when_not_consuming)".into(),
+            },
+        );
+    }
     line(
         "concurrency",
         d.concurrency.map_or("-".into(), |c| c.to_string()),

@@ -8,6 +8,7 @@ use tp_bullmq::admin::{Refused, State};
 
 use super::{CommandError, Ctx, Outcome};
 use crate::cli::QueueAction;
+use crate::proto::ConsumptionState;
 use crate::queues::{self, QueueRow, Valkey};
 use crate::spec::AppSpec;
 
@@ -36,7 +37,7 @@ pub fn list(ctx: &Ctx, json_out: bool, watch: bool) -> Result<Outcome, CommandEr
     let rt = queues::runtime().map_err(io("cannot start an async runtime"))?;
     loop {
         let rows = rt.block_on(queues::rows(&valkey, &configured));
-        let rows = match rows {
+        let mut rows = match rows {
             Ok(r) => r,
             Err(e) if watch => {
                 println!("{e} (retrying)");
@@ -48,6 +49,10 @@ pub fn list(ctx: &Ctx, json_out: bool, watch: bool) -> Result<Outcome, CommandEr
                 return Ok(Outcome::Failed);
             }
         };
+        // Whether the apps tpctl runs consume their queues, from their keepers.
+        if let Ok(apps) = super::inventory::all(&ctx.home) {
+            queues::add_consumers(&mut rows, &apps);
+        }
         if watch && std::io::stdout().is_terminal() {
             print!("\x1b[2J\x1b[H");
         }
@@ -66,6 +71,30 @@ pub fn list(ctx: &Ctx, json_out: bool, watch: bool) -> Result<Outcome, CommandEr
         let _ = std::io::stdout().flush();
         std::thread::sleep(Duration::from_secs(2));
     }
+}
+
+/// `email-worker, email-worker-1 (not consuming)`: the apps on the queue, marked when they
+/// do not consume it.
+fn consumers(r: &QueueRow, now_ms: u64) -> String {
+    if r.consumers.is_empty() {
+        return "-".into();
+    }
+    r.consumers
+        .iter()
+        .map(|c| match c.consumption.state {
+            ConsumptionState::Consuming => c.app.clone(),
+            ConsumptionState::NotConsuming => format!(
+                "{} (not consuming for {})",
+                c.app,
+                crate::render::duration_ms(
+                    now_ms.saturating_sub(c.consumption.since_ms.unwrap_or(now_ms))
+                )
+            ),
+            ConsumptionState::Unknown => format!("{} (unknown)", c.app),
+            ConsumptionState::Checking => format!("{} (checking)", c.app),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The status an operator acts on: "waiting, no worker" when jobs wait and nobody takes them.
@@ -111,10 +140,25 @@ fn table(rows: &[QueueRow], color: bool) -> String {
         Column::new("delayed", col(&|r| r.counts.delayed.to_string())).drop_rank(3),
         Column::new("prioritized", col(&|r| r.counts.prioritized.to_string())).drop_rank(1),
     ];
+    let now_ms = crate::keeper::now_ms();
+    let mut columns = columns;
+    if rows.iter().any(|r| !r.consumers.is_empty()) {
+        columns.push(
+            Column::new("consumed by", col(&|r| consumers(r, now_ms)))
+                .shrink_to(12)
+                .drop_rank(4),
+        );
+    }
     let mut out = crate::fit::render(columns, crate::fit::width(), color);
     for r in rows {
         if let Some(e) = &r.error {
             out.push_str(&format!("\n{}: {e}", r.queue));
+        }
+        for c in &r.consumers {
+            if c.consumption.state != ConsumptionState::Consuming {
+                let said = c.consumption.describe(now_ms);
+                out.push_str(&format!("\n{}: {}: {said}", r.queue, c.app));
+            }
         }
     }
     out

@@ -3,7 +3,10 @@
 
 use std::time::Duration;
 
+use toml::Spanned;
+
 use super::raw::RawHealth;
+use super::units::DurationValue;
 use crate::spec::{HealthCheck, HealthSpec};
 
 pub const EVERY: Duration = Duration::from_secs(10);
@@ -54,6 +57,39 @@ fn http(url: &str) -> Result<HealthCheck, String> {
         port,
         path: path.to_string(),
     })
+}
+
+/// `restart_when_not_consuming`, the app's own else `[defaults]`': the app's without `queue`
+/// (nothing to consume) or a window under the minimum is an error at that value; `[defaults]`'
+/// applies to the apps that have a queue.
+pub fn not_consuming_window<'a>(
+    own: Option<&'a Spanned<DurationValue>>,
+    default: Option<&'a Spanned<DurationValue>>,
+    has_queue: bool,
+) -> Result<Option<Duration>, (&'a Spanned<DurationValue>, String)> {
+    if !has_queue {
+        return match own {
+            Some(v) => Err((
+                v,
+                "`restart_when_not_consuming` needs `queue`: name the queue or queues the app consumes".into(),
+            )),
+            None => Ok(None),
+        };
+    }
+    let Some(v) = own.or(default) else {
+        return Ok(None);
+    };
+    let min = crate::policy::consumption::MIN_WINDOW;
+    if v.get_ref().0 < min {
+        return Err((
+            v,
+            format!(
+                "`restart_when_not_consuming` must be at least {}: a worker reconnecting after a blip takes a moment; such as \"2m\"",
+                super::units::format_duration(min)
+            ),
+        ));
+    }
+    Ok(Some(v.get_ref().0))
 }
 
 /// The spec of a `health` table, or what is wrong with it.

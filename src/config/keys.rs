@@ -140,7 +140,12 @@ pub const KEYS: &[Key] = &[
     app_key(
         "queue",
         "none",
-        "The BullMQ queue or queues the app consumes (tpctl queues, monit, doctor).",
+        "The BullMQ queue or queues the app consumes (tpctl queues, monit, doctor); the keeper watches whether the app holds a worker connection on each (see QUEUE CONSUMPTION).",
+    ),
+    key(
+        "restart_when_not_consuming",
+        "none",
+        "With queue: restart the app gracefully once it has held no worker connection on one of its queues for this long (ledger cause: not consuming queue Q for 2m); at least 2s. A run that never consumed counts toward the crash loop.",
     ),
     app_key("concurrency", "none", "Exported as concurrency_env."),
     app_key(
@@ -276,6 +281,19 @@ pub fn man_page(version: &str) -> String {
          that never get ready count towards the crash loop however long they lasted. \\fBWATCHDOG=1\\fR must then come \
          within every \\fBwatchdog\\fR window or the app is restarted gracefully (back-off and crash-loop rules \
          apply). \\fBSTATUS=\\fR text is shown by status, describe and monit; STOPPING=1 and RELOADING=1 are shown too.\n",
+    );
+    out.push_str(
+        ".SH \"QUEUE CONSUMPTION\"\n\
+         For an app with \\fBqueue\\fR, its keeper reads Valkey's client list (CLIENT ID and CLIENT LIST, with the \
+         app's own VALKEY_URL and BULLMQ_PREFIX) every 10s, or every quarter of \\fBrestart_when_not_consuming\\fR \
+         (500ms to 10s), and matches it against the TCP sockets of the app's process tree: the app consumes a \
+         queue while one of its own connections carries the name BullMQ gives a worker's connection on it \
+         (Node's Worker and tp-worker alike). status, describe, monit, queues and tpctl web show \\fBconsuming\\fR \
+         or \\fBnot consuming (since \\fR...\\fB)\\fR; the time counts from when the app came online if it never \
+         consumed. When Valkey cannot be read, or sees this host through a proxy or NAT (so the app's \
+         connections cannot be told apart), or is on a unix socket, the state is \\fBunknown\\fR with the reason, and \
+         no restart follows. A VALKEY_URL user needs +client|id and +client|list (Node's getWorkers() needs the \
+         latter too).\n",
     );
     out.push_str(
         ".SH \"THE ENVIRONMENT OF AN APP\"\n\

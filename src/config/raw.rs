@@ -259,6 +259,7 @@ pub struct RawSettings {
     pub notify: Option<Spanned<bool>>,
     pub ready_timeout: Option<Spanned<DurationValue>>,
     pub watchdog: Option<Spanned<DurationValue>>,
+    pub restart_when_not_consuming: Option<Spanned<DurationValue>>,
 }
 
 /// An app's `health` table: one check kind and its timing.
@@ -317,6 +318,7 @@ pub struct RawApp {
     pub notify: Option<Spanned<bool>>,
     pub ready_timeout: Option<Spanned<DurationValue>>,
     pub watchdog: Option<Spanned<DurationValue>>,
+    pub restart_when_not_consuming: Option<Spanned<DurationValue>>,
 }
 
 fn de_opt_size<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<ByteSize>, D::Error> {

@@ -388,6 +388,15 @@ fn resolve_app(
     let kill_timeout =
         pick(app.kill_timeout, defaults.kill_timeout).unwrap_or(defaults::KILL_TIMEOUT);
     let after: Vec<String> = app.after.map(OneOrMany::strings).unwrap_or_default();
+    let not_consuming = super::health::not_consuming_window(
+        app.restart_when_not_consuming.as_ref(),
+        defaults.restart_when_not_consuming.as_ref(),
+        app.queue.is_some(),
+    )
+    .unwrap_or_else(|(at, e)| {
+        diags.push(diag(cx, at, e));
+        None
+    });
     let queues: Vec<String> = app.queue.map(OneOrMany::strings).unwrap_or_default();
     let concurrency = app.concurrency.map(Spanned::into_inner);
     let log_file = |f: &Option<String>, i: Option<usize>| {
@@ -516,6 +525,7 @@ fn resolve_app(
                 alerts: alerts.clone(),
                 notify,
                 health: health.clone(),
+                restart_when_not_consuming: not_consuming,
             }
         })
         .collect();

@@ -85,6 +85,7 @@ impl Keeper {
             .chain(self.next_cron)
             .chain(self.next_log_rotation)
             .chain(self.probe_deadline_at())
+            .chain(self.look_deadline_at())
             .min()
             .map(|t| t.saturating_duration_since(now))
     }

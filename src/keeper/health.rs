@@ -2,15 +2,13 @@
 //! socket in the keeper's poll loop (no process per check), `exec` as a child process the
 //! keeper reaps like any other. One check at a time; its verdict goes to the policy.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::RawFd;
 use std::time::Instant;
 
-use nix::sys::socket::{self, AddressFamily, SockFlag, SockType, SockaddrStorage};
 use nix::unistd::Pid;
 
 use super::Keeper;
+use super::exchange::{Exchange, Progress};
 use crate::policy::{Event, Exit};
 use crate::spec::{HealthCheck, HealthSpec};
 
@@ -22,13 +20,7 @@ pub(super) struct Probe {
 
 enum Kind {
     /// Connecting, then (http) sending the request and reading the status line.
-    Net {
-        stream: TcpStream,
-        connected: bool,
-        request: Option<Vec<u8>>,
-        sent: usize,
-        answer: Vec<u8>,
-    },
+    Net(Exchange),
     Exec {
         pid: Pid,
     },
@@ -37,49 +29,33 @@ enum Kind {
 /// What poll should wait for on the probe's socket, if it has one.
 pub(super) fn poll_interest(p: Option<&Probe>) -> (RawFd, i16) {
     match p.map(|p| &p.kind) {
-        Some(Kind::Net {
-            stream,
-            connected,
-            request,
-            sent,
-            ..
-        }) => {
-            let writing = !*connected || request.as_ref().is_some_and(|r| *sent < r.len());
-            let ev = if writing { libc::POLLOUT } else { libc::POLLIN };
-            (stream.as_raw_fd(), ev)
-        }
+        Some(Kind::Net(x)) => x.interest(),
         _ => (-1, 0),
     }
 }
 
-/// A nonblocking connect to the first address `host:port` resolves to, and whether it is
-/// already connected (a local listener usually accepts at once).
-fn connect(host: &str, port: u16) -> Result<(TcpStream, bool), String> {
-    let addr: SocketAddr = (host, port)
-        .to_socket_addrs()
-        .map_err(|e| format!("cannot resolve {host}: {e}"))?
-        .next()
-        .ok_or_else(|| format!("{host} resolves to no address"))?;
-    let family = if addr.is_ipv4() {
-        AddressFamily::Inet
-    } else {
-        AddressFamily::Inet6
+/// The status line's verdict, once the answer holds it (or ended without one).
+fn http_verdict(answer: &[u8], eof: bool) -> Option<Result<String, String>> {
+    let end = answer
+        .iter()
+        .position(|b| *b == b'\n')
+        .or(eof.then_some(answer.len()));
+    let Some(end) = end else {
+        return (answer.len() > 4096).then(|| Err("no status line in the answer".into()));
     };
-    let fd: OwnedFd = socket::socket(
-        family,
-        SockType::Stream,
-        SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
-        None,
-    )
-    .map_err(|e| format!("cannot open a socket: {e}"))?;
-    let connected = match socket::connect(fd.as_raw_fd(), &SockaddrStorage::from(addr)) {
-        Ok(()) => true,
-        Err(nix::errno::Errno::EINPROGRESS) => false,
-        Err(e) => return Err(format!("cannot connect to {addr}: {e}")),
-    };
-    // SAFETY: `fd` is a connected (or connecting) stream socket we own; ownership moves.
-    let stream = unsafe { TcpStream::from_raw_fd(std::os::fd::IntoRawFd::into_raw_fd(fd)) };
-    Ok((stream, connected))
+    if end == 0 && eof {
+        return Some(Err("closed without an answer".into()));
+    }
+    let line = String::from_utf8_lossy(&answer[..end]).trim().to_string();
+    let code = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse::<u16>().ok());
+    Some(match code {
+        Some(c) if (200..400).contains(&c) => Ok(format!("HTTP {c}")),
+        Some(c) => Err(format!("HTTP {c}")),
+        None => Err(format!("not an HTTP answer: {line:?}")),
+    })
 }
 
 impl Keeper {
@@ -94,20 +70,15 @@ impl Keeper {
         let deadline = Instant::now() + h.timeout;
         let kind = match &h.check {
             HealthCheck::Tcp { host, port } | HealthCheck::Http { host, port, .. } => {
-                match connect(host, *port) {
-                    Ok((stream, connected)) => Kind::Net {
-                        stream,
-                        connected,
-                        request: match &h.check {
-                            HealthCheck::Http { host, path, .. } => Some(
-                                format!("GET {path} HTTP/1.0\r\nHost: {host}\r\nUser-Agent: tpctl-health\r\nConnection: close\r\n\r\n")
-                                    .into_bytes(),
-                            ),
-                            _ => None,
-                        },
-                        sent: 0,
-                        answer: Vec::new(),
-                    },
+                let request = match &h.check {
+                    HealthCheck::Http { host, path, .. } => format!(
+                        "GET {path} HTTP/1.0\r\nHost: {host}\r\nUser-Agent: tpctl-health\r\nConnection: close\r\n\r\n"
+                    )
+                    .into_bytes(),
+                    _ => Vec::new(),
+                };
+                match Exchange::start(host, *port, request) {
+                    Ok(x) => Kind::Net(x),
                     Err(e) => return self.health_verdict(false, e),
                 }
             }
@@ -134,18 +105,10 @@ impl Keeper {
                 }
             }
         };
+        let at_once = matches!(&kind, Kind::Net(x) if x.connected_at_once());
         self.probe = Some(Probe { deadline, kind });
         // Connected at once (a local listener): go on now rather than after a poll turn.
-        if matches!(
-            &self.probe,
-            Some(Probe {
-                kind: Kind::Net {
-                    connected: true,
-                    ..
-                },
-                ..
-            })
-        ) {
+        if at_once {
             self.on_probe_ready();
         }
     }
@@ -161,69 +124,22 @@ impl Keeper {
     /// The probe's socket is ready: connect done, request written, answer read.
     pub(super) fn on_probe_ready(&mut self) {
         let Some(Probe {
-            kind:
-                Kind::Net {
-                    stream,
-                    connected,
-                    request,
-                    sent,
-                    answer,
-                },
-            ..
+            kind: Kind::Net(x), ..
         }) = self.probe.as_mut()
         else {
             return;
         };
-        if !*connected {
-            match stream.take_error() {
-                Ok(None) => *connected = true,
-                Ok(Some(e)) | Err(e) => {
-                    return self.health_verdict(false, format!("cannot connect: {e}"));
-                }
-            }
-        }
-        // A tcp check is done once connected.
-        if request.is_none() {
-            return self.health_verdict(true, "accepts connections".into());
-        }
-        if let Some(r) = request.as_ref().filter(|r| *sent < r.len()) {
-            match stream.write(&r[*sent..]) {
-                Ok(n) => *sent += n,
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                Err(e) => return self.health_verdict(false, format!("cannot send: {e}")),
-            }
-            return;
-        }
-        let mut buf = [0u8; 512];
-        match stream.read(&mut buf) {
-            Ok(0) if answer.is_empty() => {
-                self.health_verdict(false, "closed without an answer".into())
-            }
-            Ok(n) => {
-                answer.extend_from_slice(&buf[..n]);
-                if let Some(end) = answer
-                    .iter()
-                    .position(|b| *b == b'\n')
-                    .or((n == 0).then_some(answer.len()))
-                {
-                    let line = String::from_utf8_lossy(&answer[..end]).trim().to_string();
-                    let code = line
-                        .split_whitespace()
-                        .nth(1)
-                        .and_then(|c| c.parse::<u16>().ok());
-                    match code {
-                        Some(c) if (200..400).contains(&c) => {
-                            self.health_verdict(true, format!("HTTP {c}"))
-                        }
-                        Some(c) => self.health_verdict(false, format!("HTTP {c}")),
-                        None => self.health_verdict(false, format!("not an HTTP answer: {line:?}")),
-                    }
-                } else if answer.len() > 4096 {
-                    self.health_verdict(false, "no status line in the answer".into());
-                }
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-            Err(e) => self.health_verdict(false, format!("cannot read the answer: {e}")),
+        let verdict = match x.step() {
+            Err(e) => Some(Err(e)),
+            // A tcp check is done once connected.
+            Ok(Progress::Connected) => Some(Ok("accepts connections".to_string())),
+            Ok(Progress::Waiting) => None,
+            Ok(Progress::Read { eof }) => http_verdict(x.answer(), eof),
+        };
+        match verdict {
+            Some(Ok(detail)) => self.health_verdict(true, detail),
+            Some(Err(detail)) => self.health_verdict(false, detail),
+            None => {}
         }
     }
 

@@ -7,10 +7,13 @@
 
 mod alerting;
 pub mod child;
+mod clients;
 mod clock;
+mod consumption;
 pub mod control;
 mod dependencies;
 pub mod diag;
+mod exchange;
 mod exits;
 mod health;
 pub mod launch;
@@ -22,6 +25,7 @@ pub mod output;
 pub mod readbuf;
 mod requests;
 pub mod sampler;
+mod sockets;
 pub mod state;
 pub mod timestamp;
 
@@ -53,6 +57,9 @@ const FRESH_SAMPLE: Duration = Duration::from_millis(200);
 const GROUP_POLL: Duration = Duration::from_millis(20);
 /// Pipe reads per stream per loop turn, so one chatty app cannot starve the control socket.
 const READS_PER_TURN: usize = 16;
+/// The poll slot of the first control connection (after the wake pipe, listener, stdout,
+/// stderr, notify socket, health probe and consumption look).
+const FIRST_CONN: usize = 7;
 
 /// The running app's pid and the start of its run.
 struct Run {
@@ -109,6 +116,8 @@ pub struct Keeper {
     notify_status: Option<String>,
     /// The health check in flight.
     probe: Option<health::Probe>,
+    /// The look at Valkey's client list in flight.
+    look: Option<consumption::Look>,
 }
 
 /// Milliseconds since the Unix epoch.
@@ -198,6 +207,7 @@ impl Keeper {
             notify,
             notify_status: None,
             probe: None,
+            look: None,
         })
     }
 
@@ -273,6 +283,8 @@ impl Keeper {
         ));
         let (probe_fd, probe_events) = health::poll_interest(self.probe.as_ref());
         fds.push(pfd(probe_fd, probe_events));
+        let (look_fd, look_events) = consumption::poll_interest(self.look.as_ref());
+        fds.push(pfd(look_fd, look_events));
         for c in &self.conns {
             let ev = if c.wants_write() {
                 libc::POLLOUT
@@ -319,7 +331,7 @@ impl Keeper {
             self.close_stream(false);
         }
         for (i, c) in self.conns.iter_mut().enumerate() {
-            if fds.get(6 + i).is_some_and(|f| f.revents != 0) {
+            if fds.get(FIRST_CONN + i).is_some_and(|f| f.revents != 0) {
                 if c.wants_write() {
                     c.on_writable();
                 } else if let Some(req) = c.on_readable() {
@@ -333,7 +345,11 @@ impl Keeper {
         if ready(5) {
             self.on_probe_ready();
         }
+        if ready(6) {
+            self.on_look_ready();
+        }
         self.probe_deadline();
+        self.look_deadline();
         if ready(1)
             && let Some(RunDir { listener, .. }) = &self.mode.run_dir
         {
@@ -444,6 +460,7 @@ impl Keeper {
             }
             Effect::CheckDependencies => self.check_dependencies(),
             Effect::CheckHealth => self.start_health_check(),
+            Effect::CheckConsumption => self.start_consumption_check(),
             Effect::Alert { kind, detail } => self.raise_alert(kind, &detail),
             Effect::Record { cause, uptime } => {
                 // The restart in the app's own stream, after its last lines (drained before
@@ -527,6 +544,7 @@ impl Keeper {
             last_error: self.last_error.clone(),
             notify_status: self.notify_status.clone(),
             health: self.policy.health(),
+            consumption: self.consumption_status(),
             source: self.spec.source.as_ref().map(|p| p.display().to_string()),
         }
     }

@@ -158,6 +158,23 @@ impl Sampler {
     }
 }
 
+/// The pids of the process tree rooted at `pid`, the root first (at most 4096).
+pub fn tree(pid: i32) -> Vec<i32> {
+    let mut out = Vec::new();
+    let mut stack = vec![pid];
+    while let Some(p) = stack.pop() {
+        let Some(stat) = read_stat(p) else {
+            continue;
+        };
+        out.push(p);
+        push_children(p, stat.threads, &mut stack);
+        if out.len() >= 4096 {
+            break;
+        }
+    }
+    out
+}
+
 /// What the sampler reads from /proc/<pid>/stat.
 struct Stat {
     rss_pages: u64,

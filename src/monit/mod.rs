@@ -7,6 +7,7 @@
 //! flickers).
 
 mod cells;
+mod details;
 mod feeds;
 mod log_pane;
 mod model;

@@ -48,6 +48,7 @@ fn queue(name: &str, workers: usize, counts: Counts, paused: bool, per_min: u64)
             counts,
             error: None,
             worker_ips: vec![],
+            consumers: vec![],
         },
         per_min: Some(per_min),
     }

@@ -79,7 +79,7 @@ pub fn draw(frame: &mut Frame, m: &Model, now_ms: u64) {
     draw_footer(frame, m, footer);
     match &m.mode {
         Mode::Help => draw_help(frame, area),
-        Mode::Details => draw_details(frame, m, area),
+        Mode::Details => super::details::draw_details(frame, m, area),
         _ => {}
     }
 }
@@ -446,7 +446,7 @@ fn draw_footer(frame: &mut Frame, m: &Model, area: Rect) {
 }
 
 /// A box of `w`×`h` cells in the middle of `area`, clipped to it.
-fn centered(area: Rect, w: u16, h: u16) -> Rect {
+pub(super) fn centered(area: Rect, w: u16, h: u16) -> Rect {
     let w = w.min(area.width);
     let h = h.min(area.height);
     Rect::new(
@@ -490,108 +490,6 @@ fn draw_help(frame: &mut Frame, area: Rect) {
     frame.render_widget(Clear, rect);
     frame.render_widget(
         Paragraph::new(lines).block(Block::bordered().title(" Keys (any key closes) ")),
-        rect,
-    );
-}
-
-fn draw_details(frame: &mut Frame, m: &Model, area: Rect) {
-    let Some(app) = m.selected() else { return };
-    let s = &app.status;
-    let opt = |v: Option<String>| v.unwrap_or_else(|| "-".into());
-    let mut rows: Vec<(String, String)> = vec![
-        ("app".into(), s.id.clone()),
-        (
-            "status".into(),
-            format!(
-                "{} since {}",
-                s.status.as_str(),
-                render::timestamp(s.since_ms)
-            ),
-        ),
-        ("pid".into(), opt(s.pid.map(|p| p.to_string()))),
-        (
-            "keeper pid".into(),
-            opt(s.keeper_pid.map(|p| p.to_string())),
-        ),
-        ("uptime".into(), opt(s.uptime_ms.map(render::duration_ms))),
-        ("restarts".into(), s.restarts.to_string()),
-        ("cpu".into(), opt(s.cpu_percent.map(|c| format!("{c:.1}%")))),
-        ("memory".into(), opt(s.memory_bytes.map(render::bytes))),
-        ("last exit".into(), render::exit(s.last_exit)),
-        (
-            "app says".into(),
-            s.notify_status.clone().unwrap_or_else(|| "-".into()),
-        ),
-    ];
-    if let Some(r) = &s.reason {
-        rows.push(("reason".into(), r.clone()));
-    }
-    if s.dropped_log_bytes > 0 {
-        rows.push(("log bytes lost".into(), s.dropped_log_bytes.to_string()));
-    }
-    for q in &app.queues {
-        let text = match (m.queue(q), &m.valkey) {
-            (Some(f), Valkey::Up { .. }) => {
-                let c = &f.row.counts;
-                format!(
-                    "{}, {} workers: {} waiting, {} active, {} delayed, {} failed, {} completed",
-                    f.row.status,
-                    f.row.workers,
-                    c.waiting,
-                    c.active,
-                    c.delayed,
-                    c.failed,
-                    c.completed
-                )
-            }
-            _ => "figures unavailable (Valkey)".into(),
-        };
-        rows.push((format!("queue {q}"), text));
-    }
-    if let Some(ledger) = m.ledgers.get(&s.id).filter(|l| !l.is_empty()) {
-        for (i, e) in ledger.iter().rev().enumerate() {
-            let tail = e
-                .stderr_tail
-                .last()
-                .map(|l| format!(" — {l}"))
-                .unwrap_or_default();
-            rows.push((
-                if i == 0 {
-                    "last restarts".into()
-                } else {
-                    String::new()
-                },
-                format!(
-                    "{}  {} after {}{tail}",
-                    render::timestamp(e.at_ms),
-                    e.cause,
-                    render::duration_ms(e.uptime_ms)
-                ),
-            ));
-        }
-    }
-    let lines: Vec<Line> = rows
-        .into_iter()
-        .map(|(k, v)| {
-            Line::from(vec![
-                Span::styled(
-                    format!("{k:<15}"),
-                    Style::new().add_modifier(Modifier::BOLD),
-                ),
-                Span::raw(v),
-            ])
-        })
-        .collect();
-    let rect = centered(
-        area,
-        area.width.saturating_sub(8).max(40),
-        lines.len() as u16 + 2,
-    );
-    frame.render_widget(Clear, rect);
-    frame.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .block(Block::bordered().title(format!(" {} (any key closes) ", s.id))),
         rect,
     );
 }

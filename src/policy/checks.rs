@@ -6,7 +6,7 @@ use std::time::Instant;
 use super::{AfterStop, Cause, Effect, Policy, Status, Timer};
 
 impl Policy {
-    /// The readiness, watchdog and health timers of a run that is ending.
+    /// The readiness, watchdog, health and consumption timers of a run that is ending.
     pub(super) fn notify_disarms(&self) -> Vec<Effect> {
         let mut fx = Vec::new();
         if self.limits.notify.is_some() {
@@ -17,6 +17,9 @@ impl Policy {
         }
         if self.limits.health.is_some() {
             fx.push(Effect::Disarm(Timer::Health));
+        }
+        if self.limits.consumption.is_some() {
+            fx.push(Effect::Disarm(Timer::Consumption));
         }
         fx
     }

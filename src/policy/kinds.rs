@@ -104,6 +104,8 @@ pub enum Cause {
     Watchdog { window_ms: u64 },
     /// `health`: `retries` failed checks in a row; the last one's reason.
     Health { detail: String },
+    /// `restart_when_not_consuming`: no worker connection on `queue` for the window.
+    NotConsuming { queue: String, window_ms: u64 },
 }
 
 impl std::fmt::Display for Cause {
@@ -129,6 +131,11 @@ impl std::fmt::Display for Cause {
                 crate::config::units::format_duration(Duration::from_millis(*after_ms))
             ),
             Cause::Health { detail } => write!(f, "health check: {detail}"),
+            Cause::NotConsuming { queue, window_ms } => write!(
+                f,
+                "not consuming queue {queue} for {}",
+                crate::config::units::format_duration(Duration::from_millis(*window_ms))
+            ),
             Cause::Watchdog { window_ms } => write!(
                 f,
                 "watchdog: no WATCHDOG=1 for {}",
@@ -171,6 +178,9 @@ pub enum Event {
     WatchdogPing,
     /// A health check ended: passed, or why not.
     Health { ok: bool, detail: String },
+    /// Which of its queues the app holds a worker connection on, as Valkey's client list
+    /// shows; or why that cannot be told now (Valkey unreachable, …).
+    Consumption(Result<Vec<(String, bool)>, String>),
 }
 
 /// What a person may need to know about an app: the events alerts are sent for.
@@ -250,6 +260,8 @@ pub enum Timer {
     Watchdog,
     /// The next health check is due.
     Health,
+    /// The next look at the app's queue connections is due.
+    Consumption,
 }
 
 /// What the keeper must do.
@@ -273,6 +285,8 @@ pub enum Effect {
     CheckDependencies,
     /// Run the health check; answer with `Event::Health`.
     CheckHealth,
+    /// Look whether the app consumes its queues; answer with `Event::Consumption`.
+    CheckConsumption,
     /// Tell a person (the keeper hands it to the alert queue, which filters and sends it).
     Alert {
         kind: AlertKind,
@@ -297,6 +311,8 @@ pub struct Limits {
     pub notify: Option<crate::spec::NotifySpec>,
     /// `health`: checked while online.
     pub health: Option<crate::spec::HealthSpec>,
+    /// `queue`: its consumption is watched while online.
+    pub consumption: Option<super::consumption::Watch>,
 }
 
 impl Limits {
@@ -321,6 +337,7 @@ impl Limits {
                 }),
             notify: spec.notify,
             health: spec.health.clone(),
+            consumption: super::consumption::Watch::of(spec),
         }
     }
 }

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use crate::config::defaults::EXP_BACKOFF_CAP;
 
 mod checks;
+pub mod consumption;
 mod kinds;
 mod restarts;
 
@@ -53,6 +54,8 @@ pub struct Policy {
     health: Option<Result<(), String>>,
     healthy_since: Option<Instant>,
     healthy_stable: bool,
+    /// Whether the current run consumes its queues.
+    watching: consumption::Watching,
 }
 
 impl Policy {
@@ -76,6 +79,7 @@ impl Policy {
             health: None,
             healthy_since: None,
             healthy_stable: false,
+            watching: Default::default(),
         }
     }
 
@@ -199,6 +203,7 @@ impl Policy {
                 self.status = Online;
                 let mut fx = vec![Effect::Disarm(Timer::Ready)];
                 fx.extend(self.health_arm());
+                fx.extend(self.consumption_arm(now));
                 if let Some(w) = self.limits.notify.and_then(|n| n.watchdog) {
                     fx.push(Effect::Arm(Timer::Watchdog, w));
                 }
@@ -233,6 +238,7 @@ impl Policy {
                 self.started_at = Some(now);
                 self.reason = None;
                 let mut fx = self.health_arm();
+                fx.extend(self.consumption_arm(now));
                 if self.problem_open {
                     fx.push(Effect::Arm(Timer::Recovered, self.limits.recovered_after));
                 }
@@ -240,6 +246,8 @@ impl Policy {
             }
             (Online, Event::Timer(Timer::Health)) => vec![Effect::CheckHealth],
             (Online, Event::Health { ok, detail }) => self.on_health(now, ok, detail),
+            (Online, Event::Timer(Timer::Consumption)) => vec![Effect::CheckConsumption],
+            (Online, Event::Consumption(found)) => self.on_consumption(now, found),
             (Online, Event::Timer(Timer::Recovered)) if self.problem_open => {
                 self.problem_open = false;
                 vec![Effect::Alert {
@@ -350,6 +358,7 @@ impl Policy {
         self.health = None;
         self.healthy_since = None;
         self.healthy_stable = false;
+        self.watching = Default::default();
         vec![Effect::Spawn]
     }
 
@@ -395,6 +404,7 @@ impl Policy {
             AfterStop::Restart(Cause::NotReady { .. }) => "not ready in time",
             AfterStop::Restart(Cause::Watchdog { .. }) => "watchdog",
             AfterStop::Restart(Cause::Health { .. }) => "health check",
+            AfterStop::Restart(Cause::NotConsuming { .. }) => "queue not consumed",
             AfterStop::Restart(_) => "restarted",
             AfterStop::Stay | AfterStop::Decide => "stopped",
         };
@@ -408,11 +418,15 @@ impl Policy {
             // The app failed to do its part: a failed run, under the crash-loop and back-off
             // rules of any failure.
             AfterStop::Restart(
-                cause @ (Cause::NotReady { .. } | Cause::Watchdog { .. } | Cause::Health { .. }),
+                cause @ (Cause::NotReady { .. }
+                | Cause::Watchdog { .. }
+                | Cause::Health { .. }
+                | Cause::NotConsuming { .. }),
             ) => {
                 let words = match &cause {
                     Cause::NotReady { .. } => "not ready".to_string(),
                     Cause::Health { .. } => "health check".to_string(),
+                    Cause::NotConsuming { .. } => "not consuming".to_string(),
                     _ => "watchdog".to_string(),
                 };
                 fx.extend(self.failed_run(now, uptime, cause, words));
@@ -494,3 +508,6 @@ mod notify_tests;
 
 #[cfg(test)]
 mod health_tests;
+
+#[cfg(test)]
+mod consumption_tests;

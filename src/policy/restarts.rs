@@ -18,10 +18,12 @@ impl Policy {
     ) -> Vec<Effect> {
         let spec = &self.limits.restart;
         // A run that never got ready is never stable; one ended by its health check only if it
-        // had been healthy for a while (a flapping check must not reset the crash count).
+        // had been healthy for a while (a flapping check must not reset the crash count); one
+        // that stopped consuming only if it had been consuming.
         let stable = match cause {
             Cause::NotReady { .. } => false,
             Cause::Health { .. } => self.healthy_stable,
+            Cause::NotConsuming { .. } => self.watching.consumed(),
             _ => uptime >= spec.min_uptime,
         };
         if stable {
@@ -32,9 +34,14 @@ impl Policy {
             if self.unstable_runs >= spec.max_restarts {
                 self.status = Status::Errored;
                 self.cause = Some(format!("crash loop ({words})"));
-                let reason = if matches!(cause, Cause::NotReady { .. }) {
+                let never = match cause {
+                    Cause::NotReady { .. } => Some("got ready"),
+                    Cause::NotConsuming { .. } => Some("consumed their queue"),
+                    _ => None,
+                };
+                let reason = if let Some(never) = never {
                     format!(
-                        "crash loop: {} consecutive runs that never got ready, last {cause}",
+                        "crash loop: {} consecutive runs that never {never}, last {cause}",
                         self.unstable_runs
                     )
                 } else {

@@ -23,6 +23,7 @@ pub(super) fn limits() -> Limits {
         recovered_after: Duration::from_secs(60),
         notify: None,
         health: None,
+        consumption: None,
     }
 }
 

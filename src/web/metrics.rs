@@ -12,6 +12,7 @@ use prometheus_client::registry::{Registry, Unit};
 
 use super::data::{QueueState, Snapshot};
 use crate::policy::Status;
+use crate::proto::ConsumptionState;
 
 type Labels = Vec<(String, String)>;
 
@@ -64,6 +65,7 @@ pub fn openmetrics(s: &Snapshot, apps_error: Option<&str>) -> String {
     let memory = Family::<Labels, Gauge>::default();
     let limit = Family::<Labels, Gauge>::default();
     let started = Family::<Labels, Gauge<f64, AtomicU64>>::default();
+    let consuming = Family::<Labels, Gauge>::default();
     for (on, a) in tables
         .iter()
         .flat_map(|(on, apps)| apps.iter().map(move |a| (*on, a)))
@@ -89,6 +91,17 @@ pub fn openmetrics(s: &Snapshot, apps_error: Option<&str>) -> String {
         }
         if let Some(m) = a.memory_limit {
             limit.get_or_create(&l).set(m as i64);
+        }
+        // Known states only: an unknown one (Valkey unreadable) is no sample, not a 0.
+        for c in &st.consumption {
+            let on = match c.state {
+                ConsumptionState::Consuming => 1,
+                ConsumptionState::NotConsuming => 0,
+                _ => continue,
+            };
+            let mut ls = l.clone();
+            ls.push(("queue".into(), c.queue.clone()));
+            consuming.get_or_create(&ls).set(on);
         }
         if let Some(up_ms) = st.uptime_ms {
             started
@@ -124,6 +137,11 @@ pub fn openmetrics(s: &Snapshot, apps_error: Option<&str>) -> String {
         "The app's max_memory_restart",
         Unit::Bytes,
         limit,
+    );
+    r.register(
+        "app_consuming",
+        "1 when the app instance holds a worker connection on the queue (Valkey's client list), 0 when not",
+        consuming,
     );
     r.register_with_unit(
         "app_start_time",

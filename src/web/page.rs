@@ -71,10 +71,22 @@ fn rows_of(apps: &[AppView], local: bool) -> Markup {
                     (s.memory_bytes.map_or("-".into(), render::bytes))
                     @if let Some(l) = a.memory_limit { span.muted { " / " (render::bytes(l)) } }
                 }
-                td.cause { (s.reason.as_deref().or(s.cause.as_deref()).or(s.notify_status.as_deref()).unwrap_or("")) }
+                td.cause { (news(s)) }
             }
         }
     }
+}
+
+/// What an app's row says beside its figures: why it is down, else a failing check or a
+/// queue it does not consume, else what ended its last run, else what it says of itself.
+fn news(s: &crate::proto::AppStatus) -> String {
+    s.reason
+        .clone()
+        .or_else(|| s.health.clone().filter(|h| h.starts_with("unhealthy")))
+        .or_else(|| s.not_consuming(crate::keeper::now_ms()))
+        .or_else(|| s.cause.clone())
+        .or_else(|| s.notify_status.clone())
+        .unwrap_or_default()
 }
 
 /// The queues section's content: the table, or why there is none.
