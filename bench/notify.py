@@ -19,17 +19,7 @@ import sys
 import tempfile
 import time
 
-from procstat import free_port, pss_kib
-
-
-def cpu_ns(pid):
-    """Time on a CPU in ns (/proc/PID/schedstat): precise where clock ticks are too coarse
-    for a keeper that wakes for microseconds."""
-    try:
-        with open(f"/proc/{pid}/schedstat") as f:
-            return int(f.read().split()[0])
-    except OSError:
-        return 0
+from procstat import cpu_ns, free_port, pss_kib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TPCTL = os.path.join(ROOT, "target", "release", "tpctl")
@@ -57,9 +47,10 @@ def wait_for(cond, timeout, what):
 HEALTH_SERVER = r'''
 import http.server, os, sys
 class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as Node's http server answers
     def do_GET(self):
         code = 500 if os.path.exists(sys.argv[2]) else 200
-        self.send_response(code); self.end_headers()
+        self.send_response(code); self.send_header("Content-Length", "0"); self.end_headers()
     def log_message(self, *a): pass
 http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
 '''

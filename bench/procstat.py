@@ -30,6 +30,16 @@ def free_port():
         return s.getsockname()[1]
 
 
+def cpu_ns(pid):
+    """Time on a CPU in ns (/proc/PID/schedstat): precise where clock ticks are too coarse
+    for a keeper that wakes for microseconds."""
+    try:
+        with open(f"/proc/{pid}/schedstat") as f:
+            return int(f.read().split()[0])
+    except OSError:
+        return 0
+
+
 def pss_kib(pid):
     """Proportional set size of a live process (shared pages divided among their users)."""
     try:

@@ -176,3 +176,42 @@ fn a_tcp_check_to_a_listening_port_is_healthy() {
     wait_for("healthy", PATIENCE, || health(&t, "api") == "healthy");
     t.finish();
 }
+
+#[test]
+fn http_checks_keep_their_connection_and_a_server_closing_it_is_no_failure() {
+    let t = TempHome::new();
+    let port = free_port();
+    t.write(
+        "ecosystem.toml",
+        &format!(
+            "[[apps]]\nname = \"api\"\nscript = \"python3\"\nargs = [\"{}\", \"{port}\"]\nenv = {{ KEEP_ALIVE = \"1\" }}\nhealth = {{ http = \"http://127.0.0.1:{port}/health\", every = \"400ms\", timeout = \"350ms\", retries = 1, grace = \"0s\" }}\n",
+            fixture("health_server.py")
+        ),
+    );
+    let count = |what: &str| -> u64 {
+        std::fs::read_to_string(t.path().join(what))
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    t.ok(&["start"]);
+    wait_for("eight checks", PATIENCE, || count("requests") >= 8);
+    assert_eq!(health(&t, "api"), "healthy");
+    // One connection carried them all (HTTP keep-alive).
+    assert_eq!(count("connections"), 1, "{} requests", count("requests"));
+
+    // The server closes each connection after its answer (as an idle timeout does): the next
+    // check finds it closed and goes again on a new one, never counted as a failure (one
+    // failure would restart the app: retries = 1).
+    t.write("drop", "");
+    let from = count("requests");
+    wait_for("eight more checks", PATIENCE, || {
+        count("requests") >= from + 8
+    });
+    assert!(count("connections") >= 5, "{}", count("connections"));
+    let app = t.app("api");
+    assert_eq!(app["restarts"], 0, "{app}");
+    assert_eq!(health(&t, "api"), "healthy");
+    assert!(ledger_causes(&t, "api").is_empty());
+    t.finish();
+}

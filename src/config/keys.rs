@@ -288,7 +288,8 @@ pub fn man_page(version: &str) -> String {
          app's own VALKEY_URL and BULLMQ_PREFIX) every 10s, or every quarter of \\fBrestart_when_not_consuming\\fR \
          (500ms to 10s), and matches it against the TCP sockets of the app's process tree: the app consumes a \
          queue while one of its own connections carries the name BullMQ gives a worker's connection on it \
-         (Node's Worker and tp-worker alike). status, describe, monit, queues and tpctl web show \\fBconsuming\\fR \
+         (Node's Worker and tp-worker alike). Later looks ask only for those connections (CLIENT LIST ID), on \
+         one connection the keeper keeps open, named tpctl\\-keeper:APP. status, describe, monit, queues and tpctl web show \\fBconsuming\\fR \
          or \\fBnot consuming (since \\fR...\\fB)\\fR; the time counts from when the app came online if it never \
          consumed. When Valkey cannot be read, or sees this host through a proxy or NAT (so the app's \
          connections cannot be told apart), or is on a unix socket, the state is \\fBunknown\\fR with the reason, and \

@@ -1,41 +1,40 @@
 //! Valkey's client list, read for one app: which of its queues the app's own connections
 //! consume (a connection named as a BullMQ worker's on that queue, from one of the app's
-//! local addresses), so Node workers count as well as ours.
+//! local addresses), so Node workers count as well as ours. Lines are read in place: a
+//! list of thousands of clients costs no allocation per client.
 
 use std::collections::HashSet;
 use std::net::{IpAddr, SocketAddr};
 
 /// One connection in `CLIENT LIST`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Client {
+pub struct Client<'a> {
     pub id: u64,
     /// The client's address as the server sees it (`None` for a unix socket).
     pub addr: Option<SocketAddr>,
-    pub name: String,
+    pub name: &'a str,
 }
 
 /// The connections of a `CLIENT LIST` reply.
-pub fn parse(list: &str) -> Vec<Client> {
-    list.lines()
-        .filter_map(|line| {
-            let mut id = None;
-            let mut addr = None;
-            let mut name = String::new();
-            for (k, v) in line.split(' ').filter_map(|kv| kv.split_once('=')) {
-                match k {
-                    "id" => id = v.parse().ok(),
-                    "addr" => addr = parse_addr(v),
-                    "name" => name = v.to_string(),
-                    _ => {}
-                }
+pub fn entries(list: &str) -> impl Iterator<Item = Client<'_>> {
+    list.lines().filter_map(|line| {
+        let mut id = None;
+        let mut addr = None;
+        let mut name = "";
+        for (k, v) in line.split(' ').filter_map(|kv| kv.split_once('=')) {
+            match k {
+                "id" => id = v.parse().ok(),
+                "addr" => addr = parse_addr(v),
+                "name" => name = v,
+                _ => {}
             }
-            Some(Client {
-                id: id?,
-                addr,
-                name,
-            })
+        }
+        Some(Client {
+            id: id?,
+            addr,
+            name,
         })
-        .collect()
+    })
 }
 
 /// `127.0.0.1:5000`, or IPv6 as Valkey prints it: `::1:5000` (no brackets).
@@ -49,36 +48,45 @@ fn parse_addr(text: &str) -> Option<SocketAddr> {
     Some(SocketAddr::new(ip.to_canonical(), port.parse().ok()?))
 }
 
-/// Whether the app consumes each queue. `own` is the asking connection (its id and local
-/// address): when Valkey sees it at another address, something between translates addresses
-/// and no connection can be told to be the app's, which is said rather than guessed.
+/// Whether Valkey sees the asking connection (`own`: its id and local address) where it is:
+/// when it sees it at another address, something between translates addresses and no
+/// connection can be told to be the app's, which is said rather than guessed.
+pub fn check_own(list: &str, own: (u64, SocketAddr)) -> Result<(), String> {
+    let (own_id, own_addr) = own;
+    match entries(list).find(|c| c.id == own_id).map(|c| c.addr) {
+        Some(Some(seen)) if seen == own_addr => Ok(()),
+        Some(Some(seen)) => Err(format!(
+            "Valkey sees this host's connections from {seen}, not {own_addr} (a proxy or NAT between): the app's own connections cannot be told apart"
+        )),
+        _ => Err("Valkey's client list does not show the asking connection".into()),
+    }
+}
+
+/// The ids of the app's connections (those from its addresses), to ask for alone next time.
+pub fn app_ids(list: &str, app: &HashSet<SocketAddr>) -> Vec<u64> {
+    entries(list)
+        .filter(|c| c.addr.is_some_and(|a| app.contains(&a)))
+        .map(|c| c.id)
+        .collect()
+}
+
+/// Whether the app consumes each queue.
 pub fn consumption(
-    clients: &[Client],
-    own: (u64, SocketAddr),
+    list: &str,
     app: &HashSet<SocketAddr>,
     prefix: &str,
     queues: &[String],
-) -> Result<Vec<(String, bool)>, String> {
-    let (own_id, own_addr) = own;
-    match clients.iter().find(|c| c.id == own_id).map(|c| c.addr) {
-        Some(Some(seen)) if seen == own_addr => {}
-        Some(Some(seen)) => {
-            return Err(format!(
-                "Valkey sees this host's connections from {seen}, not {own_addr} (a proxy or NAT between): the app's own connections cannot be told apart"
-            ));
-        }
-        _ => return Err("Valkey's client list does not show the asking connection".into()),
-    }
-    Ok(queues
+) -> Vec<(String, bool)> {
+    queues
         .iter()
         .map(|q| {
-            let on = clients.iter().any(|c| {
+            let on = entries(list).any(|c| {
                 c.addr.is_some_and(|a| app.contains(&a))
-                    && tp_bullmq::admin::is_worker_connection(prefix, q, &c.name)
+                    && tp_bullmq::admin::is_worker_connection(prefix, q, c.name)
             });
             (q.clone(), on)
         })
-        .collect())
+        .collect()
 }
 
 #[cfg(test)]
@@ -98,7 +106,7 @@ mod tests {
 
     #[test]
     fn the_list_is_read_with_v4_v6_and_unix_clients() {
-        let c = parse(LIST);
+        let c: Vec<_> = entries(LIST).collect();
         assert_eq!(c.len(), 6);
         assert_eq!(c[0].addr, Some(addr("127.0.0.1:50001")));
         assert_eq!(c[0].name, "bull:ZW1haWxz");
@@ -108,34 +116,31 @@ mod tests {
 
     #[test]
     fn only_the_apps_own_worker_connections_count() {
-        let clients = parse(LIST);
-        let own = (7, addr("127.0.0.1:50005"));
         let queues = ["emails".to_string(), "sync".to_string()];
         // The app holds the emails worker connection and a plain one; the sync worker
         // connections (50003 and ::1) belong to another app.
         let app: HashSet<_> = [addr("127.0.0.1:50001"), addr("127.0.0.1:50002")].into();
         assert_eq!(
-            consumption(&clients, own, &app, "bull", &queues),
-            Ok(vec![("emails".into(), true), ("sync".into(), false)])
+            consumption(LIST, &app, "bull", &queues),
+            vec![("emails".into(), true), ("sync".into(), false)]
         );
+        assert_eq!(app_ids(LIST, &app), vec![3, 4]);
         let other: HashSet<_> = [addr("127.0.0.1:50003"), addr("[::1]:50004")].into();
         assert_eq!(
-            consumption(&clients, own, &other, "bull", &queues),
-            Ok(vec![("emails".into(), false), ("sync".into(), true)])
+            consumption(LIST, &other, "bull", &queues),
+            vec![("emails".into(), false), ("sync".into(), true)]
         );
         assert_eq!(
-            consumption(&clients, own, &app, "tp", &queues),
-            Ok(vec![("emails".into(), false), ("sync".into(), false)])
+            consumption(LIST, &app, "tp", &queues),
+            vec![("emails".into(), false), ("sync".into(), false)]
         );
     }
 
     #[test]
     fn translated_addresses_are_said_not_guessed() {
-        let clients = parse(LIST);
-        let app: HashSet<_> = [addr("127.0.0.1:50001")].into();
-        let natted = consumption(&clients, (7, addr("10.0.0.9:40000")), &app, "bull", &[]);
+        assert_eq!(check_own(LIST, (7, addr("127.0.0.1:50005"))), Ok(()));
+        let natted = check_own(LIST, (7, addr("10.0.0.9:40000")));
         assert!(natted.is_err_and(|e| e.contains("NAT")));
-        let missing = consumption(&clients, (99, addr("127.0.0.1:1")), &app, "bull", &[]);
-        assert!(missing.is_err());
+        assert!(check_own(LIST, (99, addr("127.0.0.1:1"))).is_err());
     }
 }

@@ -1,12 +1,17 @@
-//! The keeper's look at Valkey for `Effect::CheckConsumption`: a short connection with the
-//! app's own VALKEY_URL, `CLIENT ID` and `CLIENT LIST`, its client list matched against the
-//! app's sockets. Nonblocking in the poll loop, like a health check; one look at a time.
+//! The keeper's look at Valkey for `Effect::CheckConsumption`, with the app's own VALKEY_URL,
+//! nonblocking in the poll loop like a health check. The first look lists every client
+//! (CLIENT LIST) and finds the app's connections by matching their addresses to the app's
+//! sockets in /proc; while the app keeps the same sockets, later looks ask for those
+//! connections alone (CLIENT LIST ID …) on a connection kept between looks, so a look costs
+//! little however many clients Valkey has.
 
+use std::collections::HashSet;
+use std::net::SocketAddr;
 use std::os::fd::RawFd;
 use std::time::{Duration, Instant};
 
-use tp_bullmq::link::Reply;
 use tp_bullmq::link::oneshot::{self, Endpoint};
+use tp_bullmq::link::{Reply, command};
 
 use super::Keeper;
 use super::exchange::{Exchange, Progress};
@@ -18,16 +23,55 @@ use crate::proto::{ConsumptionState, QueueConsumption};
 /// A look that takes longer than this found nothing.
 const LOOK_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// A look in flight.
-pub(super) struct Look {
-    x: Exchange,
-    deadline: Instant,
-    handshake: usize,
-    replies: usize,
+/// The looks' state: the one in flight, the connection kept between looks, and what the last
+/// full list said of the app's connections.
+#[derive(Default)]
+pub(super) struct Watcher {
+    look: Option<Look>,
+    kept: Option<Kept>,
+    known: Option<Known>,
 }
 
-pub(super) fn poll_interest(l: Option<&Look>) -> (RawFd, i16) {
-    l.map_or((-1, 0), |l| l.x.interest())
+struct Kept {
+    x: Exchange,
+    /// Its client id and local address.
+    own: (u64, SocketAddr),
+}
+
+struct Known {
+    /// The app's TCP addresses then, and its connections' client ids.
+    app: HashSet<SocketAddr>,
+    ids: Vec<u64>,
+}
+
+struct Look {
+    x: Exchange,
+    deadline: Instant,
+    kind: Kind,
+    /// The app's socket inodes when the look began (none for a look at known ids).
+    inodes: Vec<u64>,
+}
+
+enum Kind {
+    /// A new connection: the URL's handshake, CLIENT SETNAME, CLIENT ID, CLIENT LIST.
+    Fresh { handshake: usize, replies: usize },
+    /// On the kept connection: CLIENT LIST (every client).
+    All { own: (u64, SocketAddr) },
+    /// On the kept connection: CLIENT LIST ID of the app's known connections.
+    Ids { own: (u64, SocketAddr) },
+}
+
+impl Kind {
+    fn replies(&self) -> usize {
+        match self {
+            Kind::Fresh { replies, .. } => *replies,
+            _ => 1,
+        }
+    }
+}
+
+pub(super) fn poll_interest(w: &Watcher) -> (RawFd, i16) {
+    w.look.as_ref().map_or((-1, 0), |l| l.x.interest())
 }
 
 /// Why Valkey refused one of the look's commands, with what to grant for a NOPERM.
@@ -39,12 +83,69 @@ fn refused(command: &str, grant: &str, e: &str) -> String {
     }
 }
 
+fn list_text(reply: Option<Reply>) -> Result<String, String> {
+    match reply {
+        Some(Reply::Bulk(b)) => Ok(String::from_utf8(b)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())),
+        Some(Reply::Error(e)) => Err(refused("CLIENT LIST", "+client|list", &e)),
+        other => Err(format!("unexpected answer to CLIENT LIST: {other:?}")),
+    }
+}
+
 impl Keeper {
     /// Starts a look (the policy asked for it).
     pub(super) fn start_consumption_check(&mut self) {
-        if self.look.is_some() {
+        if self.watch.look.is_some() {
             return;
         }
+        let deadline = Instant::now() + LOOK_TIMEOUT;
+        self.look_on_kept(deadline, true);
+    }
+
+    /// A look on the kept connection, else on a new one. `ids_will_do`: the app's known
+    /// connections are asked for alone (while they consume, nothing else needs reading).
+    fn look_on_kept(&mut self, deadline: Instant, ids_will_do: bool) {
+        let ids_look = ids_will_do
+            && self.watch.kept.is_some()
+            && self.watch.known.as_ref().is_some_and(|k| !k.ids.is_empty());
+        // The app's sockets are read only for a full list, to match its addresses.
+        let inodes = match &self.run {
+            _ if ids_look => Vec::new(),
+            Some(run) => sockets::inodes(&sampler::tree(run.pid.as_raw())),
+            None => return self.consumption_found(Err("the app is not running".into())),
+        };
+        let Some(Kept { mut x, own }) = self.watch.kept.take() else {
+            return self.fresh_look(inodes, deadline);
+        };
+        let kind = match &self.watch.known {
+            Some(k) if ids_look => {
+                let ids: Vec<String> = k.ids.iter().map(u64::to_string).collect();
+                let mut words: Vec<&[u8]> = vec![b"CLIENT", b"LIST", b"ID"];
+                words.extend(ids.iter().map(|i| i.as_bytes()));
+                x.again(command(&words));
+                Kind::Ids { own }
+            }
+            _ => {
+                x.again(command(&[b"CLIENT", b"LIST", b"TYPE", b"normal"]));
+                Kind::All { own }
+            }
+        };
+        self.watch.look = Some(Look {
+            x,
+            deadline,
+            kind,
+            inodes,
+        });
+        self.on_look_ready();
+    }
+
+    /// A look on a new connection.
+    fn fresh_look(&mut self, inodes: Vec<u64>, deadline: Instant) {
+        // A look at known ids that found its connection closed has not read the sockets.
+        let inodes = match (&self.run, inodes.is_empty()) {
+            (Some(run), true) => sockets::inodes(&sampler::tree(run.pid.as_raw())),
+            _ => inodes,
+        };
         let Some(url) = self
             .spec
             .env
@@ -53,7 +154,9 @@ impl Keeper {
         else {
             return self.consumption_found(Err("no VALKEY_URL in the app's environment".into()));
         };
-        let commands: [&[&[u8]]; 2] = [
+        let name = format!("tpctl-keeper:{}", self.spec.id);
+        let commands: [&[&[u8]]; 3] = [
+            &[b"CLIENT", b"SETNAME", name.as_bytes()],
             &[b"CLIENT", b"ID"],
             &[b"CLIENT", b"LIST", b"TYPE", b"normal"],
         ];
@@ -71,11 +174,14 @@ impl Keeper {
             Err(e) => return self.consumption_found(Err(format!("Valkey {host}:{port}: {e}"))),
         };
         let at_once = x.connected_at_once();
-        self.look = Some(Look {
+        self.watch.look = Some(Look {
             x,
-            deadline: Instant::now() + LOOK_TIMEOUT,
-            handshake: planned.handshake,
-            replies: planned.replies,
+            deadline,
+            kind: Kind::Fresh {
+                handshake: planned.handshake,
+                replies: planned.replies,
+            },
+            inodes,
         });
         if at_once {
             self.on_look_ready();
@@ -84,70 +190,118 @@ impl Keeper {
 
     /// The look's socket is ready.
     pub(super) fn on_look_ready(&mut self) {
-        let Some(look) = self.look.as_mut() else {
+        let Some(look) = self.watch.look.as_mut() else {
             return;
         };
-        let found = match look.x.step() {
-            Err(e) => Err(format!("Valkey: {e}")),
-            Ok(Progress::Waiting | Progress::Connected) => return,
-            Ok(Progress::Read { eof }) => match oneshot::replies(look.x.answer(), look.replies) {
-                Ok(Some(replies)) => {
-                    let own = look.x.local_addr();
-                    let handshake = look.handshake;
-                    self.judge(replies, handshake, own)
+        let reused = !matches!(look.kind, Kind::Fresh { .. });
+        let step = look.x.step();
+        let replies = match &step {
+            Ok(Progress::Read { eof }) => {
+                match oneshot::replies(look.x.answer(), look.kind.replies()) {
+                    Ok(None) if !eof => return,
+                    other => Some((other, *eof)),
                 }
-                Ok(None) if eof => Err("Valkey closed the connection before answering".into()),
-                Ok(None) => return,
-                Err(e) => Err(e.to_string()),
+            }
+            Ok(_) => return,
+            Err(_) => None,
+        };
+        // The kept connection was closed meanwhile (Valkey restarted, an idle timeout): the
+        // look goes again on a new one.
+        let stale = reused
+            && match (&step, &replies) {
+                (Err(_), _) => true,
+                (_, Some((Ok(None), true))) => look.x.answer().is_empty(),
+                _ => false,
+            };
+        let Some(look) = self.watch.look.take() else {
+            return;
+        };
+        if stale {
+            return self.fresh_look(look.inodes, look.deadline);
+        }
+        let deadline = look.deadline;
+        let full_list = !matches!(look.kind, Kind::Ids { .. });
+        let found = match (step, replies) {
+            (Err(e), _) => Err(format!("Valkey: {e}")),
+            (_, Some((Ok(Some(replies)), _))) => match self.judge(look, replies) {
+                Ok(Some(found)) => Ok(found),
+                // Some connection is gone: the whole list tells whether another took over.
+                Ok(None) => return self.look_on_kept(deadline, false),
+                Err(e) => Err(e),
             },
+            (_, Some((Ok(None), _))) => Err("Valkey closed the connection before answering".into()),
+            (_, Some((Err(e), _))) => Err(e.to_string()),
+            (_, None) => Err("Valkey did not answer".into()),
         };
         self.consumption_found(found);
+        if full_list {
+            // A whole client list came and went: its memory goes back to the system, as a
+            // keeper's resident size is what 200 of them cost.
+            // SAFETY: malloc_trim only returns free memory.
+            unsafe { libc::malloc_trim(0) };
+        }
     }
 
-    /// The replies to the look, made into a verdict for each of the app's queues.
+    /// The replies to a look, made into a verdict for each of the app's queues; the
+    /// connection is kept for the next look.
+    /// `Ok(None)`: the app's known connections no longer consume every queue, and a full look
+    /// must tell whether new ones do.
     fn judge(
-        &self,
+        &mut self,
+        look: Look,
         mut replies: Vec<Reply>,
-        handshake: usize,
-        own: Option<std::net::SocketAddr>,
-    ) -> Result<Vec<(String, bool)>, String> {
-        if let Some(Reply::Error(e)) = replies[..handshake]
-            .iter()
-            .find(|r| matches!(r, Reply::Error(_)))
-        {
-            return Err(format!("Valkey refused VALKEY_URL's login: {e}"));
-        }
-        let list = match replies.pop() {
-            Some(Reply::Bulk(b)) => String::from_utf8_lossy(&b).into_owned(),
-            Some(Reply::Error(e)) => return Err(refused("CLIENT LIST", "+client|list", &e)),
-            other => return Err(format!("unexpected answer to CLIENT LIST: {other:?}")),
+    ) -> Result<Option<Vec<(String, bool)>>, String> {
+        let list = list_text(replies.pop())?;
+        let own = match look.kind {
+            Kind::Fresh { handshake, .. } => {
+                if let Some(Reply::Error(e)) = replies[..handshake]
+                    .iter()
+                    .find(|r| matches!(r, Reply::Error(_)))
+                {
+                    return Err(format!("Valkey refused VALKEY_URL's login: {e}"));
+                }
+                let id = match replies.pop() {
+                    Some(Reply::Error(e)) => return Err(refused("CLIENT ID", "+client|id", &e)),
+                    Some(r) => r.int().ok_or("unexpected answer to CLIENT ID")? as u64,
+                    None => return Err("no answer to CLIENT ID".into()),
+                };
+                let local = look
+                    .x
+                    .local_addr()
+                    .ok_or("the look's own address is unknown")?;
+                (id, sockets::canonical(local))
+            }
+            Kind::All { own } | Kind::Ids { own } => own,
         };
-        let id = match replies.pop() {
-            Some(Reply::Error(e)) => return Err(refused("CLIENT ID", "+client|id", &e)),
-            Some(r) => r.int().ok_or("unexpected answer to CLIENT ID")? as u64,
-            None => return Err("no answer to CLIENT ID".into()),
-        };
-        let own = own.ok_or("the look's own address is unknown")?;
-        let run = self.run.as_ref().ok_or("the app is not running")?;
-        let app = sockets::local_addrs(&sampler::tree(run.pid.as_raw()));
         let prefix = self
             .spec
             .env
             .get("BULLMQ_PREFIX")
             .map(|p| p.trim())
             .filter(|p| !p.is_empty())
-            .unwrap_or(tp_bullmq::keys::DEFAULT_PREFIX);
-        clients::consumption(
-            &clients::parse(&list),
-            (id, sockets::canonical(own)),
-            &app,
-            prefix,
-            &self.spec.queues,
-        )
+            .unwrap_or(tp_bullmq::keys::DEFAULT_PREFIX)
+            .to_string();
+        let ids_only = matches!(look.kind, Kind::Ids { .. });
+        let mut x = look.x;
+        x.again(Vec::new()); // its answer's buffer goes now, not at the next look
+        self.watch.kept = Some(Kept { x, own });
+        if ids_only && let Some(k) = &self.watch.known {
+            let found = clients::consumption(&list, &k.app, &prefix, &self.spec.queues);
+            return Ok(found.iter().all(|(_, on)| *on).then_some(found));
+        }
+        clients::check_own(&list, own)?;
+        let root = self.run.as_ref().map_or(0, |r| r.pid.as_raw());
+        let app = sockets::local_addrs(root, &look.inodes);
+        let found = clients::consumption(&list, &app, &prefix, &self.spec.queues);
+        self.watch.known = Some(Known {
+            ids: clients::app_ids(&list, &app),
+            app,
+        });
+        Ok(Some(found))
     }
 
     fn consumption_found(&mut self, found: Result<Vec<(String, bool)>, String>) {
-        self.look = None;
+        self.watch.look = None;
         if let Err(why) = &found {
             tracing::debug!(%why, "queue consumption cannot be told");
         }
@@ -157,6 +311,7 @@ impl Keeper {
     /// The look took too long: nothing could be told.
     pub(super) fn look_deadline(&mut self) {
         if self
+            .watch
             .look
             .as_ref()
             .is_some_and(|l| Instant::now() >= l.deadline)
@@ -169,7 +324,7 @@ impl Keeper {
     }
 
     pub(super) fn look_deadline_at(&self) -> Option<Instant> {
-        self.look.as_ref().map(|l| l.deadline)
+        self.watch.look.as_ref().map(|l| l.deadline)
     }
 
     /// The app's queues as the policy last saw them, for its status.

@@ -66,6 +66,15 @@ impl Exchange {
         })
     }
 
+    /// Another request on the same connection (HTTP keep-alive, a kept Valkey connection).
+    pub(super) fn again(&mut self, request: Vec<u8>) {
+        self.request = request;
+        self.sent = 0;
+        // Not `clear`: a large answer's buffer (a client list) must not stay with a kept
+        // connection; keepers are many.
+        self.answer = Vec::new();
+    }
+
     /// What poll should wait for.
     pub(super) fn interest(&self) -> (RawFd, i16) {
         let writing = !self.connected || self.sent < self.request.len();

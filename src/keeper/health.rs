@@ -9,53 +9,51 @@ use nix::unistd::Pid;
 
 use super::Keeper;
 use super::exchange::{Exchange, Progress};
+use super::http_answer::{self, Answer};
 use crate::policy::{Event, Exit};
 use crate::spec::{HealthCheck, HealthSpec};
 
+/// The health checks' state: the check in flight, and an http check's connection kept for the
+/// next one (HTTP keep-alive).
+#[derive(Default)]
+pub(super) struct Checks {
+    probe: Option<Probe>,
+    kept: Option<Exchange>,
+}
+
 /// A check in flight.
-pub(super) struct Probe {
+struct Probe {
     deadline: Instant,
     kind: Kind,
 }
 
 enum Kind {
-    /// Connecting, then (http) sending the request and reading the status line.
-    Net(Exchange),
+    /// Connecting, then (http) sending the request and reading the answer. `reused`: on a
+    /// connection kept from the last check, which the server may have closed meanwhile.
+    Net {
+        x: Exchange,
+        reused: bool,
+    },
     Exec {
         pid: Pid,
     },
 }
 
 /// What poll should wait for on the probe's socket, if it has one.
-pub(super) fn poll_interest(p: Option<&Probe>) -> (RawFd, i16) {
-    match p.map(|p| &p.kind) {
-        Some(Kind::Net(x)) => x.interest(),
+pub(super) fn poll_interest(c: &Checks) -> (RawFd, i16) {
+    match c.probe.as_ref().map(|p| &p.kind) {
+        Some(Kind::Net { x, .. }) => x.interest(),
         _ => (-1, 0),
     }
 }
 
-/// The status line's verdict, once the answer holds it (or ended without one).
-fn http_verdict(answer: &[u8], eof: bool) -> Option<Result<String, String>> {
-    let end = answer
-        .iter()
-        .position(|b| *b == b'\n')
-        .or(eof.then_some(answer.len()));
-    let Some(end) = end else {
-        return (answer.len() > 4096).then(|| Err("no status line in the answer".into()));
-    };
-    if end == 0 && eof {
-        return Some(Err("closed without an answer".into()));
-    }
-    let line = String::from_utf8_lossy(&answer[..end]).trim().to_string();
-    let code = line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse::<u16>().ok());
-    Some(match code {
-        Some(c) if (200..400).contains(&c) => Ok(format!("HTTP {c}")),
-        Some(c) => Err(format!("HTTP {c}")),
-        None => Err(format!("not an HTTP answer: {line:?}")),
-    })
+/// A status code's verdict: 2xx and 3xx are healthy.
+fn judge(code: u16) -> (bool, String) {
+    ((200..400).contains(&code), format!("HTTP {code}"))
+}
+
+fn request(host: &str, path: &str) -> Vec<u8> {
+    format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: tpctl-health\r\n\r\n").into_bytes()
 }
 
 impl Keeper {
@@ -64,24 +62,26 @@ impl Keeper {
         let Some(h) = self.spec.health.clone() else {
             return;
         };
-        if self.probe.is_some() {
+        if self.health.probe.is_some() {
             return; // the previous one is still running: its verdict comes first
         }
         let deadline = Instant::now() + h.timeout;
         let kind = match &h.check {
-            HealthCheck::Tcp { host, port } | HealthCheck::Http { host, port, .. } => {
-                let request = match &h.check {
-                    HealthCheck::Http { host, path, .. } => format!(
-                        "GET {path} HTTP/1.0\r\nHost: {host}\r\nUser-Agent: tpctl-health\r\nConnection: close\r\n\r\n"
-                    )
-                    .into_bytes(),
-                    _ => Vec::new(),
-                };
-                match Exchange::start(host, *port, request) {
-                    Ok(x) => Kind::Net(x),
-                    Err(e) => return self.health_verdict(false, e),
+            HealthCheck::Http { host, port, path } => match self.health.kept.take() {
+                Some(mut x) => {
+                    x.again(request(host, path));
+                    Kind::Net { x, reused: true }
                 }
-            }
+                None => match Exchange::start(host, *port, request(host, path)) {
+                    Ok(x) => Kind::Net { x, reused: false },
+                    Err(e) => return self.health_verdict(false, e),
+                },
+            },
+            // A fresh connection each time: accepting one is what a tcp check checks.
+            HealthCheck::Tcp { host, port } => match Exchange::start(host, *port, Vec::new()) {
+                Ok(x) => Kind::Net { x, reused: false },
+                Err(e) => return self.health_verdict(false, e),
+            },
             HealthCheck::Exec { argv } => {
                 let mut cmd = std::process::Command::new(&argv[0]);
                 cmd.args(&argv[1..])
@@ -105,8 +105,8 @@ impl Keeper {
                 }
             }
         };
-        let at_once = matches!(&kind, Kind::Net(x) if x.connected_at_once());
-        self.probe = Some(Probe { deadline, kind });
+        let at_once = matches!(&kind, Kind::Net { x, .. } if x.connected_at_once());
+        self.health.probe = Some(Probe { deadline, kind });
         // Connected at once (a local listener): go on now rather than after a poll turn.
         if at_once {
             self.on_probe_ready();
@@ -114,7 +114,7 @@ impl Keeper {
     }
 
     fn health_verdict(&mut self, ok: bool, detail: String) {
-        self.probe = None;
+        self.health.probe = None;
         if !ok {
             tracing::warn!(%detail, "health check failed");
         }
@@ -124,28 +124,75 @@ impl Keeper {
     /// The probe's socket is ready: connect done, request written, answer read.
     pub(super) fn on_probe_ready(&mut self) {
         let Some(Probe {
-            kind: Kind::Net(x), ..
-        }) = self.probe.as_mut()
+            kind: Kind::Net { x, reused },
+            ..
+        }) = self.health.probe.as_mut()
         else {
             return;
         };
-        let verdict = match x.step() {
-            Err(e) => Some(Err(e)),
-            // A tcp check is done once connected.
-            Ok(Progress::Connected) => Some(Ok("accepts connections".to_string())),
-            Ok(Progress::Waiting) => None,
-            Ok(Progress::Read { eof }) => http_verdict(x.answer(), eof),
+        let step = x.step();
+        let answer = match &step {
+            Ok(Progress::Read { eof }) => Some(http_answer::read(x.answer(), *eof)),
+            _ => None,
         };
-        match verdict {
-            Some(Ok(detail)) => self.health_verdict(true, detail),
-            Some(Err(detail)) => self.health_verdict(false, detail),
-            None => {}
+        // A kept connection the server closed while idle (an error, or an end before any
+        // answer) is no failure of the app: the check goes again on a new connection.
+        let stale = *reused
+            && match (&step, &answer) {
+                (Err(_), _) => true,
+                (_, Some(Answer::Malformed(_))) => x.answer().is_empty(),
+                _ => false,
+            };
+        if stale {
+            let Some(HealthCheck::Http { host, port, path }) =
+                self.spec.health.as_ref().map(|h| h.check.clone())
+            else {
+                return;
+            };
+            let deadline = self.health.probe.as_ref().map(|p| p.deadline);
+            self.health.probe = None;
+            return match Exchange::start(&host, port, request(&host, &path)) {
+                Ok(x) => {
+                    let at_once = x.connected_at_once();
+                    self.health.probe = Some(Probe {
+                        deadline: deadline.unwrap_or_else(Instant::now),
+                        kind: Kind::Net { x, reused: false },
+                    });
+                    if at_once {
+                        self.on_probe_ready();
+                    }
+                }
+                Err(e) => self.health_verdict(false, e),
+            };
+        }
+        match (step, answer) {
+            (Err(e), _) => self.health_verdict(false, e),
+            // A tcp check is done once connected.
+            (Ok(Progress::Connected), _) => self.health_verdict(true, "accepts connections".into()),
+            (_, None | Some(Answer::Partial)) => {}
+            (_, Some(Answer::Complete { code, reuse })) => {
+                if reuse
+                    && let Some(Probe {
+                        kind: Kind::Net { x, .. },
+                        ..
+                    }) = self.health.probe.take()
+                {
+                    self.health.kept = Some(x);
+                }
+                let (ok, detail) = judge(code);
+                self.health_verdict(ok, detail);
+            }
+            (_, Some(Answer::Status { code })) => {
+                let (ok, detail) = judge(code);
+                self.health_verdict(ok, detail);
+            }
+            (_, Some(Answer::Malformed(m))) => self.health_verdict(false, m),
         }
     }
 
     /// The check took longer than its timeout: it failed (an exec check is killed).
     pub(super) fn probe_deadline(&mut self) {
-        let Some(p) = &self.probe else { return };
+        let Some(p) = &self.health.probe else { return };
         if Instant::now() < p.deadline {
             return;
         }
@@ -167,12 +214,13 @@ impl Keeper {
     }
 
     pub(super) fn probe_deadline_at(&self) -> Option<Instant> {
-        self.probe.as_ref().map(|p| p.deadline)
+        self.health.probe.as_ref().map(|p| p.deadline)
     }
 
     /// An exited child that was the exec check: its verdict. False for any other child.
     pub(super) fn on_probe_reaped(&mut self, pid: Pid, exit: Exit) -> bool {
-        if !matches!(&self.probe, Some(Probe { kind: Kind::Exec { pid: p }, .. }) if *p == pid) {
+        if !matches!(&self.health.probe, Some(Probe { kind: Kind::Exec { pid: p }, .. }) if *p == pid)
+        {
             return false;
         }
         match exit {

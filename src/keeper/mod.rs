@@ -16,6 +16,7 @@ pub mod diag;
 mod exchange;
 mod exits;
 mod health;
+mod http_answer;
 pub mod launch;
 pub mod logfile;
 pub mod logs;
@@ -114,10 +115,10 @@ pub struct Keeper {
     notify: Option<notify::NotifySocket>,
     /// The app's last STATUS= (or that it said it is stopping or reloading).
     notify_status: Option<String>,
-    /// The health check in flight.
-    probe: Option<health::Probe>,
-    /// The look at Valkey's client list in flight.
-    look: Option<consumption::Look>,
+    /// The health check in flight, and an http check's kept connection.
+    health: health::Checks,
+    /// The looks at Valkey's client list: in flight, and what the last one left.
+    watch: consumption::Watcher,
 }
 
 /// Milliseconds since the Unix epoch.
@@ -206,8 +207,8 @@ impl Keeper {
             dependency_ids: None,
             notify,
             notify_status: None,
-            probe: None,
-            look: None,
+            health: Default::default(),
+            watch: Default::default(),
         })
     }
 
@@ -281,9 +282,9 @@ impl Keeper {
                 .map_or(-1, notify::NotifySocket::raw_fd),
             libc::POLLIN,
         ));
-        let (probe_fd, probe_events) = health::poll_interest(self.probe.as_ref());
+        let (probe_fd, probe_events) = health::poll_interest(&self.health);
         fds.push(pfd(probe_fd, probe_events));
-        let (look_fd, look_events) = consumption::poll_interest(self.look.as_ref());
+        let (look_fd, look_events) = consumption::poll_interest(&self.watch);
         fds.push(pfd(look_fd, look_events));
         for c in &self.conns {
             let ev = if c.wants_write() {
@@ -293,7 +294,11 @@ impl Keeper {
             };
             fds.push(pfd(c.raw_fd(), ev));
         }
-        let ms = timeout.map_or(-1, |d| d.as_millis().min(i32::MAX as u128) as i32);
+        // Rounded up: a timer less than a millisecond away must not make poll return at once
+        // again and again until it is due (a spin of half a millisecond per timer, on average).
+        let ms = timeout.map_or(-1, |d| {
+            d.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32
+        });
         // SAFETY: fds is a valid, exclusively borrowed array of pollfd for the call's duration.
         let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
         if n < 0 {

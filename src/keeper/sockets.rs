@@ -4,14 +4,18 @@
 use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-/// Local addresses (IPv4-mapped ones as plain IPv4) of the TCP sockets open in `pids`, as
-/// seen in the network namespace of the first.
-pub fn local_addrs(pids: &[i32]) -> HashSet<SocketAddr> {
-    let inodes = socket_inodes(pids);
+/// The inodes of the sockets open in `pids`, sorted: the same set as at the last look means
+/// the same connections (a connected socket keeps its addresses).
+pub fn inodes(pids: &[i32]) -> Vec<u64> {
+    let mut out: Vec<u64> = socket_inodes(pids).into_iter().collect();
+    out.sort_unstable();
+    out
+}
+
+/// Local addresses (IPv4-mapped ones as plain IPv4) of the TCP sockets among `inodes`, as
+/// seen in the network namespace of process `root`.
+pub fn local_addrs(root: i32, inodes: &[u64]) -> HashSet<SocketAddr> {
     let mut out = HashSet::new();
-    let Some(root) = pids.first() else {
-        return out;
-    };
     if inodes.is_empty() {
         return out;
     }
@@ -24,7 +28,7 @@ pub fn local_addrs(pids: &[i32]) -> HashSet<SocketAddr> {
                 .lines()
                 .skip(1)
                 .filter_map(|l| parse_line(l, v6))
-                .filter(|(_, inode)| inodes.contains(inode))
+                .filter(|(_, inode)| inodes.binary_search(inode).is_ok())
                 .map(|(addr, _)| canonical(addr)),
         );
     }
@@ -60,10 +64,11 @@ fn socket_inodes(pids: &[i32]) -> HashSet<u64> {
 
 /// A row of /proc/net/tcp or tcp6: the local address and the socket's inode.
 fn parse_line(line: &str, v6: bool) -> Option<(SocketAddr, u64)> {
-    let fields: Vec<&str> = line.split_ascii_whitespace().collect();
-    let (ip, port) = fields.get(1)?.split_once(':')?;
+    let mut fields = line.split_ascii_whitespace();
+    let local = fields.nth(1)?;
+    let inode = fields.nth(7)?.parse().ok()?;
+    let (ip, port) = local.split_once(':')?;
     let port = u16::from_str_radix(port, 16).ok()?;
-    let inode = fields.get(9)?.parse().ok()?;
     // The kernel prints the address as 32-bit words in the machine's byte order.
     let word = |i: usize| -> Option<[u8; 4]> {
         Some(
@@ -93,14 +98,15 @@ mod tests {
     fn a_process_own_connections_are_found_with_their_local_addresses() {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let client = TcpStream::connect(listener.local_addr().expect("addr")).expect("connect");
-        let found = local_addrs(&[std::process::id() as i32]);
+        let me = std::process::id() as i32;
+        let found = local_addrs(me, &inodes(&[me]));
         assert!(found.contains(&client.local_addr().expect("local")));
         assert!(found.contains(&listener.local_addr().expect("addr")));
 
         let v6 = TcpListener::bind("[::1]:0");
         if let Ok(v6) = v6 {
             let c6 = TcpStream::connect(v6.local_addr().expect("addr")).expect("connect");
-            let found = local_addrs(&[std::process::id() as i32]);
+            let found = local_addrs(me, &inodes(&[me]));
             assert!(found.contains(&c6.local_addr().expect("local")));
         }
     }
