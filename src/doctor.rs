@@ -175,16 +175,17 @@ pub fn run(home: &Home, opts: &Options<'_>) -> Vec<Line> {
             continue;
         };
         if check == "valkey" {
+            let tls = tp_bullmq::tls::TlsFiles::from_lookup(env_of);
             match env_of("BULLMQ_PREFIX") {
                 Some(p) => match tp_bullmq::keys::check_prefix(p.trim()) {
-                    Ok(p) => lines.extend(valkey(&url, p)),
+                    Ok(p) => lines.extend(valkey(&url, p, &tls)),
                     Err(e) => lines.push(Line {
                         check,
                         verdict: Verdict::Fail,
                         detail: e.to_string(),
                     }),
                 },
-                None => lines.extend(valkey(&url, tp_bullmq::keys::DEFAULT_PREFIX)),
+                None => lines.extend(valkey(&url, tp_bullmq::keys::DEFAULT_PREFIX, &tls)),
             }
         } else {
             lines.extend(postgres(&url, &specs, opts.web_connections));
@@ -328,10 +329,11 @@ fn timeout_checks(specs: &[AppSpec], lines: &mut Vec<Line>) {
     }
 }
 
-fn valkey(url: &str, prefix: &str) -> Vec<Line> {
-    let url = url
-        .replacen("valkey://", "redis://", 1)
-        .replacen("valkeys://", "rediss://", 1);
+fn valkey(
+    url: &str,
+    prefix: &str,
+    tls: &Result<tp_bullmq::tls::TlsFiles, tp_bullmq::tls::TlsError>,
+) -> Vec<Line> {
     let fail = |detail: String| {
         vec![Line {
             check: "valkey",
@@ -339,17 +341,19 @@ fn valkey(url: &str, prefix: &str) -> Vec<Line> {
             detail,
         }]
     };
-    let shown = crate::config::env::redact("VALKEY_URL", &url);
-    let client = match redis::Client::open(url.as_str()) {
+    let shown = crate::config::env::redact("VALKEY_URL", url);
+    let client = match tp_bullmq::connect::client_for(url, tls) {
         Ok(c) => c,
-        Err(e) => return fail(format!("VALKEY_URL {shown} is not a valid URL: {e}")),
+        Err(e) => return fail(e.to_string()),
     };
     let mut conn = match client.get_connection_with_timeout(TIMEOUT) {
         Ok(c) => c,
         Err(e) => {
-            return fail(format!(
-                "cannot reach Valkey at {shown}: {e}; start it or fix VALKEY_URL"
-            ));
+            let reason = e.to_string();
+            return fail(match tp_bullmq::tls::advice(&reason) {
+                Some(advice) => format!("TLS with Valkey at {shown} failed ({reason}); {advice}"),
+                None => format!("cannot reach Valkey at {shown}: {e}; start it or fix VALKEY_URL"),
+            });
         }
     };
     let _ = conn.set_read_timeout(Some(TIMEOUT));

@@ -99,6 +99,8 @@ pub fn ecosystem() -> Result<Vec<AppSpec>, ConfigError> {
 pub struct Valkey {
     pub url: String,
     pub prefix: String,
+    /// The TLS files of `rediss://` (VALKEY_TLS_CA, …), found as the URL is.
+    pub tls: Result<tp_bullmq::tls::TlsFiles, tp_bullmq::tls::TlsError>,
 }
 
 /// A variable of the environment, else of the apps (their `env` or `env_file`), as the
@@ -121,7 +123,8 @@ pub fn valkey(apps: &[AppSpec]) -> Result<Option<Valkey>, tp_bullmq::keys::Prefi
         Some(p) => tp_bullmq::keys::check_prefix(p.trim())?.to_string(),
         None => tp_bullmq::keys::DEFAULT_PREFIX.to_string(),
     };
-    Ok(Some(Valkey { url, prefix }))
+    let tls = tp_bullmq::tls::TlsFiles::from_lookup(|name| setting(apps, name));
+    Ok(Some(Valkey { url, prefix, tls }))
 }
 
 /// Queue names the apps consume, with their summed concurrency.
@@ -144,10 +147,11 @@ pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
 
 /// Connects within 3 s, printing the server's warnings (such as an eviction policy that can
 /// lose jobs), or says why not.
-async fn connect(url: &str) -> Result<redis::aio::MultiplexedConnection, String> {
-    let (conn, warnings) = tp_bullmq::connect::connect(url, Duration::from_secs(3))
-        .await
-        .map_err(|e| e.to_string())?;
+async fn connect(valkey: &Valkey) -> Result<redis::aio::MultiplexedConnection, String> {
+    let (conn, warnings) =
+        tp_bullmq::connect::connect_with(&valkey.url, Duration::from_secs(3), &valkey.tls)
+            .await
+            .map_err(|e| e.to_string())?;
     for w in warnings {
         eprintln!("warning: {w}");
     }
@@ -167,7 +171,7 @@ pub async fn open(
     name: &str,
     configured: &BTreeMap<String, u32>,
 ) -> Result<Opened, String> {
-    let mut conn = connect(&valkey.url).await?;
+    let mut conn = connect(valkey).await?;
     let prefix = &valkey.prefix;
     // The queue's own keys answer whether it exists; the keyspace SCAN behind the list of
     // known queues is paid only when it does not.
@@ -193,7 +197,7 @@ pub async fn rows(
     valkey: &Valkey,
     configured: &BTreeMap<String, u32>,
 ) -> Result<Vec<QueueRow>, String> {
-    let mut conn = connect(&valkey.url).await?;
+    let mut conn = connect(valkey).await?;
     rows_on(&mut conn, &valkey.prefix, configured).await
 }
 

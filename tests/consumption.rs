@@ -174,8 +174,7 @@ fn a_node_bullmq_worker_is_seen_consuming_losing_its_queue_and_restarted() {
 fn tp_worker_is_seen_consuming_losing_its_queue_and_restarted() {
     let server = RedisServer::start();
     let t = TempHome::new();
-    let worker = std::path::Path::new(BIN).with_file_name("tp-worker");
-    assert!(worker.exists(), "{} is missing", worker.display());
+    let worker = tp_worker();
     t.write(
         "ecosystem.toml",
         &format!(

@@ -130,17 +130,6 @@ fn timing_keys_without_notify_are_located_errors() {
     t.finish();
 }
 
-/// tp-worker, built beside tpctl by `cargo test --workspace`.
-fn tp_worker() -> std::path::PathBuf {
-    let p = std::path::Path::new(BIN).with_file_name("tp-worker");
-    assert!(
-        p.exists(),
-        "{} is missing: `cargo build -p tp-worker` (cargo test --workspace builds it)",
-        p.display()
-    );
-    p
-}
-
 #[test]
 fn tp_worker_is_online_only_once_valkey_answers() {
     let mut server = RedisServer::start();

@@ -154,6 +154,15 @@ impl Keeper {
         else {
             return self.consumption_found(Err("no VALKEY_URL in the app's environment".into()));
         };
+        if ["rediss://", "valkeys://"]
+            .iter()
+            .any(|s| url.trim().starts_with(s))
+        {
+            return self.consumption_found(Err(
+                "Valkey is reached over TLS (rediss://), which keepers do not look through yet"
+                    .into(),
+            ));
+        }
         let name = format!("tpctl-keeper:{}", self.spec.id);
         let commands: [&[&[u8]]; 3] = [
             &[b"CLIENT", b"SETNAME", name.as_bytes()],
@@ -164,10 +173,16 @@ impl Keeper {
             Ok(p) => p,
             Err(e) => return self.consumption_found(Err(e.to_string())),
         };
-        let Endpoint::Tcp { host, port } = &planned.endpoint else {
-            return self.consumption_found(Err(
-                "Valkey is on a unix socket, where its client list cannot tell the app's connections from others'".into(),
-            ));
+        let (host, port) = match &planned.endpoint {
+            Endpoint::Tcp { host, port } => (host, port),
+            Endpoint::Unix(_) => {
+                return self.consumption_found(Err(
+                    "Valkey is on a unix socket, where its client list cannot tell the app's connections from others'".into(),
+                ));
+            }
+            Endpoint::Tls { .. } => {
+                return self.consumption_found(Err("Valkey is reached over TLS".into()));
+            }
         };
         let x = match Exchange::start(host, *port, planned.bytes) {
             Ok(x) => x,

@@ -284,7 +284,7 @@ async fn queue_round(
     warnings: &mut Vec<String>,
 ) -> Result<Vec<QueueFigures>, String> {
     if st.conn.is_none() {
-        let (conn, w) = tp_bullmq::connect::connect(&valkey.url, VALKEY_PATIENCE)
+        let (conn, w) = tp_bullmq::connect::connect_with(&valkey.url, VALKEY_PATIENCE, &valkey.tls)
             .await
             .map_err(|e| e.to_string())?;
         warnings.extend(w);

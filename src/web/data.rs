@@ -246,9 +246,10 @@ impl Source {
         if let Some(c) = guard.as_ref() {
             return Ok(c.clone());
         }
-        let (conn, _warnings) = tp_bullmq::connect::connect(&valkey.url, VALKEY_PATIENCE)
-            .await
-            .map_err(|e| e.to_string())?;
+        let (conn, _warnings) =
+            tp_bullmq::connect::connect_with(&valkey.url, VALKEY_PATIENCE, &valkey.tls)
+                .await
+                .map_err(|e| e.to_string())?;
         *guard = Some(conn.clone());
         Ok(conn)
     }

@@ -198,6 +198,17 @@ pub fn processes_with_env(entry: &str) -> Vec<i32> {
     out
 }
 
+/// tp-worker, built beside tpctl by `cargo test --workspace`.
+pub fn tp_worker() -> std::path::PathBuf {
+    let p = std::path::Path::new(BIN).with_file_name("tp-worker");
+    assert!(
+        p.exists(),
+        "{} is missing: `cargo build -p tp-worker` (cargo test --workspace builds it)",
+        p.display()
+    );
+    p
+}
+
 /// Path of a fixture app.
 pub fn fixture(name: &str) -> String {
     format!("{}/tests/fixtures/apps/{name}", env!("CARGO_MANIFEST_DIR"))

@@ -23,6 +23,78 @@ pub enum ConnectError {
         "the server at {url} does not speak the Redis protocol ({reason}); point VALKEY_URL at Valkey or Redis"
     )]
     NotRedis { url: String, reason: String },
+    #[error("VALKEY_URL {url} needs TLS, which cannot be set up: {reason}")]
+    Tls { url: String, reason: String },
+    #[error("the TLS handshake with Valkey at {url} failed ({reason}); {advice}")]
+    Certificate {
+        url: String,
+        reason: String,
+        advice: &'static str,
+    },
+}
+
+impl ConnectError {
+    /// A mistake in the configuration (URL, TLS files, certificate, credentials) that retrying
+    /// cannot fix, as opposed to a server that is not reachable (or not ready) yet.
+    pub fn is_configuration(&self) -> bool {
+        matches!(
+            self,
+            ConnectError::BadUrl { .. }
+                | ConnectError::Auth { .. }
+                | ConnectError::Tls { .. }
+                | ConnectError::Certificate { .. }
+        )
+    }
+}
+
+/// The URL as the redis crate reads it: `valkey://` is `redis://`, `valkeys://` is `rediss://`.
+pub fn normalized(url: &str) -> String {
+    if let Some(rest) = url.strip_prefix("valkeys://") {
+        format!("rediss://{rest}")
+    } else if let Some(rest) = url.strip_prefix("valkey://") {
+        format!("redis://{rest}")
+    } else {
+        url.to_string()
+    }
+}
+
+/// A client for the URL (`valkey://` and `valkeys://` too); TLS ones trust the roots `tls`
+/// says, with its client certificate if one is given.
+pub fn client_for(
+    url: &str,
+    tls: &Result<crate::tls::TlsFiles, crate::tls::TlsError>,
+) -> Result<redis::Client, ConnectError> {
+    client(&normalized(url), &redacted(url), tls)
+}
+
+fn client(
+    url: &str,
+    shown: &str,
+    tls_files: &Result<crate::tls::TlsFiles, crate::tls::TlsError>,
+) -> Result<redis::Client, ConnectError> {
+    let bad = |reason: String| ConnectError::BadUrl {
+        url: shown.to_string(),
+        reason,
+    };
+    let info =
+        redis::IntoConnectionInfo::into_connection_info(url).map_err(|e| bad(e.to_string()))?;
+    match &info.addr {
+        redis::ConnectionAddr::TcpTls { insecure: true, .. } => Err(bad(
+            "#insecure turns the certificate check off, which tpctl does not do; give the server's CA in VALKEY_TLS_CA".into(),
+        )),
+        redis::ConnectionAddr::TcpTls { .. } => {
+            let tls = |reason: String| ConnectError::Tls {
+                url: shown.to_string(),
+                reason,
+            };
+            let files = tls_files.as_ref().map_err(|e| tls(e.to_string()))?;
+            // Every file read and checked here, whatever the redis crate does with them.
+            files.client_config().map_err(|e| tls(e.to_string()))?;
+            let certs = files.for_redis().map_err(|e| tls(e.to_string()))?;
+            redis::Client::build_with_tls(info, certs).map_err(|e| tls(e.to_string()))
+        }
+        _ => redis::Client::open(info).map_err(|e| bad(e.to_string())),
+    }
 }
 
 /// `scheme://user:pw@host` with the password hidden.
@@ -39,23 +111,33 @@ pub fn redacted(url: &str) -> String {
     }
 }
 
-/// Opens a connection, checks it answers, and returns warnings about its configuration.
+/// Opens a connection, checks it answers, and returns warnings about its configuration. TLS
+/// files come from the process's environment.
 pub async fn connect(
     url: &str,
     timeout: Duration,
 ) -> Result<(MultiplexedConnection, Vec<String>), ConnectError> {
+    connect_with(url, timeout, &crate::tls::TlsFiles::from_env()).await
+}
+
+/// `connect`, with the TLS files given.
+pub async fn connect_with(
+    url: &str,
+    timeout: Duration,
+    tls: &Result<crate::tls::TlsFiles, crate::tls::TlsError>,
+) -> Result<(MultiplexedConnection, Vec<String>), ConnectError> {
     let shown = redacted(url);
-    let normalized =
-        url.replacen("valkey://", "redis://", 1)
-            .replacen("valkeys://", "rediss://", 1);
-    let client = redis::Client::open(normalized.as_str()).map_err(|e| ConnectError::BadUrl {
-        url: shown.clone(),
-        reason: e.to_string(),
-    })?;
+    let client = client(&normalized(url), &shown, tls)?;
     let classify = |e: redis::RedisError| {
         let reason = e.to_string();
         let lower = reason.to_ascii_lowercase();
-        if lower.contains("auth")
+        if let Some(advice) = crate::tls::advice(&reason) {
+            ConnectError::Certificate {
+                url: shown.clone(),
+                reason,
+                advice,
+            }
+        } else if lower.contains("auth")
             || lower.contains("password")
             || lower.contains("noperm")
             || lower.contains("wrongpass")

@@ -40,6 +40,20 @@ pub enum Error {
 }
 
 impl Error {
+    /// A configuration mistake (VALKEY_URL, TLS files, credentials) that retrying cannot fix.
+    pub fn is_configuration(&self) -> bool {
+        match self {
+            Error::Connect { source, .. } => source.is_configuration(),
+            Error::Link {
+                source: crate::link::LinkError::Url(_),
+                ..
+            } => true,
+            _ => false,
+        }
+    }
+}
+
+impl Error {
     /// Whether the connection went away (Valkey stopped, restarted, or the network broke), as
     /// opposed to the server refusing the command: a caller holding a connection across an
     /// outage connects again rather than failing its work.

@@ -18,6 +18,7 @@ pub mod queue;
 pub mod repeat;
 pub mod scheduler;
 mod scripts;
+pub mod tls;
 pub mod worker;
 
 pub use error::Error;

@@ -235,7 +235,18 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e:#}");
-            ExitCode::FAILURE
+            // Configuration that cannot work (VALKEY_URL, TLS files, credentials): 2, as for
+            // any other configuration error, so the supervisor's log says what to fix.
+            let configuration = e.downcast_ref::<run::ConfigError>().is_some()
+                || matches!(
+                    e.downcast_ref::<scheduler::SchedulerError>(),
+                    Some(scheduler::SchedulerError::Connect(c)) if c.is_configuration()
+                );
+            if configuration {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }

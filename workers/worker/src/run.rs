@@ -129,6 +129,8 @@ where
                 }
                 break w;
             }
+            // A URL, certificate or password that cannot work: said once, exit 2.
+            Err(e) if e.is_configuration() => return Err(ConfigError(e.to_string()).into()),
             Err(e) => {
                 if down_since.is_none() {
                     down_since = Some(std::time::Instant::now());
@@ -230,3 +232,8 @@ where
     state.databases().close().await;
     result
 }
+
+/// A configuration mistake that retrying cannot fix: the process exits 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);

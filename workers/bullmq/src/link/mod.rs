@@ -17,6 +17,7 @@ pub mod oneshot;
 mod resp;
 mod script;
 mod stream;
+mod tls_stream;
 
 pub use resp::{ProtocolError, Reply, command};
 pub(crate) use script::{KeyList, ScriptCall};
@@ -332,11 +333,25 @@ impl State {
 
     /// Writes what is queued. `Pending` when the socket cannot take it now.
     fn flush(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        while self.sent < self.out.len() {
+        loop {
             let Some(io) = self.io.as_ref() else {
                 return Poll::Ready(Ok(()));
             };
+            let all_given = self.sent >= self.out.len();
+            // A TLS stream may hold encrypted bytes the socket did not take yet: the command
+            // is out only once they are.
+            if all_given && !io.get_ref().pending_output() {
+                break;
+            }
             let mut guard = std::task::ready!(io.poll_write_ready(cx))?;
+            if all_given {
+                match guard.try_io(|fd| fd.get_ref().flush_pending()) {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => return Poll::Ready(Err(e)),
+                    Err(_would_block) => {}
+                }
+                continue;
+            }
             let pending = &self.out[self.sent..];
             match guard.try_io(|fd| fd.get_ref().write(pending)) {
                 Ok(Ok(0)) => return Poll::Ready(Err(std::io::ErrorKind::WriteZero.into())),

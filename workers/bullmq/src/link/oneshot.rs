@@ -11,8 +11,16 @@ use super::stream::{Addr, Target};
 /// Where to connect.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Endpoint {
-    Tcp { host: String, port: u16 },
+    Tcp {
+        host: String,
+        port: u16,
+    },
     Unix(PathBuf),
+    /// `rediss://`: TLS to this host.
+    Tls {
+        host: String,
+        port: u16,
+    },
 }
 
 /// An exchange to carry out: connect to `endpoint`, write `bytes`, read `replies` replies.
@@ -37,6 +45,7 @@ pub fn exchange(url: &str, commands: &[&[&[u8]]]) -> Result<Exchange, LinkError>
     let endpoint = match target.addr {
         Addr::Tcp(host, port) => Endpoint::Tcp { host, port },
         Addr::Unix(path) => Endpoint::Unix(path),
+        Addr::Tls(host, port, _) => Endpoint::Tls { host, port },
     };
     Ok(Exchange {
         endpoint,

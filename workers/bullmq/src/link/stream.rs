@@ -13,6 +13,7 @@ use super::resp;
 pub(super) enum Stream {
     Tcp(std::net::TcpStream),
     Unix(std::os::unix::net::UnixStream),
+    Tls(Box<super::tls_stream::TlsStream>),
 }
 
 impl Stream {
@@ -20,6 +21,7 @@ impl Stream {
         match self {
             Stream::Tcp(s) => (&*s).read(buf),
             Stream::Unix(s) => (&*s).read(buf),
+            Stream::Tls(s) => s.read(buf),
         }
     }
 
@@ -27,6 +29,20 @@ impl Stream {
         match self {
             Stream::Tcp(s) => (&*s).write(buf),
             Stream::Unix(s) => (&*s).write(buf),
+            Stream::Tls(s) => s.write(buf),
+        }
+    }
+
+    /// Encrypted bytes accepted by `write` but not yet on the socket (TLS only).
+    pub(super) fn pending_output(&self) -> bool {
+        matches!(self, Stream::Tls(s) if s.pending_output())
+    }
+
+    /// Sends what `pending_output` holds, as far as the socket takes it.
+    pub(super) fn flush_pending(&self) -> std::io::Result<()> {
+        match self {
+            Stream::Tls(s) => s.flush_pending(),
+            _ => Ok(()),
         }
     }
 }
@@ -36,6 +52,7 @@ impl AsRawFd for Stream {
         match self {
             Stream::Tcp(s) => s.as_raw_fd(),
             Stream::Unix(s) => s.as_raw_fd(),
+            Stream::Tls(s) => s.as_raw_fd(),
         }
     }
 }
@@ -54,24 +71,33 @@ pub(super) struct Target {
 pub(super) enum Addr {
     Tcp(String, u16),
     Unix(std::path::PathBuf),
+    /// `rediss://`: TLS with this configuration, the host's name checked.
+    Tls(String, u16, std::sync::Arc<rustls::ClientConfig>),
 }
 
 impl Target {
     pub(super) fn from_url(url: &str) -> Result<Target, LinkError> {
-        let normalized = url.replacen("valkey://", "redis://", 1);
+        let normalized = crate::connect::normalized(url);
+        let shown = crate::connect::redacted(url);
         let info = normalized
             .as_str()
             .into_connection_info()
-            .map_err(|e| LinkError::Url(format!("{} ({e})", crate::connect::redacted(url))))?;
+            .map_err(|e| LinkError::Url(format!("{shown} ({e})")))?;
         let addr = match info.addr {
             ConnectionAddr::Tcp(host, port) => Addr::Tcp(host, port),
             ConnectionAddr::Unix(path) => Addr::Unix(path),
-            #[allow(unreachable_patterns)] // TLS exists only with the crate's TLS features
-            _ => {
+            ConnectionAddr::TcpTls { insecure: true, .. } => {
                 return Err(LinkError::Url(format!(
-                    "{}: TLS connections are not supported; use redis:// or a unix socket",
-                    crate::connect::redacted(url)
+                    "{shown}: #insecure turns the server's certificate check off, which tp-bullmq does not do; give the server's CA in VALKEY_TLS_CA instead"
                 )));
+            }
+            ConnectionAddr::TcpTls { host, port, .. } => {
+                let config = crate::tls::TlsFiles::from_env()
+                    .and_then(|f| f.client_config())
+                    .map_err(|e| LinkError::Url(format!("{shown}: {e}")))?;
+                crate::tls::server_name(&host)
+                    .map_err(|e| LinkError::Url(format!("{shown}: {e}")))?;
+                Addr::Tls(host, port, config)
             }
         };
         Ok(Target {
@@ -86,7 +112,7 @@ impl Target {
     /// host:port or the socket path, for messages.
     pub(super) fn shown(&self) -> String {
         match &self.addr {
-            Addr::Tcp(h, p) => format!("{h}:{p}"),
+            Addr::Tcp(h, p) | Addr::Tls(h, p, _) => format!("{h}:{p}"),
             Addr::Unix(p) => p.display().to_string(),
         }
     }
@@ -110,6 +136,32 @@ impl Target {
                     .await
                     .map_err(failed)?;
                 Ok(Stream::Unix(s.into_std().map_err(failed)?))
+            }
+            Addr::Tls(host, port, config) => {
+                let s = tokio::net::TcpStream::connect((host.as_str(), *port))
+                    .await
+                    .map_err(failed)?;
+                s.set_nodelay(true).map_err(failed)?;
+                let name =
+                    crate::tls::server_name(host).map_err(|e| LinkError::Url(e.to_string()))?;
+                let tls = tokio_rustls::TlsConnector::from(config.clone())
+                    .connect(name, s)
+                    .await
+                    .map_err(|e| {
+                        let reason = e.to_string();
+                        let advice = crate::tls::advice(&reason)
+                            .map(|a| format!("; {a}"))
+                            .unwrap_or_default();
+                        LinkError::Connect {
+                            addr: self.shown(),
+                            reason: format!("TLS: {reason}{advice}"),
+                        }
+                    })?;
+                let (s, conn) = tls.into_inner();
+                Ok(Stream::Tls(Box::new(super::tls_stream::TlsStream::new(
+                    s.into_std().map_err(failed)?,
+                    conn,
+                ))))
             }
         }
     }

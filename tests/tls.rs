@@ -1,0 +1,129 @@
+//! Valkey over TLS for tp-worker and tpctl: a worker under tpctl, given its CA and client
+//! certificate in its env, is online only once connected over TLS, and `tpctl queues` finds
+//! the same files in the apps' environment to read the queue; a worker whose TLS setup
+//! cannot work (a missing CA file, another CA, a scheme it does not know) exits 2 at once
+//! with what to fix, instead of retrying for ever.
+
+mod common;
+
+#[path = "support/tls_server.rs"]
+mod tls_server;
+
+use std::time::Duration;
+
+use common::*;
+use tls_server::TlsServer;
+
+#[test]
+fn a_worker_under_tpctl_consumes_over_tls_with_a_client_certificate() {
+    let server = TlsServer::start(true);
+    let t = TempHome::new();
+    t.write(
+        "ecosystem.toml",
+        &format!(
+            "[[apps]]\nname = \"audit-log-worker\"\nscript = \"{}\"\nargs = [\"audit-log\"]\nnotify = true\nqueue = \"audit-logs\"\n\n[apps.env]\nVALKEY_URL = \"{}\"\nVALKEY_TLS_CA = \"{}\"\nVALKEY_TLS_CERT = \"{}\"\nVALKEY_TLS_KEY = \"{}\"\nDATABASE_URL = \"postgres://postgres@127.0.0.1:5432/postgres\"\n",
+            tp_worker().display(),
+            server.url(),
+            server.file("ca.pem").display(),
+            server.file("client.pem").display(),
+            server.file("client.key").display(),
+        ),
+    );
+    // `start` waits for READY=1, which comes once the TLS connections are up.
+    t.ok(&["start"]);
+    assert_eq!(t.app("audit-log-worker")["status"], "online");
+    // tpctl's own connection finds the TLS files where it finds VALKEY_URL: in the apps' env.
+    let mut rows = serde_json::Value::Null;
+    wait_for(
+        "the queue read over TLS with its worker",
+        Duration::from_secs(30),
+        || {
+            rows = serde_json::from_str(&t.ok(&["queues", "--json"])).expect("json");
+            rows.as_array().is_some_and(|r| {
+                r.iter()
+                    .any(|q| q["queue"] == "audit-logs" && q["workers"] == 1)
+            })
+        },
+    );
+    // doctor too.
+    let doctor = text(&t.run(&["doctor"]).stdout);
+    assert!(
+        doctor
+            .lines()
+            .any(|l| l.contains("valkey") && l.contains("reachable at rediss://localhost")),
+        "{doctor}"
+    );
+    t.finish();
+}
+
+#[test]
+fn tls_setups_that_cannot_work_end_the_worker_with_exit_2_and_the_fix() {
+    let server = TlsServer::start(false);
+    let run = |env: &[(&str, String)]| {
+        let out = std::process::Command::new(tp_worker())
+            .arg("audit-log")
+            .env_remove("VALKEY_TLS_CA")
+            .env_remove("NODE_EXTRA_CA_CERTS")
+            .env(
+                "DATABASE_URL",
+                "postgres://postgres@127.0.0.1:5432/postgres",
+            )
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .output()
+            .expect("tp-worker runs");
+        (out.status.code(), text(&out.stderr))
+    };
+    let (code, err) = run(&[
+        ("VALKEY_URL", server.url()),
+        ("VALKEY_TLS_CA", "/no/such/ca.pem".into()),
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("/no/such/ca.pem"), "{err}");
+
+    let (code, err) = run(&[
+        ("VALKEY_URL", server.url()),
+        (
+            "VALKEY_TLS_CA",
+            server.file("other-ca.pem").display().to_string(),
+        ),
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("VALKEY_TLS_CA"), "{err}");
+
+    let (code, err) = run(&[("VALKEY_URL", "http://127.0.0.1:6379".into())]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("VALKEY_URL"), "{err}");
+
+    // With the right CA it connects (and is stopped by SIGINT like any worker).
+    let mut child = std::process::Command::new(tp_worker())
+        .arg("audit-log")
+        .env("VALKEY_URL", server.url())
+        .env("VALKEY_TLS_CA", server.file("ca.pem"))
+        .env(
+            "DATABASE_URL",
+            "postgres://postgres@127.0.0.1:5432/postgres",
+        )
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("tp-worker runs");
+    let stdout = child.stdout.take().expect("stdout");
+    let started = std::sync::mpsc::channel();
+    let tx = started.0;
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if line.contains("worker started for queue") {
+                let _ = tx.send(());
+            }
+        }
+    });
+    let ok = started.1.recv_timeout(Duration::from_secs(30)).is_ok();
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = child.wait().expect("tp-worker ends");
+    assert!(ok, "tp-worker never said it started over TLS");
+    assert!(status.success(), "{status}");
+}
