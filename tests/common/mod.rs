@@ -198,6 +198,28 @@ pub fn processes_with_env(entry: &str) -> Vec<i32> {
     out
 }
 
+/// Runs a command to its end, or kills it and fails the test once `limit` has passed (a
+/// program that should exit must not hang the suite).
+pub fn output_within(cmd: &mut Command, limit: Duration) -> Output {
+    let child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the command starts");
+    let pid = child.id() as i32;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(out) => out.expect("the command's output"),
+        Err(_) => {
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            panic!("{cmd:?} did not end within {limit:?}");
+        }
+    }
+}
+
 /// tp-worker, built beside tpctl by `cargo test --workspace`.
 pub fn tp_worker() -> std::path::PathBuf {
     let p = std::path::Path::new(BIN).with_file_name("tp-worker");

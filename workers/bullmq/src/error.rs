@@ -37,6 +37,13 @@ pub enum Error {
         script: &'static str,
         code: i64,
     },
+    #[error("queue {queue}: Valkey refused {command} to VALKEY_URL's user ({reply}); {advice}")]
+    Permission {
+        queue: String,
+        command: &'static str,
+        reply: String,
+        advice: String,
+    },
 }
 
 impl Error {
@@ -47,7 +54,15 @@ impl Error {
             Error::Link {
                 source: crate::link::LinkError::Url(_),
                 ..
-            } => true,
+            }
+            | Error::Permission { .. } => true,
+            // Refused at login or at the handshake's CLIENT SETNAME.
+            Error::Link {
+                source: crate::link::LinkError::Connect { reason, .. },
+                ..
+            } => ["NOPERM", "WRONGPASS", "NOAUTH"]
+                .iter()
+                .any(|p| reason.starts_with(p) || reason.contains(&format!("({p}"))),
             _ => false,
         }
     }

@@ -7,6 +7,7 @@
 //! Node's `getJobCounts()`), repeatables and job schedulers, and the `Worker`, whose hot path
 //! runs on a pipelined connection of its own (`link`).
 
+pub mod acl;
 pub mod admin;
 pub mod connect;
 pub mod error;

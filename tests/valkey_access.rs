@@ -1,8 +1,9 @@
-//! Valkey over TLS for tp-worker and tpctl: a worker under tpctl, given its CA and client
-//! certificate in its env, is online only once connected over TLS, and `tpctl queues` finds
-//! the same files in the apps' environment to read the queue; a worker whose TLS setup
-//! cannot work (a missing CA file, another CA, a scheme it does not know) exits 2 at once
-//! with what to fix, instead of retrying for ever.
+//! Valkey as production runs it, for tp-worker and tpctl. Over TLS: a worker under tpctl,
+//! given its CA and client certificate in its env, is online only once connected over TLS,
+//! and `tpctl queues` and `doctor` find the same files in the apps' environment; a worker
+//! whose TLS setup cannot work (a missing CA file, another CA, a scheme it does not know)
+//! exits 2 at once with what to fix, instead of retrying for ever. With an ACL user that
+//! lacks a right BullMQ needs: the same, naming the command and the grant.
 
 mod common;
 
@@ -60,17 +61,16 @@ fn a_worker_under_tpctl_consumes_over_tls_with_a_client_certificate() {
 fn tls_setups_that_cannot_work_end_the_worker_with_exit_2_and_the_fix() {
     let server = TlsServer::start(false);
     let run = |env: &[(&str, String)]| {
-        let out = std::process::Command::new(tp_worker())
-            .arg("audit-log")
+        let mut out = std::process::Command::new(tp_worker());
+        out.arg("audit-log")
             .env_remove("VALKEY_TLS_CA")
             .env_remove("NODE_EXTRA_CA_CERTS")
             .env(
                 "DATABASE_URL",
                 "postgres://postgres@127.0.0.1:5432/postgres",
             )
-            .envs(env.iter().map(|(k, v)| (k, v)))
-            .output()
-            .expect("tp-worker runs");
+            .envs(env.iter().map(|(k, v)| (k, v)));
+        let out = output_within(&mut out, Duration::from_secs(60));
         (out.status.code(), text(&out.stderr))
     };
     let (code, err) = run(&[
@@ -126,4 +126,43 @@ fn tls_setups_that_cannot_work_end_the_worker_with_exit_2_and_the_fix() {
     let status = child.wait().expect("tp-worker ends");
     assert!(ok, "tp-worker never said it started over TLS");
     assert!(status.success(), "{status}");
+}
+
+#[test]
+fn a_worker_whose_acl_user_lacks_a_right_exits_2_with_the_grant() {
+    let server = RedisServer::start();
+    let status = std::process::Command::new("redis-cli")
+        .args([
+            "-p",
+            &server.port.to_string(),
+            "ACL",
+            "SETUSER",
+            "worker",
+            "on",
+            ">pw",
+            "~bull:*",
+            "+@all",
+            "-@scripting",
+        ])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("redis-cli");
+    assert!(status.success());
+    let mut cmd = std::process::Command::new(tp_worker());
+    cmd.arg("audit-log")
+        .env(
+            "VALKEY_URL",
+            format!("redis://worker:pw@127.0.0.1:{}", server.port),
+        )
+        .env(
+            "DATABASE_URL",
+            "postgres://postgres@127.0.0.1:5432/postgres",
+        );
+    let out = output_within(&mut cmd, Duration::from_secs(60));
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("EVALSHA") && err.contains("ACL SETUSER worker +evalsha"),
+        "{err}"
+    );
 }
