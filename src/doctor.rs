@@ -385,7 +385,55 @@ fn valkey(
         }),
         Err(e) => out.push(Line { check: "valkey", verdict: Verdict::Warn, detail: format!("cannot read maxmemory-policy ({e}); make sure it is noeviction") }),
     }
+    out.extend(tls_line(&client, tls));
     out
+}
+
+/// For a TLS Valkey: the protocol agreed and when the server's certificate expires.
+fn tls_line(
+    client: &redis::Client,
+    tls: &Result<tp_bullmq::tls::TlsFiles, tp_bullmq::tls::TlsError>,
+) -> Option<Line> {
+    let redis::ConnectionAddr::TcpTls { host, port, .. } = &client.get_connection_info().addr
+    else {
+        return None;
+    };
+    let files = tls.as_ref().ok()?;
+    let (verdict, detail) = match tp_bullmq::tls::inspect(host, *port, files, TIMEOUT) {
+        Ok(i) => expiry(&i, crate::keeper::now_ms() as i64 / 1000),
+        Err(e) => (Verdict::Fail, e.to_string()),
+    };
+    Some(Line {
+        check: "valkey",
+        verdict,
+        detail,
+    })
+}
+
+/// `TLSv1.3, certificate valid until 2027-03-01 (84 days)`: a warning under 14 days.
+fn expiry(i: &tp_bullmq::tls::Inspection, now_s: i64) -> (Verdict, String) {
+    let Some(until) = i.not_after else {
+        return (
+            Verdict::Warn,
+            format!("{}; the certificate's expiry cannot be read", i.protocol),
+        );
+    };
+    let days = (until - now_s).div_euclid(86_400);
+    let date = crate::render::timestamp(until.max(0) as u64 * 1000);
+    let date = date.split(' ').next().unwrap_or(&date).to_string();
+    let verdict = if days < 14 {
+        Verdict::Warn
+    } else {
+        Verdict::Ok
+    };
+    let renew = if days < 14 { "; renew it" } else { "" };
+    (
+        verdict,
+        format!(
+            "{}, certificate valid until {date} ({days} days){renew}",
+            i.protocol
+        ),
+    )
 }
 
 fn postgres(url: &str, specs: &[AppSpec], web: u32) -> Vec<Line> {
@@ -523,5 +571,34 @@ fn boot(home: &Home) -> Line {
         (true, true) => Line { check: "boot", verdict: Verdict::Ok, detail: "boot integration installed and a saved list exists (`tpctl startup --check` for details)".into() },
         (true, false) => Line { check: "boot", verdict: Verdict::Fail, detail: "boot integration installed but nothing saved: run `tpctl save`".into() },
         (false, _) => Line { check: "boot", verdict: Verdict::Warn, detail: format!("no boot integration: `tpctl save && tpctl startup {}` to bring the apps back after a reboot", system.name()) },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_certificate_near_its_end_is_a_warning() {
+        let now = 1_796_601_600; // 2026-12-07
+        let i = |days: i64| tp_bullmq::tls::Inspection {
+            protocol: "TLSv1.3".into(),
+            not_after: Some(now + days * 86_400),
+        };
+        assert_eq!(
+            expiry(&i(84), now),
+            (
+                Verdict::Ok,
+                "TLSv1.3, certificate valid until 2027-03-01 (84 days)".into()
+            )
+        );
+        let (v, said) = expiry(&i(13), now);
+        assert_eq!(v, Verdict::Warn);
+        assert!(said.ends_with("(13 days); renew it"), "{said}");
+        let unknown = tp_bullmq::tls::Inspection {
+            protocol: "TLSv1.2".into(),
+            not_after: None,
+        };
+        assert_eq!(expiry(&unknown, now).0, Verdict::Warn);
     }
 }

@@ -54,6 +54,14 @@ fn a_worker_under_tpctl_consumes_over_tls_with_a_client_certificate() {
             .any(|l| l.contains("valkey") && l.contains("reachable at rediss://localhost")),
         "{doctor}"
     );
+    // The protocol, and the expiry rcgen gives a certificate by default.
+    assert!(
+        doctor
+            .lines()
+            .any(|l| l.contains("valkey")
+                && l.contains("TLSv1.3, certificate valid until 4096-01-01")),
+        "{doctor}"
+    );
     t.finish();
 }
 

@@ -5,6 +5,10 @@
 //! CA) and `VALKEY_TLS_CA`; a client certificate comes from `VALKEY_TLS_CERT` and
 //! `VALKEY_TLS_KEY`. Files that cannot be read or hold no certificate are errors at start.
 
+mod inspect;
+
+pub use inspect::{Inspection, inspect, not_after};
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
