@@ -99,8 +99,8 @@ pub fn ecosystem() -> Result<Vec<AppSpec>, ConfigError> {
 pub struct Valkey {
     pub url: String,
     pub prefix: String,
-    /// The TLS files of `rediss://` (VALKEY_TLS_CA, …), found as the URL is.
-    pub tls: Result<tp_bullmq::tls::TlsFiles, tp_bullmq::tls::TlsError>,
+    /// TLS files (VALKEY_TLS_CA, …) and Sentinel (VALKEY_SENTINELS, …), found as the URL is.
+    pub settings: tp_bullmq::connect::Settings,
 }
 
 /// A variable of the environment, else of the apps (their `env` or `env_file`), as the
@@ -123,8 +123,12 @@ pub fn valkey(apps: &[AppSpec]) -> Result<Option<Valkey>, tp_bullmq::keys::Prefi
         Some(p) => tp_bullmq::keys::check_prefix(p.trim())?.to_string(),
         None => tp_bullmq::keys::DEFAULT_PREFIX.to_string(),
     };
-    let tls = tp_bullmq::tls::TlsFiles::from_lookup(|name| setting(apps, name));
-    Ok(Some(Valkey { url, prefix, tls }))
+    let settings = tp_bullmq::connect::Settings::from_lookup(|name| setting(apps, name));
+    Ok(Some(Valkey {
+        url,
+        prefix,
+        settings,
+    }))
 }
 
 /// Queue names the apps consume, with their summed concurrency.
@@ -149,7 +153,7 @@ pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
 /// lose jobs), or says why not.
 async fn connect(valkey: &Valkey) -> Result<redis::aio::MultiplexedConnection, String> {
     let (conn, warnings) =
-        tp_bullmq::connect::connect_with(&valkey.url, Duration::from_secs(3), &valkey.tls)
+        tp_bullmq::connect::connect_with(&valkey.url, Duration::from_secs(3), &valkey.settings)
             .await
             .map_err(|e| e.to_string())?;
     for w in warnings {

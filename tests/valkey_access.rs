@@ -7,6 +7,8 @@
 
 mod common;
 
+#[path = "support/sentinel.rs"]
+mod sentinel;
 #[path = "support/tls_server.rs"]
 mod tls_server;
 
@@ -173,4 +175,30 @@ fn a_worker_whose_acl_user_lacks_a_right_exits_2_with_the_grant() {
         err.contains("EVALSHA") && err.contains("ACL SETUSER worker +evalsha"),
         "{err}"
     );
+}
+
+#[test]
+fn doctor_and_queues_find_the_master_through_the_sentinels() {
+    let setup = sentinel::SentinelSetup::start();
+    let t = TempHome::new();
+    // VALKEY_URL's address is not used under Sentinel (nothing listens on port 1).
+    t.write(
+        "ecosystem.toml",
+        &format!(
+            "[[apps]]\nname = \"mailer\"\nscript = \"/bin/sleep\"\nargs = [\"600\"]\nqueue = \"emails\"\nautostart = false\n\n[apps.env]\nVALKEY_URL = \"redis://127.0.0.1:1\"\nVALKEY_SENTINELS = \"{}\"\nDATABASE_URL = \"postgres://postgres@127.0.0.1:5432/postgres\"\n",
+            setup.sentinels_var()
+        ),
+    );
+    let doctor = text(&t.run(&["doctor"]).stdout);
+    let master = format!("127.0.0.1:{} master mymaster", setup.master_port);
+    assert!(doctor.contains(&master), "{doctor}");
+    assert!(doctor.contains("role master"), "{doctor}");
+    let rows: serde_json::Value = serde_json::from_str(&t.ok(&["queues", "--json"])).expect("json");
+    assert!(
+        rows.as_array().is_some_and(|r| r
+            .iter()
+            .any(|q| q["queue"] == "emails" && q["error"].is_null())),
+        "{rows}"
+    );
+    t.finish();
 }

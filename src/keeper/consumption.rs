@@ -154,6 +154,16 @@ impl Keeper {
         else {
             return self.consumption_found(Err("no VALKEY_URL in the app's environment".into()));
         };
+        if self
+            .spec
+            .env
+            .get("VALKEY_SENTINELS")
+            .is_some_and(|v| !v.trim().is_empty())
+        {
+            return self.consumption_found(Err(
+                "Valkey is found through Sentinel (VALKEY_SENTINELS), which keepers do not look through yet".into(),
+            ));
+        }
         if ["rediss://", "valkeys://"]
             .iter()
             .any(|s| url.trim().starts_with(s))

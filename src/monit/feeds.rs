@@ -284,9 +284,10 @@ async fn queue_round(
     warnings: &mut Vec<String>,
 ) -> Result<Vec<QueueFigures>, String> {
     if st.conn.is_none() {
-        let (conn, w) = tp_bullmq::connect::connect_with(&valkey.url, VALKEY_PATIENCE, &valkey.tls)
-            .await
-            .map_err(|e| e.to_string())?;
+        let (conn, w) =
+            tp_bullmq::connect::connect_with(&valkey.url, VALKEY_PATIENCE, &valkey.settings)
+                .await
+                .map_err(|e| e.to_string())?;
         warnings.extend(w);
         st.conn = Some(conn);
         st.discovered = None;

@@ -247,7 +247,7 @@ impl Source {
             return Ok(c.clone());
         }
         let (conn, _warnings) =
-            tp_bullmq::connect::connect_with(&valkey.url, VALKEY_PATIENCE, &valkey.tls)
+            tp_bullmq::connect::connect_with(&valkey.url, VALKEY_PATIENCE, &valkey.settings)
                 .await
                 .map_err(|e| e.to_string())?;
         *guard = Some(conn.clone());

@@ -58,13 +58,51 @@ pub fn normalized(url: &str) -> String {
     }
 }
 
-/// A client for the URL (`valkey://` and `valkeys://` too); TLS ones trust the roots `tls`
-/// says, with its client certificate if one is given.
-pub fn client_for(
-    url: &str,
-    tls: &Result<crate::tls::TlsFiles, crate::tls::TlsError>,
-) -> Result<redis::Client, ConnectError> {
-    client(&normalized(url), &redacted(url), tls)
+/// What a connection needs besides its URL: TLS files and Sentinel, from the environment
+/// (tp-worker) or wherever tpctl finds VALKEY_URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    pub tls: Result<crate::tls::TlsFiles, crate::tls::TlsError>,
+    pub sentinel: Result<Option<crate::sentinel::Sentinels>, crate::sentinel::SentinelError>,
+}
+
+impl Settings {
+    pub fn from_env() -> Settings {
+        Settings::from_lookup(|n| std::env::var(n).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Settings {
+        Settings {
+            tls: crate::tls::TlsFiles::from_lookup(&lookup),
+            sentinel: crate::sentinel::Sentinels::from_lookup(&lookup),
+        }
+    }
+
+    /// The URL of the server to connect to now: VALKEY_URL, or under Sentinel the master the
+    /// sentinels name, with VALKEY_URL's scheme, credentials and database.
+    pub async fn current(&self, url: &str) -> Result<String, ConnectError> {
+        let sentinels = self.sentinel.as_ref().map_err(|e| ConnectError::BadUrl {
+            url: redacted(url),
+            reason: e.to_string(),
+        })?;
+        match sentinels {
+            None => Ok(url.to_string()),
+            Some(s) => {
+                let (host, port) = s.master().await.map_err(|e| ConnectError::Unreachable {
+                    url: redacted(url),
+                    reason: e.to_string(),
+                })?;
+                Ok(crate::sentinel::repoint(&normalized(url), &host, port))
+            }
+        }
+    }
+}
+
+/// A client for the URL (`valkey://` and `valkeys://` too); TLS ones trust the roots the
+/// settings say, with the client certificate if one is given. Sentinel is not asked: give
+/// `Settings::current`'s URL.
+pub fn client_for(url: &str, settings: &Settings) -> Result<redis::Client, ConnectError> {
+    client(&normalized(url), &redacted(url), &settings.tls)
 }
 
 fn client(
@@ -117,17 +155,19 @@ pub async fn connect(
     url: &str,
     timeout: Duration,
 ) -> Result<(MultiplexedConnection, Vec<String>), ConnectError> {
-    connect_with(url, timeout, &crate::tls::TlsFiles::from_env()).await
+    connect_with(url, timeout, &Settings::from_env()).await
 }
 
-/// `connect`, with the TLS files given.
+/// `connect`, with the settings given. Under Sentinel it connects to the master the
+/// sentinels name now, and refuses a server that is not a master.
 pub async fn connect_with(
     url: &str,
     timeout: Duration,
-    tls: &Result<crate::tls::TlsFiles, crate::tls::TlsError>,
+    settings: &Settings,
 ) -> Result<(MultiplexedConnection, Vec<String>), ConnectError> {
     let shown = redacted(url);
-    let client = client(&normalized(url), &shown, tls)?;
+    let target = settings.current(url).await?;
+    let client = client(&normalized(&target), &shown, &settings.tls)?;
     let classify = |e: redis::RedisError| {
         let reason = e.to_string();
         let lower = reason.to_ascii_lowercase();
@@ -185,6 +225,21 @@ pub async fn connect_with(
             });
         }
         Err(e) => return Err(classify(e)),
+    }
+    if matches!(settings.sentinel, Ok(Some(_))) {
+        let role: redis::Value = redis::cmd("ROLE")
+            .query_async(&mut conn)
+            .await
+            .map_err(classify)?;
+        let master = matches!(&role, redis::Value::Array(a)
+            if matches!(a.first(), Some(redis::Value::BulkString(b)) if b == b"master"));
+        if !master {
+            return Err(ConnectError::Unreachable {
+                url: shown.clone(),
+                reason: "the server the sentinels named is not a master (a failover is under way)"
+                    .into(),
+            });
+        }
     }
     let mut warnings = Vec::new();
     match redis::cmd("CONFIG").arg("GET").arg("maxmemory-policy").query_async::<Vec<String>>(&mut conn).await {

@@ -19,6 +19,7 @@ pub mod queue;
 pub mod repeat;
 pub mod scheduler;
 mod scripts;
+pub mod sentinel;
 pub mod tls;
 pub mod worker;
 

@@ -14,7 +14,7 @@
 //! without a reset) counts as broken: a worker never sits alive but idle behind it.
 
 pub mod oneshot;
-mod resp;
+pub(crate) mod resp;
 mod script;
 mod stream;
 mod tls_stream;
@@ -61,6 +61,29 @@ pub const REPLY_TIMEOUT: Duration = Duration::from_secs(30);
 #[derive(Clone)]
 pub struct Link {
     shared: Arc<Shared>,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock leaves buffers that may be half-updated: the state
+        // is still memory-safe, and a broken stream is detected by the parser.
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Breaks connection `generation` if it is still the current one.
+    fn break_if_current(&self, generation: u64, reason: String) -> bool {
+        let mut st = self.lock();
+        if st.generation != generation || st.io.is_none() {
+            return false;
+        }
+        st.fail_all(&LinkError::Broken {
+            addr: self.target.shown(),
+            reason,
+        });
+        true
+    }
 }
 
 struct Shared {
@@ -132,6 +155,11 @@ impl Link {
         }
     }
 
+    /// Whether the server is found through Sentinel.
+    pub fn under_sentinel(&self) -> bool {
+        self.shared.target.sentinel.is_some()
+    }
+
     /// Connects now if not connected (the first command would otherwise).
     pub async fn connect(&self) -> Result<(), LinkError> {
         self.ensure_connected().await
@@ -164,12 +192,7 @@ impl Link {
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        // A panic while holding the lock leaves buffers that may be half-updated: the state
-        // is still memory-safe, and a broken stream is detected by the parser.
-        self.shared
-            .state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.shared.lock()
     }
 
     fn broken(&self, reason: String) -> LinkError {
@@ -206,9 +229,13 @@ impl Link {
             let mut st = self.lock();
             st.install(io);
             tokio::spawn(watchdog(Arc::downgrade(&self.shared), st.generation));
+            if target.sentinel.is_some() {
+                tokio::spawn(follow_failover(Arc::downgrade(&self.shared), st.generation));
+            }
             target.handshake().iter().map(|c| st.queue(&[c])).collect()
         };
-        for id in ids {
+        let last = ids.len().saturating_sub(1);
+        for (i, id) in ids.into_iter().enumerate() {
             let reply = Pending {
                 link: self,
                 id,
@@ -219,6 +246,16 @@ impl Link {
                 addr: target.shown(),
                 reason: e.to_string(),
             })?;
+            // Under Sentinel the handshake ends with ROLE: a master the sentinels named may
+            // have been demoted since, and only a master will do.
+            let reply = match reply {
+                r if target.sentinel.is_some() && i == last && !crate::sentinel::is_master(&r) => {
+                    Reply::Error(
+                        "the server the sentinels named is not a master (yet): asking again".into(),
+                    )
+                }
+                r => r,
+            };
             if let Reply::Error(e) = reply {
                 self.lock().fail_all(&LinkError::Connect {
                     addr: target.shown(),
@@ -246,10 +283,7 @@ async fn watchdog(shared: std::sync::Weak<Shared>, generation: u64) {
         let Some(shared) = shared.upgrade() else {
             return;
         };
-        let mut st = shared
-            .state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let st = shared.lock();
         if st.generation != generation || st.io.is_none() {
             return;
         }
@@ -258,14 +292,48 @@ async fn watchdog(shared: std::sync::Weak<Shared>, generation: u64) {
             .front()
             .is_some_and(|w| w.since.elapsed() > timeout)
         {
+            drop(st);
             let reason = format!("no reply within {} s", timeout.as_secs_f64());
             tracing::warn!(addr = %shared.target.shown(), %reason, "connection to Valkey given up");
-            st.fail_all(&LinkError::Broken {
-                addr: shared.target.shown(),
-                reason,
-            });
+            shared.break_if_current(generation, reason);
             return;
         }
+    }
+}
+
+/// Under Sentinel: breaks connection `generation` when a sentinel announces a new master
+/// (`+switch-master`), so the next command connects to it, even while the old one still
+/// answers as a master; ends with that connection (or the link).
+async fn follow_failover(shared: std::sync::Weak<Shared>, generation: u64) {
+    let current = |shared: &std::sync::Weak<Shared>| {
+        shared.upgrade().is_some_and(|s| {
+            let st = s.lock();
+            st.generation == generation && st.io.is_some()
+        })
+    };
+    let gone = async {
+        while current(&shared) {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    };
+    tokio::pin!(gone);
+    loop {
+        let Some(sentinels) = shared.upgrade().and_then(|s| s.target.sentinel.clone()) else {
+            return;
+        };
+        tokio::select! {
+            heard = sentinels.next_switch() => match heard {
+                Ok(()) => break,
+                // No sentinel to listen to: the connection loss, or READONLY, still tells.
+                Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
+            },
+            () = &mut gone => return,
+        }
+    }
+    if let Some(shared) = shared.upgrade()
+        && shared.break_if_current(generation, "the sentinels announced a new master".into())
+    {
+        tracing::warn!(addr = %shared.target.shown(), "the sentinels announced a new master; connecting to it");
     }
 }
 
@@ -406,6 +474,11 @@ impl State {
     fn dispatch(&mut self) -> Poll<Result<(), String>> {
         while self.end - self.start >= self.want.max(1) {
             match resp::parse(&self.buf[self.start..self.end]) {
+                // A master demoted to a replica (a failover): this connection is done; the
+                // next one asks the sentinels again.
+                Ok(Parsed::Reply(Reply::Error(e), _)) if e.starts_with("READONLY") => {
+                    return Poll::Ready(Err(format!("{e} (a replica now)")));
+                }
                 Ok(Parsed::Reply(reply, used)) => {
                     self.start += used;
                     self.want = 0;

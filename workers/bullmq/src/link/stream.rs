@@ -66,6 +66,9 @@ pub(super) struct Target {
     /// `CLIENT SETNAME` on every connection (a worker's marker connection is how Node's
     /// `getWorkers()` finds it, so a reconnect must never leave it unnamed).
     pub(super) client_name: Option<String>,
+    /// Under Sentinel: the master is asked for at every connect (VALKEY_URL's address is not
+    /// used), and must say it is a master.
+    pub(super) sentinel: Option<crate::sentinel::Sentinels>,
 }
 
 pub(super) enum Addr {
@@ -100,17 +103,23 @@ impl Target {
                 Addr::Tls(host, port, config)
             }
         };
+        let sentinel =
+            crate::sentinel::Sentinels::from_env().map_err(|e| LinkError::Url(e.to_string()))?;
         Ok(Target {
             addr,
             db: info.redis.db,
             username: info.redis.username,
             password: info.redis.password,
             client_name: None,
+            sentinel,
         })
     }
 
     /// host:port or the socket path, for messages.
     pub(super) fn shown(&self) -> String {
+        if let Some(s) = &self.sentinel {
+            return format!("master {} (VALKEY_SENTINELS)", s.master);
+        }
         match &self.addr {
             Addr::Tcp(h, p) | Addr::Tls(h, p, _) => format!("{h}:{p}"),
             Addr::Unix(p) => p.display().to_string(),
@@ -122,9 +131,19 @@ impl Target {
             addr: self.shown(),
             reason: e.to_string(),
         };
+        // Under Sentinel, where the master is now.
+        let master = match &self.sentinel {
+            Some(s) => Some(s.master().await.map_err(|e| LinkError::Connect {
+                addr: self.shown(),
+                reason: e.to_string(),
+            })?),
+            None => None,
+        };
+        let at = |host: &String, port: &u16| master.clone().unwrap_or((host.clone(), *port));
         match &self.addr {
             Addr::Tcp(host, port) => {
-                let s = tokio::net::TcpStream::connect((host.as_str(), *port))
+                let (host, port) = at(host, port);
+                let s = tokio::net::TcpStream::connect((host.as_str(), port))
                     .await
                     .map_err(failed)?;
                 s.set_nodelay(true).map_err(failed)?;
@@ -138,12 +157,13 @@ impl Target {
                 Ok(Stream::Unix(s.into_std().map_err(failed)?))
             }
             Addr::Tls(host, port, config) => {
-                let s = tokio::net::TcpStream::connect((host.as_str(), *port))
+                let (host, port) = at(host, port);
+                let s = tokio::net::TcpStream::connect((host.as_str(), port))
                     .await
                     .map_err(failed)?;
                 s.set_nodelay(true).map_err(failed)?;
                 let name =
-                    crate::tls::server_name(host).map_err(|e| LinkError::Url(e.to_string()))?;
+                    crate::tls::server_name(&host).map_err(|e| LinkError::Url(e.to_string()))?;
                 let tls = tokio_rustls::TlsConnector::from(config.clone())
                     .connect(name, s)
                     .await
@@ -180,6 +200,10 @@ impl Target {
         }
         if let Some(name) = &self.client_name {
             cmds.push(resp::command(&[b"CLIENT", b"SETNAME", name.as_bytes()]));
+        }
+        // Last, so its reply is the handshake's last (see `Link::ensure_connected`).
+        if self.sentinel.is_some() {
+            cmds.push(resp::command(&[b"ROLE"]));
         }
         cmds
     }

@@ -41,12 +41,12 @@ impl TlsFiles {
     /// `NODE_EXTRA_CA_CERTS`, `VALKEY_TLS_CA`, `VALKEY_TLS_CERT` and `VALKEY_TLS_KEY` of the
     /// process's environment.
     pub fn from_env() -> Result<TlsFiles, TlsError> {
-        TlsFiles::from_lookup(|name| std::env::var(name).ok())
+        TlsFiles::from_lookup(&|name| std::env::var(name).ok())
     }
 
     /// The same variables, found by `lookup` (tpctl reads them from the apps' environment
     /// too, as it does VALKEY_URL).
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<TlsFiles, TlsError> {
+    pub fn from_lookup(lookup: &impl Fn(&str) -> Option<String>) -> Result<TlsFiles, TlsError> {
         let var = |name: &str| {
             lookup(name)
                 .filter(|v| !v.trim().is_empty())

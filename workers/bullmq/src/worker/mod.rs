@@ -149,7 +149,7 @@ pub struct Worker {
 }
 
 /// Standard base64 with padding (worker client names).
-pub(crate) fn base64(input: &[u8]) -> String {
+pub fn base64(input: &[u8]) -> String {
     const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
     for chunk in input.chunks(3) {
@@ -298,7 +298,7 @@ impl Worker {
                     Err(e) => {
                         // Tries again soon: Valkey coming back must be noticed within a second,
                         // not after a back-off grown over a long outage.
-                        outage = (outage * 2).clamp(Duration::from_millis(100), MAX_OUTAGE_RETRY);
+                        outage = (outage * 2).clamp(Duration::from_millis(100), self.outage_cap());
                         if down_since.is_none() {
                             down_since = Some(std::time::Instant::now());
                             tracing::warn!(queue = %self.queue, error = %e, "cannot reach Valkey; trying again every second until it is back");
@@ -367,7 +367,17 @@ impl Worker {
         if r.is_err() {
             // Valkey is away: do not spin; the fetch reports the outage, and the next wait
             // connects again (named in the handshake, so getWorkers sees us at once).
-            tokio::time::sleep(wait.min(Duration::from_secs(1))).await;
+            tokio::time::sleep(wait.min(self.outage_cap())).await;
+        }
+    }
+
+    /// The longest pause between tries while Valkey is away: a second, or a quarter of one
+    /// under Sentinel, where the new master must be followed within a second of being named.
+    fn outage_cap(&self) -> Duration {
+        if self.cmd.under_sentinel() {
+            Duration::from_millis(250)
+        } else {
+            MAX_OUTAGE_RETRY
         }
     }
 

@@ -13,6 +13,8 @@ use crate::config::required::required_vars;
 use crate::home::Home;
 use crate::spec::AppSpec;
 
+mod valkey;
+
 /// How long a service check may take.
 const TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -175,17 +177,21 @@ pub fn run(home: &Home, opts: &Options<'_>) -> Vec<Line> {
             continue;
         };
         if check == "valkey" {
-            let tls = tp_bullmq::tls::TlsFiles::from_lookup(env_of);
+            let settings = tp_bullmq::connect::Settings::from_lookup(env_of);
             match env_of("BULLMQ_PREFIX") {
                 Some(p) => match tp_bullmq::keys::check_prefix(p.trim()) {
-                    Ok(p) => lines.extend(valkey(&url, p, &tls)),
+                    Ok(p) => lines.extend(valkey::valkey(&url, p, &settings)),
                     Err(e) => lines.push(Line {
                         check,
                         verdict: Verdict::Fail,
                         detail: e.to_string(),
                     }),
                 },
-                None => lines.extend(valkey(&url, tp_bullmq::keys::DEFAULT_PREFIX, &tls)),
+                None => lines.extend(valkey::valkey(
+                    &url,
+                    tp_bullmq::keys::DEFAULT_PREFIX,
+                    &settings,
+                )),
             }
         } else {
             lines.extend(postgres(&url, &specs, opts.web_connections));
@@ -329,113 +335,6 @@ fn timeout_checks(specs: &[AppSpec], lines: &mut Vec<Line>) {
     }
 }
 
-fn valkey(
-    url: &str,
-    prefix: &str,
-    tls: &Result<tp_bullmq::tls::TlsFiles, tp_bullmq::tls::TlsError>,
-) -> Vec<Line> {
-    let fail = |detail: String| {
-        vec![Line {
-            check: "valkey",
-            verdict: Verdict::Fail,
-            detail,
-        }]
-    };
-    let shown = crate::config::env::redact("VALKEY_URL", url);
-    let client = match tp_bullmq::connect::client_for(url, tls) {
-        Ok(c) => c,
-        Err(e) => return fail(e.to_string()),
-    };
-    let mut conn = match client.get_connection_with_timeout(TIMEOUT) {
-        Ok(c) => c,
-        Err(e) => {
-            let reason = e.to_string();
-            return fail(match tp_bullmq::tls::advice(&reason) {
-                Some(advice) => format!("TLS with Valkey at {shown} failed ({reason}); {advice}"),
-                None => format!("cannot reach Valkey at {shown}: {e}; start it or fix VALKEY_URL"),
-            });
-        }
-    };
-    let _ = conn.set_read_timeout(Some(TIMEOUT));
-    let info: String = match redis::cmd("INFO").arg("server").query(&mut conn) {
-        Ok(i) => i,
-        Err(e) => return fail(format!("Valkey at {shown} does not answer INFO: {e}")),
-    };
-    let field = |k: &str| {
-        info.lines()
-            .find_map(|l| l.strip_prefix(k))
-            .map(str::trim)
-            .map(str::to_string)
-    };
-    let version = field("valkey_version:")
-        .map(|v| format!("Valkey {v}"))
-        .or_else(|| field("redis_version:").map(|v| format!("Redis {v}")))
-        .unwrap_or_else(|| "unknown version".into());
-    let mut out = vec![Line {
-        check: "valkey",
-        verdict: Verdict::Ok,
-        detail: format!("reachable at {shown} ({version}), queues under prefix \"{prefix}\""),
-    }];
-    match redis::cmd("CONFIG").arg("GET").arg("maxmemory-policy").query::<Vec<String>>(&mut conn) {
-        Ok(v) if v.get(1).is_some_and(|p| p == "noeviction") => out.push(Line { check: "valkey", verdict: Verdict::Ok, detail: "maxmemory-policy is noeviction".into() }),
-        Ok(v) => out.push(Line {
-            check: "valkey",
-            verdict: Verdict::Fail,
-            detail: format!("maxmemory-policy is {}; BullMQ needs noeviction (CONFIG SET maxmemory-policy noeviction, and in the config file)", v.get(1).map_or("unknown", String::as_str)),
-        }),
-        Err(e) => out.push(Line { check: "valkey", verdict: Verdict::Warn, detail: format!("cannot read maxmemory-policy ({e}); make sure it is noeviction") }),
-    }
-    out.extend(tls_line(&client, tls));
-    out
-}
-
-/// For a TLS Valkey: the protocol agreed and when the server's certificate expires.
-fn tls_line(
-    client: &redis::Client,
-    tls: &Result<tp_bullmq::tls::TlsFiles, tp_bullmq::tls::TlsError>,
-) -> Option<Line> {
-    let redis::ConnectionAddr::TcpTls { host, port, .. } = &client.get_connection_info().addr
-    else {
-        return None;
-    };
-    let files = tls.as_ref().ok()?;
-    let (verdict, detail) = match tp_bullmq::tls::inspect(host, *port, files, TIMEOUT) {
-        Ok(i) => expiry(&i, crate::keeper::now_ms() as i64 / 1000),
-        Err(e) => (Verdict::Fail, e.to_string()),
-    };
-    Some(Line {
-        check: "valkey",
-        verdict,
-        detail,
-    })
-}
-
-/// `TLSv1.3, certificate valid until 2027-03-01 (84 days)`: a warning under 14 days.
-fn expiry(i: &tp_bullmq::tls::Inspection, now_s: i64) -> (Verdict, String) {
-    let Some(until) = i.not_after else {
-        return (
-            Verdict::Warn,
-            format!("{}; the certificate's expiry cannot be read", i.protocol),
-        );
-    };
-    let days = (until - now_s).div_euclid(86_400);
-    let date = crate::render::timestamp(until.max(0) as u64 * 1000);
-    let date = date.split(' ').next().unwrap_or(&date).to_string();
-    let verdict = if days < 14 {
-        Verdict::Warn
-    } else {
-        Verdict::Ok
-    };
-    let renew = if days < 14 { "; renew it" } else { "" };
-    (
-        verdict,
-        format!(
-            "{}, certificate valid until {date} ({days} days){renew}",
-            i.protocol
-        ),
-    )
-}
-
 fn postgres(url: &str, specs: &[AppSpec], web: u32) -> Vec<Line> {
     let shown = crate::config::env::redact("DATABASE_URL", url);
     let fail = |detail: String| {
@@ -571,34 +470,5 @@ fn boot(home: &Home) -> Line {
         (true, true) => Line { check: "boot", verdict: Verdict::Ok, detail: "boot integration installed and a saved list exists (`tpctl startup --check` for details)".into() },
         (true, false) => Line { check: "boot", verdict: Verdict::Fail, detail: "boot integration installed but nothing saved: run `tpctl save`".into() },
         (false, _) => Line { check: "boot", verdict: Verdict::Warn, detail: format!("no boot integration: `tpctl save && tpctl startup {}` to bring the apps back after a reboot", system.name()) },
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_certificate_near_its_end_is_a_warning() {
-        let now = 1_796_601_600; // 2026-12-07
-        let i = |days: i64| tp_bullmq::tls::Inspection {
-            protocol: "TLSv1.3".into(),
-            not_after: Some(now + days * 86_400),
-        };
-        assert_eq!(
-            expiry(&i(84), now),
-            (
-                Verdict::Ok,
-                "TLSv1.3, certificate valid until 2027-03-01 (84 days)".into()
-            )
-        );
-        let (v, said) = expiry(&i(13), now);
-        assert_eq!(v, Verdict::Warn);
-        assert!(said.ends_with("(13 days); renew it"), "{said}");
-        let unknown = tp_bullmq::tls::Inspection {
-            protocol: "TLSv1.2".into(),
-            not_after: None,
-        };
-        assert_eq!(expiry(&unknown, now).0, Verdict::Warn);
     }
 }
