@@ -3,7 +3,9 @@
 //! and `tpctl queues` and `doctor` find the same files in the apps' environment; a worker
 //! whose TLS setup cannot work (a missing CA file, another CA, a scheme it does not know)
 //! exits 2 at once with what to fix, instead of retrying for ever. With an ACL user that
-//! lacks a right BullMQ needs: the same, naming the command and the grant.
+//! lacks a right BullMQ needs: the same, naming the command and the grant. Under Sentinel:
+//! doctor and queues find the master through the sentinels, and tp-worker follows a killed
+//! master to the new one.
 
 mod common;
 
@@ -201,4 +203,44 @@ fn doctor_and_queues_find_the_master_through_the_sentinels() {
         "{rows}"
     );
     t.finish();
+}
+
+#[test]
+fn tp_worker_follows_a_failover_to_the_new_master() {
+    let mut setup = sentinel::SentinelSetup::start();
+    let mut cmd = std::process::Command::new(tp_worker());
+    cmd.arg("audit-log")
+        .env("VALKEY_URL", "redis://127.0.0.1:1")
+        .env("VALKEY_SENTINELS", setup.sentinels_var())
+        .env(
+            "DATABASE_URL",
+            "postgres://postgres@127.0.0.1:5432/postgres",
+        )
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    /// Kills the worker if the test ends early: a failing test must not leak it.
+    struct Reaped(std::process::Child);
+    impl Drop for Reaped {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut worker = Reaped(cmd.spawn().expect("tp-worker runs"));
+    // base64("audit-logs")
+    let named = "name=bull:YXVkaXQtbG9ncw==";
+    let on =
+        |port: u16| sentinel::cli(port, &["CLIENT", "LIST"]).is_some_and(|l| l.contains(named));
+    sentinel::wait_for("tp-worker on the master", Duration::from_secs(30), || {
+        on(setup.master_port)
+    });
+    setup.kill_master();
+    sentinel::wait_for(
+        "tp-worker on the new master",
+        Duration::from_secs(60),
+        || setup.current_master() == Some(setup.replica_port) && on(setup.replica_port),
+    );
+    unsafe { libc::kill(worker.0.id() as i32, libc::SIGINT) };
+    let status = worker.0.wait().expect("tp-worker ends");
+    assert!(status.success(), "{status}");
 }
