@@ -21,7 +21,7 @@ import tempfile
 import threading
 import time
 
-from procstat import cpu_ns, free_port, pss_kib
+from procstat import cpu_ns, free_port, pss_kib, wait_for
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TPCTL = os.path.join(ROOT, "target", "release", "tpctl")
@@ -56,15 +56,6 @@ while True:
 
 def status(env):
     return json.loads(subprocess.run([TPCTL, "status", "--json"], env=env, check=True, capture_output=True, text=True).stdout)
-
-
-def wait_for(cond, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(0.2)
-    raise SystemExit(f"bench/consumption.py: timed out waiting for {what}")
 
 
 def resp(sock, *words):

@@ -13,14 +13,13 @@ usage: bench/failover.py [--quick]
 import os
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 
-from procstat import free_port
+from procstat import free_port, wait_for
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NODE_DIR = os.path.join(ROOT, "workers", "bullmq", "tests", "interop", "node")
@@ -33,15 +32,6 @@ MASTER = "mymaster"
 def cli(port, *args):
     r = subprocess.run(["redis-cli", "-p", str(port), *args], capture_output=True, text=True)
     return r.stdout.strip() if r.returncode == 0 else None
-
-
-def wait_for(cond, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(0.02)
-    raise SystemExit(f"bench/failover.py: timed out waiting for {what}")
 
 
 class Setup:
@@ -117,7 +107,7 @@ def run(setup, impl, queue):
     wait_for(lambda: len(done) >= JOBS // 3, 120, "a third of the jobs done")
     old = setup.kill_master()
     killed = time.time() * 1000
-    wait_for(lambda: setup.master() not in (None, old), 60, "the promotion")
+    wait_for(lambda: setup.master() not in (None, old), 60, "the promotion", step=0.02)
     promoted = time.time() * 1000
     out, _ = producer.communicate(timeout=300)
     produced = int(out.strip().splitlines()[-1].split('"produced":')[1].split(",")[0])

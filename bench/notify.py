@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 
-from procstat import cpu_ns, free_port, pss_kib
+from procstat import cpu_ns, free_port, pss_kib, wait_for
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TPCTL = os.path.join(ROOT, "target", "release", "tpctl")
@@ -33,15 +33,6 @@ SILENCED = 5 if QUICK else 20
 def keepers(env):
     rows = json.loads(subprocess.run([TPCTL, "status", "--json"], env=env, check=True, capture_output=True, text=True).stdout)
     return rows, [r["keeper_pid"] for r in rows if r.get("keeper_pid")]
-
-
-def wait_for(cond, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(0.1)
-    raise SystemExit(f"bench/notify.py: timed out waiting for {what}")
 
 
 HEALTH_SERVER = r'''
