@@ -134,14 +134,14 @@ impl Link {
     /// As `new`, with a connection name set on every connection it makes (`CLIENT SETNAME`,
     /// part of the handshake, so no command ever runs on it unnamed).
     pub fn named(url: &str, name: &str) -> Result<Link, LinkError> {
-        let mut target = Target::from_url(url)?;
+        let mut target = Target::from_env(url)?;
         target.client_name = Some(name.to_string());
         Ok(Link::from_target(target, REPLY_TIMEOUT))
     }
 
     /// As `new`, with another reply timeout.
     pub fn with_reply_timeout(url: &str, reply_timeout: Duration) -> Result<Link, LinkError> {
-        Ok(Link::from_target(Target::from_url(url)?, reply_timeout))
+        Ok(Link::from_target(Target::from_env(url)?, reply_timeout))
     }
 
     fn from_target(target: Target, reply_timeout: Duration) -> Link {

@@ -103,16 +103,23 @@ impl Target {
                 Addr::Tls(host, port, config)
             }
         };
-        let sentinel =
-            crate::sentinel::Sentinels::from_env().map_err(|e| LinkError::Url(e.to_string()))?;
         Ok(Target {
             addr,
             db: info.redis.db,
             username: info.redis.username,
             password: info.redis.password,
             client_name: None,
-            sentinel,
+            sentinel: None,
         })
+    }
+
+    /// The target of a long-lived link: the URL's, found through the sentinels of the
+    /// process's environment when VALKEY_SENTINELS is set.
+    pub(super) fn from_env(url: &str) -> Result<Target, LinkError> {
+        let mut target = Target::from_url(url)?;
+        target.sentinel =
+            crate::sentinel::Sentinels::from_env().map_err(|e| LinkError::Url(e.to_string()))?;
+        Ok(target)
     }
 
     /// host:port or the socket path, for messages.
