@@ -55,16 +55,21 @@ async fn a_job_goes_through(url: &str, queue: &str) {
     q.add("hello", &json!({"over": "tls"}), &JobOptions::default())
         .await
         .expect("add");
+    // A job far larger than a TLS record (16 KiB) and a socket read: its data arrives whole.
+    let big = "x".repeat(300_000);
+    q.add("big", &json!({ "over": big }), &JobOptions::default())
+        .await
+        .expect("add a big job");
     let worker = Worker::connect(url, "bull", queue, queue_support::fast())
         .await
         .expect("a worker over TLS");
-    let running =
-        queue_support::spawn_worker(
-            worker,
-            |job| async move { Ok(json!({"got": job.data["over"]})) },
-        );
-    queue_support::eventually("the job completed over TLS", async || {
-        q.counts().await.is_ok_and(|c| c.completed == 1)
+    let running = queue_support::spawn_worker(worker, |job| async move {
+        let len = job.data["over"].as_str().map_or(0, str::len);
+        assert!(len == 3 || len == 300_000, "data cut: {len} bytes");
+        Ok(json!({ "got": len }))
+    });
+    queue_support::eventually("the jobs completed over TLS", async || {
+        q.counts().await.is_ok_and(|c| c.completed == 2)
     })
     .await;
     running.stop().await;

@@ -1,7 +1,8 @@
 //! A TLS connection read and written without blocking, for the link's own socket handling:
 //! rustls does the records, the link sees plaintext. A read drains the socket before it
-//! returns short (the link waits for a new readiness edge after a short read), and encrypted
-//! bytes the socket cannot take yet stay pending until `flush_pending`.
+//! returns short (the link waits for a new readiness edge after a short read: nothing may be
+//! left staged or on the socket then), and encrypted bytes the socket cannot take yet stay
+//! pending until `flush_pending`.
 
 use std::cell::RefCell;
 use std::io::{ErrorKind, Read, Write};
@@ -12,7 +13,13 @@ pub(crate) struct TlsStream {
     sock: TcpStream,
     /// Only the link's socket task touches it, under the link's lock.
     tls: RefCell<rustls::ClientConnection>,
+    /// Bytes read from the socket that rustls has not taken yet: the socket is read in large
+    /// pieces (rustls alone reads 4 KiB at a time, a system call each), rustls fed from here.
+    staged: RefCell<Vec<u8>>,
 }
+
+/// How much one read of the socket takes.
+const STAGE: usize = 64 * 1024;
 
 fn would_block() -> std::io::Error {
     ErrorKind::WouldBlock.into()
@@ -23,12 +30,14 @@ impl TlsStream {
         TlsStream {
             sock,
             tls: RefCell::new(tls),
+            staged: RefCell::new(Vec::new()),
         }
     }
 
     /// Plaintext into `buf`; `Ok(0)` when the server closed; `WouldBlock` when nothing came.
     pub(crate) fn read(&self, buf: &mut [u8]) -> std::io::Result<usize> {
         let mut tls = self.tls.borrow_mut();
+        let mut staged = self.staged.borrow_mut();
         let mut filled = 0;
         let mut drained = false;
         let mut eof = false;
@@ -50,14 +59,43 @@ impl TlsStream {
                 }
                 Err(e) => return Err(e),
             }
-            if drained {
-                break;
+            if staged.is_empty() {
+                if drained {
+                    break;
+                }
+                staged.resize(STAGE, 0);
+                let got = (&self.sock).read(&mut staged[..]);
+                match got {
+                    Ok(n) => {
+                        staged.truncate(n);
+                        if n == 0 {
+                            // The peer closed: rustls is told by an empty read.
+                            drained = true;
+                            tls.read_tls(&mut &[][..])?;
+                        }
+                    }
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                        staged.clear();
+                        drained = true;
+                        continue;
+                    }
+                    Err(e) => {
+                        staged.clear();
+                        return Err(e);
+                    }
+                }
             }
-            match tls.read_tls(&mut &self.sock) {
-                Ok(0) => drained = true,
-                Ok(_) => {}
-                Err(e) if e.kind() == ErrorKind::WouldBlock => drained = true,
-                Err(e) => return Err(e),
+            if !staged.is_empty() {
+                let used = tls.read_tls(&mut &staged[..])?;
+                if used == 0 {
+                    // Never expected; bytes left staged would wait for a readiness edge that
+                    // may not come: the connection is given up instead.
+                    return Err(std::io::Error::new(
+                        ErrorKind::InvalidData,
+                        "TLS: the connection takes no more of what the server sent",
+                    ));
+                }
+                staged.drain(..used);
             }
             tls.process_new_packets()
                 .map_err(|e| std::io::Error::new(ErrorKind::InvalidData, e))?;
