@@ -14,6 +14,21 @@ use crate::link::Reply;
 use crate::link::oneshot::replies;
 
 pub const DEFAULT_PORT: u16 = 26379;
+
+/// `+switch-master` notices this process has heard (for any of its connections).
+static SWITCHES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// How many new masters this process has heard the sentinels announce: a connection made
+/// before the count changed may be on a master that is no longer one, and is made again.
+pub fn switches_heard() -> u64 {
+    SWITCHES.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// Counts a new master announced (a link heard `+switch-master`; a caller that learns of a
+/// failover another way may say so too).
+pub fn heard_switch() {
+    SWITCHES.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+}
 pub const DEFAULT_MASTER: &str = "mymaster";
 /// How long one sentinel may take to answer.
 const PER_SENTINEL: Duration = Duration::from_secs(1);

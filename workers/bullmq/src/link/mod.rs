@@ -323,7 +323,10 @@ async fn follow_failover(shared: std::sync::Weak<Shared>, generation: u64) {
         };
         tokio::select! {
             heard = sentinels.next_switch() => match heard {
-                Ok(()) => break,
+                Ok(()) => {
+                    crate::sentinel::heard_switch();
+                    break;
+                }
                 // No sentinel to listen to: the connection loss, or READONLY, still tells.
                 Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
             },

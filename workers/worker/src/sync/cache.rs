@@ -16,7 +16,8 @@ pub const METADATA_TTL: u64 = 7_200;
 
 pub struct Cache {
     url: Option<String>,
-    conn: Mutex<Option<MultiplexedConnection>>,
+    /// The connection, and how many failovers the process had heard of when it was made.
+    conn: Mutex<Option<(MultiplexedConnection, u64)>>,
 }
 
 impl Cache {
@@ -30,15 +31,25 @@ impl Cache {
     async fn setex(&self, key: &str, ttl: u64, value: &str) -> Result<(), String> {
         let url = self.url.as_deref().ok_or("VALKEY_URL is not set")?;
         let mut slot = self.conn.lock().await;
+        // One made before a failover this process heard of may be on the old master.
+        if slot
+            .as_ref()
+            .is_some_and(|(_, seen)| *seen != tp_bullmq::sentinel::switches_heard())
+        {
+            *slot = None;
+        }
         // Tried on the kept connection, and once more on a new one if that fails.
         for fresh in [false, true] {
             if fresh || slot.is_none() {
+                let seen = tp_bullmq::sentinel::switches_heard();
                 let (c, _) = tp_bullmq::connect::connect(url, Duration::from_secs(5))
                     .await
                     .map_err(|e| e.to_string())?;
-                *slot = Some(c);
+                *slot = Some((c, seen));
             }
-            let Some(conn) = slot.as_mut() else { continue };
+            let Some((conn, _)) = slot.as_mut() else {
+                continue;
+            };
             let r: Result<(), redis::RedisError> = redis::cmd("SETEX")
                 .arg(key)
                 .arg(ttl)
