@@ -15,7 +15,21 @@ pub(crate) struct TlsStream {
     tls: RefCell<rustls::ClientConnection>,
     /// Bytes read from the socket that rustls has not taken yet: the socket is read in large
     /// pieces (rustls alone reads 4 KiB at a time, a system call each), rustls fed from here.
-    staged: RefCell<Vec<u8>>,
+    staged: RefCell<Staged>,
+}
+
+/// `buf[start..end]` waits for rustls; `buf` is allocated once, at the first read.
+#[derive(Default)]
+struct Staged {
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+}
+
+impl Staged {
+    fn is_empty(&self) -> bool {
+        self.start == self.end
+    }
 }
 
 /// How much one read of the socket takes.
@@ -30,7 +44,7 @@ impl TlsStream {
         TlsStream {
             sock,
             tls: RefCell::new(tls),
-            staged: RefCell::new(Vec::new()),
+            staged: RefCell::new(Staged::default()),
         }
     }
 
@@ -63,30 +77,27 @@ impl TlsStream {
                 if drained {
                     break;
                 }
-                staged.resize(STAGE, 0);
-                let got = (&self.sock).read(&mut staged[..]);
+                if staged.buf.is_empty() {
+                    staged.buf = vec![0; STAGE];
+                }
+                (staged.start, staged.end) = (0, 0);
+                let got = (&self.sock).read(&mut staged.buf[..]);
                 match got {
-                    Ok(n) => {
-                        staged.truncate(n);
-                        if n == 0 {
-                            // The peer closed: rustls is told by an empty read.
-                            drained = true;
-                            tls.read_tls(&mut &[][..])?;
-                        }
+                    Ok(0) => {
+                        // The peer closed: rustls is told by an empty read.
+                        drained = true;
+                        tls.read_tls(&mut &[][..])?;
                     }
+                    Ok(n) => staged.end = n,
                     Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                        staged.clear();
                         drained = true;
                         continue;
                     }
-                    Err(e) => {
-                        staged.clear();
-                        return Err(e);
-                    }
+                    Err(e) => return Err(e),
                 }
             }
             if !staged.is_empty() {
-                let used = tls.read_tls(&mut &staged[..])?;
+                let used = tls.read_tls(&mut &staged.buf[staged.start..staged.end])?;
                 if used == 0 {
                     // Never expected; bytes left staged would wait for a readiness edge that
                     // may not come: the connection is given up instead.
@@ -95,7 +106,7 @@ impl TlsStream {
                         "TLS: the connection takes no more of what the server sent",
                     ));
                 }
-                staged.drain(..used);
+                staged.start += used;
             }
             tls.process_new_packets()
                 .map_err(|e| std::io::Error::new(ErrorKind::InvalidData, e))?;
