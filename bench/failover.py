@@ -91,7 +91,10 @@ class Setup:
 
 def run(setup, impl, queue):
     sentinels = ",".join(f"127.0.0.1:{p}" for p in setup.sentinel_ports)
-    env = dict(os.environ, VALKEY_SENTINELS=sentinels, VALKEY_SENTINEL_MASTER=MASTER)
+    # Jobs take 20 ms at concurrency 4 (200/s) while 500/s are added: a backlog waits on the
+    # replica when the master dies, so the first job after the promotion is the worker's
+    # doing, not the producer's (which itself needs a moment to find the new master).
+    env = dict(os.environ, VALKEY_SENTINELS=sentinels, VALKEY_SENTINEL_MASTER=MASTER, SLEEP_MS="20")
     if impl == "rust":
         cmd = [RUST, "redis://127.0.0.1:1", queue]
     else:

@@ -1,6 +1,7 @@
 //! Benchmark worker for bench/failover.py: takes the jobs of QUEUE through Sentinel
 //! (VALKEY_SENTINELS, VALKEY_SENTINEL_MASTER: tp-bullmq's own support) and prints
-//! `<job id> <unix ms>` as each one's processor ends, until SIGINT.
+//! `<job id> <unix ms>` as each one's processor ends, until SIGINT. Each job takes SLEEP_MS
+//! (2 by default).
 //!
 //! usage: failover_worker URL QUEUE
 
@@ -23,11 +24,17 @@ async fn main() {
     let worker = Worker::connect(url, "bull", queue, opts)
         .await
         .expect("connect");
+    let sleep = Duration::from_millis(
+        std::env::var("SLEEP_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(2),
+    );
     println!("ready");
     worker
         .run(
-            |job| async move {
-                tokio::time::sleep(Duration::from_millis(2)).await;
+            move |job| async move {
+                tokio::time::sleep(sleep).await;
                 let ms = SystemTime::now()
                     .duration_since(UNIX_EPOCH)
                     .map_or(0, |d| d.as_millis());

@@ -1,6 +1,6 @@
 // Benchmark worker for bench/failover.py: Node bullmq's own worker on QUEUE through Sentinel
 // (ioredis's `sentinels` and `name`, as TestPlanIt configures it); prints "<job id> <unix ms>"
-// as each job's processor ends, until SIGINT.
+// as each job's processor ends, until SIGINT. Each job takes SLEEP_MS (2 by default).
 //   node failover-worker.cjs "host:port,host:port" MASTER QUEUE
 const { Worker } = require(process.env.BULLMQ_MODULE || "bullmq");
 const [list, name, queue] = process.argv.slice(2);
@@ -11,7 +11,7 @@ const sentinels = list.split(",").map((s) => {
 const worker = new Worker(
   queue,
   async (job) => {
-    await new Promise((r) => setTimeout(r, 2));
+    await new Promise((r) => setTimeout(r, Number(process.env.SLEEP_MS || 2)));
     process.stdout.write(`${job.id} ${Date.now()}\n`);
     return null;
   },
