@@ -37,18 +37,60 @@ pub fn advice(reply: &str, user: &str, prefix: &str) -> Option<String> {
     })
 }
 
+/// Connects a worker's blocking link (a refused CLIENT SETNAME said with its grant), then
+/// checks the user's rights on the queue: a refusal is `Error::Permission`.
+pub(crate) async fn connect_checked(
+    cmd: &Link,
+    block: &Link,
+    url: &str,
+    prefix: &str,
+    keys: &crate::keys::Keys,
+    queue: &str,
+) -> Result<(), crate::Error> {
+    let link_err = |source| crate::Error::Link {
+        op: "connect",
+        queue: queue.to_string(),
+        source,
+    };
+    let user = user_of(url);
+    block.connect().await.map_err(|e| match e {
+        crate::link::LinkError::Connect { addr, reason } => {
+            let advice = advice(&reason, &user, prefix)
+                .map(|a| format!("; {a}"))
+                .unwrap_or_default();
+            link_err(crate::link::LinkError::Connect {
+                addr,
+                reason: format!("{reason}{advice}"),
+            })
+        }
+        other => link_err(other),
+    })?;
+    match check(cmd, block, &user, prefix, keys.base())
+        .await
+        .map_err(link_err)?
+    {
+        None => Ok(()),
+        Some(r) => Err(crate::Error::Permission {
+            queue: queue.to_string(),
+            command: r.command,
+            reply: r.reply,
+            advice: r.advice,
+        }),
+    }
+}
+
 /// A refusal found by `check`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refused {
-    pub command: &'static str,
-    pub reply: String,
-    pub advice: String,
+struct Refused {
+    command: &'static str,
+    reply: String,
+    advice: String,
 }
 
 /// Runs, harmlessly, the commands a worker needs on keys of its queue: a script call
 /// (EVALSHA of no script: NOSCRIPT when allowed) on the command link and a blocking pop of a
 /// key of the queue nobody uses on the blocking one. `Ok(None)`: all allowed.
-pub async fn check(
+async fn check(
     cmd: &Link,
     block: &Link,
     user: &str,

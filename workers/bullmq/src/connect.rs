@@ -126,8 +126,6 @@ fn client(
                 reason,
             };
             let files = tls_files.as_ref().map_err(|e| tls(e.to_string()))?;
-            // Every file read and checked here, whatever the redis crate does with them.
-            files.client_config().map_err(|e| tls(e.to_string()))?;
             let certs = files.for_redis().map_err(|e| tls(e.to_string()))?;
             redis::Client::build_with_tls(info, certs).map_err(|e| tls(e.to_string()))
         }

@@ -75,11 +75,41 @@ impl TlsFiles {
 
     /// The rustls configuration these files make, every file read and checked now.
     pub fn client_config(&self) -> Result<Arc<rustls::ClientConfig>, TlsError> {
-        let mut roots = rustls::RootCertStore::empty();
+        self.config_trusting(self.trusted()?)
+    }
+
+    /// The certificates trusted: the system's, and each extra CA file's; none is an error.
+    fn trusted(&self) -> Result<Trusted, TlsError> {
         let native = rustls_native_certs::load_native_certs();
-        let (added, _) = roots.add_parsable_certificates(native.certs);
+        let system = native.certs.len();
+        let mut extra = Vec::new();
         for path in &self.ca {
-            for cert in certs(path, "the CA certificate file")? {
+            extra.push((path.clone(), certs(path, "the CA certificate file")?));
+        }
+        if system == 0 && extra.is_empty() {
+            let why = native
+                .errors
+                .first()
+                .map_or_else(|| "none found".to_string(), |e| e.to_string());
+            return Err(TlsError::Setup(format!(
+                "no trusted root certificates ({why}; {system} system ones): install ca-certificates, or set SSL_CERT_FILE or VALKEY_TLS_CA"
+            )));
+        }
+        Ok(Trusted {
+            system: native.certs,
+            extra,
+        })
+    }
+
+    /// The rustls configuration trusting `trusted`, with the client pair if one is given
+    /// (read and checked to go together here).
+    fn config_trusting(&self, trusted: Trusted) -> Result<Arc<rustls::ClientConfig>, TlsError> {
+        let mut roots = rustls::RootCertStore::empty();
+        let system = trusted.system.len();
+        roots.add_parsable_certificates(trusted.system);
+        // A CA the operator named must be usable: a bad one is an error, not skipped.
+        for (path, certs) in trusted.extra {
+            for cert in certs {
                 roots.add(cert).map_err(|e| TlsError::File {
                     what: "the CA certificate file",
                     path: path.display().to_string(),
@@ -88,12 +118,8 @@ impl TlsFiles {
             }
         }
         if roots.is_empty() {
-            let why = native
-                .errors
-                .first()
-                .map_or_else(|| "none found".to_string(), |e| e.to_string());
             return Err(TlsError::Setup(format!(
-                "no trusted root certificates ({why}; {added} system ones): install ca-certificates, or set SSL_CERT_FILE or VALKEY_TLS_CA"
+                "none of the {system} system certificates can be used: install ca-certificates, or set SSL_CERT_FILE or VALKEY_TLS_CA"
             )));
         }
         let builder = rustls::ClientConfig::builder_with_provider(Arc::new(
@@ -120,25 +146,19 @@ impl TlsFiles {
         };
         Ok(Arc::new(config))
     }
-}
 
-impl TlsFiles {
     /// The same trust for the redis crate's connections: the system's roots and the extra
-    /// CAs as one PEM bundle (given a bundle, it trusts nothing else), and the client pair.
+    /// CAs as one PEM bundle (given a bundle, it trusts nothing else), and the client pair;
+    /// every file read and checked here, as for `client_config`.
     pub fn for_redis(&self) -> Result<redis::TlsCertificates, TlsError> {
-        let mut bundle = String::new();
-        let native = rustls_native_certs::load_native_certs();
-        for cert in native.certs.iter().map(|c| c.as_ref()).chain(
-            self.ca
-                .iter()
-                .map(|p| certs(p, "the CA certificate file"))
-                .collect::<Result<Vec<_>, _>>()?
-                .iter()
-                .flatten()
-                .map(|c| c.as_ref()),
-        ) {
-            bundle.push_str(&pem("CERTIFICATE", cert));
-        }
+        let trusted = self.trusted()?;
+        let bundle: String = trusted
+            .system
+            .iter()
+            .chain(trusted.extra.iter().flat_map(|(_, c)| c))
+            .map(|c| pem("CERTIFICATE", c.as_ref()))
+            .collect();
+        self.config_trusting(trusted)?;
         let read = |p: &Path, what: &'static str| {
             std::fs::read(p).map_err(|e| TlsError::File {
                 what,
@@ -158,6 +178,12 @@ impl TlsFiles {
             root_cert: Some(bundle.into_bytes()),
         })
     }
+}
+
+/// The system's certificates and each extra CA file's.
+struct Trusted {
+    system: Vec<CertificateDer<'static>>,
+    extra: Vec<(PathBuf, Vec<CertificateDer<'static>>)>,
 }
 
 /// A DER object as PEM.

@@ -201,35 +201,11 @@ impl Worker {
             name.push_str(&format!(":w:{n}"));
         }
         let block = Link::named(&url, &name).map_err(link_err)?;
-        let user = crate::acl::user_of(&url);
-        block.connect().await.map_err(|e| match e {
-            crate::link::LinkError::Connect { addr, reason } => {
-                let advice = crate::acl::advice(&reason, &user, prefix)
-                    .map(|a| format!("; {a}"))
-                    .unwrap_or_default();
-                link_err(crate::link::LinkError::Connect {
-                    addr,
-                    reason: format!("{reason}{advice}"),
-                })
-            }
-            other => link_err(other),
-        })?;
-        let base = Keys::new(prefix, queue).base().to_string();
-        if let Some(r) = crate::acl::check(&cmd, &block, &user, prefix, &base)
-            .await
-            .map_err(link_err)?
-        {
-            return Err(Error::Permission {
-                queue: queue.to_string(),
-                command: r.command,
-                reply: r.reply,
-                advice: r.advice,
-            });
-        }
+        let keys = Keys::new(prefix, queue);
+        crate::acl::connect_checked(&cmd, &block, &url, prefix, &keys, queue).await?;
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
-        let keys = Keys::new(prefix, queue);
         Ok(Worker {
             queue: queue.to_string(),
             hot: Arc::new(HotKeys::new(&keys, &opts)),
