@@ -107,14 +107,19 @@ impl Exchange {
         if self.request.is_empty() {
             return Ok(Progress::Connected);
         }
-        while self.sent < self.request.len() {
-            match self.stream.write(&self.request[self.sent..]) {
-                Ok(n) => self.sent += n,
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                    return Ok(Progress::Waiting);
+        if self.sent < self.request.len() {
+            while self.sent < self.request.len() {
+                match self.stream.write(&self.request[self.sent..]) {
+                    Ok(n) => self.sent += n,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        return Ok(Progress::Waiting);
+                    }
+                    Err(e) => return Err(format!("cannot send: {e}")),
                 }
-                Err(e) => return Err(format!("cannot send: {e}")),
             }
+            // The answer is hardly ever there yet: poll says when it is, rather than a read
+            // that fails with EAGAIN on every check (system calls are what checks cost).
+            return Ok(Progress::Waiting);
         }
         let before = self.answer.len();
         let mut buf = [0u8; 16 * 1024];
@@ -125,6 +130,11 @@ impl Exchange {
                     self.answer.extend_from_slice(&buf[..n]);
                     if self.answer.len() > MAX_ANSWER {
                         return Err(format!("an answer over {} MiB", MAX_ANSWER >> 20));
+                    }
+                    // A short read emptied the socket: the caller sees whether the answer is
+                    // whole, and poll says when more comes, without a read that would block.
+                    if n < buf.len() {
+                        return Ok(Progress::Read { eof: false });
                     }
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {

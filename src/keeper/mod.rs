@@ -107,6 +107,8 @@ pub struct Keeper {
     err_tail: Vec<String>,
     /// One read buffer for both pipes (keepers are many: each KiB counts).
     read_buf: ReadBuffer,
+    /// poll's array, kept between turns (a turn allocates nothing it could keep).
+    pollfds: Vec<libc::pollfd>,
     /// The last stderr line of the last failed run (`AppStatus::last_error`).
     last_error: Option<String>,
     /// The instances of the apps it runs `after`, found once (id, one-shot).
@@ -203,6 +205,7 @@ impl Keeper {
             logs,
             err_tail: Vec::new(),
             read_buf: ReadBuffer::default(),
+            pollfds: Vec::new(),
             last_error: None,
             dependency_ids: None,
             notify,
@@ -255,7 +258,8 @@ impl Keeper {
 
     fn turn(&mut self) {
         let timeout = self.poll_timeout();
-        let mut fds: Vec<libc::pollfd> = Vec::with_capacity(4 + self.conns.len());
+        let mut fds = std::mem::take(&mut self.pollfds);
+        fds.clear();
         let pfd = |fd: i32, events: i16| libc::pollfd {
             fd,
             events,
@@ -302,8 +306,15 @@ impl Keeper {
         // SAFETY: fds is a valid, exclusively borrowed array of pollfd for the call's duration.
         let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
         if n < 0 {
+            self.pollfds = fds;
             return; // EINTR: a signal; the wake pipe tells which work is due
         }
+        self.serve(&fds);
+        self.pollfds = fds;
+    }
+
+    /// What one turn found ready, then everything that came due.
+    fn serve(&mut self, fds: &[libc::pollfd]) {
         let ready = |i: usize| fds[i].revents != 0;
 
         if ready(0) {

@@ -34,8 +34,18 @@ impl Policy {
             .collect()
     }
 
+    /// A check is due: it runs, and the next is armed first, `every` after this one's start
+    /// (a fixed cadence, as `every` reads, however long answers take). Armed before the check
+    /// runs, since a check that cannot even start gives its verdict at once and a restart it
+    /// leads to disarms the timer again.
+    pub(super) fn health_due(&self) -> Vec<Effect> {
+        let mut fx = self.health_arm();
+        fx.push(Effect::CheckHealth);
+        fx
+    }
+
     /// A check's verdict: counted (after `grace`), `retries` failures in a row restart the
-    /// app (unless `restart = false`), and the next check is armed.
+    /// app (unless `restart = false`).
     pub(super) fn on_health(&mut self, now: Instant, ok: bool, detail: String) -> Vec<Effect> {
         let Some(h) = self.limits.health.clone() else {
             return vec![];
@@ -49,12 +59,12 @@ impl Policy {
             if now.saturating_duration_since(since) >= stable_after {
                 self.healthy_stable = true;
             }
-            return vec![Effect::Arm(Timer::Health, h.every)];
+            return vec![];
         }
         self.healthy_since = None;
         self.health = Some(Err(detail.clone()));
         if self.uptime(now) < h.grace {
-            return vec![Effect::Arm(Timer::Health, h.every)];
+            return vec![];
         }
         self.health_failures += 1;
         if self.health_failures >= h.retries && h.restart {
@@ -62,7 +72,7 @@ impl Policy {
             self.reason = Some(format!("restarted: {cause}"));
             return self.begin_stop(AfterStop::Restart(cause));
         }
-        vec![Effect::Arm(Timer::Health, h.every)]
+        vec![]
     }
 
     /// `healthy`, `unhealthy: <reason>` or `checking` for an online app with health checks.

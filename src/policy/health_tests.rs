@@ -53,15 +53,16 @@ fn checks_run_while_online_and_grace_forgives_early_failures() {
         out[1].0,
         vec![Effect::Arm(Timer::Health, Duration::from_secs(1))]
     );
-    assert_eq!(out[2].0, vec![Effect::CheckHealth]);
-    // Within grace (2 s): shown, not counted.
+    // The next check is armed as this one goes out: a fixed cadence, whenever verdicts come.
     assert_eq!(
-        out[3],
-        (
-            vec![Effect::Arm(Timer::Health, Duration::from_secs(1))],
-            Status::Online
-        )
+        out[2].0,
+        vec![
+            Effect::Arm(Timer::Health, Duration::from_secs(1)),
+            Effect::CheckHealth
+        ]
     );
+    // Within grace (2 s): shown, not counted.
+    assert_eq!(out[3], (vec![], Status::Online));
     assert_eq!(out[4].1, Status::Online);
     assert_eq!(
         p.health().as_deref(),

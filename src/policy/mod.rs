@@ -244,7 +244,7 @@ impl Policy {
                 }
                 fx
             }
-            (Online, Event::Timer(Timer::Health)) => vec![Effect::CheckHealth],
+            (Online, Event::Timer(Timer::Health)) => self.health_due(),
             (Online, Event::Health { ok, detail }) => self.on_health(now, ok, detail),
             (Online, Event::Timer(Timer::Consumption)) => vec![Effect::CheckConsumption],
             (Online, Event::Consumption(found)) => self.on_consumption(now, found),
