@@ -78,6 +78,107 @@ pub struct AppSpec {
     /// one of its queues for this long.
     #[serde(default, with = "opt_millis", skip_serializing_if = "Option::is_none")]
     pub restart_when_not_consuming: Option<Duration>,
+    /// Who the app runs as and what it may do (`user`, `umask`, `no_new_privileges`,
+    /// `limit_*`), applied by the keeper between fork and exec.
+    #[serde(default)]
+    pub privileges: Privileges,
+}
+
+/// What the keeper sets up in the child before exec, beyond the command line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Privileges {
+    /// Another user to run as (`user`, `group`, `groups`); the keeper must run as root.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<Account>,
+    /// The file-mode creation mask; unset: the keeper's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub umask: Option<u32>,
+    /// PR_SET_NO_NEW_PRIVS before exec: no setuid program or file capability raises the app.
+    #[serde(default = "yes")]
+    pub no_new_privileges: bool,
+    /// Resource limits set before exec; the others are the keeper's own.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub limits: Vec<ResourceLimit>,
+}
+
+impl Default for Privileges {
+    fn default() -> Self {
+        Privileges {
+            account: None,
+            umask: None,
+            no_new_privileges: true,
+            limits: Vec::new(),
+        }
+    }
+}
+
+/// A user and its groups, resolved when the file is read (names and ids both, for display).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    pub user: String,
+    pub uid: u32,
+    pub group: String,
+    pub gid: u32,
+    /// Supplementary groups: the user's own from the group database, or `groups = [...]`.
+    pub groups: Vec<u32>,
+    /// The user's home directory (the app's HOME unless its env sets one).
+    pub home: PathBuf,
+}
+
+/// One resource limit: soft and hard, `None` for unlimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResourceLimit {
+    pub resource: Resource,
+    pub soft: Option<u64>,
+    pub hard: Option<u64>,
+}
+
+/// The resources `limit_*` keys set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Resource {
+    /// Open files (`limit_nofile`, RLIMIT_NOFILE).
+    Nofile,
+    /// Core dump size in bytes (`limit_core`, RLIMIT_CORE).
+    Core,
+    /// Processes of the app's user (`limit_nproc`, RLIMIT_NPROC).
+    Nproc,
+}
+
+impl Resource {
+    pub fn rlimit(self) -> nix::sys::resource::Resource {
+        use nix::sys::resource::Resource as R;
+        match self {
+            Resource::Nofile => R::RLIMIT_NOFILE,
+            Resource::Core => R::RLIMIT_CORE,
+            Resource::Nproc => R::RLIMIT_NPROC,
+        }
+    }
+
+    pub fn key(self) -> &'static str {
+        match self {
+            Resource::Nofile => "limit_nofile",
+            Resource::Core => "limit_core",
+            Resource::Nproc => "limit_nproc",
+        }
+    }
+}
+
+impl std::fmt::Display for ResourceLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let v = |l: Option<u64>| l.map_or("unlimited".to_string(), |n| n.to_string());
+        if self.soft == self.hard {
+            write!(f, "{} = {}", self.resource.key(), v(self.soft))
+        } else {
+            write!(
+                f,
+                "{} = {}:{}",
+                self.resource.key(),
+                v(self.soft),
+                v(self.hard)
+            )
+        }
+    }
 }
 
 /// A health check and what follows from it.

@@ -30,6 +30,8 @@ pub struct Description {
     pub max_memory_restart: Option<u64>,
     pub kill_signal: String,
     pub kill_timeout_ms: u64,
+    /// `user`, `umask`, `no_new_privileges`, `limit_*`.
+    pub privileges: crate::spec::Privileges,
     /// `notify = true`: readiness and watchdog (sd_notify).
     pub notify: Option<crate::spec::NotifySpec>,
     /// `health`: the check and its timing.
@@ -89,6 +91,12 @@ pub fn descriptions(
                     spec,
                     ledger,
                 }) => (status, Some(*spec), ledger),
+                Ok(Response::Error { message }) => {
+                    return Err(CommandError::Refused {
+                        id: id.clone(),
+                        message,
+                    });
+                }
                 _ => {
                     let status = inventory::statuses(home, std::slice::from_ref(id)).remove(0);
                     let ledger = state::load(&dir.state_path())
@@ -158,6 +166,7 @@ fn view(
         max_memory_restart: spec.max_memory_restart,
         kill_signal: signal_name(spec.kill_signal),
         kill_timeout_ms: spec.kill_timeout.as_millis() as u64,
+        privileges: spec.privileges.clone(),
         notify: spec.notify,
         health: spec.health.clone(),
         after: spec.after,
@@ -260,6 +269,33 @@ fn text(d: &Description, all: bool) -> String {
     line(
         "kill_timeout",
         format_duration(std::time::Duration::from_millis(d.kill_timeout_ms)),
+    );
+    let p = &d.privileges;
+    line(
+        "user",
+        p.account.as_ref().map_or("tpctl's own".into(), |a| {
+            format!(
+                "{} (uid {}), group {} (gid {}), groups {:?}",
+                a.user, a.uid, a.group, a.gid, a.groups
+            )
+        }),
+    );
+    line(
+        "umask",
+        p.umask.map_or("tpctl's own".into(), |m| format!("{m:04o}")),
+    );
+    line("no_new_privileges", p.no_new_privileges.to_string());
+    line(
+        "limits",
+        if p.limits.is_empty() {
+            "tpctl's own".into()
+        } else {
+            p.limits
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        },
     );
     line(
         "health check",

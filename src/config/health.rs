@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use toml::Spanned;
 
-use super::raw::RawHealth;
+use super::defaults;
+use super::error::Diagnostic;
+use super::raw::{RawApp, RawHealth, RawSettings};
 use super::units::DurationValue;
 use crate::spec::{HealthCheck, HealthSpec};
 
@@ -139,6 +141,64 @@ pub fn resolve(raw: &RawHealth) -> Result<HealthSpec, String> {
         retries,
         grace: raw.grace.map_or(GRACE, |d| d.0),
         restart: raw.restart.unwrap_or(true),
+    })
+}
+
+fn diag<T>(
+    cx: &super::resolve::Context<'_>,
+    at: &Spanned<T>,
+    message: impl Into<String>,
+) -> Diagnostic {
+    cx.locator.diagnostic(at.span(), message)
+}
+
+/// `notify`, `ready_timeout` and `watchdog` (the app's, else `[defaults]`'s); an app's timing
+/// keys without `notify = true`, or a window under 100ms, are located errors.
+pub(super) fn notify_spec(
+    app: &RawApp,
+    defaults: &RawSettings,
+    cx: &super::resolve::Context<'_>,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<crate::spec::NotifySpec> {
+    let on = app
+        .notify
+        .as_ref()
+        .or(defaults.notify.as_ref())
+        .is_some_and(|n| *n.get_ref());
+    let ready = app
+        .ready_timeout
+        .as_ref()
+        .or(defaults.ready_timeout.as_ref());
+    let watchdog = app.watchdog.as_ref().or(defaults.watchdog.as_ref());
+    if !on {
+        // An app's own keys without notify are a mistake; [defaults]' apply to the apps that
+        // notify and leave the others alone.
+        for (key, field) in [
+            ("ready_timeout", app.ready_timeout.as_ref()),
+            ("watchdog", app.watchdog.as_ref()),
+        ] {
+            if let Some(f) = field {
+                diags.push(diag(
+                    cx,
+                    f,
+                    format!("`{key}` needs `notify = true`: without it the app sends no READY or WATCHDOG messages to time"),
+                ));
+            }
+        }
+        return None;
+    }
+    for (key, field) in [("ready_timeout", ready), ("watchdog", watchdog)] {
+        if let Some(f) = field.filter(|f| f.get_ref().0 < Duration::from_millis(100)) {
+            diags.push(diag(
+                cx,
+                f,
+                format!("`{key}` must be at least 100ms, such as \"30s\""),
+            ));
+        }
+    }
+    Some(crate::spec::NotifySpec {
+        ready_timeout: ready.map_or(defaults::READY_TIMEOUT, |r| r.get_ref().0),
+        watchdog: watchdog.map(|w| w.get_ref().0),
     })
 }
 

@@ -147,6 +147,46 @@ pub const KEYS: &[Key] = &[
         "none",
         "With queue: restart the app gracefully once it has held no worker connection on one of its queues for this long (ledger cause: not consuming queue Q for 2m); at least 2s. A run that never consumed counts toward the crash loop.",
     ),
+    key(
+        "user",
+        "tpctl's own",
+        "The user the app runs as (a name or uid): its keeper, running as root, switches to it between fork and exec; HOME, USER and LOGNAME are that user's unless env sets them. Naming another user while tpctl is not root is an error (see PRIVILEGES).",
+    ),
+    key(
+        "group",
+        "the user's",
+        "With user: the app's primary group (a name or gid) instead of the user's own.",
+    ),
+    key(
+        "groups",
+        "the user's",
+        "With user: the supplementary groups (names or gids), instead of the user's from the group database; [] for none.",
+    ),
+    key(
+        "umask",
+        "tpctl's own",
+        "The app's file-mode creation mask, octal: \"0027\" keeps its new files from other users.",
+    ),
+    key(
+        "no_new_privileges",
+        "true",
+        "PR_SET_NO_NEW_PRIVS before exec: no setuid program or file capability can raise the app or its children.",
+    ),
+    key(
+        "limit_nofile",
+        "tpctl's own",
+        "RLIMIT_NOFILE, open files: a number for soft and hard, \"unlimited\", or \"soft:hard\" such as \"1024:65536\".",
+    ),
+    key(
+        "limit_core",
+        "tpctl's own",
+        "RLIMIT_CORE, core dump bytes (0: none), as limit_nofile.",
+    ),
+    key(
+        "limit_nproc",
+        "tpctl's own",
+        "RLIMIT_NPROC, processes of the app's user, as limit_nofile.",
+    ),
     app_key("concurrency", "none", "Exported as concurrency_env."),
     app_key(
         "concurrency_env",
@@ -295,6 +335,18 @@ pub fn man_page(version: &str) -> String {
          connections cannot be told apart), or is on a unix socket, the state is \\fBunknown\\fR with the reason, and \
          no restart follows. A VALKEY_URL user needs +client|id and +client|list (Node's getWorkers() needs the \
          latter too).\n",
+    );
+    out.push_str(
+        ".SH PRIVILEGES\n\
+         A keeper runs as whoever ran tpctl. When that is root, \\fBuser\\fR makes the app run as another user: \
+         between fork and exec its keeper sets the resource limits, the umask, the supplementary groups \
+         (setgroups), the group (setgid) and the user (setuid), in that order, each checked, then \
+         PR_SET_NO_NEW_PRIVS unless \\fBno_new_privileges = false\\fR; a step that fails is the start's error, \
+         named. The keeper, its control socket, its logs and the app's run directory stay the supervisor's \
+         (0700, sockets 0600): the app needs none of them, and a notify socket it must reach is an abstract \
+         one, heard only from the app's own process group. An exec health check runs as the app's user too. \
+         A keeper answers only its own user and root (SO_PEERCRED); anyone else, and any other user's tpctl \
+         against the same TPCTL_HOME, is told whose apps they are.\n",
     );
     out.push_str(
         ".SH \"THE ENVIRONMENT OF AN APP\"\n\

@@ -11,6 +11,7 @@ pub mod health;
 pub mod keys;
 pub mod order;
 pub mod paths;
+pub mod privileges;
 pub mod raw;
 pub mod required;
 pub mod resolve;

@@ -260,6 +260,38 @@ pub struct RawSettings {
     pub ready_timeout: Option<Spanned<DurationValue>>,
     pub watchdog: Option<Spanned<DurationValue>>,
     pub restart_when_not_consuming: Option<Spanned<DurationValue>>,
+    pub user: Option<Spanned<NameOrId>>,
+    pub group: Option<Spanned<NameOrId>>,
+    pub groups: Option<Spanned<Vec<NameOrId>>>,
+    pub umask: Option<Spanned<UmaskValue>>,
+    pub no_new_privileges: Option<bool>,
+    pub limit_nofile: Option<Spanned<LimitValue>>,
+    pub limit_core: Option<Spanned<LimitValue>>,
+    pub limit_nproc: Option<Spanned<LimitValue>>,
+}
+
+/// A user or group: its name or its numeric id.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum NameOrId {
+    Id(u32),
+    Name(String),
+}
+
+/// `umask`: a string of octal digits ("0027"), or a TOML octal number (0o027).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum UmaskValue {
+    Number(u32),
+    Text(String),
+}
+
+/// A `limit_*` value: a number, "unlimited", or "soft:hard".
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum LimitValue {
+    Number(u64),
+    Text(String),
 }
 
 /// An app's `health` table: one check kind and its timing.
@@ -319,6 +351,14 @@ pub struct RawApp {
     pub ready_timeout: Option<Spanned<DurationValue>>,
     pub watchdog: Option<Spanned<DurationValue>>,
     pub restart_when_not_consuming: Option<Spanned<DurationValue>>,
+    pub user: Option<Spanned<NameOrId>>,
+    pub group: Option<Spanned<NameOrId>>,
+    pub groups: Option<Spanned<Vec<NameOrId>>>,
+    pub umask: Option<Spanned<UmaskValue>>,
+    pub no_new_privileges: Option<bool>,
+    pub limit_nofile: Option<Spanned<LimitValue>>,
+    pub limit_core: Option<Spanned<LimitValue>>,
+    pub limit_nproc: Option<Spanned<LimitValue>>,
 }
 
 fn de_opt_size<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<ByteSize>, D::Error> {

@@ -284,7 +284,8 @@ fn resolve_app(
 ) -> Option<Vec<AppSpec>> {
     let name = app.name.get_ref().clone();
     let start = diags.len();
-    let notify = notify_spec(&app, defaults, cx, diags);
+    let notify = super::health::notify_spec(&app, defaults, cx, diags);
+    let privileges = super::privileges::resolve(&app, defaults, cx, diags);
     let health = app
         .health
         .as_ref()
@@ -492,7 +493,8 @@ fn resolve_app(
             if let Some(c) = concurrency {
                 own.push((concurrency_env.clone(), c.to_string()));
             }
-            let env = layer(cx.caller_env, &env_files, &table, &own);
+            let mut env = layer(cx.caller_env, &env_files, &table, &own);
+            super::privileges::account_env(&privileges, &from_config, &mut env);
             let mut sources_table = table.clone();
             sources_table.extend(own.iter().cloned());
             let env_sources = EnvSources {
@@ -526,60 +528,11 @@ fn resolve_app(
                 notify,
                 health: health.clone(),
                 restart_when_not_consuming: not_consuming,
+                privileges: privileges.clone(),
             }
         })
         .collect();
     Some(specs)
-}
-
-/// `notify`, `ready_timeout` and `watchdog` (the app's, else `[defaults]`'s); an app's timing
-/// keys without `notify = true`, or a window under 100ms, are located errors.
-fn notify_spec(
-    app: &RawApp,
-    defaults: &RawSettings,
-    cx: &Context<'_>,
-    diags: &mut Vec<Diagnostic>,
-) -> Option<crate::spec::NotifySpec> {
-    let on = app
-        .notify
-        .as_ref()
-        .or(defaults.notify.as_ref())
-        .is_some_and(|n| *n.get_ref());
-    let ready = app
-        .ready_timeout
-        .as_ref()
-        .or(defaults.ready_timeout.as_ref());
-    let watchdog = app.watchdog.as_ref().or(defaults.watchdog.as_ref());
-    if !on {
-        // An app's own keys without notify are a mistake; [defaults]' apply to the apps that
-        // notify and leave the others alone.
-        for (key, field) in [
-            ("ready_timeout", app.ready_timeout.as_ref()),
-            ("watchdog", app.watchdog.as_ref()),
-        ] {
-            if let Some(f) = field {
-                diags.push(diag(
-                    cx,
-                    f,
-                    format!("`{key}` needs `notify = true`: without it the app sends no READY or WATCHDOG messages to time"),
-                ));
-            }
-        }
-        return None;
-    }
-    for (key, field) in [("ready_timeout", ready), ("watchdog", watchdog)] {
-        if let Some(f) = field.filter(|f| f.get_ref().0 < Duration::from_millis(100)) {
-            diags.push(diag(
-                cx,
-                f,
-                format!("`{key}` must be at least 100ms, such as \"30s\""),
-            ));
-        }
-    }
-    Some(crate::spec::NotifySpec {
-        ready_timeout: ready.map_or(defaults::READY_TIMEOUT, |r| r.get_ref().0),
-        watchdog: watchdog.map(|w| w.get_ref().0),
-    })
 }
 
 fn pick(

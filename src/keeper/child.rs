@@ -33,6 +33,47 @@ struct Prepared {
     argv: Vec<*const libc::c_char>,
     _envp: Vec<CString>,
     envp: Vec<*const libc::c_char>,
+    /// The user to switch to: uid, gid, supplementary groups.
+    account: Option<(libc::uid_t, libc::gid_t, Vec<libc::gid_t>)>,
+    umask: Option<libc::mode_t>,
+    no_new_privs: bool,
+    limits: Vec<(nix::sys::resource::Resource, libc::rlim_t, libc::rlim_t)>,
+}
+
+/// The child's steps, reported with errno when one fails (the step first, then errno).
+#[derive(Clone, Copy)]
+#[repr(i32)]
+enum Step {
+    Exec = 0,
+    Session,
+    Limit,
+    Groups,
+    Gid,
+    Uid,
+    DeathSignal,
+    NoNewPrivs,
+    Stdio,
+    Cwd,
+}
+
+impl Step {
+    fn from_raw(n: i32) -> Step {
+        [
+            Step::Exec,
+            Step::Session,
+            Step::Limit,
+            Step::Groups,
+            Step::Gid,
+            Step::Uid,
+            Step::DeathSignal,
+            Step::NoNewPrivs,
+            Step::Stdio,
+            Step::Cwd,
+        ]
+        .get(n as usize)
+        .copied()
+        .unwrap_or(Step::Exec)
+    }
 }
 
 /// The app's command line, environment and process setup, built once per spec, and a stack for
@@ -117,6 +158,8 @@ fn prepare(spec: &AppSpec) -> Result<Prepared, String> {
         .map(|c| c.as_ptr())
         .chain(std::iter::once(std::ptr::null()))
         .collect();
+    let p = &spec.privileges;
+    let unlimited = |v: Option<u64>| v.unwrap_or(libc::RLIM_INFINITY);
     Ok(Prepared {
         path,
         cwd,
@@ -124,6 +167,14 @@ fn prepare(spec: &AppSpec) -> Result<Prepared, String> {
         argv,
         _envp: envp_owned,
         envp,
+        account: p.account.as_ref().map(|a| (a.uid, a.gid, a.groups.clone())),
+        umask: p.umask,
+        no_new_privs: p.no_new_privileges,
+        limits: p
+            .limits
+            .iter()
+            .map(|l| (l.resource.rlimit(), unlimited(l.soft), unlimited(l.hard)))
+            .collect(),
     })
 }
 
@@ -144,18 +195,40 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
     unsafe {
         let a = &*(arg as *const ChildArgs);
         let p = &*a.prepared;
-        let fail = |report_w: libc::c_int| -> ! {
-            let errno = *libc::__errno_location();
+        let fail = |step: Step| -> ! {
+            let report = [step as libc::c_int, *libc::__errno_location()];
             libc::write(
-                report_w,
-                (&errno as *const libc::c_int).cast(),
-                std::mem::size_of::<libc::c_int>(),
+                a.report_w,
+                report.as_ptr().cast(),
+                std::mem::size_of_val(&report),
             );
             libc::_exit(127)
         };
         if libc::setsid() < 0 {
-            fail(a.report_w);
+            fail(Step::Session);
         }
+        for (resource, soft, hard) in &p.limits {
+            // One setrlimit call, nothing allocated.
+            if nix::sys::resource::setrlimit(*resource, *soft, *hard).is_err() {
+                fail(Step::Limit);
+            }
+        }
+        if let Some(mask) = p.umask {
+            libc::umask(mask);
+        }
+        // Groups, then the group, then the user: each needs the privilege the next drops.
+        if let Some((uid, gid, groups)) = &p.account {
+            if libc::setgroups(groups.len(), groups.as_ptr()) < 0 {
+                fail(Step::Groups);
+            }
+            if libc::setgid(*gid) < 0 {
+                fail(Step::Gid);
+            }
+            if libc::setuid(*uid) < 0 {
+                fail(Step::Uid);
+            }
+        }
+        // After the switch: a change of credentials clears the parent-death signal.
         if libc::prctl(
             libc::PR_SET_PDEATHSIG,
             libc::SIGKILL as libc::c_ulong,
@@ -164,18 +237,22 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
             0,
         ) < 0
         {
-            fail(a.report_w);
+            fail(Step::DeathSignal);
         }
         // The keeper may have died before prctl; then nobody would kill us.
         if libc::getppid() != a.keeper {
             libc::_exit(1);
         }
+        if p.no_new_privs && libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 {
+            fail(Step::NoNewPrivs);
+        }
         if libc::dup2(a.devnull, 0) < 0 || libc::dup2(a.out_w, 1) < 0 || libc::dup2(a.err_w, 2) < 0
         {
-            fail(a.report_w);
+            fail(Step::Stdio);
         }
+        // As the app's user: a directory it may not enter is its error, not hidden by root's.
         if libc::chdir(p.cwd.as_ptr()) < 0 {
-            fail(a.report_w);
+            fail(Step::Cwd);
         }
         // Rust ignores SIGPIPE and ignored signals survive exec: give the app the default.
         let mut dfl: libc::sigaction = std::mem::zeroed();
@@ -186,7 +263,7 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
         libc::sigemptyset(&mut empty);
         libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
         libc::execve(p.path.as_ptr(), p.argv.as_ptr(), p.envp.as_ptr());
-        fail(a.report_w)
+        fail(Step::Exec)
     }
 }
 
@@ -248,21 +325,57 @@ impl Launcher {
                 io::Error::last_os_error()
             ));
         }
-        // The child has exec'd (the report pipe closed on exec: EOF) or failed (its errno).
-        let mut errno = [0u8; 4];
-        let n = File::from(report_r).read(&mut errno).unwrap_or(0);
-        if n == errno.len() {
-            let err = io::Error::from_raw_os_error(i32::from_ne_bytes(errno));
+        // The child has exec'd (the report pipe closed on exec: EOF) or failed (its step and
+        // errno).
+        let mut report = [0u8; 8];
+        let n = File::from(report_r).read(&mut report).unwrap_or(0);
+        if n == report.len() {
+            let [s0, s1, s2, s3, e0, e1, e2, e3] = report;
+            let step = Step::from_raw(i32::from_ne_bytes([s0, s1, s2, s3]));
+            let err = io::Error::from_raw_os_error(i32::from_ne_bytes([e0, e1, e2, e3]));
             // It exited with 127; the keeper's reaper collects it.
-            return Err(check_runnable(spec)
-                .err()
-                .unwrap_or_else(|| format!("cannot execute {}: {err}", spec.script.display())));
+            return Err(failed_step(spec, step, &err));
         }
         Ok(Running {
             pid: Pid::from_raw(pid),
             stdout: File::from(out_r),
             stderr: File::from(err_r),
         })
+    }
+}
+
+/// What the child could not do, as the reason the start failed.
+fn failed_step(spec: &AppSpec, step: Step, err: &io::Error) -> String {
+    let p = &spec.privileges;
+    let as_user = p
+        .account
+        .as_ref()
+        .map(|a| format!(" as user {} (uid {})", a.user, a.uid))
+        .unwrap_or_default();
+    match step {
+        Step::Exec | Step::Cwd if p.account.is_none() => check_runnable(spec)
+            .err()
+            .unwrap_or_else(|| format!("cannot execute {}: {err}", spec.script.display())),
+        Step::Exec => format!("cannot execute {}{as_user}: {err}", spec.script.display()),
+        Step::Cwd => format!("cannot enter cwd {}{as_user}: {err}", spec.cwd.display()),
+        Step::Session => format!("cannot start a new session: {err}"),
+        Step::Limit => {
+            let all: Vec<String> = p.limits.iter().map(ToString::to_string).collect();
+            format!("cannot set the resource limits ({}): {err}", all.join(", "))
+        }
+        Step::Groups | Step::Gid | Step::Uid => {
+            let what = match step {
+                Step::Groups => "set the supplementary groups",
+                Step::Gid => "switch group",
+                _ => "switch user",
+            };
+            format!(
+                "cannot {what}{as_user}: {err} (the keeper must run as root to run an app as another user)"
+            )
+        }
+        Step::DeathSignal => format!("cannot bind the app to its keeper's life: {err}"),
+        Step::NoNewPrivs => format!("cannot set no_new_privileges: {err}"),
+        Step::Stdio => format!("cannot connect the app's output: {err}"),
     }
 }
 

@@ -47,6 +47,33 @@ pub(super) fn poll_interest(c: &Checks) -> (RawFd, i16) {
     }
 }
 
+/// An exec check runs as the app's user, with its umask and no_new_privileges, as the app.
+fn as_app_user(cmd: &mut std::process::Command, p: &crate::spec::Privileges) {
+    use std::os::unix::process::CommandExt;
+    let account = p.account.as_ref().map(|a| (a.uid, a.gid, a.groups.clone()));
+    let (umask, nnp) = (p.umask, p.no_new_privileges);
+    // SAFETY: between fork and exec only async-signal-safe system calls are made, on data
+    // prepared before the fork; nothing is allocated.
+    unsafe {
+        cmd.pre_exec(move || {
+            if let Some(mask) = umask {
+                libc::umask(mask);
+            }
+            if let Some((uid, gid, groups)) = &account
+                && (libc::setgroups(groups.len(), groups.as_ptr()) < 0
+                    || libc::setgid(*gid) < 0
+                    || libc::setuid(*uid) < 0)
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            if nnp && libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
 /// A status code's verdict: 2xx and 3xx are healthy.
 fn judge(code: u16) -> (bool, String) {
     ((200..400).contains(&code), format!("HTTP {code}"))
@@ -91,6 +118,7 @@ impl Keeper {
                     .stdin(std::process::Stdio::null())
                     .stdout(std::process::Stdio::null())
                     .stderr(std::process::Stdio::null());
+                as_app_user(&mut cmd, &self.spec.privileges);
                 match cmd.spawn() {
                     // The keeper's reaper collects it (`on_probe_reaped`).
                     Ok(child) => Kind::Exec {

@@ -22,6 +22,9 @@ use crate::spec::AppSpec;
 /// the reason).
 pub(super) fn open_for(spec: &AppSpec, dir: Option<&AppDir>) -> Option<NotifySocket> {
     spec.notify?;
+    // An app run as another user cannot reach into the keeper's private run directory: it
+    // gets an abstract socket, where the sender's process group is still what is checked.
+    let dir = dir.filter(|_| spec.privileges.account.is_none());
     match NotifySocket::open(dir.map(AppDir::path)) {
         Ok(s) => Some(s),
         Err(e) => {
