@@ -14,7 +14,7 @@
 
 use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use nix::fcntl::{Flock, FlockArg};
@@ -30,6 +30,19 @@ pub enum HomeError {
     },
     #[error("cannot find a home directory for TPCTL_HOME: set HOME or TPCTL_HOME")]
     NoHome,
+    #[error(
+        "the apps under TPCTL_HOME {} belong to user {owner}: run tpctl as that user (sudo -u {owner} tpctl ...) or root, or use a TPCTL_HOME of your own",
+        path.display()
+    )]
+    Foreign { path: PathBuf, owner: String },
+}
+
+/// A user's name, or `uid N` when it has none.
+pub fn user_name(uid: u32) -> String {
+    nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
+        .ok()
+        .flatten()
+        .map_or_else(|| format!("uid {uid}"), |u| u.name)
 }
 
 /// The run directory.
@@ -63,6 +76,27 @@ impl Home {
         &self.root
     }
 
+    /// Refuses a run directory another user owns (root may use any): its keepers would not
+    /// answer, and files made here would lock its owner out.
+    pub fn check_owner(&self) -> Result<(), HomeError> {
+        let me = nix::unistd::geteuid();
+        if me.is_root() {
+            return Ok(());
+        }
+        // The apps' directory too: keepers another user started make theirs there.
+        for dir in [&self.root, &self.apps_dir()] {
+            if let Ok(m) = fs::metadata(dir)
+                && m.uid() != me.as_raw()
+            {
+                return Err(HomeError::Foreign {
+                    path: self.root.clone(),
+                    owner: user_name(m.uid()),
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// Creates the run directory (0700) and `apps/`, and checks they are writable.
     pub fn ensure(&self) -> Result<(), HomeError> {
         let unusable = |source| HomeError::Unusable {
@@ -74,9 +108,14 @@ impl Home {
             .mode(0o700)
             .create(self.apps_dir())
             .map_err(unusable)?;
-        let meta = fs::metadata(&self.root).map_err(unusable)?;
-        if meta.permissions().mode() & 0o077 != 0 {
-            fs::set_permissions(&self.root, fs::Permissions::from_mode(0o700)).map_err(unusable)?;
+        self.check_owner()?;
+        // Private, as created: a looser mode (someone's chmod) is put back.
+        for dir in [self.root.clone(), self.apps_dir()] {
+            let meta = fs::metadata(&dir).map_err(unusable)?;
+            if meta.permissions().mode() & 0o077 != 0 {
+                tracing::warn!(dir = %dir.display(), mode = format!("{:o}", meta.permissions().mode() & 0o777), "the run directory was open to others; made private (0700) again");
+                fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).map_err(unusable)?;
+            }
         }
         // Creating a directory can succeed where writing files does not (a read-only bind mount).
         let probe = self
@@ -222,7 +261,13 @@ impl AppDir {
         DirBuilder::new()
             .recursive(true)
             .mode(0o700)
-            .create(self.logs_dir())
+            .create(self.logs_dir())?;
+        for dir in [self.dir.clone(), self.logs_dir()] {
+            if fs::metadata(&dir)?.permissions().mode() & 0o077 != 0 {
+                fs::set_permissions(&dir, fs::Permissions::from_mode(0o700))?;
+            }
+        }
+        Ok(())
     }
 
     /// Takes the app's lock, waiting up to `patience` for a keeper that is on its way out.

@@ -30,6 +30,8 @@ pub fn statuses_within(home: &Home, ids: &[String], timeout: Duration) -> Vec<Ap
         .zip(answers)
         .map(|(id, answer)| match answer {
             Ok(Response::Status { status }) => status,
+            // A refusal (another user's keeper) or a protocol mismatch: said as it is.
+            Ok(Response::Error { message }) => offline(home, id, Some(message)),
             Ok(other) => offline(
                 home,
                 id,
@@ -86,11 +88,11 @@ fn offline(home: &Home, id: &str, problem: Option<String>) -> AppStatus {
     status.cpu_percent = None;
     status.memory_bytes = None;
     status.uptime_ms = None;
-    if status.status.is_settled() {
-        return status;
-    }
     if let Some(problem) = problem {
         status.reason = Some(format!("keeper not answering: {problem}"));
+        return status;
+    }
+    if status.status.is_settled() {
         return status;
     }
     recover_lost(&dir, saved).unwrap_or(status)

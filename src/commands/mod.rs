@@ -37,6 +37,7 @@ pub struct Ctx {
 impl Ctx {
     pub fn from_env(quiet: bool) -> Result<Ctx, CommandError> {
         let home = Home::from_env()?;
+        home.check_owner()?;
         let color = std::io::stdout().is_terminal()
             && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
         Ok(Ctx {
@@ -66,6 +67,9 @@ pub enum CommandError {
     Usage(String),
     #[error(transparent)]
     Dump(#[from] crate::dump::DumpError),
+    /// A keeper that would not answer this user (SO_PEERCRED).
+    #[error("{id}: {message}")]
+    Refused { id: String, message: String },
     #[error("{what}: {source}")]
     Io {
         what: String,
@@ -82,7 +86,10 @@ impl CommandError {
             | CommandError::UnknownApp { .. }
             | CommandError::NoTargets
             | CommandError::Usage(_) => 2,
-            CommandError::Home(_) | CommandError::Io { .. } | CommandError::Dump(_) => 1,
+            CommandError::Home(_)
+            | CommandError::Io { .. }
+            | CommandError::Dump(_)
+            | CommandError::Refused { .. } => 1,
         }
     }
 }

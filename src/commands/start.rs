@@ -406,6 +406,7 @@ fn act(ctx: &Ctx, wave: &[&AppSpec], verb: Verb) -> Vec<Report> {
                 };
                 reports.push(Some(report(status, note)));
             }
+            Ok(Response::Error { message }) => reports.push(Some(Report::failed(message))),
             Ok(other) => reports.push(Some(Report::failed(format!(
                 "unexpected answer from keeper: {other:?}"
             )))),

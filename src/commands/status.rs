@@ -130,12 +130,15 @@ pub fn status(ctx: &Ctx, args: &crate::cli::StatusArgs) -> Result<Outcome, Comma
         }
         for r in rows.iter().filter(|r| {
             r.reason.is_some()
-                && matches!(
+                && (matches!(
                     r.status,
                     crate::policy::Status::Errored
                         | crate::policy::Status::Failed
                         | crate::policy::Status::Lost
-                )
+                ) || r.keeper_pid.is_none()
+                    && r.reason
+                        .as_deref()
+                        .is_some_and(|m| m.starts_with("keeper not answering")))
         }) {
             println!("{}: {}", r.id, r.reason.as_deref().unwrap_or_default());
         }

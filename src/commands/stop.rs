@@ -112,6 +112,10 @@ fn stop_ids(ctx: &Ctx, ids: &[String]) -> (Outcome, Vec<AppStatus>) {
                 crate::say!("✓ {id}: not running ({})", status.status.as_str());
                 statuses.push(status);
             }
+            Ok(Response::Error { message }) => {
+                println!("✗ {id}: {message}");
+                outcome = Outcome::Failed;
+            }
             Ok(other) => {
                 println!("✗ {id}: unexpected answer from keeper: {other:?}");
                 outcome = Outcome::Failed;

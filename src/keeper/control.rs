@@ -7,6 +7,7 @@ use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 
+use crate::home::AppDir;
 use crate::proto::{self, FrameError, Request, RequestFrame, Response, ResponseFrame};
 
 /// What a parked request waits for.
@@ -33,6 +34,8 @@ pub struct Conn {
     pub parked: Option<Until>,
     /// The response is fully written, or the peer went away: drop the connection.
     pub done: bool,
+    /// Another user's connection: its request gets this refusal, whatever it asks.
+    pub refusal: Option<String>,
 }
 
 impl Conn {
@@ -46,6 +49,7 @@ impl Conn {
             received: false,
             parked: None,
             done: false,
+            refusal: None,
         }
     }
 
@@ -153,13 +157,43 @@ impl Conn {
 
 /// Accepts one pending connection; if there are more, the listener stays readable and the
 /// next poll returns at once (this saves the extra accept that would only say "no more").
-pub fn accept_one(listener: &UnixListener, conns: &mut Vec<Conn>) {
-    use nix::sys::socket::{SockFlag, accept4};
-    if let Ok(fd) = accept4(
+///
+/// Only the keeper's own user and root are answered (SO_PEERCRED): the directory's modes keep
+/// others out already, and this holds when someone loosened them. Anyone else is told whose
+/// apps these are, whatever they asked.
+pub fn accept_one(listener: &UnixListener, conns: &mut Vec<Conn>, dir: &AppDir) {
+    use nix::sys::socket::{SockFlag, accept4, getsockopt, sockopt::PeerCredentials};
+    let Ok(fd) = accept4(
         listener.as_raw_fd(),
         SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
-    ) {
-        // SAFETY: accept4 returned a new descriptor that nothing else owns.
-        conns.push(Conn::new(unsafe { UnixStream::from_raw_fd(fd) }));
+    ) else {
+        return;
+    };
+    // SAFETY: accept4 returned a new descriptor that nothing else owns.
+    let mut conn = Conn::new(unsafe { UnixStream::from_raw_fd(fd) });
+    let me = nix::unistd::geteuid().as_raw();
+    match getsockopt(&conn.stream, PeerCredentials) {
+        Ok(c) if c.uid() == me || c.uid() == 0 => {}
+        peer => {
+            let peer = peer.map_or_else(|_| "unknown".into(), |c| c.uid().to_string());
+            tracing::warn!(%peer, "refused a control connection from another user");
+            // Answered once its request is read: closing first would fail the client's send.
+            conn.refusal = Some(refusal(dir, me));
+        }
     }
+    conns.push(conn);
+}
+
+/// "the apps under TPCTL_HOME … belong to user …", for a client of another user.
+pub fn refusal(dir: &AppDir, owner: u32) -> String {
+    let home = dir
+        .path()
+        .parent()
+        .and_then(std::path::Path::parent)
+        .unwrap_or(dir.path());
+    format!(
+        "the apps under TPCTL_HOME {} belong to user {}: run tpctl as that user (or root), or use a TPCTL_HOME of your own",
+        home.display(),
+        crate::home::user_name(owner)
+    )
 }

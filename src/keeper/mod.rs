@@ -367,9 +367,9 @@ impl Keeper {
         self.probe_deadline();
         self.look_deadline();
         if ready(1)
-            && let Some(RunDir { listener, .. }) = &self.mode.run_dir
+            && let Some(RunDir { listener, dir }) = &self.mode.run_dir
         {
-            control::accept_one(listener, &mut self.conns);
+            control::accept_one(listener, &mut self.conns, dir);
             // New connections usually carry their request already: read it now.
             for c in self
                 .conns

@@ -15,7 +15,10 @@ impl Keeper {
         let mut i = 0;
         while i < self.conns.len() {
             if let Some(req) = self.conns[i].request.take() {
-                self.handle(i, req);
+                match self.conns[i].refusal.take() {
+                    Some(message) => self.conns[i].respond(&Response::Error { message }),
+                    None => self.handle(i, req),
+                }
             }
             i += 1;
         }
