@@ -13,6 +13,7 @@ use crate::config::required::required_vars;
 use crate::home::Home;
 use crate::spec::AppSpec;
 
+mod secrets;
 mod valkey;
 
 /// How long a service check may take.
@@ -146,6 +147,8 @@ pub fn run(home: &Home, opts: &Options<'_>) -> Vec<Line> {
         lines.retain(|l| l.check != "env" || l.verdict != Verdict::Ok);
     }
     timeout_checks(&specs, &mut lines);
+    lines.extend(secrets::env_files(&specs));
+    lines.extend(secrets::inline(opts.ecosystem, &specs));
     let env_of = |var: &str| {
         specs
             .iter()
