@@ -206,7 +206,7 @@ module completions {
     --run-as: string          # The user the apps run as (default: you)
     --tpctl-home: path        # The run directory the unit uses (default: TPCTL_HOME, or ~USER/.tpctl with --run-as)
     --quiet(-q)               # Print only what went wrong: no progress lines, no `✓` lines, no tables after an action (what a command is asked to show, such as `status`, is shown)
-    --help(-h)                # Print help
+    --help(-h)                # Print help (see more with '--help')
     --version(-V)             # Print version
     system?: string@"nu-complete tpctl startup system" # The init system (default: this machine's)
   ]

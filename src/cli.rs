@@ -208,6 +208,13 @@ pub enum Command {
         update_env: bool,
     },
     /// Generate, install, check or print the boot integration that runs `tpctl resurrect` at boot.
+    ///
+    /// A systemd system unit runs as root only when a saved app has a `user` key (its keeper
+    /// must switch to that user), else as --run-as or you; it always carries a sandbox that
+    /// leaves a supervisor working: NoNewPrivileges, ProtectSystem=full, PrivateTmp (unless
+    /// TPCTL_HOME is under /tmp), ProtectHome=read-only (unless TPCTL_HOME is in a home),
+    /// ProtectKernelTunables, ProtectKernelModules, ProtectControlGroups, ProtectHostname,
+    /// RestrictSUIDSGID, RestrictRealtime, LockPersonality.
     #[command(
         after_help = "Examples:\n  tpctl startup                    show the unit and the command that installs it\n  sudo tpctl startup systemd --run-as testplanit --install\n  tpctl startup systemd --user --install\n  tpctl startup --check            would a reboot bring the saved list back?"
     )]

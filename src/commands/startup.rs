@@ -29,7 +29,28 @@ fn io_err(what: String) -> impl FnOnce(std::io::Error) -> CommandError {
 /// The unit's parameters for the invoking user (or `--run-as`).
 fn params(ctx: &Ctx, args: &StartupArgs) -> Result<Params, CommandError> {
     use nix::unistd::{Group, User, getuid};
-    let user = match &args.run_as {
+    // Root only when some saved app runs as another user: its keeper must switch to it.
+    let saved = dump::load(&saved_home(ctx, args)).ok().map(|(d, _)| d);
+    let other_users: Vec<String> = saved
+        .iter()
+        .flat_map(|d| &d.apps)
+        .filter(|a| a.spec.privileges.account.is_some())
+        .map(|a| a.spec.id.clone())
+        .collect();
+    if !other_users.is_empty()
+        && let Some(name) = args.run_as.as_ref().filter(|n| *n != "root")
+    {
+        return Err(CommandError::Usage(format!(
+            "{} run as other users (their `user` key), which only root can switch to: drop --run-as {name}",
+            other_users.join(", ")
+        )));
+    }
+    let run_as = if other_users.is_empty() {
+        args.run_as.clone()
+    } else {
+        Some("root".to_string())
+    };
+    let user = match &run_as {
         Some(name) => User::from_name(name).ok().flatten().ok_or_else(|| {
             CommandError::Usage(format!("no user named {name:?} on this machine"))
         })?,
@@ -41,7 +62,7 @@ fn params(ctx: &Ctx, args: &StartupArgs) -> Result<Params, CommandError> {
         .ok()
         .flatten()
         .map_or_else(|| user.gid.to_string(), |g| g.name);
-    let home = if args.run_as.is_none() {
+    let home = if run_as.is_none() {
         std::env::var_os("HOME").map_or(user.dir.clone(), PathBuf::from)
     } else {
         user.dir.clone()
@@ -49,6 +70,7 @@ fn params(ctx: &Ctx, args: &StartupArgs) -> Result<Params, CommandError> {
     let tpctl_home = match &args.tpctl_home {
         Some(p) => p.clone(),
         None if args.run_as.is_some() => home.join(".tpctl"),
+        None if run_as.is_some() => ctx.home.root().to_path_buf(),
         None => ctx.home.root().to_path_buf(),
     };
     let tpctl_home = std::path::absolute(&tpctl_home)
@@ -58,9 +80,9 @@ fn params(ctx: &Ctx, args: &StartupArgs) -> Result<Params, CommandError> {
         .map_err(io_err("cannot find the tpctl binary".into()))?;
     let path = std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".into());
     // Stopping must be allowed to take as long as the slowest graceful stop of the saved apps.
-    let longest = dump::load(&tpctl_home)
-        .ok()
-        .and_then(|(d, _)| d.apps.iter().map(|a| a.spec.kill_timeout).max())
+    let longest = saved
+        .as_ref()
+        .and_then(|d| d.apps.iter().map(|a| a.spec.kill_timeout).max())
         .unwrap_or(KILL_TIMEOUT);
     Ok(Params {
         user: user.name,
@@ -70,7 +92,21 @@ fn params(ctx: &Ctx, args: &StartupArgs) -> Result<Params, CommandError> {
         tpctl_home,
         exe,
         stop_timeout: longest + Duration::from_secs(30),
+        other_users,
     })
+}
+
+/// The run directory whose saved list the unit resurrects.
+fn saved_home(ctx: &Ctx, args: &StartupArgs) -> PathBuf {
+    use nix::unistd::User;
+    match (&args.tpctl_home, &args.run_as) {
+        (Some(p), _) => p.clone(),
+        (None, Some(name)) => User::from_name(name)
+            .ok()
+            .flatten()
+            .map_or_else(|| ctx.home.root().to_path_buf(), |u| u.dir.join(".tpctl")),
+        (None, None) => ctx.home.root().to_path_buf(),
+    }
 }
 
 fn target(args: &StartupArgs) -> Target {
@@ -259,6 +295,35 @@ fn check(ctx: &Ctx, t: Target, p: &Params) -> Outcome {
                 true,
                 format!("{} unit installed at {}", t.system.name(), path.display()),
             ));
+            lines.push(if p.other_users.is_empty() {
+                (
+                    true,
+                    format!(
+                        "no saved app runs as another user: the unit runs as {}{}",
+                        p.user,
+                        if p.user == "root" {
+                            "; give the apps a `user` (or run startup as that user) so they do not run as root"
+                        } else {
+                            ""
+                        }
+                    ),
+                )
+            } else {
+                (
+                    true,
+                    format!(
+                        "the unit runs as root: {} switch to their own user",
+                        p.other_users.join(", ")
+                    ),
+                )
+            });
+            if t.system == System::Systemd && !t.per_user {
+                lines.push(if startup::systemd::is_hardened(&text) {
+                    (true, "hardened: NoNewPrivileges, ProtectSystem=full, PrivateTmp, ProtectHome, RestrictSUIDSGID, Protect* (kernel tunables and modules, cgroups, hostname)".into())
+                } else {
+                    (false, format!("the unit lacks the sandbox lines (NoNewPrivileges, ProtectSystem=full, …); run `{}` again", install_command(t, p)))
+                });
+            }
             if text == startup::render(t, p) {
                 lines.push((
                     true,

@@ -99,14 +99,6 @@ const UNSUPPORTED: &[(&str, &str)] = &[
         "tpctl runs no deploy hooks: run these commands in your deploy script",
     ),
     ("min_uptime_pmx", "not supported"),
-    (
-        "uid",
-        "tpctl runs every app as the user that runs tpctl: start tpctl as that user (`sudo -u USER tpctl start`; at boot, `tpctl startup systemd --run-as USER`)",
-    ),
-    (
-        "gid",
-        "the apps run with the groups of the user that runs tpctl (see uid)",
-    ),
 ];
 
 /// Keys of a PM2 ecosystem file that the mapping below reads (or the table above reports);
@@ -140,6 +132,8 @@ const READ: &[&str] = &[
     "interpreter_args",
     "cron_restart",
     "treekill",
+    "uid",
+    "gid",
 ];
 
 /// Environment variables a dump carries from PM2's own environment, not the app's.
@@ -290,6 +284,25 @@ pub fn app(v: &Value, origin: Origin) -> Imported {
                 toml_str(&crate::config::units::signal_name(n)),
             )),
             Err(e) => out.dropped.push(format!("kill_signal: {e}")),
+        }
+    }
+    // PM2's uid/gid are tpctl's user/group (a name or a number, as PM2 takes them).
+    for (pm2, ours) in [("uid", "user"), ("gid", "group")] {
+        if pm2 == "gid" && get("uid").is_none() && get("gid").is_some() {
+            out.dropped.push(
+                "gid without uid: tpctl sets a group only with `user`; add user = \"NAME\" and group".into(),
+            );
+            continue;
+        }
+        match get(pm2) {
+            Some(Value::String(n)) if !n.is_empty() => out.keys.push((ours.into(), toml_str(n))),
+            Some(Value::Number(n)) if n.as_u64().is_some() => {
+                out.keys.push((ours.into(), n.to_string()))
+            }
+            Some(other) => out.dropped.push(format!(
+                "{pm2}: {other} is neither a user name nor a number"
+            )),
+            None => {}
         }
     }
     if let Some(pattern) = get("cron_restart").and_then(s) {
@@ -484,5 +497,18 @@ mod tests {
             !text.contains("t0k") && text.contains("env_file = \"sync.env\""),
             "{text}"
         );
+    }
+
+    #[test]
+    fn pm2_uid_and_gid_become_user_and_group() {
+        let v: Value =
+            serde_json::json!({ "name": "w", "script": "./w", "uid": "testplanit", "gid": 33 });
+        let a = app(&v, Origin::Config);
+        assert!(a.keys.contains(&("user".into(), "\"testplanit\"".into())));
+        assert!(a.keys.contains(&("group".into(), "33".into())));
+        let v: Value = serde_json::json!({ "name": "w", "script": "./w", "gid": "www-data" });
+        let a = app(&v, Origin::Config);
+        assert!(!a.keys.iter().any(|(k, _)| k == "group"));
+        assert!(a.dropped.join("\n").contains("gid without uid"));
     }
 }

@@ -56,6 +56,8 @@ pub struct Params {
     pub exe: PathBuf,
     /// How long a stop may take: the longest kill_timeout plus a margin.
     pub stop_timeout: Duration,
+    /// The saved apps that run as another user (`user`): the unit then runs as root.
+    pub other_users: Vec<String>,
 }
 
 /// Where a unit goes and how it is enabled.
@@ -122,6 +124,7 @@ mod tests {
             tpctl_home: "/home/testplanit/.tpctl".into(),
             exe: "/usr/local/bin/tpctl".into(),
             stop_timeout: Duration::from_secs(60),
+            other_users: vec![],
         }
     }
 

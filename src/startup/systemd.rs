@@ -3,6 +3,60 @@
 
 use super::Params;
 
+/// The sandbox a system unit gets: what a careful operator adds by hand and a supervisor
+/// survives. Not more: MemoryDenyWriteExecute would break Node's JIT, a system-call filter or
+/// a capability bounding set would break keepers that switch users, signal them and read
+/// their /proc entries, and PrivateDevices (or what implies a device policy: ProtectClock,
+/// ProtectKernelLogs) can break apps that need a device.
+fn hardening(p: &Params) -> String {
+    let home = p.tpctl_home.as_path();
+    let under = |dir: &str| home.starts_with(dir);
+    let mut lines = vec![
+        "NoNewPrivileges=yes".to_string(),
+        "ProtectSystem=full".into(),
+    ];
+    // /tmp private to the service, unless the run directory is there (the CLI would not see it).
+    if !under("/tmp") && !under("/var/tmp") {
+        lines.push("PrivateTmp=yes".into());
+    }
+    // Homes read-only, unless the run directory is in one (keepers write their logs there).
+    if !under("/home") && !under("/root") && !under("/run/user") {
+        lines.push("ProtectHome=read-only".into());
+    }
+    // ProtectSystem=full makes /usr, /boot and /etc read-only: a run directory there stays
+    // writable.
+    if under("/usr") || under("/etc") || under("/boot") {
+        lines.push(format!(
+            "ReadWritePaths={}",
+            quoted(&home.display().to_string())
+        ));
+    }
+    lines.extend(
+        [
+            "ProtectKernelTunables=yes",
+            "ProtectKernelModules=yes",
+            "ProtectControlGroups=yes",
+            "ProtectHostname=yes",
+            "RestrictSUIDSGID=yes",
+            "RestrictRealtime=yes",
+            "LockPersonality=yes",
+        ]
+        .map(String::from),
+    );
+    lines.join("\n") + "\n"
+}
+
+/// Whether a unit file carries the sandbox lines (for `startup --check`).
+pub fn is_hardened(text: &str) -> bool {
+    [
+        "NoNewPrivileges=yes",
+        "ProtectSystem=full",
+        "RestrictSUIDSGID=yes",
+    ]
+    .iter()
+    .all(|l| text.lines().any(|x| x.trim() == *l))
+}
+
 /// Renders `tpctl.service`; `user_unit` for `systemctl --user` (no `User=`, `default.target`).
 pub fn unit(p: &Params, user_unit: bool) -> String {
     let user = if user_unit {
@@ -19,6 +73,15 @@ pub fn unit(p: &Params, user_unit: bool) -> String {
         ""
     } else {
         " postgresql.service redis-server.service valkey.service"
+    };
+    let sandbox = if user_unit {
+        String::new()
+    } else {
+        format!(
+            "# A sandbox that leaves a supervisor working (see tpctl-startup(1)); apps that need\n\
+             # another user get it from their own `user` key, not from this unit.\n{}",
+            hardening(p)
+        )
     };
     format!(
         "# Written by `tpctl startup systemd`; `tpctl unstartup systemd` removes it.
@@ -48,7 +111,7 @@ TimeoutStopSec={stop_secs}
 # a graceful stop of their app.
 KillMode=control-group
 LimitNOFILE=65536
-
+{sandbox}
 [Install]
 WantedBy={target}
 ",
