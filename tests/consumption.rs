@@ -175,12 +175,14 @@ fn tp_worker_is_seen_consuming_losing_its_queue_and_restarted() {
     let server = RedisServer::start();
     let t = TempHome::new();
     let worker = tp_worker();
+    let db = AuditDb::new();
     t.write(
         "ecosystem.toml",
         &format!(
-            "[[apps]]\nname = \"audit-log-worker\"\nscript = \"{}\"\nargs = [\"audit-log\"]\nnotify = true\nqueue = \"audit-logs\"\nrestart_when_not_consuming = \"3s\"\nmin_uptime = \"500ms\"\nenv = {{ VALKEY_URL = \"{}\", DATABASE_URL = \"postgres://postgres@127.0.0.1:5432/postgres\" }}\n",
+            "[[apps]]\nname = \"audit-log-worker\"\nscript = \"{}\"\nargs = [\"audit-log\"]\nnotify = true\nqueue = \"audit-logs\"\nrestart_when_not_consuming = \"3s\"\nmin_uptime = \"500ms\"\nenv = {{ VALKEY_URL = \"{}\", DATABASE_URL = \"{}\" }}\n",
             worker.display(),
-            server.url()
+            server.url(),
+            db.url()
         ),
     );
     t.ok(&["start"]);

@@ -136,12 +136,14 @@ fn tp_worker_is_online_only_once_valkey_answers() {
     // Valkey is not there yet when the worker starts.
     server.stop();
     let t = TempHome::new();
+    let db = AuditDb::new();
     t.write(
         "ecosystem.toml",
         &format!(
-            "[[apps]]\nname = \"audit-log-worker\"\nscript = \"{}\"\nargs = [\"audit-log\"]\nnotify = true\nready_timeout = \"60s\"\nwatchdog = \"20s\"\nenv = {{ VALKEY_URL = \"{}\", DATABASE_URL = \"postgres://postgres@127.0.0.1:5432/postgres\" }}\n",
+            "[[apps]]\nname = \"audit-log-worker\"\nscript = \"{}\"\nargs = [\"audit-log\"]\nnotify = true\nready_timeout = \"60s\"\nwatchdog = \"20s\"\nenv = {{ VALKEY_URL = \"{}\", DATABASE_URL = \"{}\" }}\n",
             tp_worker().display(),
-            server.url()
+            server.url(),
+            db.url()
         ),
     );
     let start = t.cmd(&["start"]).spawn().expect("tpctl start");

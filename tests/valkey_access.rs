@@ -23,15 +23,17 @@ use tls_server::TlsServer;
 fn a_worker_under_tpctl_consumes_over_tls_with_a_client_certificate() {
     let server = TlsServer::start(true);
     let t = TempHome::new();
+    let db = AuditDb::new();
     t.write(
         "ecosystem.toml",
         &format!(
-            "[[apps]]\nname = \"audit-log-worker\"\nscript = \"{}\"\nargs = [\"audit-log\"]\nnotify = true\nqueue = \"audit-logs\"\n\n[apps.env]\nVALKEY_URL = \"{}\"\nVALKEY_TLS_CA = \"{}\"\nVALKEY_TLS_CERT = \"{}\"\nVALKEY_TLS_KEY = \"{}\"\nDATABASE_URL = \"postgres://postgres@127.0.0.1:5432/postgres\"\n",
+            "[[apps]]\nname = \"audit-log-worker\"\nscript = \"{}\"\nargs = [\"audit-log\"]\nnotify = true\nqueue = \"audit-logs\"\n\n[apps.env]\nVALKEY_URL = \"{}\"\nVALKEY_TLS_CA = \"{}\"\nVALKEY_TLS_CERT = \"{}\"\nVALKEY_TLS_KEY = \"{}\"\nDATABASE_URL = \"{}\"\n",
             tp_worker().display(),
             server.url(),
             server.file("ca.pem").display(),
             server.file("client.pem").display(),
             server.file("client.key").display(),
+            db.url(),
         ),
     );
     // `start` waits for READY=1, which comes once the TLS connections are up.
@@ -107,14 +109,12 @@ fn tls_setups_that_cannot_work_end_the_worker_with_exit_2_and_the_fix() {
     assert!(err.contains("VALKEY_URL"), "{err}");
 
     // With the right CA it connects (and is stopped by SIGINT like any worker).
+    let db = AuditDb::new();
     let mut child = std::process::Command::new(tp_worker())
         .arg("audit-log")
         .env("VALKEY_URL", server.url())
         .env("VALKEY_TLS_CA", server.file("ca.pem"))
-        .env(
-            "DATABASE_URL",
-            "postgres://postgres@127.0.0.1:5432/postgres",
-        )
+        .env("DATABASE_URL", db.url())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -208,14 +208,12 @@ fn doctor_and_queues_find_the_master_through_the_sentinels() {
 #[test]
 fn tp_worker_follows_a_failover_to_the_new_master() {
     let mut setup = sentinel::SentinelSetup::start();
+    let db = AuditDb::new();
     let mut cmd = std::process::Command::new(tp_worker());
     cmd.arg("audit-log")
         .env("VALKEY_URL", "redis://127.0.0.1:1")
         .env("VALKEY_SENTINELS", setup.sentinels_var())
-        .env(
-            "DATABASE_URL",
-            "postgres://postgres@127.0.0.1:5432/postgres",
-        )
+        .env("DATABASE_URL", db.url())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
     /// Kills the worker if the test ends early: a failing test must not leak it.

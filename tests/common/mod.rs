@@ -247,3 +247,72 @@ pub fn lines(path: &Path) -> Vec<String> {
 mod redis_server;
 #[allow(unused_imports)]
 pub use redis_server::RedisServer;
+
+/// A throw-away PostgreSQL database (the machine's server, 127.0.0.1:5432) holding the tables
+/// tp-worker's audit-log worker writes, so its schema guard lets it take jobs; dropped after.
+pub struct AuditDb {
+    name: String,
+}
+
+impl AuditDb {
+    pub fn new() -> AuditDb {
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let name = format!(
+            "tpctl_test_{}_{}",
+            std::process::id(),
+            N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        let psql = |db: &str, args: &[&str]| {
+            let out = Command::new("psql")
+                .args([
+                    "-h",
+                    "127.0.0.1",
+                    "-U",
+                    "postgres",
+                    "-v",
+                    "ON_ERROR_STOP=1",
+                    "-qAt",
+                    "-d",
+                    db,
+                ])
+                .args(args)
+                .output()
+                .expect("psql runs");
+            assert!(out.status.success(), "psql {args:?}: {}", text(&out.stderr));
+        };
+        psql(
+            "postgres",
+            &["-c", &format!("DROP DATABASE IF EXISTS \"{name}\"")],
+        );
+        psql("postgres", &["-c", &format!("CREATE DATABASE \"{name}\"")]);
+        let db = AuditDb { name };
+        for f in ["users.sql", "projects.sql", "audit.sql"] {
+            let path = format!(
+                "{}/workers/worker/tests/schema/{f}",
+                env!("CARGO_MANIFEST_DIR")
+            );
+            psql(&db.name, &["-f", &path]);
+        }
+        db
+    }
+
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:5432/{}", self.name)
+    }
+}
+
+impl Drop for AuditDb {
+    fn drop(&mut self) {
+        let _ = Command::new("dropdb")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "postgres",
+                "--if-exists",
+                "--force",
+                &self.name,
+            ])
+            .status();
+    }
+}

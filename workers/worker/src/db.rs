@@ -15,6 +15,8 @@ use crate::config::{self, Config};
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub struct Databases {
+    /// The queue its worker consumes: what the schema guard checks for.
+    queue: &'static str,
     multi_tenant: bool,
     single: Option<Result<PgPool, String>>,
     tenants: Mutex<HashMap<String, (String, PgPool)>>,
@@ -31,9 +33,10 @@ fn open(url: &str, size: u32) -> Result<PgPool, String> {
 
 impl Databases {
     /// Pools of `size` connections (the worker's concurrency).
-    pub fn new(cfg: &Config, size: usize) -> Databases {
+    pub fn new(cfg: &Config, size: usize, queue: &'static str) -> Databases {
         let size = u32::try_from(size.max(1)).unwrap_or(u32::MAX);
         Databases {
+            queue,
             multi_tenant: cfg.multi_tenant,
             single: (!cfg.multi_tenant).then(|| match &cfg.database_url {
                 Some(url) => open(url, size),
@@ -74,6 +77,11 @@ impl Databases {
             return Ok((pool.clone(), Some(t)));
         }
         let pool = open(&t.database_url, self.size)?;
+        // A tenant's database is checked once, before the first job writes to it; a refusal
+        // fails its jobs with the reason (another tenant's go on), and is checked again later.
+        crate::schema_guard::check(self.queue, &pool)
+            .await
+            .map_err(|e| format!("tenant {id}: {e}"))?;
         if let Some((_, old)) = cache.insert(id.to_string(), (t.database_url.clone(), pool.clone()))
         {
             tracing::info!("database URL of tenant {id} changed; closing its old connections");
@@ -95,6 +103,15 @@ impl Databases {
             None if self.multi_tenant => Ok(()),
             None => Err("DATABASE_URL is not set".into()),
         }
+    }
+
+    /// The single database, when one is configured (not in multi-tenant mode).
+    pub fn single(&self) -> Option<&PgPool> {
+        self.single.as_ref().and_then(|p| p.as_ref().ok())
+    }
+
+    pub fn queue(&self) -> &'static str {
+        self.queue
     }
 
     /// Closes every pool (at shutdown).

@@ -17,6 +17,7 @@ mod queues;
 mod reindex;
 mod run;
 mod scheduler;
+mod schema_guard;
 mod search;
 mod sync;
 mod testmo;

@@ -88,6 +88,35 @@ async fn wait_for_postgres(databases: &Databases, shutdown: &watch::Receiver<boo
     }
 }
 
+/// Waits for PostgreSQL and checks its schema (`schema_guard`); false when a stop came first.
+async fn guarded(databases: &Databases, shutdown: &watch::Receiver<bool>) -> anyhow::Result<bool> {
+    let mut said = false;
+    loop {
+        wait_for_postgres(databases, shutdown).await;
+        if *shutdown.borrow() {
+            return Ok(false);
+        }
+        let Some(pool) = databases.single() else {
+            return Ok(true);
+        };
+        match crate::schema_guard::check(databases.queue(), pool).await {
+            Ok(()) => return Ok(true),
+            Err(crate::schema_guard::GuardError::Unknown(m)) => return Err(ConfigError(m).into()),
+            // Gone again between the two, or not migrated yet: wait, said once.
+            Err(e) => {
+                if !said {
+                    said = true;
+                    tracing::warn!("{e}; not ready until it is, trying every second");
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = stopped(shutdown.clone()) => return Ok(false),
+                }
+            }
+        }
+    }
+}
+
 /// Runs `processor` on `spec`'s queue until a signal; `label` names the worker in logs. Under
 /// a supervisor that gives NOTIFY_SOCKET (tpctl's `notify = true`, systemd's Type=notify) it
 /// reports READY once Valkey and PostgreSQL answer and its worker is registered, then STATUS
@@ -143,11 +172,14 @@ where
             }
         }
     };
+    // No job before the database is known to be the schema this worker implements: with a
+    // database configured, wait for it, then check it (a refusal exits 2).
+    if (databases.single().is_some() || notifier.is_some())
+        && !guarded(databases, &shutdown).await?
+    {
+        return Ok(());
+    }
     if let Some(n) = &notifier {
-        wait_for_postgres(databases, &shutdown).await;
-        if *shutdown.borrow() {
-            return Ok(());
-        }
         n.ready(&format!("taking jobs from {}", spec.name));
     }
     tracing::info!(
@@ -218,6 +250,7 @@ where
     let state = Arc::new(state(Databases::new(
         cfg,
         concurrency * spec.connections_per_job.max(1),
+        spec.name,
     )));
     let shared = state.clone();
     let result = serve(

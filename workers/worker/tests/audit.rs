@@ -2,7 +2,7 @@
 //! web app does (name, payload, job id, the queue's default options), `tp-worker audit-log`
 //! processes them, and the `"AuditLog"` rows and the jobs' final states are checked. Also: bad
 //! payloads fail their job with a reason while the worker carries on, and a database that is
-//! not there yet fails the job until it is, then the retry completes it.
+//! not there yet holds the jobs back until it is.
 
 #[path = "support/jobs.rs"]
 mod jobs;
@@ -160,9 +160,10 @@ fn audit_events_become_audit_log_rows() {
 }
 
 #[test]
-fn a_database_that_comes_back_gets_the_retried_job() {
+fn a_database_that_is_not_there_yet_holds_the_jobs_until_it_is() {
     let server = RedisServer::start();
-    // The worker's database does not exist yet: the first attempt fails.
+    // The worker's database does not exist yet: no job is taken (none fails for it) until it
+    // does and its schema has been checked.
     let name = pg::unique_name("tp_worker_late");
     let worker = Running::start(
         &["audit-log"],
@@ -171,17 +172,19 @@ fn a_database_that_comes_back_gets_the_retried_job() {
             ("VALKEY_URL", &server.url()),
         ],
     );
-    worker.wait_for_line("started for queue");
+    worker.wait_for_line("cannot reach PostgreSQL");
     let id = capture(
         &server,
         json!({"event": {"action": "DELETE", "entityType": "Tags", "entityId": "3"}, "context": null}),
         "DELETE-Tags-3-1795867200000",
     );
-    let first = jobs::wait_state(&server, "audit-logs", &id, "delayed");
-    assert_eq!(first["attemptsMade"], 1, "{first}");
-    // The database appears (an outage ends); BullMQ's back-off retries the job.
+    let waiting = jobs::wait_state(&server, "audit-logs", &id, "waiting");
+    assert_eq!(waiting["attemptsMade"], 0, "{waiting}");
+    // The database appears (an outage ends): checked, then the job is taken at its first try.
     let db = TestDb::adopt(&name, &["users.sql", "projects.sql", "audit.sql"]);
-    jobs::wait_state(&server, "audit-logs", &id, "completed");
+    worker.wait_for_line("started for queue");
+    let done = jobs::wait_state(&server, "audit-logs", &id, "completed");
+    assert_eq!(done["attemptsMade"], 1, "one attempt, none failed: {done}");
     assert_eq!(
         db.sql(r#"SELECT action || ' ' || "entityId" FROM "AuditLog""#),
         "DELETE 3"

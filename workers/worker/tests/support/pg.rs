@@ -100,14 +100,19 @@ impl Drop for TestDb {
 
 impl TestDb {
     /// Creates the database `name` now (a test that pointed a worker at it first) with the
-    /// given schema files; dropped like the others.
+    /// given schema files, appearing whole as a migrated database does (built under another
+    /// name, then renamed); dropped like the others.
     pub fn adopt(name: &str, files: &[&str]) -> TestDb {
-        psql("postgres", &["-c", &format!("CREATE DATABASE \"{name}\"")]);
-        let db = TestDb {
+        let building = TestDb::with_schema(files);
+        building.admin(&format!(
+            "ALTER DATABASE \"{}\" RENAME TO \"{name}\"",
+            building.name
+        ));
+        // The old name is gone: nothing for the builder's drop to remove.
+        std::mem::forget(building);
+        TestDb {
             name: name.to_string(),
-        };
-        db.load(files);
-        db
+        }
     }
 }
 
