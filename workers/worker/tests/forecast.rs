@@ -169,6 +169,48 @@ fn case_and_run_forecasts_match_the_hand_computed_figures() {
 /// A stop during the nightly update: it ends before the next case group and the job goes back
 /// to the front of the queue, no attempt spent; the next worker computes it all again.
 #[test]
+fn a_run_total_over_what_the_column_holds_fails_the_job_and_writes_nothing_wrapped() {
+    // Two pending cases of 2,000,000,000 s each: 4e9 does not fit the int4 column. TestPlanIt's
+    // write is refused and its job fails; so is ours, never a wrapped negative total.
+    let server = RedisServer::start();
+    let db = TestDb::with_schema(&SCHEMA);
+    db.sql(
+        r#"
+        INSERT INTO "User" (id, name, email, "updatedAt") VALUES ('u1', 'Ada', 'ada@example.com', now());
+        INSERT INTO "Projects" (id, name, "createdBy") VALUES (1, 'Web', 'u1');
+        INSERT INTO "Status" (id, name, "systemName") VALUES (2, 'Passed', 'passed');
+        INSERT INTO "RepositoryCases" (id, "projectId", name, source, "creatorId", "isArchived") VALUES
+          (1, 1, 'c1', 'MANUAL', 'u1', false), (2, 1, 'c2', 'MANUAL', 'u1', false);
+        INSERT INTO "TestRuns" (id, "projectId", name, "isCompleted", "createdById") VALUES (1, 1, 'r1', false, 'u1');
+        INSERT INTO "TestRunCases" (id, "testRunId", "repositoryCaseId", "statusId") VALUES (11, 1, 1, NULL), (12, 1, 2, NULL);
+        INSERT INTO "TestRunResults" ("testRunId", "testRunCaseId", "statusId", "executedById", elapsed, "isDeleted") VALUES
+          (1, 11, 2, 'u1', 2000000000, false), (1, 12, 2, 'u1', 2000000000, false);
+        "#,
+    );
+    let worker = start(&db, &server, &[]);
+    let id = jobs::add(
+        &server,
+        "forecast-updates",
+        "update-single-case-forecast",
+        json!({"repositoryCaseId": 1}),
+        json!({"attempts": 1}),
+    );
+    let failed = jobs::wait_state(&server, "forecast-updates", &id, "failed");
+    assert!(
+        failed["failedReason"]
+            .as_str()
+            .is_some_and(|r| r.contains("out of range")),
+        "{failed}"
+    );
+    assert_eq!(
+        forecasts(&db, "RepositoryCases"),
+        "1|2000000000|-\n2|2000000000|-"
+    );
+    assert_eq!(forecasts(&db, "TestRuns"), "1|-|-");
+    worker.stop_cleanly();
+}
+
+#[test]
 fn a_stop_hands_the_nightly_update_back_and_the_next_worker_finishes_it() {
     let server = RedisServer::start();
     let db = TestDb::with_schema(&SCHEMA);

@@ -37,9 +37,11 @@ pub fn automated_average(samples: &[f64]) -> Option<f64> {
 }
 
 /// A run's forecast from its pending cases' forecasts: the sums of the known values (manual
-/// as is, automated rounded to 3 decimals), each `None` when no case has one.
-pub fn run_totals(cases: &[(Option<i32>, Option<f64>)]) -> (Option<i32>, Option<f64>) {
-    let manual: Vec<i32> = cases.iter().filter_map(|c| c.0).collect();
+/// as is, automated rounded to 3 decimals), each `None` when no case has one. The manual sum
+/// is exact (64 bits): a total the column cannot hold is refused by PostgreSQL when written,
+/// failing the job as TestPlanIt's write does, never wrapped to a negative figure.
+pub fn run_totals(cases: &[(Option<i32>, Option<f64>)]) -> (Option<i64>, Option<f64>) {
+    let manual: Vec<i64> = cases.iter().filter_map(|c| c.0.map(i64::from)).collect();
     let automated: Vec<f64> = cases.iter().filter_map(|c| c.1).collect();
     (
         (!manual.is_empty()).then(|| manual.iter().sum()),
@@ -118,6 +120,11 @@ mod tests {
             (Some(42), Some(2.067))
         );
         assert_eq!(run_totals(&[(None, None)]), (None, None));
+        // Over what 32 bits hold: exact, for the column to refuse.
+        assert_eq!(
+            run_totals(&[(Some(i32::MAX), None), (Some(2), None)]).0,
+            Some(i64::from(i32::MAX) + 2)
+        );
         assert_eq!(run_totals(&[]), (None, None));
     }
 
