@@ -1,6 +1,7 @@
 //! PostgreSQL pools: one on DATABASE_URL, or one per tenant in multi-tenant mode (re-read for
-//! every job, replaced when a tenant's URL changes). Pools connect lazily, so a worker starts
-//! while PostgreSQL is down and its jobs fail (and are retried by BullMQ) until it is back.
+//! every job, replaced when a tenant's URL changes). Pools connect lazily: a worker starts
+//! while PostgreSQL is down and takes no job until it answers and its schema has been checked
+//! (`schema_guard`); a later outage fails the jobs it meets, retried by BullMQ, until it is back.
 
 use std::collections::HashMap;
 use std::time::Duration;
