@@ -118,7 +118,7 @@ pub async fn process(dbs: Arc<Databases>, job: Job) -> Result<Value, JobError> {
     }
     let entity_id = match &e.entity_id {
         Value::String(s) => s.clone(),
-        Value::Number(n) => n.to_string(),
+        Value::Number(n) => crate::search::text::js_number(n.as_f64().unwrap_or(f64::NAN)),
         other => {
             return Err(JobError::Unrecoverable(format!(
                 "malformed audit-event payload: entityId is {other}"

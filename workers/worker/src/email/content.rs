@@ -44,7 +44,9 @@ fn key(name: &str) -> String {
 fn field(data: &Value, name: &str) -> Option<String> {
     match data.get(name)? {
         Value::String(s) if !s.is_empty() => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
+        Value::Number(n) => Some(crate::search::text::js_number(
+            n.as_f64().unwrap_or(f64::NAN),
+        )),
         _ => None,
     }
 }

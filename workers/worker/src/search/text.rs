@@ -85,18 +85,10 @@ pub fn js_string(v: &Value) -> String {
     }
 }
 
-/// How JavaScript prints a number: integers without a fraction, others in their shortest
-/// form (Rust's `Display` for f64 is also the shortest round-trip form).
+/// How JavaScript prints a number (ECMAScript's Number::toString, as ryu-js implements it):
+/// `1e-7`, `1e+21`, `0.1`, integers without a fraction, `NaN`, `-Infinity`.
 pub fn js_number(x: f64) -> String {
-    if x.is_nan() {
-        "NaN".into()
-    } else if x.is_infinite() {
-        if x > 0.0 { "Infinity" } else { "-Infinity" }.into()
-    } else if x == x.trunc() && x.abs() < 1e21 {
-        format!("{}", x as i128)
-    } else {
-        format!("{x}")
-    }
+    ryu_js::Buffer::new().format(x).to_string()
 }
 
 /// JavaScript's truthiness of a JSON value (`Boolean(x)`).
@@ -189,6 +181,14 @@ mod tests {
         assert_eq!(js_string(&json!({"a": 1})), "[object Object]");
         assert_eq!(js_string(&json!(true)), "true");
         assert_eq!(js_number(0.1 + 0.2), "0.30000000000000004");
+        // Exponents where JavaScript uses them (Rust's Display writes 0.0000001 and 1e21 out).
+        assert_eq!(js_number(0.0000001), "1e-7");
+        assert_eq!(js_number(0.000001), "0.000001");
+        assert_eq!(js_number(1e21), "1e+21");
+        assert_eq!(js_number(123456789012345680000.0), "123456789012345680000");
+        assert_eq!(js_number(-0.0), "0");
+        assert_eq!(js_number(f64::NAN), "NaN");
+        assert_eq!(js_number(f64::NEG_INFINITY), "-Infinity");
         assert!(!truthy(&json!(0)) && !truthy(&json!("")) && truthy(&json!([])));
     }
 

@@ -34,7 +34,9 @@ pub fn text(v: &Value) -> Option<String> {
             let t = s.trim();
             (!t.is_empty()).then(|| t.to_string())
         }
-        Value::Number(n) => Some(n.to_string()),
+        Value::Number(n) => Some(crate::search::text::js_number(
+            n.as_f64().unwrap_or(f64::NAN),
+        )),
         _ => None,
     }
 }
