@@ -40,7 +40,9 @@ pub fn repeat_key(name: &str, job_id: Option<&str>, r: &Repeat) -> String {
         job_id.unwrap_or(""),
         r.tz.as_deref().unwrap_or("")
     );
-    format!("{:x}", md5::compute(text.as_bytes()))
+    // md-5, the one MD5 the workspace links (sqlx uses it too).
+    use md5::Digest;
+    format!("{:x}", md5::Md5::digest(text.as_bytes()))
 }
 
 /// When the job runs next after `after_ms`, or why it cannot be computed; `None` when it has
