@@ -179,9 +179,10 @@ pub async fn open(
     let prefix = &valkey.prefix;
     // The queue's own keys answer whether it exists; the keyspace SCAN behind the list of
     // known queues is paid only when it does not.
+    let keys = tp_bullmq::keys::Keys::new(prefix, name);
     let own: u64 = redis::cmd("EXISTS")
-        .arg(format!("{prefix}:{name}:meta"))
-        .arg(format!("{prefix}:{name}:id"))
+        .arg(keys.of("meta"))
+        .arg(keys.of("id"))
         .query_async(&mut conn)
         .await
         .map_err(|e| format!("cannot read queue {name}: {e}"))?;

@@ -194,7 +194,7 @@ async fn read_events(
     server_ms: u64,
 ) -> redis::RedisResult<()> {
     const BATCH: usize = 1000;
-    let key = format!("{prefix}:{queue}:events");
+    let key = tp_bullmq::keys::Keys::new(prefix, queue).of("events");
     // A busy queue writes more than a batch a second; ten batches a round keep up with
     // 10,000 events a second (the stream keeps about that many anyway).
     for _ in 0..10 {

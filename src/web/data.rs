@@ -404,10 +404,9 @@ async fn finished_counts(
     }
     let mut pipe = redis::pipe();
     for r in rows {
-        for kind in ["completed", "failed"] {
-            pipe.cmd("HGET")
-                .arg(format!("{prefix}:{}:metrics:{kind}", r.queue))
-                .arg("count");
+        let keys = tp_bullmq::keys::Keys::new(prefix, &r.queue);
+        for kind in ["metrics:completed", "metrics:failed"] {
+            pipe.cmd("HGET").arg(keys.of(kind)).arg("count");
         }
     }
     let counts: Vec<Option<u64>> = pipe
