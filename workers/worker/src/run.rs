@@ -193,11 +193,16 @@ where
             move |job: Job| {
                 let processor = processor.clone();
                 let activity = counted.clone();
-                // Every line the job's processor logs carries the job's id (`job{id=42}:`);
-                // its end is logged once, by tp-bullmq, when it is recorded.
-                let span = tracing::info_span!("job", id = %job.id);
+                // Every line the job's processor logs carries the job's id and, in
+                // multi-tenant mode, its tenant (`job{id=42 tenant=acme}:`); its end is
+                // logged once, by tp-bullmq, when it is recorded.
+                let tenant = tenant_of(&job);
+                let span = match &tenant {
+                    Some(t) => tracing::info_span!("job", id = %job.id, tenant = %t),
+                    None => tracing::info_span!("job", id = %job.id),
+                };
                 async move {
-                    let for_tenant = for_tenant(tenant_of(&job).as_deref());
+                    let for_tenant = for_tenant(tenant.as_deref());
                     tracing::info!("Processing job {} of type {}{for_tenant}", job.id, job.name);
                     activity.started();
                     let result = processor(job).await;

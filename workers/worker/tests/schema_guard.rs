@@ -152,5 +152,13 @@ fn a_tenant_on_a_later_release_has_its_jobs_failed_with_the_reason_while_others_
     jobs::wait_state(&server, "audit-logs", &ok, "completed");
     assert_eq!(good.sql(r#"SELECT "entityId" FROM "AuditLog""#), "good");
     assert_eq!(later.sql(r#"SELECT count(*) FROM "AuditLog""#), "0");
+    // A job's lines carry its tenant beside its id.
+    assert!(
+        w.log()
+            .iter()
+            .any(|l| l.contains("job{id=good tenant=good}")),
+        "{:?}",
+        w.log()
+    );
     w.stop_cleanly();
 }
