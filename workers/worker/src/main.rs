@@ -15,6 +15,7 @@ mod notify;
 mod producer;
 mod queues;
 mod reindex;
+mod retry;
 mod run;
 mod scheduler;
 mod schema_guard;

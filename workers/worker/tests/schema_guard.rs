@@ -28,6 +28,8 @@ fn refused(db: &TestDb, server: &RedisServer, worker: &str) -> String {
         &[("DATABASE_URL", &db.url()), ("VALKEY_URL", &server.url())],
     );
     let status = w.wait_exit();
+    // The last lines may still be on their way from the pipe's reader.
+    w.wait_for_line("It refuses to write to a schema it does not know");
     let log = w.log().join("\n");
     assert_eq!(status.code(), Some(2), "{log}");
     assert!(

@@ -5,14 +5,14 @@
 //! retries 3 times); then the error names the server's address and what went wrong. The
 //! address is shown without any credentials the URL carries.
 
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use reqwest::{Method, StatusCode, Url};
 use serde_json::Value;
 
-/// Tries per request: the first and three more.
-const TRIES: u32 = 4;
+use crate::retry::{Attempt, Decision, Policy};
+
 /// Each request's own limit (TestPlanIt's requestTimeout).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -127,9 +127,9 @@ impl SearchClient {
             url: redact(self.base.as_str()),
             reason: e.to_string(),
         })?;
-        let mut backoff = Duration::from_millis(250);
+        let policy = Policy::SEARCH;
         let mut last = String::new();
-        for attempt in 1..=TRIES {
+        for attempt in 1..=policy.attempts {
             let mut req = self.http.request(method.clone(), url.clone());
             if let Some(b) = &body {
                 req = req.header("content-type", content_type).body(b.clone());
@@ -141,7 +141,12 @@ impl SearchClient {
             let result = match req.send().await {
                 Ok(resp) => {
                     let status = resp.status();
-                    resp.bytes().await.map(|b| (status, b))
+                    let retry_after = resp
+                        .headers()
+                        .get("retry-after")
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_string);
+                    resp.bytes().await.map(|b| (status, retry_after, b))
                 }
                 Err(e) => Err(e),
             };
@@ -149,37 +154,49 @@ impl SearchClient {
                 started.elapsed().as_micros() as u64,
                 std::sync::atomic::Ordering::Relaxed,
             );
-            match result {
-                Ok((status, b))
-                    if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS =>
-                {
-                    last = format!("{status}: {}", snippet(&b));
-                    if attempt == TRIES {
-                        return Err(SearchError::Status {
-                            addr: self.addr.clone(),
-                            op: op.to_string(),
-                            status: status.as_u16(),
-                            body: snippet(&b),
-                        });
-                    }
+            let (got, answer) = match result {
+                Ok((status, retry_after, b)) => (
+                    Attempt::Answer {
+                        status: status.as_u16(),
+                        retry_after,
+                        remaining: None,
+                        reset: None,
+                    },
+                    Some((status, b)),
+                ),
+                Err(e) => {
+                    last = error_chain(&e);
+                    (Attempt::Transport, None)
                 }
-                Ok(answer) => return Ok(answer),
-                Err(e) => last = error_chain(&e),
-            }
-            if attempt < TRIES {
-                tracing::warn!(
-                    "search server {} did not answer {op} ({last}); trying again in {} ms",
-                    self.addr,
-                    backoff.as_millis()
-                );
-                tokio::time::sleep(backoff).await;
-                backoff *= 2;
+            };
+            match (policy.decide(&got, attempt, SystemTime::now()), answer) {
+                (Decision::Accept, Some(answer)) => return Ok(answer),
+                (Decision::Retry(wait), answer) => {
+                    if let Some((status, b)) = &answer {
+                        last = format!("{status}: {}", snippet(b));
+                    }
+                    tracing::warn!(
+                        "search server {} did not answer {op} ({last}); trying again in {} ms",
+                        self.addr,
+                        wait.as_millis()
+                    );
+                    tokio::time::sleep(wait).await;
+                }
+                (_, Some((status, b))) => {
+                    return Err(SearchError::Status {
+                        addr: self.addr.clone(),
+                        op: op.to_string(),
+                        status: status.as_u16(),
+                        body: snippet(&b),
+                    });
+                }
+                (_, None) => break,
             }
         }
         Err(SearchError::Unreachable {
             addr: self.addr.clone(),
             op: op.to_string(),
-            tries: TRIES,
+            tries: policy.attempts,
             reason: last,
         })
     }

@@ -13,7 +13,7 @@ use reqwest::{Method, Url};
 use serde_json::Value;
 use tokio::sync::Mutex;
 
-use super::policy::{self, Attempt, Decision};
+use crate::retry::{self, Attempt, Decision, Policy};
 use crate::search::client::{error_chain, snippet};
 
 /// How a request proves who it is.
@@ -182,7 +182,8 @@ impl Tracker {
         })?;
         let host = parsed.host_str().unwrap_or_default().to_string();
         let mut last = String::new();
-        for attempt in 1..=policy::ATTEMPTS {
+        let policy = Policy::TRACKERS;
+        for attempt in 1..=policy.attempts {
             self.turn().await;
             let mut req = self
                 .http
@@ -236,11 +237,11 @@ impl Tracker {
             if let Attempt::Answer {
                 remaining, reset, ..
             } = &got
-                && let Some(w) = policy::rate_window(*remaining, *reset, now)
+                && let Some(w) = retry::rate_window(*remaining, *reset, now)
             {
-                self.hold_off(w.min(policy::MAX_WAIT)).await;
+                self.hold_off(w.min(retry::MAX_WAIT)).await;
             }
-            match policy::decide(&got, attempt, now) {
+            match policy.decide(&got, attempt, now) {
                 Decision::Accept => {
                     let (status, b) = answer.unwrap_or_default();
                     return finish(&host, status, &b);
@@ -253,7 +254,7 @@ impl Tracker {
                         "{host}: {last}; trying again in {:.1} s (attempt {} of {})",
                         wait.as_secs_f64(),
                         attempt + 1,
-                        policy::ATTEMPTS
+                        policy.attempts
                     );
                     self.hold_off(wait).await;
                 }
@@ -275,7 +276,7 @@ impl Tracker {
         }
         Err(HttpError::Unreachable {
             host,
-            attempts: policy::ATTEMPTS,
+            attempts: policy.attempts,
             reason: last,
         })
     }

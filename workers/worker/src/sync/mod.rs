@@ -19,7 +19,6 @@ mod index;
 mod integration;
 mod issue;
 mod local;
-mod policy;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -7,15 +7,17 @@
 //! worker's one reqwest/rustls stack), not the AWS SDK, whose dependency tree would double the
 //! worker's build and bring a second HTTP and TLS stack for one GET.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use reqwest::Url;
 use rusty_s3::{Bucket, Credentials, S3Action, UrlStyle};
 
 use crate::config::var;
+use crate::retry::{Attempt, Decision};
 use crate::search::client::error_chain;
 
-const ATTEMPTS: u32 = 5;
+/// Attempts to open an export (the one retry policy's for S3).
+const ATTEMPTS: u32 = crate::retry::Policy::S3.attempts;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum S3Error {
@@ -111,31 +113,50 @@ impl Store {
             self.region.clone(),
         )
         .map_err(|_| S3Error::BadEndpoint(self.shown()))?;
+        let policy = crate::retry::Policy::S3;
         let mut last = String::new();
-        for attempt in 1..=ATTEMPTS {
+        for attempt in 1..=policy.attempts {
             let url = b
                 .get_object(self.credentials.as_ref(), key)
                 .sign(Duration::from_secs(3_600));
-            match self.http.get(url).send().await {
+            let got = match self.http.get(url).send().await {
                 Ok(r) if r.status().is_success() => return Ok(r),
-                Ok(r) if r.status().is_server_error() || r.status().as_u16() == 429 => {
-                    last = format!("HTTP {}", r.status().as_u16());
-                }
                 Ok(r) => {
                     let status = r.status().as_u16();
-                    let body = r.text().await.unwrap_or_default();
-                    return Err(refusal(&self.shown(), status, &body, bucket, key));
+                    let retry_after = r
+                        .headers()
+                        .get("retry-after")
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_string);
+                    let answer = Attempt::Answer {
+                        status,
+                        retry_after,
+                        remaining: None,
+                        reset: None,
+                    };
+                    if policy.decide(&answer, 1, SystemTime::now()) == Decision::Accept {
+                        // A refusal (403, 404, ...): final, said with S3's own words.
+                        let body = r.text().await.unwrap_or_default();
+                        return Err(refusal(&self.shown(), status, &body, bucket, key));
+                    }
+                    last = format!("HTTP {status}");
+                    answer
                 }
-                Err(e) => last = error_chain(&e),
-            }
-            if attempt < ATTEMPTS {
-                let wait = Duration::from_millis(250 << attempt);
-                tracing::warn!(
-                    "S3 at {} did not answer ({last}); trying again in {:.1} s",
-                    self.shown(),
-                    wait.as_secs_f64()
-                );
-                tokio::time::sleep(wait).await;
+                Err(e) => {
+                    last = error_chain(&e);
+                    Attempt::Transport
+                }
+            };
+            match policy.decide(&got, attempt, SystemTime::now()) {
+                Decision::Retry(wait) => {
+                    tracing::warn!(
+                        "S3 at {} did not answer ({last}); trying again in {:.1} s",
+                        self.shown(),
+                        wait.as_secs_f64()
+                    );
+                    tokio::time::sleep(wait).await;
+                }
+                _ => break,
             }
         }
         Err(S3Error::Unreachable {
