@@ -1,6 +1,6 @@
-//! The keeper's clock work: the policy's timers, and `cron_restart` and `log_rotate`, each a
-//! cron pattern in the keeper's local time zone (TZ, else /etc/localtime) whose next match is a
-//! deadline of the event loop.
+//! The keeper's clock work: the policy's timers, the memory sampler's next reading, and
+//! `cron_restart` and `log_rotate`, each a cron pattern in the keeper's local time zone (TZ,
+//! else /etc/localtime) whose next match is a deadline of the event loop.
 
 use std::time::{Duration, Instant};
 
@@ -8,7 +8,43 @@ use super::{Keeper, Mode};
 use crate::policy::{Event, Timer};
 use crate::spec::AppSpec;
 
+/// A status answer samples the process tree again when its last sample is older than this.
+const FRESH_SAMPLE: Duration = Duration::from_millis(200);
+
 impl Keeper {
+    /// The memory sampler's reading came due: taken, and fed to the policy (memory limit).
+    pub(super) fn sample_if_due(&mut self) {
+        let now = Instant::now();
+        if self.next_sample.is_none_or(|t| t > now) {
+            return;
+        }
+        let Some(run) = &self.run else {
+            self.next_sample = None;
+            return;
+        };
+        self.last_sample = self.sampler.sample(run.pid.as_raw(), now);
+        self.sampled_at = Some(now);
+        let rss = self.last_sample.map(|s| s.rss_bytes);
+        self.next_sample =
+            crate::policy::sample_interval(rss, self.spec.max_memory_restart).map(|d| now + d);
+        if let Some(rss_bytes) = rss {
+            self.feed(Event::Memory { rss_bytes });
+        }
+    }
+
+    /// A fresh sample for a status answer, unless the last one is recent.
+    pub(super) fn refresh_sample(&mut self) {
+        let now = Instant::now();
+        if let Some(run) = &self.run
+            && self
+                .sampled_at
+                .is_none_or(|t| now.duration_since(t) >= FRESH_SAMPLE)
+        {
+            self.last_sample = self.sampler.sample(run.pid.as_raw(), now);
+            self.sampled_at = Some(now);
+        }
+    }
+
     /// A due `cron_restart` restarts a running app gracefully, then the next one is armed.
     pub(super) fn cron_if_due(&mut self) {
         if self.next_cron.is_none_or(|t| t > Instant::now()) {

@@ -52,8 +52,6 @@ use output::{Drained, Stream};
 use readbuf::ReadBuffer;
 use sampler::{Sample, Sampler};
 
-/// A status answer samples the process tree again when its last sample is older than this.
-const FRESH_SAMPLE: Duration = Duration::from_millis(200);
 /// How often to look whether leftover processes of an exited app are gone.
 const GROUP_POLL: Duration = Duration::from_millis(20);
 /// Pipe reads per stream per loop turn, so one chatty app cannot starve the control socket.
@@ -388,38 +386,6 @@ impl Keeper {
         self.rotate_logs_if_due();
         self.sample_if_due();
         self.after_events();
-    }
-
-    fn sample_if_due(&mut self) {
-        let now = Instant::now();
-        if self.next_sample.is_none_or(|t| t > now) {
-            return;
-        }
-        let Some(run) = &self.run else {
-            self.next_sample = None;
-            return;
-        };
-        self.last_sample = self.sampler.sample(run.pid.as_raw(), now);
-        self.sampled_at = Some(now);
-        let rss = self.last_sample.map(|s| s.rss_bytes);
-        self.next_sample =
-            crate::policy::sample_interval(rss, self.spec.max_memory_restart).map(|d| now + d);
-        if let Some(rss_bytes) = rss {
-            self.feed(Event::Memory { rss_bytes });
-        }
-    }
-
-    /// A fresh sample for a status answer, unless the last one is recent.
-    fn refresh_sample(&mut self) {
-        let now = Instant::now();
-        if let Some(run) = &self.run
-            && self
-                .sampled_at
-                .is_none_or(|t| now.duration_since(t) >= FRESH_SAMPLE)
-        {
-            self.last_sample = self.sampler.sample(run.pid.as_raw(), now);
-            self.sampled_at = Some(now);
-        }
     }
 
     /// Applies one event to the policy and carries out its effects (which may feed more events).
