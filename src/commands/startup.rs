@@ -26,11 +26,26 @@ fn io_err(what: String) -> impl FnOnce(std::io::Error) -> CommandError {
     move |source| CommandError::Io { what, source }
 }
 
-/// The unit's parameters for the invoking user (or `--run-as`).
+/// The unit's parameters for the invoking user (or `--run-as`), or root when a saved app runs
+/// as another user.
 fn params(ctx: &Ctx, args: &StartupArgs) -> Result<Params, CommandError> {
     use nix::unistd::{Group, User, getuid};
+    let by_name = |name: &str| {
+        User::from_name(name)
+            .ok()
+            .flatten()
+            .ok_or_else(|| CommandError::Usage(format!("no user named {name:?} on this machine")))
+    };
+    let asked = args.run_as.as_deref().map(by_name).transpose()?;
+    let tpctl_home = match (&args.tpctl_home, &asked) {
+        (Some(p), _) => p.clone(),
+        (None, Some(u)) => u.dir.join(".tpctl"),
+        (None, None) => ctx.home.root().to_path_buf(),
+    };
+    let tpctl_home = std::path::absolute(&tpctl_home)
+        .map_err(io_err(format!("cannot resolve {}", tpctl_home.display())))?;
     // Root only when some saved app runs as another user: its keeper must switch to it.
-    let saved = dump::load(&saved_home(ctx, args)).ok().map(|(d, _)| d);
+    let saved = dump::load(&tpctl_home).ok().map(|(d, _)| d);
     let other_users: Vec<String> = saved
         .iter()
         .flat_map(|d| &d.apps)
@@ -45,36 +60,27 @@ fn params(ctx: &Ctx, args: &StartupArgs) -> Result<Params, CommandError> {
             other_users.join(", ")
         )));
     }
-    let run_as = if other_users.is_empty() {
-        args.run_as.clone()
+    let named = if other_users.is_empty() {
+        asked
     } else {
-        Some("root".to_string())
+        Some(by_name("root")?)
     };
-    let user = match &run_as {
-        Some(name) => User::from_name(name).ok().flatten().ok_or_else(|| {
-            CommandError::Usage(format!("no user named {name:?} on this machine"))
-        })?,
+    // A named user's home from the password database; the invoker's as its shell has it.
+    let from_shell = named.is_none();
+    let user = match named {
+        Some(u) => u,
         None => User::from_uid(getuid()).ok().flatten().ok_or_else(|| {
             CommandError::Usage("cannot find the current user in the password database".into())
         })?,
+    };
+    let home = match std::env::var_os("HOME") {
+        Some(h) if from_shell => PathBuf::from(h),
+        _ => user.dir.clone(),
     };
     let group = Group::from_gid(user.gid)
         .ok()
         .flatten()
         .map_or_else(|| user.gid.to_string(), |g| g.name);
-    let home = if run_as.is_none() {
-        std::env::var_os("HOME").map_or(user.dir.clone(), PathBuf::from)
-    } else {
-        user.dir.clone()
-    };
-    let tpctl_home = match &args.tpctl_home {
-        Some(p) => p.clone(),
-        None if args.run_as.is_some() => home.join(".tpctl"),
-        None if run_as.is_some() => ctx.home.root().to_path_buf(),
-        None => ctx.home.root().to_path_buf(),
-    };
-    let tpctl_home = std::path::absolute(&tpctl_home)
-        .map_err(io_err(format!("cannot resolve {}", tpctl_home.display())))?;
     let exe = std::env::current_exe()
         .and_then(|p| p.canonicalize())
         .map_err(io_err("cannot find the tpctl binary".into()))?;
@@ -94,19 +100,6 @@ fn params(ctx: &Ctx, args: &StartupArgs) -> Result<Params, CommandError> {
         stop_timeout: longest + Duration::from_secs(30),
         other_users,
     })
-}
-
-/// The run directory whose saved list the unit resurrects.
-fn saved_home(ctx: &Ctx, args: &StartupArgs) -> PathBuf {
-    use nix::unistd::User;
-    match (&args.tpctl_home, &args.run_as) {
-        (Some(p), _) => p.clone(),
-        (None, Some(name)) => User::from_name(name)
-            .ok()
-            .flatten()
-            .map_or_else(|| ctx.home.root().to_path_buf(), |u| u.dir.join(".tpctl")),
-        (None, None) => ctx.home.root().to_path_buf(),
-    }
 }
 
 fn target(args: &StartupArgs) -> Target {

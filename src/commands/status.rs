@@ -135,10 +135,10 @@ pub fn status(ctx: &Ctx, args: &crate::cli::StatusArgs) -> Result<Outcome, Comma
                     crate::policy::Status::Errored
                         | crate::policy::Status::Failed
                         | crate::policy::Status::Lost
-                ) || r.keeper_pid.is_none()
-                    && r.reason
-                        .as_deref()
-                        .is_some_and(|m| m.starts_with("keeper not answering")))
+                ) || r
+                    .reason
+                    .as_deref()
+                    .is_some_and(|m| m.starts_with("keeper not answering")))
         }) {
             println!("{}: {}", r.id, r.reason.as_deref().unwrap_or_default());
         }

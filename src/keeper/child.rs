@@ -33,17 +33,63 @@ struct Prepared {
     argv: Vec<*const libc::c_char>,
     _envp: Vec<CString>,
     envp: Vec<*const libc::c_char>,
-    /// The user to switch to: uid, gid, supplementary groups.
+    identity: Identity,
+    limits: Vec<(nix::sys::resource::Resource, libc::rlim_t, libc::rlim_t)>,
+}
+
+/// Who a process of the app becomes before exec: its user, umask and no_new_privileges.
+/// The app itself and its exec health check take it alike.
+pub(super) struct Identity {
+    /// uid, gid, supplementary groups.
     account: Option<(libc::uid_t, libc::gid_t, Vec<libc::gid_t>)>,
     umask: Option<libc::mode_t>,
     no_new_privs: bool,
-    limits: Vec<(nix::sys::resource::Resource, libc::rlim_t, libc::rlim_t)>,
+}
+
+impl Identity {
+    pub(super) fn of(p: &crate::spec::Privileges) -> Identity {
+        Identity {
+            account: p.account.as_ref().map(|a| (a.uid, a.gid, a.groups.clone())),
+            umask: p.umask,
+            no_new_privs: p.no_new_privileges,
+        }
+    }
+
+    /// Takes it on, between fork and exec: only system calls on data prepared before, nothing
+    /// allocated. Groups, then the group, then the user (each needs the privilege the next
+    /// drops), then no_new_privileges. `Err`: the step that failed, errno set.
+    ///
+    /// # Safety
+    /// Only between fork (or a vfork-style clone) and exec, in the child.
+    pub(super) unsafe fn assume(&self) -> Result<(), Step> {
+        // SAFETY: plain system calls on memory this struct owns.
+        unsafe {
+            if let Some(mask) = self.umask {
+                libc::umask(mask);
+            }
+            if let Some((uid, gid, groups)) = &self.account {
+                if libc::setgroups(groups.len(), groups.as_ptr()) < 0 {
+                    return Err(Step::Groups);
+                }
+                if libc::setgid(*gid) < 0 {
+                    return Err(Step::Gid);
+                }
+                if libc::setuid(*uid) < 0 {
+                    return Err(Step::Uid);
+                }
+            }
+            if self.no_new_privs && libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 {
+                return Err(Step::NoNewPrivs);
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The child's steps, reported with errno when one fails (the step first, then errno).
 #[derive(Clone, Copy)]
 #[repr(i32)]
-enum Step {
+pub(super) enum Step {
     Exec = 0,
     Session,
     Limit,
@@ -167,9 +213,7 @@ fn prepare(spec: &AppSpec) -> Result<Prepared, String> {
         argv,
         _envp: envp_owned,
         envp,
-        account: p.account.as_ref().map(|a| (a.uid, a.gid, a.groups.clone())),
-        umask: p.umask,
-        no_new_privs: p.no_new_privileges,
+        identity: Identity::of(p),
         limits: p
             .limits
             .iter()
@@ -213,20 +257,8 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
                 fail(Step::Limit);
             }
         }
-        if let Some(mask) = p.umask {
-            libc::umask(mask);
-        }
-        // Groups, then the group, then the user: each needs the privilege the next drops.
-        if let Some((uid, gid, groups)) = &p.account {
-            if libc::setgroups(groups.len(), groups.as_ptr()) < 0 {
-                fail(Step::Groups);
-            }
-            if libc::setgid(*gid) < 0 {
-                fail(Step::Gid);
-            }
-            if libc::setuid(*uid) < 0 {
-                fail(Step::Uid);
-            }
+        if let Err(step) = p.identity.assume() {
+            fail(step);
         }
         // After the switch: a change of credentials clears the parent-death signal.
         if libc::prctl(
@@ -242,9 +274,6 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
         // The keeper may have died before prctl; then nobody would kill us.
         if libc::getppid() != a.keeper {
             libc::_exit(1);
-        }
-        if p.no_new_privs && libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 {
-            fail(Step::NoNewPrivs);
         }
         if libc::dup2(a.devnull, 0) < 0 || libc::dup2(a.out_w, 1) < 0 || libc::dup2(a.err_w, 2) < 0
         {

@@ -107,16 +107,17 @@ impl Exchange {
         if self.request.is_empty() {
             return Ok(Progress::Connected);
         }
-        if self.sent < self.request.len() {
-            while self.sent < self.request.len() {
-                match self.stream.write(&self.request[self.sent..]) {
-                    Ok(n) => self.sent += n,
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                        return Ok(Progress::Waiting);
-                    }
-                    Err(e) => return Err(format!("cannot send: {e}")),
+        let sending = self.sent < self.request.len();
+        while self.sent < self.request.len() {
+            match self.stream.write(&self.request[self.sent..]) {
+                Ok(n) => self.sent += n,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    return Ok(Progress::Waiting);
                 }
+                Err(e) => return Err(format!("cannot send: {e}")),
             }
+        }
+        if sending {
             // The answer is hardly ever there yet: poll says when it is, rather than a read
             // that fails with EAGAIN on every check (system calls are what checks cost).
             return Ok(Progress::Waiting);

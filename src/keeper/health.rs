@@ -50,26 +50,13 @@ pub(super) fn poll_interest(c: &Checks) -> (RawFd, i16) {
 /// An exec check runs as the app's user, with its umask and no_new_privileges, as the app.
 fn as_app_user(cmd: &mut std::process::Command, p: &crate::spec::Privileges) {
     use std::os::unix::process::CommandExt;
-    let account = p.account.as_ref().map(|a| (a.uid, a.gid, a.groups.clone()));
-    let (umask, nnp) = (p.umask, p.no_new_privileges);
-    // SAFETY: between fork and exec only async-signal-safe system calls are made, on data
-    // prepared before the fork; nothing is allocated.
+    let identity = super::child::Identity::of(p);
+    // SAFETY: pre_exec runs between fork and exec, where `assume` belongs.
     unsafe {
         cmd.pre_exec(move || {
-            if let Some(mask) = umask {
-                libc::umask(mask);
-            }
-            if let Some((uid, gid, groups)) = &account
-                && (libc::setgroups(groups.len(), groups.as_ptr()) < 0
-                    || libc::setgid(*gid) < 0
-                    || libc::setuid(*uid) < 0)
-            {
-                return Err(std::io::Error::last_os_error());
-            }
-            if nnp && libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
+            identity
+                .assume()
+                .map_err(|_| std::io::Error::last_os_error())
         });
     }
 }
